@@ -1,0 +1,48 @@
+/**
+ * The currency between pipeline stages: who is calling, whatever the credential.
+ * Field names follow DESIGN.md; the assertion carries this object as-is.
+ */
+export type Principal = 'user' | 'org' | 'service'
+export type AuthMethod = 'token' | 'api_key'
+export type ApiKeyType = 'personal' | 'org' | 'generic'
+
+export type OrgMembership = {
+  orgId: string
+  orgName: string
+  /** The role as the credential states it; may be a role the config does not know. */
+  role: string
+  /** The role plus every role below it in the configured order; empty when the role is unknown. */
+  inheritedRoles: string[]
+  permissions: string[]
+}
+
+export type IdentityUser = {
+  userId: string
+  email?: string
+  username?: string
+  firstName?: string
+  lastName?: string
+  properties: Record<string, unknown>
+  legacyUserId?: string
+  impersonatorUserId?: string
+}
+
+export type IdentityApiKey = {
+  id: string
+  type: ApiKeyType
+  scopes: string[]
+  metadata: Record<string, unknown>
+  /** Unix seconds, or null for a key that never expires. */
+  expiresAt: number | null
+}
+
+export type Identity = {
+  principal: Principal
+  method: AuthMethod
+  user?: IdentityUser
+  orgs: Record<string, OrgMembership>
+  org?: { orgId: string; orgName: string }
+  apiKey?: IdentityApiKey
+  /** Set by an org rule: the org the request was authorized against (PropelAuth's current_org). */
+  activeOrg?: OrgMembership
+}

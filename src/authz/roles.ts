@@ -1,0 +1,32 @@
+import type { RoleConfig } from '../config/schema.ts'
+
+/**
+ * The configured role hierarchy, highest first. Computes what PropelAuth precomputes into
+ * `inherited_user_roles_plus_current_role`: a role plus every role below it.
+ */
+export type RoleTable = {
+  knows(role: string): boolean
+  /** The role and every role below it; empty for a role the config does not define. */
+  inheritedRoles(role: string): string[]
+  /** The permissions of the role and of every role below it; empty for an unknown role. */
+  permissionsOf(role: string): string[]
+  /** The role names, highest first. */
+  readonly names: readonly string[]
+}
+
+export function createRoleTable(roles: readonly RoleConfig[]): RoleTable {
+  const names = roles.map((r) => r.name)
+  const inherited = new Map<string, string[]>()
+  const permissions = new Map<string, string[]>()
+  roles.forEach((role, i) => {
+    const below = roles.slice(i)
+    inherited.set(role.name, below.map((r) => r.name))
+    permissions.set(role.name, [...new Set(below.flatMap((r) => r.permissions))])
+  })
+  return {
+    names,
+    knows: (role) => inherited.has(role),
+    inheritedRoles: (role) => inherited.get(role) ?? [],
+    permissionsOf: (role) => permissions.get(role) ?? [],
+  }
+}

@@ -1,0 +1,330 @@
+import { z } from 'zod'
+import { parseDuration, parseListen, parseRate } from './units.ts'
+import type { ListenAddress, RateSpec } from './units.ts'
+
+/**
+ * The config file's schema. Input keys are snake_case as users write them; the parsed
+ * `GatehouseConfig` is camelCase with units resolved (durations in ms, rates as RateSpec).
+ * Unknown keys are errors everywhere: a typo must never silently weaken a rule.
+ */
+
+const duration = z.string({ error: 'expected a duration such as 250ms, 30s, 5m, 1h' }).transform((text, ctx) => {
+  const ms = parseDuration(text)
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration (use a number with ms, s, m, h or d)` })
+    return z.NEVER
+  }
+  return ms
+})
+
+const rate = z.string({ error: 'expected a rate such as 100/1m' }).transform((text, ctx): RateSpec => {
+  const spec = parseRate(text)
+  if (!spec) {
+    ctx.addIssue({ code: 'custom', message: `"${text}" is not a rate (use COUNT/WINDOW, e.g. 100/1m or 10/s)` })
+    return z.NEVER
+  }
+  return spec
+})
+
+const listen = z.string().transform((text, ctx): ListenAddress => {
+  const addr = parseListen(text)
+  if (!addr) {
+    ctx.addIssue({ code: 'custom', message: `"${text}" is not a listen address (use HOST:PORT, e.g. 0.0.0.0:8080 or [::]:8080)` })
+    return z.NEVER
+  }
+  return addr
+})
+
+const httpUrl = z.string().transform((text, ctx) => {
+  let url: URL
+  try {
+    url = new URL(text)
+  } catch {
+    ctx.addIssue({ code: 'custom', message: `"${text}" is not a URL` })
+    return z.NEVER
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    ctx.addIssue({ code: 'custom', message: `"${text}" must be an http or https URL` })
+    return z.NEVER
+  }
+  return url
+})
+
+const cidr = z.string().refine((text) => parseCidr(text) !== undefined, {
+  error: (issue) => `"${String(issue.input)}" is not an IP address or CIDR block`,
+})
+
+export function parseCidr(text: string): { address: string; prefix: number; family: 'ipv4' | 'ipv6' } | undefined {
+  const [address = '', prefixText] = text.split('/')
+  const family = /^\d{1,3}(\.\d{1,3}){3}$/.test(address) ? 'ipv4' : address.includes(':') ? 'ipv6' : undefined
+  if (!family) return undefined
+  const max = family === 'ipv4' ? 32 : 128
+  const prefix = prefixText === undefined ? max : Number(prefixText)
+  if (!Number.isInteger(prefix) || prefix < 0 || prefix > max) return undefined
+  if (family === 'ipv4' && address.split('.').some((octet) => Number(octet) > 255)) return undefined
+  return { address, prefix, family }
+}
+
+export const TOKEN_ALGORITHMS = [
+  'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA',
+] as const
+export type TokenAlgorithm = (typeof TOKEN_ALGORITHMS)[number]
+
+const oidcMapping = z
+  .strictObject({
+    user_id: z.string().default('sub'),
+    email: z.string().default('email'),
+    org_id: z.string().optional(),
+    org_name: z.string().optional(),
+    org_role: z.string().optional(),
+  })
+  .transform((m) => ({ userId: m.user_id, email: m.email, orgId: m.org_id, orgName: m.org_name, orgRole: m.org_role }))
+
+const issuer = z
+  .strictObject({
+    issuer: z.string().min(1),
+    audience: z.union([z.string(), z.array(z.string()).min(1)]).optional(),
+    jwks_url: httpUrl.optional(),
+    public_key: z.string().optional(),
+    public_key_file: z.string().optional(),
+    algorithms: z.array(z.enum(TOKEN_ALGORITHMS)).min(1).default(['RS256']),
+    claims: z.enum(['propelauth', 'oidc']).default('propelauth'),
+    oidc: oidcMapping.optional(),
+  })
+  .superRefine((value, ctx) => {
+    const sources = [value.jwks_url, value.public_key, value.public_key_file].filter((v) => v !== undefined)
+    if (sources.length !== 1) {
+      ctx.addIssue({ code: 'custom', message: 'set exactly one of jwks_url, public_key, public_key_file' })
+    }
+    if (value.oidc && value.claims !== 'oidc') {
+      ctx.addIssue({ code: 'custom', path: ['oidc'], message: 'oidc mapping is only read with claims: oidc' })
+    }
+  })
+  .transform((v) => ({
+    issuer: v.issuer,
+    audience: v.audience,
+    jwksUrl: v.jwks_url,
+    publicKey: v.public_key,
+    publicKeyFile: v.public_key_file,
+    algorithms: v.algorithms,
+    claims: v.claims,
+    oidc: v.oidc ?? { userId: 'sub', email: 'email', orgId: undefined, orgName: undefined, orgRole: undefined },
+  }))
+
+export type IssuerConfig = z.output<typeof issuer>
+
+const role = z.strictObject({ name: z.string().min(1), permissions: z.array(z.string().min(1)).default([]) })
+
+export const AUTH_KINDS = ['none', 'optional', 'user', 'authenticated', 'org_member'] as const
+export type AuthKind = (typeof AUTH_KINDS)[number]
+export const CREDENTIAL_KINDS = ['token', 'personal_key', 'org_key', 'generic_key'] as const
+export type CredentialKind = (typeof CREDENTIAL_KINDS)[number]
+
+const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
+
+const orgIdSource = z.string().transform((text, ctx) => {
+  const m = /^(?:(path|header|query):)?([A-Za-z0-9_-]+)$/.exec(text)
+  if (!m) {
+    ctx.addIssue({ code: 'custom', message: `"${text}" is not an org id source (use path:NAME, header:NAME or query:NAME)` })
+    return z.NEVER
+  }
+  return { from: (m[1] ?? 'path') as 'path' | 'header' | 'query', name: m[2]! }
+})
+
+const route = z
+  .strictObject({
+    path: z.string().startsWith('/', 'a route path starts with /'),
+    methods: z
+      .array(z.string().transform((m) => m.toUpperCase()).pipe(z.enum(HTTP_METHODS)))
+      .min(1)
+      .optional(),
+    auth: z.enum(AUTH_KINDS),
+    org_id: orgIdSource.optional(),
+    role: z.string().optional(),
+    min_role: z.string().optional(),
+    permission: z.string().optional(),
+    all_permissions: z.array(z.string()).min(1).optional(),
+    credentials: z.array(z.enum(CREDENTIAL_KINDS)).min(1).optional(),
+    scopes: z.array(z.string()).min(1).optional(),
+    rate_limit: rate.optional(),
+  })
+  .superRefine((r, ctx) => {
+    const orgOnly = ['org_id', 'role', 'min_role', 'permission', 'all_permissions'] as const
+    if (r.auth !== 'org_member') {
+      for (const key of orgOnly) {
+        if (r[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: `${key} needs auth: org_member` })
+      }
+    }
+    if (r.role !== undefined && r.min_role !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['min_role'], message: 'set role or min_role, not both' })
+    }
+    if (r.auth === 'none' || r.auth === 'optional') {
+      for (const key of ['credentials', 'scopes'] as const) {
+        if (r[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: `${key} has no effect with auth: ${r.auth}` })
+      }
+    }
+  })
+
+export type RouteConfig = z.output<typeof route>
+
+const assertion = z
+  .strictObject({
+    header: z.string().regex(/^[A-Za-z0-9-]+$/).default('X-Gatehouse-Assertion'),
+    algorithm: z.enum(['EdDSA', 'ES256', 'HS256']).default('EdDSA'),
+    ttl: duration.default(300_000),
+    audience: z.string().min(1).default('upstream'),
+    issuer: z.string().min(1).default('gatehouse'),
+    key_file: z.string().default('gatehouse-keys.json'),
+    secret: z.string().optional(),
+  })
+  .superRefine((a, ctx) => {
+    if (a.algorithm === 'HS256' && (!a.secret || Buffer.byteLength(a.secret) < 32)) {
+      ctx.addIssue({ code: 'custom', path: ['secret'], message: 'HS256 needs a shared secret of at least 32 bytes' })
+    }
+    if (a.algorithm !== 'HS256' && a.secret !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['secret'], message: 'secret is only used with algorithm: HS256' })
+    }
+    if (a.ttl < 10_000) ctx.addIssue({ code: 'custom', path: ['ttl'], message: 'ttl must be at least 10s' })
+  })
+  .transform((a) => ({
+    header: a.header,
+    algorithm: a.algorithm,
+    ttlMs: a.ttl,
+    audience: a.audience,
+    issuer: a.issuer,
+    keyFile: a.key_file,
+    secret: a.secret,
+  }))
+
+const DEFAULT_ASSERTION = assertion.parse({})
+
+export const configSchema = z
+  .strictObject({
+    server: z
+      .strictObject({
+        listen: listen.default({ host: '0.0.0.0', port: 8080 }),
+        trust_proxy: z.array(cidr).default([]),
+        shutdown_timeout: duration.default(10_000),
+      })
+      .default({ listen: { host: '0.0.0.0', port: 8080 }, trust_proxy: [], shutdown_timeout: 10_000 }),
+    upstream: z.strictObject({
+      url: httpUrl,
+      timeout: duration.default(30_000),
+      connect_timeout: duration.default(5_000),
+      body_timeout: duration.default(300_000),
+      connections: z.number().int().min(1).max(4096).default(256),
+    }),
+    admin: z.strictObject({
+      listen: listen.default({ host: '127.0.0.1', port: 8081 }),
+      // Empty or absent: the management API is off; health, readiness and JWKS are still served.
+      api_key: z
+        .string()
+        .transform((k) => k || undefined)
+        .pipe(z.string().min(16, 'the admin api_key must be at least 16 characters').optional())
+        .optional(),
+    }).default({ listen: { host: '127.0.0.1', port: 8081 } }),
+    roles: z.array(role).default([]),
+    tokens: z
+      .strictObject({
+        leeway: duration.default(60_000),
+        cache: z
+          .strictObject({
+            max_entries: z.number().int().min(1).default(100_000),
+            ttl: duration.default(300_000),
+          })
+          .default({ max_entries: 100_000, ttl: 300_000 }),
+        jwks: z
+          .strictObject({
+            cooldown: duration.default(30_000),
+            refresh: duration.default(600_000),
+            timeout: duration.default(5_000),
+          })
+          .default({ cooldown: 30_000, refresh: 600_000, timeout: 5_000 }),
+        issuers: z.array(issuer).default([]),
+      })
+      .default({
+        leeway: 60_000,
+        cache: { max_entries: 100_000, ttl: 300_000 },
+        jwks: { cooldown: 30_000, refresh: 600_000, timeout: 5_000 },
+        issuers: [],
+      }),
+    rate_limits: z
+      .strictObject({
+        user: rate.optional(),
+        org: rate.optional(),
+        generic: rate.optional(),
+        anonymous: rate.optional(),
+        max_tracked: z.number().int().min(1000).default(1_000_000),
+      })
+      .default({ max_tracked: 1_000_000 }),
+    identity: z
+      .strictObject({
+        header_prefix: z
+          .string()
+          .regex(/^[A-Za-z0-9-]+-$/, 'a header prefix is letters, digits and dashes, ending in a dash')
+          .default('X-Gatehouse-'),
+        assertion: assertion.default(DEFAULT_ASSERTION),
+      })
+      .default({ header_prefix: 'X-Gatehouse-', assertion: DEFAULT_ASSERTION }),
+    log: z
+      .strictObject({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'silent']).default('info'),
+        access_log: z.boolean().default(true),
+      })
+      .default({ level: 'info', access_log: true }),
+    routes: z.array(route).min(1, 'at least one route is needed: unmatched requests are denied'),
+  })
+  .superRefine((c, ctx) => {
+    const names = new Set<string>()
+    c.roles.forEach((r, i) => {
+      if (names.has(r.name)) ctx.addIssue({ code: 'custom', path: ['roles', i, 'name'], message: `role ${r.name} is defined twice` })
+      names.add(r.name)
+    })
+    c.routes.forEach((r, i) => {
+      for (const key of ['role', 'min_role'] as const) {
+        const name = r[key]
+        if (name !== undefined && !names.has(name)) {
+          ctx.addIssue({ code: 'custom', path: ['routes', i, key], message: `unknown role "${name}" (roles: ${[...names].join(', ') || 'none defined'})` })
+        }
+      }
+    })
+    const needsTokens = c.routes.some((r) => r.auth !== 'none')
+    if (needsTokens && c.tokens.issuers.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['tokens', 'issuers'], message: 'routes require credentials but no token issuer is configured' })
+    }
+  })
+  .transform((c) => ({
+    server: {
+      listen: c.server.listen,
+      trustProxy: c.server.trust_proxy,
+      shutdownTimeoutMs: c.server.shutdown_timeout,
+    },
+    upstream: {
+      url: c.upstream.url,
+      timeoutMs: c.upstream.timeout,
+      connectTimeoutMs: c.upstream.connect_timeout,
+      bodyTimeoutMs: c.upstream.body_timeout,
+      connections: c.upstream.connections,
+    },
+    admin: { listen: c.admin.listen, apiKey: c.admin.api_key },
+    roles: c.roles,
+    tokens: {
+      leewayMs: c.tokens.leeway,
+      cache: { maxEntries: c.tokens.cache.max_entries, ttlMs: c.tokens.cache.ttl },
+      jwks: { cooldownMs: c.tokens.jwks.cooldown, refreshMs: c.tokens.jwks.refresh, timeoutMs: c.tokens.jwks.timeout },
+      issuers: c.tokens.issuers,
+    },
+    rateLimits: {
+      user: c.rate_limits.user,
+      org: c.rate_limits.org,
+      generic: c.rate_limits.generic,
+      anonymous: c.rate_limits.anonymous,
+      maxTracked: c.rate_limits.max_tracked,
+    },
+    identity: { headerPrefix: c.identity.header_prefix, assertion: c.identity.assertion },
+    log: { level: c.log.level, accessLog: c.log.access_log },
+    routes: c.routes,
+  }))
+
+export type GatehouseConfig = z.output<typeof configSchema>
+export type RoleConfig = GatehouseConfig['roles'][number]
