@@ -213,6 +213,8 @@ export const configSchema = z
       connect_timeout: duration.default(5_000),
       body_timeout: duration.default(300_000),
       connections: z.number().int().min(1).max(4096).default(256),
+      // Kong's name and meaning; the default is the safe side: the upstream gets the assertion instead.
+      hide_credentials: z.boolean().default(true),
     }),
     admin: z.strictObject({
       listen: listen.default({ host: '127.0.0.1', port: 8081 }),
@@ -305,6 +307,7 @@ export const configSchema = z
       connectTimeoutMs: c.upstream.connect_timeout,
       bodyTimeoutMs: c.upstream.body_timeout,
       connections: c.upstream.connections,
+      hideCredentials: c.upstream.hide_credentials,
     },
     admin: { listen: c.admin.listen, apiKey: c.admin.api_key },
     roles: c.roles,

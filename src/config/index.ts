@@ -1,0 +1,8 @@
+export { loadConfig, parseConfig } from './load.ts'
+export type { Environment, LoadedConfig } from './load.ts'
+export { ConfigError, formatProblem } from './errors.ts'
+export type { ConfigProblem } from './errors.ts'
+export { configSchema, parseCidr, AUTH_KINDS, CREDENTIAL_KINDS, TOKEN_ALGORITHMS } from './schema.ts'
+export type { AuthKind, CredentialKind, GatehouseConfig, IssuerConfig, RoleConfig, RouteConfig, TokenAlgorithm } from './schema.ts'
+export { parseDuration, parseListen, parseRate } from './units.ts'
+export type { ListenAddress, RateSpec } from './units.ts'

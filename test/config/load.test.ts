@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { ConfigError, loadConfig, parseConfig } from '../../src/config/index.ts'
+
+const BASE = `upstream:
+  url: http://127.0.0.1:3000
+tokens:
+  issuers:
+    - issuer: https://auth.example.com
+      jwks_url: https://auth.example.com/.well-known/jwks.json
+roles:
+  - { name: Admin }
+  - { name: Member }
+routes:
+`
+
+function problemsOf(text: string, env: Record<string, string> = {}): string[] {
+  try {
+    parseConfig(text, 'gh.yaml', env)
+  } catch (err) {
+    assert.ok(err instanceof ConfigError)
+    return err.message.split('\n')
+  }
+  assert.fail('expected a ConfigError')
+}
+
+describe('loadConfig', () => {
+  it('accepts config.example.yaml and compiles its routes', () => {
+    const { config, routes } = loadConfig('config.example.yaml', {})
+    assert.equal(config.server.listen.port, 8080)
+    assert.equal(config.admin.apiKey, undefined)
+    assert.equal(config.upstream.timeoutMs, 30_000)
+    assert.deepEqual(config.rateLimits.user, { limit: 600, windowMs: 60_000, text: '600/1m' })
+    assert.equal(routes.routes.length, 8)
+  })
+
+  it('interpolates ${VAR} and ${VAR:-default} inside values', () => {
+    const { config } = parseConfig(
+      BASE.replace('http://127.0.0.1:3000', '"http://${UP_HOST}:${UP_PORT:-3000}"') + '  - { path: /x, auth: none }\n',
+      'gh.yaml',
+      { UP_HOST: 'upstream.local' },
+    )
+    assert.equal(config.upstream.url.href, 'http://upstream.local:3000/')
+  })
+
+  it('names the line, column and key of an unset variable', () => {
+    const lines = problemsOf(BASE + '  - { path: /x, auth: none }\nadmin:\n  api_key: "${NOPE}"\n')
+    assert.deepEqual(lines, ['gh.yaml:13:12 admin.api_key: environment variable NOPE is not set (write ${NOPE:-default} for a default)'])
+  })
+
+  it('names the line and key of an unknown key', () => {
+    const lines = problemsOf(BASE + '  - path: /x\n    auth: none\n    methds: [GET]\n')
+    assert.deepEqual(lines, ['gh.yaml:13:5 routes[0].methds: unknown key "methds"'])
+  })
+
+  it('names the line of a wrong value', () => {
+    const lines = problemsOf(BASE + '  - { path: /x, auth: admin }\n')
+    assert.equal(lines.length, 1)
+    assert.match(lines[0]!, /^gh\.yaml:11:17 routes\[0\]\.auth: /)
+  })
+
+  it('rejects durations and rates without units', () => {
+    const lines = problemsOf(BASE.replace('url: http://127.0.0.1:3000', 'url: http://127.0.0.1:3000\n  timeout: 30') + '  - { path: /x, auth: user, rate_limit: "100" }\n')
+    assert.equal(lines.length, 2)
+    assert.match(lines[0]!, /^gh\.yaml:3:3 upstream\.timeout: /)
+    assert.match(lines[1]!, /routes\[0\]\.rate_limit: "100" is not a rate/)
+  })
+
+  it('rejects roles the config does not define', () => {
+    const lines = problemsOf(BASE + '  - { path: "/org/:org_id/x", auth: org_member, min_role: Owner }\n')
+    assert.match(lines[0]!, /^gh\.yaml:11:\d+ routes\[0\]\.min_role: unknown role "Owner"/)
+  })
+
+  it('reports an unreachable rule at its line', () => {
+    const lines = problemsOf(BASE + '  - { path: "/api/*", auth: user }\n  - { path: /api/me, auth: user }\n')
+    assert.match(lines[0]!, /^gh\.yaml:12:7 routes\[1\]\.path: unreachable: routes\[0\]/)
+  })
+
+  it('reports YAML syntax errors with their position', () => {
+    const lines = problemsOf('upstream: [\n')
+    assert.match(lines[0]!, /^gh\.yaml:\d+:\d+ /)
+  })
+
+  it('requires exactly one key source per issuer', () => {
+    const lines = problemsOf(BASE.replace('      jwks_url: https://auth.example.com/.well-known/jwks.json\n', '') + '  - { path: /x, auth: user }\n')
+    assert.match(lines[0]!, /tokens\.issuers\[0\]: set exactly one of jwks_url, public_key, public_key_file/)
+  })
+
+  it('reports a missing file', () => {
+    assert.throws(() => loadConfig('/nonexistent/gatehouse.yaml'), /cannot read the file: ENOENT/)
+  })
+})
