@@ -90,7 +90,10 @@ function matchSegments(route: CompiledRoute, parts: readonly string[]): Record<s
 }
 
 const PARAM = /^:([A-Za-z_][A-Za-z0-9_]*)$/
-const LITERAL = /^[A-Za-z0-9\-._~!$&'()+,=@:]*$|^(?:[A-Za-z0-9\-._~!$&'()+,=@:]|%[0-9A-F]{2})*$/
+// Unreserved characters and escaped non-ASCII bytes only: those have one spelling after
+// normalization, whereas `!` and `%21` (any sub-delimiter) stay distinct here yet may be one
+// path to the upstream, which would let a request slip past a rule to a weaker one.
+const LITERAL = /^(?:[A-Za-z0-9\-._~]|%[89A-F][0-9A-F])*$/
 
 /** Compiles the route list; problems name the rule index and key for the config loader to locate. */
 export function compileRoutes(configs: readonly RouteConfig[]): { table: RouteTable; problems: RouteProblem[] } {

@@ -1,0 +1,2 @@
+export { createAdminApp } from './app.ts'
+export type { AdminDeps, ReadinessCheck } from './app.ts'

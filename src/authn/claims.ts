@@ -1,0 +1,118 @@
+import type { RoleTable } from '../authz/index.ts'
+import type { IssuerConfig } from '../config/index.ts'
+import { InvalidTokenError } from './errors.ts'
+import type { Identity, IdentityUser, OrgMembership } from './identity.ts'
+import { isRecord, nonEmptyString } from './json.ts'
+
+/**
+ * Verified JWT payloads → Identity. Claims are signed, but still read defensively: a field of the
+ * wrong type is ignored (or, for the user id, rejects the token), never trusted or crashed on.
+ * Role hierarchies come from the config, never from the token, so a token cannot claim a hierarchy
+ * the config does not have, and a role the config does not know passes no role check.
+ */
+
+export type Claims = Readonly<Record<string, unknown>>
+export type ClaimsMapper = (claims: Claims) => Identity
+export type OidcMapping = IssuerConfig['oidc']
+
+export function createClaimsMapper(issuer: Pick<IssuerConfig, 'claims' | 'oidc'>, roles: RoleTable): ClaimsMapper {
+  if (issuer.claims === 'oidc') return (claims) => oidcIdentity(claims, issuer.oidc, roles)
+  return (claims) => propelauthIdentity(claims, roles)
+}
+
+const PROPELAUTH_OPTIONAL_USER_CLAIMS = [
+  ['email', 'email'],
+  ['username', 'username'],
+  ['firstName', 'first_name'],
+  ['lastName', 'last_name'],
+  ['legacyUserId', 'legacy_user_id'],
+  ['impersonatorUserId', 'impersonator_user_id'],
+] as const
+
+export function propelauthIdentity(claims: Claims, roles: RoleTable): Identity {
+  const userId = nonEmptyString(claims.user_id)
+  if (!userId) throw new InvalidTokenError('the token has no user_id claim')
+  const user: IdentityUser = { userId, properties: isRecord(claims.properties) ? claims.properties : {} }
+  for (const [field, claim] of PROPELAUTH_OPTIONAL_USER_CLAIMS) {
+    const value = nonEmptyString(claims[claim])
+    if (value) user[field] = value
+  }
+  return { principal: 'user', method: 'token', user, orgs: propelauthOrgs(claims, roles) }
+}
+
+function propelauthOrgs(claims: Claims, roles: RoleTable): Record<string, OrgMembership> {
+  const orgs = emptyOrgs()
+  // An active-org token is scoped to one org: when present, its org_member_info replaces the map,
+  // even if malformed, so that a broken entry can never widen the token back to every org.
+  const active = claims.org_member_info
+  const entries: [string | undefined, unknown][] =
+    active !== undefined && active !== null
+      ? [[undefined, active]]
+      : isRecord(claims.org_id_to_org_member_info)
+        ? Object.entries(claims.org_id_to_org_member_info)
+        : []
+  for (const [key, info] of entries) {
+    const membership = propelauthMembership(info, roles)
+    // A map key that disagrees with the entry's own org_id is ambiguous: dropped, not guessed.
+    if (membership && (key === undefined || key === membership.orgId)) orgs[membership.orgId] = membership
+  }
+  return orgs
+}
+
+function propelauthMembership(info: unknown, roles: RoleTable): OrgMembership | undefined {
+  if (!isRecord(info)) return undefined
+  const orgId = nonEmptyString(info.org_id)
+  // PropelAuth's own libraries drop entries without a user_role.
+  const role = nonEmptyString(info.user_role)
+  if (!orgId || !role) return undefined
+  return {
+    orgId,
+    orgName: nonEmptyString(info.org_name) ?? orgId,
+    role,
+    inheritedRoles: [...roles.inheritedRoles(role)],
+    permissions: Array.isArray(info.user_permissions) ? info.user_permissions.filter((p) => typeof p === 'string') : [],
+  }
+}
+
+export function oidcIdentity(claims: Claims, mapping: OidcMapping, roles: RoleTable): Identity {
+  const userId = nonEmptyString(readClaim(claims, mapping.userId))
+  if (!userId) throw new InvalidTokenError(`the token has no string "${mapping.userId}" claim`)
+  const user: IdentityUser = { userId, properties: {} }
+  const email = nonEmptyString(readClaim(claims, mapping.email))
+  if (email) user.email = email
+  const orgs = emptyOrgs()
+  const orgId = mapping.orgId === undefined ? undefined : nonEmptyString(readClaim(claims, mapping.orgId))
+  const role = mapping.orgRole === undefined ? undefined : nonEmptyString(readClaim(claims, mapping.orgRole))
+  if (orgId && role) {
+    const orgName = mapping.orgName === undefined ? undefined : nonEmptyString(readClaim(claims, mapping.orgName))
+    orgs[orgId] = {
+      orgId,
+      orgName: orgName ?? orgId,
+      role,
+      inheritedRoles: [...roles.inheritedRoles(role)],
+      permissions: [...roles.permissionsOf(role)],
+    }
+  }
+  return { principal: 'user', method: 'token', user, orgs }
+}
+
+/**
+ * A claim by name, or by dotted path (`o.id`) into nested objects. The exact name wins first
+ * because namespaced claims such as `https://example.com/org_id` contain dots themselves.
+ * Only own properties are read, so a path can never reach `constructor` or a prototype.
+ */
+export function readClaim(claims: Claims, name: string): unknown {
+  if (Object.hasOwn(claims, name)) return claims[name]
+  let value: unknown = claims
+  for (const part of name.split('.')) {
+    if (!isRecord(value) || !Object.hasOwn(value, part)) return undefined
+    value = value[part]
+  }
+  return value
+}
+
+// Org ids come from outside and end up as keys looked up with request input: without a prototype,
+// ids such as `__proto__` or `constructor` are plain keys and absent ids are simply absent.
+function emptyOrgs(): Record<string, OrgMembership> {
+  return Object.create(null) as Record<string, OrgMembership>
+}

@@ -1,0 +1,34 @@
+import { ProblemError, problems } from '../http/index.ts'
+
+export type Credential = { kind: 'none' } | { kind: 'token'; token: string } | { kind: 'api_key'; key: string }
+
+// The signature segment may be empty so that an unsigned (`alg: none`) JWT is still recognised as a
+// token and rejected by the JWT verifier, instead of being tried as an API key.
+const JWS_COMPACT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/
+
+const MALFORMED_AUTHORIZATION = 'Invalid authorization header. Expected: Bearer {accessToken}'
+
+/**
+ * Finds the one credential of a request. Exactly one is accepted: two different ones are refused
+ * rather than choosing, so that no header can shadow another one that a later stage would read.
+ */
+export function extractCredential(authorization: string | undefined, xApiKey: string | undefined): Credential {
+  const fromAuthorization = authorization ? parseAuthorization(authorization) : undefined
+  if (!xApiKey) return fromAuthorization?.credential ?? { kind: 'none' }
+  if (!fromAuthorization) return { kind: 'api_key', key: xApiKey }
+  if (fromAuthorization.value !== xApiKey) {
+    throw new ProblemError(problems.badRequest('Two different credentials were sent; send one'))
+  }
+  return fromAuthorization.credential
+}
+
+function parseAuthorization(header: string): { value: string; credential: Credential } {
+  // PropelAuth's parsing: split on single spaces, exactly two parts, scheme compared case-insensitively.
+  const parts = header.split(' ')
+  const [scheme, value] = parts
+  if (parts.length !== 2 || scheme?.toLowerCase() !== 'bearer' || !value) {
+    throw new ProblemError(problems.unauthorized(MALFORMED_AUTHORIZATION))
+  }
+  const credential: Credential = JWS_COMPACT.test(value) ? { kind: 'token', token: value } : { kind: 'api_key', key: value }
+  return { value, credential }
+}

@@ -1,0 +1,162 @@
+import { createLocalJWKSet, errors } from 'jose'
+import type { CryptoKey, FlattenedJWSInput, JSONWebKeySet, JWK, JWSHeaderParameters, LocalJWKSet } from 'jose'
+import { InvalidTokenError, KeySourceUnavailableError } from './errors.ts'
+import { isRecord } from './json.ts'
+
+export type JwksSourceOptions = {
+  url: URL | string
+  cooldownMs: number
+  refreshMs: number
+  timeoutMs: number
+  fetch?: typeof fetch
+  /** Told of every failed fetch (the source itself never throws in the background). */
+  onError?: (error: KeySourceUnavailableError) => void
+}
+
+export type JwksSource = {
+  /** A jose key function: resolves the key for a token's header, refetching once per cooldown on an unknown kid. */
+  getKey(protectedHeader: JWSHeaderParameters, token: FlattenedJWSInput): Promise<CryptoKey>
+  /** Fetches now (sharing a fetch already under way); on failure the previous keys stay in use. */
+  refresh(): Promise<void>
+  /** Whether keys have been fetched at least once. */
+  ready(): boolean
+  close(): void
+}
+
+// A key set is a few kilobytes; a body far larger than that is a wrong URL, not keys worth parsing.
+const MAX_JWKS_BYTES = 1 << 20
+// A tiny refresh period would turn the timer into a fetch loop against the identity provider, and
+// setInterval fires at once when the delay does not fit in 32 bits.
+const MIN_REFRESH_MS = 1000
+const MAX_TIMER_MS = 2 ** 31 - 1
+
+export function createJwksSource(options: JwksSourceOptions): JwksSource {
+  const url = new URL(options.url)
+  // The URL may carry credentials in its query; logs name only where it points.
+  const where = `${url.origin}${url.pathname}`
+  const fetchImpl = options.fetch ?? fetch
+  const closing = new AbortController()
+  let keys: LocalJWKSet | undefined
+  let lastAttemptAt = -Infinity
+  let lastAttemptFailed = false
+  let inFlight: Promise<void> | undefined
+
+  function refresh(): Promise<void> {
+    inFlight ??= load().finally(() => {
+      inFlight = undefined
+    })
+    return inFlight
+  }
+
+  async function load(): Promise<void> {
+    lastAttemptAt = performance.now()
+    try {
+      keys = createLocalJWKSet(await fetchKeySet(url, fetchImpl, options.timeoutMs, closing.signal))
+      lastAttemptFailed = false
+    } catch (error) {
+      lastAttemptFailed = true
+      const failure = new KeySourceUnavailableError(`fetching the JWKS at ${where} failed: ${describe(error)}`)
+      if (!closing.signal.aborted) options.onError?.(failure)
+      throw failure
+    }
+  }
+
+  function refetchForUnknownKey(): Promise<void> {
+    const due = inFlight !== undefined || performance.now() - lastAttemptAt >= options.cooldownMs
+    return due ? refresh().catch(() => undefined) : Promise.resolve()
+  }
+
+  async function select(header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<CryptoKey | undefined> {
+    if (!keys) return undefined
+    try {
+      return await keys(header, token)
+    } catch (error) {
+      if (error instanceof errors.JWKSNoMatchingKey) return undefined
+      throw error
+    }
+  }
+
+  async function getKey(header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<CryptoKey> {
+    const known = await select(header, token)
+    if (known) return known
+    await refetchForUnknownKey()
+    const fetched = await select(header, token)
+    if (fetched) return fetched
+    const kid = typeof header.kid === 'string' ? JSON.stringify(header.kid.slice(0, 64)) : 'none'
+    // Whether the kid is unknown or merely not fetched yet cannot be told while the JWKS is unreachable.
+    if (lastAttemptFailed) throw new KeySourceUnavailableError(`no key for kid ${kid} and the JWKS at ${where} cannot be fetched`)
+    throw new InvalidTokenError(`no key in the JWKS at ${where} matches kid ${kid}`)
+  }
+
+  const timer = setInterval(
+    () => void refresh().catch(() => undefined),
+    Math.min(Math.max(options.refreshMs, MIN_REFRESH_MS), MAX_TIMER_MS),
+  )
+  timer.unref()
+  void refresh().catch(() => undefined)
+
+  return {
+    getKey,
+    refresh,
+    ready: () => keys !== undefined,
+    close() {
+      clearInterval(timer)
+      closing.abort()
+    },
+  }
+}
+
+async function fetchKeySet(url: URL, fetchImpl: typeof fetch, timeoutMs: number, closing: AbortSignal): Promise<JSONWebKeySet> {
+  const response = await fetchImpl(url, {
+    headers: { accept: 'application/json' },
+    // The configured URL is the trust anchor; a redirect could lead anywhere, including to plain http.
+    redirect: 'error',
+    signal: AbortSignal.any([closing, AbortSignal.timeout(timeoutMs)]),
+  })
+  if (response.status !== 200) {
+    await response.body?.cancel()
+    throw new Error(`HTTP ${response.status}`)
+  }
+  return toKeySet(JSON.parse(await readLimited(response, MAX_JWKS_BYTES)))
+}
+
+async function readLimited(response: Response, maxBytes: number): Promise<string> {
+  const declared = Number(response.headers.get('content-length'))
+  if (declared > maxBytes) {
+    await response.body?.cancel()
+    throw new Error(`the response is larger than ${maxBytes} bytes`)
+  }
+  if (!response.body) return ''
+  const chunks: Uint8Array[] = []
+  let size = 0
+  for await (const chunk of response.body) {
+    size += chunk.byteLength
+    if (size > maxBytes) throw new Error(`the response is larger than ${maxBytes} bytes`)
+    chunks.push(chunk)
+  }
+  return Buffer.concat(chunks).toString('utf8')
+}
+
+function toKeySet(json: unknown): JSONWebKeySet {
+  if (!isRecord(json) || !Array.isArray(json.keys)) throw new Error('the response is not a JWK Set')
+  const keys = json.keys.filter(isPublicSigningKey)
+  // An empty set would log every user out; keeping the previous keys is the safer reading of it.
+  if (keys.length === 0) throw new Error('the JWK Set holds no public signing key')
+  return { keys }
+}
+
+function isPublicSigningKey(jwk: unknown): jwk is JWK {
+  return (
+    isRecord(jwk) &&
+    typeof jwk.kty === 'string' &&
+    jwk.kty !== 'oct' &&
+    !Object.hasOwn(jwk, 'd') &&
+    (jwk.use === undefined || jwk.use === 'sig')
+  )
+}
+
+function describe(error: unknown): string {
+  if (!(error instanceof Error)) return String(error)
+  const cause = error.cause instanceof Error ? ` (${error.cause.message})` : ''
+  return `${error.message}${cause}`
+}

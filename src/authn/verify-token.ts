@@ -1,0 +1,130 @@
+import { decodeJwt, errors, jwtVerify } from 'jose'
+import type { JWTVerifyGetKey, JWTVerifyOptions } from 'jose'
+import type { RoleTable } from '../authz/index.ts'
+import type { IssuerConfig } from '../config/index.ts'
+import { createClaimsMapper } from './claims.ts'
+import type { ClaimsMapper } from './claims.ts'
+import { InvalidTokenError, KeySourceUnavailableError } from './errors.ts'
+import { createIdentityCache } from './identity-cache.ts'
+import type { Identity } from './identity.ts'
+import { createJwksSource } from './jwks.ts'
+import type { JwksSource } from './jwks.ts'
+import { loadLocalKey } from './local-key.ts'
+
+export type TokenVerifier = {
+  /** The identity of a valid token; throws InvalidTokenError (401) or KeySourceUnavailableError (503). */
+  verify(token: string): Promise<Identity>
+  /** Whether every JWKS-backed issuer has fetched its keys at least once. */
+  ready(): boolean
+  /** Forgets every cached identity of the user, so that their next request is verified afresh. */
+  evictUser(userId: string): void
+  close(): void
+}
+
+export type TokenVerifierOptions = {
+  issuers: IssuerConfig[]
+  leewayMs: number
+  cache: { maxEntries: number; ttlMs: number }
+  jwks: { cooldownMs: number; refreshMs: number; timeoutMs: number }
+  roles: RoleTable
+  /** Where `public_key_file` paths are resolved from. */
+  configDir: string
+  fetch?: typeof fetch
+  /** Where failed JWKS fetches are reported; they are never thrown, as the keys fetched before stay in use. */
+  log?: { warn(details: object, message: string): void }
+}
+
+type IssuerVerifier = {
+  getKey: JWTVerifyGetKey
+  verifyOptions: JWTVerifyOptions
+  toIdentity: ClaimsMapper
+}
+
+export async function createTokenVerifier(options: TokenVerifierOptions): Promise<TokenVerifier> {
+  const leewaySeconds = options.leewayMs / 1000
+  // Local keys are imported before any JWKS source starts, so a bad key file leaves nothing running.
+  const localKeys = new Map<string, JWTVerifyGetKey | undefined>()
+  for (const issuer of options.issuers) {
+    if (localKeys.has(issuer.issuer)) throw new Error(`issuer ${issuer.issuer} is configured more than once`)
+    localKeys.set(issuer.issuer, issuer.jwksUrl ? undefined : await loadLocalKey(issuer, options.configDir))
+  }
+
+  const jwksSources: JwksSource[] = []
+  function startJwks(issuer: string, url: URL): JWTVerifyGetKey {
+    const source = createJwksSource({
+      url,
+      ...options.jwks,
+      fetch: options.fetch,
+      onError: (error) => options.log?.warn({ issuer, reason: error.reason }, 'JWKS fetch failed'),
+    })
+    jwksSources.push(source)
+    return source.getKey
+  }
+
+  const issuers = new Map<string, IssuerVerifier>()
+  for (const issuer of options.issuers) {
+    issuers.set(issuer.issuer, {
+      // The schema guarantees exactly one key source: a JWKS URL, or a local key loaded above.
+      getKey: issuer.jwksUrl ? startJwks(issuer.issuer, issuer.jwksUrl) : localKeys.get(issuer.issuer)!,
+      verifyOptions: {
+        algorithms: [...issuer.algorithms],
+        issuer: issuer.issuer,
+        audience: issuer.audience,
+        clockTolerance: leewaySeconds,
+        requiredClaims: ['exp'],
+      },
+      toIdentity: createClaimsMapper(issuer, options.roles),
+    })
+  }
+
+  const cache = createIdentityCache(options.cache)
+
+  async function verifyUncached(token: string): Promise<Identity> {
+    const generation = cache.generation()
+    const issuer = issuers.get(unverifiedIssuer(token))
+    if (!issuer) throw new InvalidTokenError('the token names an issuer that is not configured')
+    let verified
+    try {
+      verified = await jwtVerify(token, issuer.getKey, issuer.verifyOptions)
+    } catch (error) {
+      throw asAuthnError(error)
+    }
+    const identity = issuer.toIdentity(verified.payload)
+    // requiredClaims makes jose reject a token without a numeric exp before we get here.
+    cache.set(token, identity, (verified.payload.exp! + leewaySeconds) * 1000, generation)
+    return identity
+  }
+
+  return {
+    async verify(token) {
+      const identity = cache.get(token) ?? (await verifyUncached(token))
+      // Cached identities are frozen and shared; a shallow copy lets a later stage set activeOrg
+      // for this request without it leaking into the next request with the same token.
+      return { ...identity }
+    },
+    ready: () => jwksSources.every((source) => source.ready()),
+    evictUser: (userId) => cache.evictUser(userId),
+    close() {
+      for (const source of jwksSources) source.close()
+      cache.clear()
+    },
+  }
+}
+
+// Only picks which issuer's keys and rules to verify with; nothing read here is trusted.
+function unverifiedIssuer(token: string): string {
+  let iss: unknown
+  try {
+    iss = decodeJwt(token).iss
+  } catch {
+    throw new InvalidTokenError('the token is not a well-formed JWT')
+  }
+  if (typeof iss !== 'string') throw new InvalidTokenError('the token has no iss claim')
+  return iss
+}
+
+function asAuthnError(error: unknown): unknown {
+  if (error instanceof InvalidTokenError || error instanceof KeySourceUnavailableError) return error
+  if (error instanceof errors.JOSEError) return new InvalidTokenError(`${error.code}: ${error.message}`)
+  return error
+}

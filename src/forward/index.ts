@@ -1,0 +1,7 @@
+export { createAssertionSigner } from './assertion.ts'
+export type { AssertionSigner, AssertionSignerOptions } from './assertion.ts'
+export { loadOrCreateAssertionKeys, rotateAssertionKeys } from './keys.ts'
+export type { AssertionAlgorithm, AssertionKey, AssertionKeys } from './keys.ts'
+export { createIdentityHeaders } from './identity-headers.ts'
+export { createUpstreamProxy } from './proxy.ts'
+export type { ForwardOutcome, ForwardRequest, UpstreamOptions, UpstreamProxy } from './proxy.ts'

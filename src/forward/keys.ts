@@ -1,0 +1,139 @@
+import { createHash, webcrypto } from 'node:crypto'
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK } from 'jose'
+import type { CryptoKey, JSONWebKeySet, JWK } from 'jose'
+import { createKeyFile, readKeyFile, replaceKeyFile } from './keys-file.ts'
+import type { KeyFile, StoredKey } from './keys-file.ts'
+
+export type AssertionAlgorithm = 'EdDSA' | 'ES256' | 'HS256'
+export type KeyPairAlgorithm = Exclude<AssertionAlgorithm, 'HS256'>
+
+/** The key that signs assertions. */
+export type AssertionKey = {
+  kid: string
+  alg: AssertionAlgorithm
+  /** Non-extractable; for HS256 the HMAC key made from the shared secret. */
+  privateKey: CryptoKey
+  /** Public members, `kid`, `alg` and `use`; undefined for a shared secret, which is never published. */
+  publicJwk: JWK | undefined
+}
+
+export type AssertionKeys = {
+  current: AssertionKey
+  /**
+   * What `/.well-known/jwks.json` serves: the current key first, then every other key of the file
+   * (the previous one after a rotation), so tokens signed just before a rotation still verify.
+   * The same frozen object on every call. Empty for HS256.
+   */
+  jwks(): JSONWebKeySet
+}
+
+export type AssertionKeyOptions = {
+  algorithm: AssertionAlgorithm
+  /** Absolute path of the key file (EdDSA and ES256). */
+  keyFile: string
+  /** The shared secret (HS256). */
+  secret?: string
+}
+
+/**
+ * The assertion keys for this configuration. EdDSA (Ed25519) and ES256 keys live in `keyFile`,
+ * generated on first start; HS256 uses the shared secret and touches no file.
+ */
+export async function loadOrCreateAssertionKeys(options: AssertionKeyOptions): Promise<AssertionKeys> {
+  const { algorithm, keyFile } = options
+  if (algorithm === 'HS256') return sharedSecretKeys(options.secret)
+  const file = (await readKeyFile(keyFile)) ?? (await createFirstKey(keyFile, algorithm))
+  return keysFromFile(file, algorithm, keyFile)
+}
+
+/**
+ * Puts a new key first in `keyFile` and keeps the key it replaces, which stays in the JWKS so
+ * assertions already issued keep verifying; any older key is dropped. A running gatehouse picks
+ * the new key up when it loads the file again.
+ */
+export async function rotateAssertionKeys(keyFile: string, algorithm: KeyPairAlgorithm): Promise<AssertionKeys> {
+  const previous = (await readKeyFile(keyFile))?.keys[0]
+  const file: KeyFile = { keys: [await generateStoredKey(algorithm), ...(previous ? [previous] : [])] }
+  await replaceKeyFile(keyFile, file)
+  return keysFromFile(file, algorithm, keyFile)
+}
+
+/** The file this process created, or the one another process created first. */
+async function createFirstKey(keyFile: string, algorithm: KeyPairAlgorithm): Promise<KeyFile> {
+  const fresh: KeyFile = { keys: [await generateStoredKey(algorithm)] }
+  if (await createKeyFile(keyFile, fresh)) return fresh
+  const theirs = await readKeyFile(keyFile)
+  if (!theirs) throw new Error(`${keyFile}: the assertion key file disappeared while it was being created`)
+  return theirs
+}
+
+async function generateStoredKey(alg: KeyPairAlgorithm): Promise<StoredKey> {
+  const { privateKey } = await generateKeyPair(alg, { extractable: true })
+  const privateJwk = await exportJWK(privateKey)
+  return { kid: await calculateJwkThumbprint(publicMembers(privateJwk)), alg, privateJwk, createdAt: new Date().toISOString() }
+}
+
+async function keysFromFile(file: KeyFile, algorithm: KeyPairAlgorithm, keyFile: string): Promise<AssertionKeys> {
+  const first = file.keys[0]!
+  if (first.alg !== algorithm) {
+    throw new Error(
+      `${keyFile}: the current assertion key is ${first.alg} but the configured algorithm is ${algorithm}; rotate the keys to switch`,
+    )
+  }
+  const published = await Promise.all(file.keys.map((k) => publishedJwk(k, keyFile)))
+  const current: AssertionKey = {
+    kid: first.kid,
+    alg: first.alg,
+    privateKey: await importPrivate(first, keyFile),
+    publicJwk: published[0],
+  }
+  const set = deepFreeze({ keys: published })
+  return { current, jwks: () => set }
+}
+
+async function importPrivate(stored: StoredKey, keyFile: string): Promise<CryptoKey> {
+  const key = await importJWK(stored.privateJwk, stored.alg, { extractable: false })
+  // Fail at start, not on the first request, when the file holds a public or symmetric key.
+  if (key instanceof Uint8Array || key.type !== 'private') {
+    throw new Error(`${keyFile}: key ${stored.kid} is not a private ${stored.alg} key`)
+  }
+  return key
+}
+
+// The kid is recomputed rather than trusted so that a hand-edited file cannot publish one key
+// under another key's id.
+async function publishedJwk(stored: StoredKey, keyFile: string): Promise<JWK> {
+  const pub = publicMembers(stored.privateJwk)
+  const kid = await calculateJwkThumbprint(pub)
+  if (kid !== stored.kid) {
+    throw new Error(`${keyFile}: kid ${stored.kid} does not match its key (RFC 7638 thumbprint ${kid})`)
+  }
+  return { ...pub, kid, alg: stored.alg, use: 'sig' }
+}
+
+// An allow-list, so no private member (d, or anything a future key type adds) can leak.
+function publicMembers(jwk: JWK): JWK {
+  const { kty, crv, x, y } = jwk
+  return y === undefined ? { kty, crv, x } : { kty, crv, x, y }
+}
+
+async function sharedSecretKeys(secret: string | undefined): Promise<AssertionKeys> {
+  if (!secret) throw new Error('the HS256 assertion algorithm needs a shared secret')
+  const privateKey = await webcrypto.subtle.importKey(
+    'raw',
+    new TextEncoder().encode(secret),
+    { name: 'HMAC', hash: 'SHA-256' },
+    false,
+    ['sign'],
+  )
+  const kid = createHash('sha256').update(secret).digest('hex').slice(0, 16)
+  const empty = deepFreeze({ keys: [] })
+  return { current: { kid, alg: 'HS256', privateKey, publicJwk: undefined }, jwks: () => empty }
+}
+
+function deepFreeze<T extends object>(value: T): T {
+  for (const member of Object.values(value)) {
+    if (typeof member === 'object' && member !== null) deepFreeze(member)
+  }
+  return Object.freeze(value)
+}

@@ -1,0 +1,7 @@
+export { normalizeTarget } from './normalize.ts'
+export type { NormalizedTarget } from './normalize.ts'
+export { createForwardedHeaders, createInboundHeaderFilter, encodeHeaderValue } from './headers.ts'
+export type { Forwarded, ForwardedInput, HeaderPolicy } from './headers.ts'
+export { PROBLEM_CONTENT_TYPE, ProblemError, problem, problemBody, problems } from './problem.ts'
+export type { Problem } from './problem.ts'
+export { sendProblem } from './send.ts'

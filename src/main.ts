@@ -1,0 +1,101 @@
+import { parseArgs } from 'node:util'
+import { ConfigError, loadConfig } from './config/index.ts'
+import type { LoadedConfig } from './config/index.ts'
+import type { CompiledRoute } from './rules/index.ts'
+import { startGatehouse } from './server.ts'
+
+const USAGE = `usage: gatehouse <command> [--config FILE]
+
+commands:
+  start   run the gateway and admin listeners
+  check   validate the config and print the compiled route table
+
+--config defaults to $GATEHOUSE_CONFIG, then ./gatehouse.yaml`
+
+export async function main(argv: string[]): Promise<number> {
+  let parsed
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
+    })
+  } catch (err) {
+    console.error(`${(err as Error).message}\n\n${USAGE}`)
+    return 2
+  }
+  const [command] = parsed.positionals
+  if (parsed.values.help || !command) {
+    console.log(USAGE)
+    return command || parsed.values.help ? 0 : 2
+  }
+  const file = parsed.values.config ?? process.env.GATEHOUSE_CONFIG ?? './gatehouse.yaml'
+  switch (command) {
+    case 'check':
+      return check(file)
+    case 'start':
+      return start(file)
+    default:
+      console.error(`unknown command "${command}"\n\n${USAGE}`)
+      return 2
+  }
+}
+
+function load(file: string): LoadedConfig | undefined {
+  try {
+    return loadConfig(file)
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err
+    console.error(err.message)
+    return undefined
+  }
+}
+
+function check(file: string): number {
+  const loaded = load(file)
+  if (!loaded) return 1
+  console.log(`${file}: valid, ${loaded.routes.routes.length} routes (first match wins; anything else is denied)`)
+  console.log(formatRouteTable(loaded.routes.routes))
+  return 0
+}
+
+export function formatRouteTable(routes: readonly CompiledRoute[]): string {
+  const rows = routes.map((r) => [
+    String(r.index),
+    r.methods ? [...r.methods].join(',') : '*',
+    r.pattern,
+    r.auth,
+    requirement(r),
+    r.rateLimit?.text ?? '',
+  ])
+  const header = ['#', 'METHODS', 'PATH', 'AUTH', 'REQUIRES', 'RATE']
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)))
+  return [header, ...rows].map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n')
+}
+
+function requirement(route: CompiledRoute): string {
+  const parts: string[] = []
+  if (route.auth === 'org_member') parts.push(`org from ${route.orgId.from}:${route.orgId.name}`)
+  if (route.role) parts.push(`role=${route.role}`)
+  if (route.minRole) parts.push(`role>=${route.minRole}`)
+  if (route.permissions.length > 0) parts.push(`permissions=${route.permissions.join('+')}`)
+  if (route.auth !== 'none') parts.push(`credentials=${[...route.credentials].join(',')}`)
+  if (route.scopes.length > 0) parts.push(`scopes=${route.scopes.join(',')}`)
+  return parts.join(' ')
+}
+
+async function start(file: string): Promise<number> {
+  const loaded = load(file)
+  if (!loaded) return 1
+  const running = await startGatehouse(loaded)
+  await new Promise<void>((resolveSignal) => {
+    const stop = (signal: NodeJS.Signals) => {
+      running.log.info({ signal }, 'shutting down')
+      resolveSignal()
+    }
+    process.once('SIGTERM', stop)
+    process.once('SIGINT', stop)
+  })
+  await running.close()
+  return 0
+}

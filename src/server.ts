@@ -1,0 +1,114 @@
+import { createServer } from 'node:http'
+import type { Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { resolve } from 'node:path'
+import { getRequestListener } from '@hono/node-server'
+import { createAdminApp } from './admin/index.ts'
+import { createTokenVerifier } from './authn/index.ts'
+import { createRoleTable } from './authz/index.ts'
+import type { LoadedConfig } from './config/index.ts'
+import { createAssertionSigner, createUpstreamProxy, loadOrCreateAssertionKeys } from './forward/index.ts'
+import { createGatewayApp } from './gateway.ts'
+import { problems, PROBLEM_CONTENT_TYPE, problemBody } from './http/index.ts'
+import type { ListenAddress } from './config/index.ts'
+import { createLogger } from './log.ts'
+import type { Logger } from './log.ts'
+import { createMemoryLimiter } from './ratelimit/index.ts'
+
+export type RunningGatehouse = {
+  gateway: AddressInfo
+  admin: AddressInfo
+  log: Logger
+  /** Stops accepting, lets in-flight requests finish (bounded by server.shutdown_timeout), frees everything. */
+  close(): Promise<void>
+}
+
+export type StartOptions = { log?: Logger }
+
+/** Builds every part from a loaded config and starts the gateway and admin listeners. */
+export async function startGatehouse(loaded: LoadedConfig, options: StartOptions = {}): Promise<RunningGatehouse> {
+  const { config, routes, dir } = loaded
+  const log = options.log ?? createLogger(config.log.level)
+  const roles = createRoleTable(config.roles)
+  const verifier = await createTokenVerifier({
+    issuers: config.tokens.issuers,
+    leewayMs: config.tokens.leewayMs,
+    cache: config.tokens.cache,
+    jwks: config.tokens.jwks,
+    roles,
+    configDir: dir,
+    log,
+  })
+  const assertion = config.identity.assertion
+  const keys = await loadOrCreateAssertionKeys({
+    algorithm: assertion.algorithm,
+    keyFile: resolve(dir, assertion.keyFile),
+    secret: assertion.secret,
+  })
+  const signer = createAssertionSigner({
+    keys,
+    algorithm: assertion.algorithm,
+    issuer: assertion.issuer,
+    audience: assertion.audience,
+    ttlMs: assertion.ttlMs,
+  })
+  const proxy = createUpstreamProxy(config.upstream)
+  const limiter = createMemoryLimiter({ maxTracked: config.rateLimits.maxTracked })
+
+  const gatewayApp = createGatewayApp({ config, routes, verifier, limiter, signer, proxy, log })
+  const gatewayServer = createServer(
+    getRequestListener(gatewayApp.fetch, {
+      autoCleanupIncoming: false,
+      // Requests the adapter cannot even turn into a URL never reach the pipeline; answer them in kind.
+      errorHandler: () => problemResponse(problems.badRequest('The request target or Host header is malformed')),
+    }),
+  )
+  const adminApp = createAdminApp({
+    jwks: () => keys.jwks(),
+    checks: [{ name: 'token_keys', ready: () => verifier.ready() }],
+  })
+  const adminServer = createServer(getRequestListener(adminApp.fetch))
+
+  const [gateway, admin] = await Promise.all([listen(gatewayServer, config.server.listen), listen(adminServer, config.admin.listen)])
+  log.info(
+    { gateway: `${gateway.address}:${gateway.port}`, admin: `${admin.address}:${admin.port}`, routes: routes.routes.length },
+    'gatehouse started',
+  )
+
+  let closing: Promise<void> | undefined
+  const close = () =>
+    (closing ??= (async () => {
+      await Promise.all([drain(gatewayServer, config.server.shutdownTimeoutMs), drain(adminServer, config.server.shutdownTimeoutMs)])
+      await proxy.close()
+      verifier.close()
+      log.info('gatehouse stopped')
+      log.flush()
+    })())
+  return { gateway, admin, log, close }
+}
+
+function listen(server: Server, address: ListenAddress): Promise<AddressInfo> {
+  return new Promise((resolveListen, rejectListen) => {
+    server.once('error', rejectListen)
+    server.listen(address.port, address.host, () => {
+      server.off('error', rejectListen)
+      resolveListen(server.address() as AddressInfo)
+    })
+  })
+}
+
+/** Stops accepting; open requests may finish until `timeoutMs`, then their connections are cut. */
+function drain(server: Server, timeoutMs: number): Promise<void> {
+  return new Promise((resolveDrain) => {
+    const timer = setTimeout(() => server.closeAllConnections(), timeoutMs)
+    server.close(() => {
+      clearTimeout(timer)
+      resolveDrain()
+    })
+    server.closeIdleConnections()
+  })
+}
+
+function problemResponse(p: ReturnType<typeof problems.badRequest>): Response {
+  return new Response(problemBody(p), { status: p.status, headers: { 'content-type': PROBLEM_CONTENT_TYPE } })
+}

@@ -1,0 +1,132 @@
+import { after, before, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose'
+import type { Identity } from '../../src/authn/identity.ts'
+import { createAssertionSigner } from '../../src/forward/assertion.ts'
+import { loadOrCreateAssertionKeys, rotateAssertionKeys } from '../../src/forward/keys.ts'
+
+const T0 = 1_700_000_000_000
+const TTL = 300_000
+const admin = { orgId: 'org_1', orgName: 'Acme', role: 'Admin', inheritedRoles: ['Admin', 'Member'], permissions: ['billing:read'] }
+const identity: Identity = {
+  principal: 'user',
+  method: 'token',
+  user: { userId: 'user_1', email: 'ada@example.com', properties: { plan: 'pro' } },
+  orgs: { org_1: admin },
+}
+const base = { issuer: 'gatehouse', audience: 'upstream', ttlMs: TTL }
+
+let dir: string
+before(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'gatehouse-assertion-'))
+})
+after(async () => {
+  await rm(dir, { recursive: true, force: true })
+})
+
+const verifyAt = (now: number) => ({ issuer: 'gatehouse', audience: 'upstream', currentDate: new Date(now) })
+
+describe('assertion signer', () => {
+  for (const algorithm of ['EdDSA', 'ES256'] as const) {
+    it(`signs a ${algorithm} assertion that verifies against the JWKS and carries the identity`, async () => {
+      const keys = await loadOrCreateAssertionKeys({ algorithm, keyFile: path.join(dir, `${algorithm}.json`) })
+      const signer = createAssertionSigner({ keys, algorithm, ...base })
+      const token = await signer.sign(identity, undefined, T0)
+      const { payload, protectedHeader } = await jwtVerify(token, createLocalJWKSet(keys.jwks()), {
+        ...verifyAt(T0),
+        algorithms: [algorithm],
+      })
+      assert.deepEqual(protectedHeader, { alg: algorithm, kid: keys.current.kid, typ: 'JWT' })
+      assert.deepEqual(payload, {
+        identity,
+        iss: 'gatehouse',
+        aud: 'upstream',
+        sub: 'user_1',
+        iat: T0 / 1000,
+        exp: (T0 + TTL) / 1000,
+      })
+    })
+  }
+
+  it('signs HS256 with the shared secret', async () => {
+    const secret = 'a shared secret of at least thirty-two bytes'
+    const keys = await loadOrCreateAssertionKeys({ algorithm: 'HS256', keyFile: path.join(dir, 'unused.json'), secret })
+    const signer = createAssertionSigner({ keys, algorithm: 'HS256', ...base })
+    const token = await signer.sign(identity, undefined, T0)
+    const { payload, protectedHeader } = await jwtVerify(token, new TextEncoder().encode(secret), {
+      ...verifyAt(T0),
+      algorithms: ['HS256'],
+    })
+    assert.equal(protectedHeader.kid, keys.current.kid)
+    assert.deepEqual(payload.identity, identity)
+  })
+
+  it('names the org for an org key and the key for a generic key', async () => {
+    const keys = await loadOrCreateAssertionKeys({ algorithm: 'EdDSA', keyFile: path.join(dir, 'sub.json') })
+    const signer = createAssertionSigner({ keys, algorithm: 'EdDSA', ...base })
+    const apiKey = { id: 'key_1', type: 'org' as const, scopes: [], metadata: {}, expiresAt: null }
+    const orgKey: Identity = { principal: 'org', method: 'api_key', orgs: {}, org: { orgId: 'org_9', orgName: 'Nine' }, apiKey }
+    const generic: Identity = { principal: 'service', method: 'api_key', orgs: {}, apiKey: { ...apiKey, type: 'generic' } }
+    const jwks = createLocalJWKSet(keys.jwks())
+    assert.equal((await jwtVerify(await signer.sign(orgKey, undefined, T0), jwks, verifyAt(T0))).payload.sub, 'org_9')
+    assert.equal((await jwtVerify(await signer.sign(generic, undefined, T0), jwks, verifyAt(T0))).payload.sub, 'key_1')
+  })
+
+  it('reuses an assertion until a third of its lifetime is left', async () => {
+    const keys = await loadOrCreateAssertionKeys({ algorithm: 'EdDSA', keyFile: path.join(dir, 'cache.json') })
+    const signer = createAssertionSigner({ keys, algorithm: 'EdDSA', ...base })
+    const first = await signer.sign(identity, 'cred:1', T0)
+    const hit = signer.sign(identity, 'cred:1', T0 + (TTL * 2) / 3 - 1)
+    assert.equal(typeof hit, 'string', 'a cache hit is synchronous')
+    assert.equal(hit, first)
+    assert.equal(signer.sign(identity, undefined, T0 + 1000), signer.sign(identity, undefined, T0 + 2000))
+
+    const fresh = await signer.sign(identity, 'cred:1', T0 + (TTL * 2) / 3)
+    assert.notEqual(fresh, first)
+    const { payload } = await jwtVerify(fresh, createLocalJWKSet(keys.jwks()), verifyAt(T0 + TTL))
+    assert.equal(payload.iat, (T0 + (TTL * 2) / 3) / 1000)
+  })
+
+  it('signs afresh when the identity under a cache key changed', async () => {
+    const keys = await loadOrCreateAssertionKeys({ algorithm: 'EdDSA', keyFile: path.join(dir, 'changed.json') })
+    const signer = createAssertionSigner({ keys, algorithm: 'EdDSA', ...base })
+    const plain = await signer.sign(identity, 'cred:1', T0)
+    const withOrg: Identity = { ...identity, activeOrg: admin }
+    const scoped = await signer.sign(withOrg, 'cred:1', T0 + 1000)
+    assert.notEqual(scoped, plain)
+    const { payload } = await jwtVerify(scoped, createLocalJWKSet(keys.jwks()), verifyAt(T0))
+    assert.deepEqual(payload.identity, withOrg)
+    // the same members in a new object (the pipeline's spread) still hit
+    assert.equal(signer.sign({ ...withOrg }, 'cred:1', T0 + 2000), scoped)
+  })
+
+  it('shares one signature among concurrent misses', async () => {
+    const keys = await loadOrCreateAssertionKeys({ algorithm: 'EdDSA', keyFile: path.join(dir, 'concurrent.json') })
+    const signer = createAssertionSigner({ keys, algorithm: 'EdDSA', ...base })
+    const a = signer.sign(identity, 'cred:1', T0)
+    const b = signer.sign(identity, 'cred:1', T0)
+    assert.ok(a instanceof Promise)
+    assert.equal(a, b)
+  })
+
+  it('signs with the new key after a rotation while the old kid stays published', async () => {
+    const keyFile = path.join(dir, 'rotation.json')
+    const old = await loadOrCreateAssertionKeys({ algorithm: 'EdDSA', keyFile })
+    const oldToken = await createAssertionSigner({ keys: old, algorithm: 'EdDSA', ...base }).sign(identity, undefined, T0)
+    const keys = await rotateAssertionKeys(keyFile, 'EdDSA')
+    const token = await createAssertionSigner({ keys, algorithm: 'EdDSA', ...base }).sign(identity, undefined, T0)
+    assert.equal(decodeProtectedHeader(token).kid, keys.current.kid)
+    assert.notEqual(keys.current.kid, old.current.kid)
+    const jwks = createLocalJWKSet(keys.jwks())
+    await jwtVerify(token, jwks, verifyAt(T0))
+    await jwtVerify(oldToken, jwks, verifyAt(T0))
+  })
+
+  it('refuses keys of another algorithm', async () => {
+    const keys = await loadOrCreateAssertionKeys({ algorithm: 'EdDSA', keyFile: path.join(dir, 'mismatch.json') })
+    assert.throws(() => createAssertionSigner({ keys, algorithm: 'ES256', ...base }), /configured algorithm is ES256/)
+  })
+})
