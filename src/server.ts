@@ -59,6 +59,9 @@ export async function startGatehouse(loaded: LoadedConfig, options: StartOptions
   const gatewayServer = createServer(
     getRequestListener(gatewayApp.fetch, {
       autoCleanupIncoming: false,
+      // Hono answers HEAD by wrapping the GET result in `new Response(...)`; with the adapter's
+      // global Response that copy loses the "already sent" marker and is written a second time.
+      overrideGlobalObjects: false,
       // Requests the adapter cannot even turn into a URL never reach the pipeline; answer them in kind.
       errorHandler: () => problemResponse(problems.badRequest('The request target or Host header is malformed')),
     }),
@@ -67,7 +70,7 @@ export async function startGatehouse(loaded: LoadedConfig, options: StartOptions
     jwks: () => keys.jwks(),
     checks: [{ name: 'token_keys', ready: () => verifier.ready() }],
   })
-  const adminServer = createServer(getRequestListener(adminApp.fetch))
+  const adminServer = createServer(getRequestListener(adminApp.fetch, { overrideGlobalObjects: false }))
 
   const [gateway, admin] = await Promise.all([listen(gatewayServer, config.server.listen), listen(adminServer, config.admin.listen)])
   log.info(

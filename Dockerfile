@@ -1,0 +1,39 @@
+# syntax=docker/dockerfile:1
+# gatehouse as a sidecar image. Build: docker build -t gatehouse .
+# Run:   docker run -v $PWD/gatehouse.yaml:/etc/gatehouse/gatehouse.yaml:ro -p 8080:8080 gatehouse
+# The config is read from /etc/gatehouse/gatehouse.yaml ($GATEHOUSE_CONFIG). The bundled example
+# config takes its key file and admin address from the environment set below: assertion keys go
+# to /var/lib/gatehouse (mount a volume there so they survive restarts, or mount your own keys),
+# and the admin listener binds all interfaces of the pod so that kubelet probes reach it.
+
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build
+
+FROM node:20-bookworm-slim AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production \
+    GATEHOUSE_CONFIG=/etc/gatehouse/gatehouse.yaml \
+    GATEHOUSE_KEY_FILE=/var/lib/gatehouse/gatehouse-keys.json \
+    GATEHOUSE_ADMIN_LISTEN=0.0.0.0:8081
+WORKDIR /app
+COPY --from=deps /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY package.json ./
+COPY bin ./bin
+COPY config.example.yaml /etc/gatehouse/gatehouse.yaml
+RUN mkdir -p /var/lib/gatehouse && chown node:node /var/lib/gatehouse
+USER node
+EXPOSE 8080 8081
+HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:8081/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+ENTRYPOINT ["node", "bin/gatehouse.js"]
+CMD ["start"]
