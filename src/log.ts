@@ -3,11 +3,15 @@ import type { Logger } from 'pino'
 
 export type { Logger }
 
+const FLUSH_INTERVAL_MS = 250
+
 /**
- * JSON lines on stdout. Asynchronous, buffered writes keep logging off the request's critical
- * path; `flushLog` drains the buffer at shutdown so the last lines are not lost.
+ * JSON lines on stdout. Buffered asynchronous writes keep logging off the request's critical
+ * path; a timer flushes the buffer so that a quiet gateway's lines still appear promptly.
  */
 export function createLogger(level: string, destination: number | string = 1): Logger {
+  const stream = pino.destination({ dest: destination, sync: false, minLength: 4096 })
+  setInterval(() => stream.flush(), FLUSH_INTERVAL_MS).unref()
   return pino(
     {
       level,
@@ -16,10 +20,6 @@ export function createLogger(level: string, destination: number | string = 1): L
       formatters: { level: (label) => ({ level: label }) },
       redact: { paths: ['authorization', 'headers.authorization', 'headers["x-api-key"]', '*.api_key', '*.secret'], remove: true },
     },
-    pino.destination({ dest: destination, sync: false, minLength: 4096 }),
+    stream,
   )
-}
-
-export function flushLog(log: Logger): void {
-  log.flush()
 }

@@ -85,7 +85,7 @@ export async function startGatehouse(loaded: LoadedConfig, options: StartOptions
       await proxy.close()
       verifier.close()
       log.info('gatehouse stopped')
-      log.flush()
+      await new Promise<void>((done) => log.flush(() => done()))
     })())
   return { gateway, admin, log, close }
 }
@@ -103,9 +103,12 @@ function listen(server: Server, address: ListenAddress): Promise<AddressInfo> {
 /** Stops accepting; open requests may finish until `timeoutMs`, then their connections are cut. */
 function drain(server: Server, timeoutMs: number): Promise<void> {
   return new Promise((resolveDrain) => {
-    const timer = setTimeout(() => server.closeAllConnections(), timeoutMs)
+    const cut = setTimeout(() => server.closeAllConnections(), timeoutMs)
+    // Keep-alive connections become idle as their last response ends; close them as they do.
+    const sweep = setInterval(() => server.closeIdleConnections(), 50)
     server.close(() => {
-      clearTimeout(timer)
+      clearTimeout(cut)
+      clearInterval(sweep)
       resolveDrain()
     })
     server.closeIdleConnections()

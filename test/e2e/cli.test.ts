@@ -1,0 +1,263 @@
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:http'
+import { connect } from 'node:net'
+import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { setTimeout as delay } from 'node:timers/promises'
+import { fileURLToPath } from 'node:url'
+import { startUpstream } from '../support/upstream.ts'
+import type { TestUpstream } from '../support/upstream.ts'
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+
+type Cli = {
+  child: ChildProcess
+  stdout: () => string
+  stderr: () => string
+  /** Resolves with the exit code (null when killed by a signal) and the signal. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
+}
+
+const children: ChildProcess[] = []
+
+/** Runs `src/cli.ts` in a child process from the repository root; GATEHOUSE_CONFIG only when given. */
+function cli(args: string[], env: Record<string, string> = {}): Cli {
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env }
+  if (!('GATEHOUSE_CONFIG' in env)) delete childEnv.GATEHOUSE_CONFIG
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
+    cwd: ROOT,
+    env: childEnv,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  children.push(child)
+  let out = ''
+  let err = ''
+  child.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s))
+  child.stderr!.setEncoding('utf8').on('data', (s: string) => (err += s))
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('close', (code, signal) => resolve({ code, signal }))
+  })
+  return { child, stdout: () => out, stderr: () => err, exited }
+}
+
+function tempDir(dirs: string[]): string {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-cli-'))
+  dirs.push(dir)
+  return dir
+}
+
+/** A port free right now: bound, then released (the child binds it a moment later). */
+async function freePort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  return port
+}
+
+async function waitFor<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = await probe()
+    if (value !== undefined) return value
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await delay(25)
+  }
+}
+
+/** Whether a new TCP connection to the port is refused (true) or accepted (false, and closed at once). */
+function connectionRefused(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1')
+    socket.once('connect', () => {
+      socket.destroy()
+      resolve(false)
+    })
+    socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED'))
+  })
+}
+
+function jsonLines(text: string): Record<string, unknown>[] {
+  return text
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as Record<string, unknown>)
+}
+
+describe('gatehouse check', () => {
+  const dirs: string[] = []
+  after(() => {
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('accepts config.example.yaml and prints the route table', { timeout: 30_000 }, async () => {
+    const run = cli(['check', '--config', 'config.example.yaml'])
+    const { code } = await run.exited
+    assert.equal(code, 0, run.stderr())
+    const out = run.stdout()
+    assert.match(out, /^config\.example\.yaml: valid, 8 routes/)
+    const billing = out.split('\n').find((line) => line.includes('/org/:org_id/billing'))
+    assert.ok(billing, `the table lists /org/:org_id/billing:\n${out}`)
+    assert.match(billing, /\borg_member\b/)
+    assert.match(billing, /permissions=can_view_billing/)
+    assert.match(out, /^7 +GET,POST,HEAD +\/api\/\* +user .*100\/1m$/m)
+  })
+
+  it('names FILE:LINE:COL and the key path of every mistake, and exits 1', { timeout: 30_000 }, async () => {
+    const file = join(tempDir(dirs), 'broken.yaml')
+    writeFileSync(
+      file,
+      [
+        'server:', //                         1
+        '  listen: "127.0.0.1:0"', //         2
+        '  shutdown_timeout: 10 parsecs', //  3  bad duration
+        'upstream:', //                       4
+        '  url: http://127.0.0.1:3000', //    5
+        '  timeout: 5s', //                   6
+        '  retries: 3', //                    7  unknown key
+        'routes:', //                         8
+        '  - { path: /x, auth: none }', //    9
+        '',
+      ].join('\n'),
+    )
+    const run = cli(['check', '--config', file])
+    const { code } = await run.exited
+    assert.equal(code, 1)
+    assert.equal(run.stdout(), '', 'no route table for a broken file')
+    const lines = run.stderr().trimEnd().split('\n')
+    assert.equal(lines.length, 2, run.stderr())
+    assert.equal(lines[0], `${file}:3:3 server.shutdown_timeout: "10 parsecs" is not a duration (use a number with ms, s, m, h or d)`)
+    assert.equal(lines[1], `${file}:7:3 upstream.retries: unknown key "retries"`)
+  })
+
+  it('reads GATEHOUSE_CONFIG when --config is absent, and --config wins over it', { timeout: 30_000 }, async () => {
+    const file = join(tempDir(dirs), 'from-env.yaml')
+    writeFileSync(file, 'upstream: { url: "http://127.0.0.1:3000" }\nroutes:\n  - { path: /from-env, auth: none }\n')
+
+    const fromEnv = cli(['check'], { GATEHOUSE_CONFIG: file })
+    assert.equal((await fromEnv.exited).code, 0, fromEnv.stderr())
+    assert.ok(fromEnv.stdout().startsWith(`${file}: valid, 1 routes`), fromEnv.stdout())
+    assert.match(fromEnv.stdout(), /\/from-env/)
+
+    const explicit = cli(['check', '--config', 'config.example.yaml'], { GATEHOUSE_CONFIG: file })
+    assert.equal((await explicit.exited).code, 0, explicit.stderr())
+    assert.match(explicit.stdout(), /^config\.example\.yaml: valid, 8 routes/)
+    assert.doesNotMatch(explicit.stdout(), /\/from-env/)
+  })
+})
+
+describe('gatehouse start', () => {
+  const dirs: string[] = []
+  let upstream: TestUpstream
+
+  before(async () => {
+    upstream = await startUpstream()
+  })
+
+  after(async () => {
+    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+    await upstream.close()
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
+  })
+
+  function writeConfig(listen: string, adminListen: string): string {
+    const file = join(tempDir(dirs), 'gatehouse.yaml')
+    writeFileSync(
+      file,
+      [
+        'server:',
+        `  listen: "${listen}"`,
+        '  shutdown_timeout: 5s',
+        'admin:',
+        `  listen: "${adminListen}"`,
+        'upstream:',
+        `  url: "${upstream.url}"`,
+        '  timeout: 10s',
+        'routes:',
+        '  - { path: "/*", auth: none }',
+        '',
+      ].join('\n'),
+    )
+    return file
+  }
+
+  it('announces both listeners on its first stdout line as soon as it is up', { timeout: 45_000 }, async () => {
+    const run = cli(['start', '--config', writeConfig('127.0.0.1:0', '127.0.0.1:0')])
+    try {
+      // Operators and orchestrators read this line to learn the ports; it must not wait for shutdown.
+      const first = await waitFor(
+        'the first stdout line (the gateway answers, but nothing reached stdout: is the log buffered?)',
+        () => {
+          const newline = run.stdout().indexOf('\n')
+          return newline >= 0 ? run.stdout().slice(0, newline) : undefined
+        },
+        15_000,
+      )
+      const started = JSON.parse(first) as Record<string, unknown>
+      assert.equal(started.msg, 'gatehouse started')
+      assert.match(String(started.admin), /^127\.0\.0\.1:\d+$/)
+      const gateway = /^127\.0\.0\.1:(\d+)$/.exec(String(started.gateway))
+      assert.ok(gateway, `gateway address: ${String(started.gateway)}`)
+      const res = await fetch(`http://127.0.0.1:${gateway[1]}/via-announced-port`)
+      assert.equal(res.status, 200)
+      assert.equal(upstream.last().url, '/via-announced-port')
+    } finally {
+      run.child.kill('SIGTERM')
+      await run.exited
+    }
+  })
+
+  it('proxies, then on SIGTERM finishes the request in flight, refuses new connections and exits 0', { timeout: 45_000 }, async () => {
+    // Known ports, so that this test does not depend on reading the startup line while running.
+    const port = await freePort()
+    const adminPort = await freePort()
+    const run = cli(['start', '--config', writeConfig(`127.0.0.1:${port}`, `127.0.0.1:${adminPort}`)])
+    const base = `http://127.0.0.1:${port}`
+
+    const ready = await waitFor('the gateway to answer', async () => {
+      if (run.child.exitCode !== null) throw new Error(`gatehouse exited early: ${run.stderr()}`)
+      try {
+        return await fetch(`${base}/hello?x=1`)
+      } catch {
+        return undefined
+      }
+    })
+    assert.equal(ready.status, 200)
+    assert.equal(ready.headers.get('x-upstream'), 'yes')
+    assert.deepEqual(await ready.json(), { ok: true, path: '/hello?x=1', bodyBytes: 0 })
+    assert.equal(upstream.last().headers['x-forwarded-proto'], 'http')
+
+    // A request in flight: the upstream answers /slow after 2 s.
+    let inFlightDone = false
+    const inFlight = fetch(`${base}/slow`).then(async (res) => ({ status: res.status, body: await res.text() }))
+    void inFlight.finally(() => (inFlightDone = true)).catch(() => {})
+    await waitFor('the upstream to receive /slow', () => upstream.received.find((r) => r.url === '/slow'))
+
+    assert.equal(await connectionRefused(port), false, 'the listener accepts before shutdown')
+    run.child.kill('SIGTERM')
+    // Shutdown begins: the listener closes while /slow is still being answered.
+    await waitFor('new connections to be refused', async () => ((await connectionRefused(port)) ? true : undefined), 10_000)
+    assert.equal(inFlightDone, false, 'new connections were refused while the request was still in flight')
+
+    const answered = await inFlight
+    assert.equal(answered.status, 200)
+    assert.equal(answered.body, 'late')
+
+    const { code, signal } = await run.exited
+    assert.equal(signal, null)
+    assert.equal(code, 0, run.stderr())
+
+    const lines = jsonLines(run.stdout())
+    assert.equal(lines[0]?.msg, 'gatehouse started')
+    assert.equal(lines[0]?.gateway, `127.0.0.1:${port}`)
+    assert.equal(lines[0]?.admin, `127.0.0.1:${adminPort}`)
+    assert.ok(lines.some((l) => l.msg === 'shutting down' && l.signal === 'SIGTERM'))
+    assert.ok(lines.some((l) => l.msg === 'request' && l.path === '/slow' && l.status === 200), 'the drained request is logged')
+    assert.equal(lines.at(-1)?.msg, 'gatehouse stopped')
+  })
+})
