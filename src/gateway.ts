@@ -98,7 +98,7 @@ export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: S
     const match = routes.match(req.method ?? 'GET', target.path)
     if (match.kind === 'not-found') return respond(res, problems.notFound())
     if (match.kind === 'method-not-allowed') {
-      return respond(res, problems.methodNotAllowed(`${req.method} is not allowed here`), { allow: match.allow.join(', ') })
+      return respond(res, problems.methodNotAllowed(`${req.method} is not allowed here`), ['allow', match.allow.join(', ')])
     }
     const { route, params } = match
 
@@ -133,10 +133,10 @@ export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: S
       host: req.headers.host,
       requestId: header(req, 'x-request-id'),
     })
-    const responseHeaders: Record<string, string> = { 'x-request-id': forwarded.requestId }
+    const responseHeaders = ['x-request-id', forwarded.requestId]
     const decisions = await takeBudgets(route, identity, forwarded.clientIp)
     if (decisions.length > 0) {
-      Object.assign(responseHeaders, rateLimitHeaders(decisions))
+      for (const [name, value] of Object.entries(rateLimitHeaders(decisions))) responseHeaders.push(name, value)
       const denied = decisions.filter((d) => !d.allowed)
       if (denied.length > 0) {
         const wait = Math.max(...denied.map((d) => d.waitSeconds))
@@ -196,16 +196,17 @@ function credentialText(credential: Credential): string {
   return credential.kind === 'token' ? credential.token : credential.kind === 'api_key' ? credential.key : ''
 }
 
-const WWW_AUTHENTICATE = { 'www-authenticate': 'Bearer realm="gatehouse"' }
+const WWW_AUTHENTICATE = ['www-authenticate', 'Bearer realm="gatehouse"']
 
-function respond(res: ServerResponse, p: Problem, headers?: Record<string, string>, context: Omit<Outcome, 'status'> = {}): Outcome {
+function respond(res: ServerResponse, p: Problem, headers?: readonly string[], context: Omit<Outcome, 'status'> = {}): Outcome {
   sendProblem(res, p, headers)
   return { status: p.status, ...context }
 }
 
 function reject(res: ServerResponse, err: unknown, context: Omit<Outcome, 'status'> = {}): Outcome {
   if (!(err instanceof ProblemError)) throw err
-  const headers = err.status === 401 ? { ...WWW_AUTHENTICATE, ...err.headers } : err.headers
+  const extra = Object.entries(err.headers).flat()
+  const headers = err.status === 401 ? [...WWW_AUTHENTICATE, ...extra] : extra
   return { ...respond(res, err.problem, headers, context), error: err instanceof InvalidTokenError ? err.reason : undefined }
 }
 

@@ -3,20 +3,20 @@ import { PROBLEM_CONTENT_TYPE, problemBody } from './problem.ts'
 import type { Problem } from './problem.ts'
 
 /**
- * Writes a problem response straight to Node's response. Does nothing when headers already
+ * Writes a problem response straight to Node's response; `headers` is a flat [name, value, ...] list. Does nothing when headers already
  * went out (the status can no longer change) except ending a response that is still open.
  */
-export function sendProblem(res: ServerResponse, p: Problem, headers?: Readonly<Record<string, string>>): void {
+export function sendProblem(res: ServerResponse, p: Problem, headers: readonly string[] = []): void {
   if (res.headersSent) {
     if (!res.writableEnded) res.destroy()
     return
   }
   const body = problemBody(p)
-  res.writeHead(p.status, {
+  res.writeHead(p.status, [
     ...headers,
-    'content-type': PROBLEM_CONTENT_TYPE,
-    'content-length': Buffer.byteLength(body),
-    'cache-control': 'no-store',
-  })
+    'content-type', PROBLEM_CONTENT_TYPE,
+    'content-length', String(Buffer.byteLength(body)),
+    'cache-control', 'no-store',
+  ])
   res.end(body)
 }
