@@ -63,7 +63,7 @@ export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: S
   const limits = config.rateLimits
   const accessLog = config.log.accessLog
 
-  async function authenticate(credential: Credential): Promise<Identity | undefined> {
+  function authenticate(credential: Credential): Identity | Promise<Identity> | undefined {
     switch (credential.kind) {
       case 'none':
         return undefined
@@ -103,11 +103,9 @@ export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: S
     const { route, params } = match
 
     let identity: Identity | undefined
-    let credential: Credential = NO_CREDENTIAL
     if (route.auth !== 'none') {
       try {
-        credential = extractCredential(req.headers.authorization, header(req, 'x-api-key'))
-        identity = await authenticate(credential)
+        identity = await authenticate(extractCredential(req.headers.authorization, header(req, 'x-api-key')))
       } catch (err) {
         // optional_user semantics: a bad credential is the same as none, but "try again later" is not.
         const badCredential = err instanceof ProblemError && err.status === 401
@@ -123,6 +121,8 @@ export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: S
     if (!decision.allow) {
       return respond(res, decision.problem, decision.problem.status === 401 ? WWW_AUTHENTICATE : undefined, { route, identity })
     }
+    // The authenticated identity is the cached, shared one; the request's own facts go on a copy.
+    const authenticated = identity
     if (identity && decision.activeOrg) identity = { ...identity, activeOrg: decision.activeOrg }
 
     const forwarded = forwardedFor({
@@ -154,9 +154,7 @@ export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: S
     if (forwarded.host) headers.push('x-forwarded-host', forwarded.host)
     if (identity) {
       headers.push(...identityHeaders(identity))
-      // The credential names the cached identity; the active org is what the request adds to it.
-      const cacheKey = `${credentialText(credential)}\n${identity.activeOrg?.orgId ?? ''}`
-      headers.push(assertionHeader, await signer.sign(identity, cacheKey))
+      headers.push(assertionHeader, signer.sign(identity, authenticated))
     }
     const outcome = await proxy.forward(req, res, { path: target.path + target.query, headers, responseHeaders })
     return { status: outcome.status, route, identity, requestId: forwarded.requestId, error: outcome.error }
@@ -188,12 +186,6 @@ export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: S
       )
     }
   }
-}
-
-const NO_CREDENTIAL: Credential = { kind: 'none' }
-
-function credentialText(credential: Credential): string {
-  return credential.kind === 'token' ? credential.token : credential.kind === 'api_key' ? credential.key : ''
 }
 
 const WWW_AUTHENTICATE = ['www-authenticate', 'Bearer realm="gatehouse"']

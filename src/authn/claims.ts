@@ -15,6 +15,9 @@ export type Claims = Readonly<Record<string, unknown>>
 export type ClaimsMapper = (claims: Claims) => Identity
 export type OidcMapping = IssuerConfig['oidc']
 
+// Shared by every identity without properties; identities are frozen once cached.
+const NO_PROPERTIES: Record<string, unknown> = Object.freeze({})
+
 export function createClaimsMapper(issuer: Pick<IssuerConfig, 'claims' | 'oidc'>, roles: RoleTable): ClaimsMapper {
   if (issuer.claims === 'oidc') return (claims) => oidcIdentity(claims, issuer.oidc, roles)
   return (claims) => propelauthIdentity(claims, roles)
@@ -32,7 +35,7 @@ const PROPELAUTH_OPTIONAL_USER_CLAIMS = [
 export function propelauthIdentity(claims: Claims, roles: RoleTable): Identity {
   const userId = nonEmptyString(claims.user_id)
   if (!userId) throw new InvalidTokenError('the token has no user_id claim')
-  const user: IdentityUser = { userId, properties: isRecord(claims.properties) ? claims.properties : {} }
+  const user: IdentityUser = { userId, properties: isRecord(claims.properties) ? claims.properties : NO_PROPERTIES }
   for (const [field, claim] of PROPELAUTH_OPTIONAL_USER_CLAIMS) {
     const value = nonEmptyString(claims[claim])
     if (value) user[field] = value
@@ -69,7 +72,7 @@ function propelauthMembership(info: unknown, roles: RoleTable): OrgMembership | 
     orgId,
     orgName: nonEmptyString(info.org_name) ?? orgId,
     role,
-    inheritedRoles: [...roles.inheritedRoles(role)],
+    inheritedRoles: roles.inheritedRoles(role),
     permissions: Array.isArray(info.user_permissions) ? info.user_permissions.filter((p) => typeof p === 'string') : [],
   }
 }
@@ -77,7 +80,7 @@ function propelauthMembership(info: unknown, roles: RoleTable): OrgMembership | 
 export function oidcIdentity(claims: Claims, mapping: OidcMapping, roles: RoleTable): Identity {
   const userId = nonEmptyString(readClaim(claims, mapping.userId))
   if (!userId) throw new InvalidTokenError(`the token has no string "${mapping.userId}" claim`)
-  const user: IdentityUser = { userId, properties: {} }
+  const user: IdentityUser = { userId, properties: NO_PROPERTIES }
   const email = nonEmptyString(readClaim(claims, mapping.email))
   if (email) user.email = email
   const orgs = emptyOrgs()
@@ -89,8 +92,8 @@ export function oidcIdentity(claims: Claims, mapping: OidcMapping, roles: RoleTa
       orgId,
       orgName: orgName ?? orgId,
       role,
-      inheritedRoles: [...roles.inheritedRoles(role)],
-      permissions: [...roles.permissionsOf(role)],
+      inheritedRoles: roles.inheritedRoles(role),
+      permissions: roles.permissionsOf(role),
     }
   }
   return { principal: 'user', method: 'token', user, orgs }

@@ -12,8 +12,8 @@ export type OrgMembership = {
   /** The role as the credential states it; may be a role the config does not know. */
   role: string
   /** The role plus every role below it in the configured order; empty when the role is unknown. */
-  inheritedRoles: string[]
-  permissions: string[]
+  inheritedRoles: readonly string[]
+  permissions: readonly string[]
 }
 
 export type IdentityUser = {
@@ -30,7 +30,7 @@ export type IdentityUser = {
 export type IdentityApiKey = {
   id: string
   type: ApiKeyType
-  scopes: string[]
+  scopes: readonly string[]
   metadata: Record<string, unknown>
   /** Unix seconds, or null for a key that never expires. */
   expiresAt: number | null

@@ -12,8 +12,12 @@ import type { JwksSource } from './jwks.ts'
 import { loadLocalKey } from './local-key.ts'
 
 export type TokenVerifier = {
-  /** The identity of a valid token; throws InvalidTokenError (401) or KeySourceUnavailableError (503). */
-  verify(token: string): Promise<Identity>
+  /**
+   * The identity of a valid token; rejects with InvalidTokenError (401) or KeySourceUnavailableError
+   * (503). A cached identity comes back synchronously and is frozen and shared by every request
+   * with that token: derive a new object to add per-request facts such as activeOrg.
+   */
+  verify(token: string): Identity | Promise<Identity>
   /** Whether every JWKS-backed issuer has fetched its keys at least once. */
   ready(): boolean
   /** Forgets every cached identity of the user, so that their next request is verified afresh. */
@@ -77,11 +81,14 @@ export async function createTokenVerifier(options: TokenVerifierOptions): Promis
     })
   }
 
+  const only = issuers.size === 1 ? [...issuers.values()][0] : undefined
   const cache = createIdentityCache(options.cache)
 
   async function verifyUncached(token: string): Promise<Identity> {
     const generation = cache.generation()
-    const issuer = issuers.get(unverifiedIssuer(token))
+    // With one issuer there is nothing to choose: jose checks iss anyway, and the cold path is
+    // spared decoding the payload twice.
+    const issuer = only ?? issuers.get(unverifiedIssuer(token))
     if (!issuer) throw new InvalidTokenError('the token names an issuer that is not configured')
     let verified
     try {
@@ -96,12 +103,7 @@ export async function createTokenVerifier(options: TokenVerifierOptions): Promis
   }
 
   return {
-    async verify(token) {
-      const identity = cache.get(token) ?? (await verifyUncached(token))
-      // Cached identities are frozen and shared; a shallow copy lets a later stage set activeOrg
-      // for this request without it leaking into the next request with the same token.
-      return { ...identity }
-    },
+    verify: (token) => cache.get(token) ?? verifyUncached(token),
     ready: () => jwksSources.every((source) => source.ready()),
     evictUser: (userId) => cache.evictUser(userId),
     close() {

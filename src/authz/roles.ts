@@ -6,27 +6,30 @@ import type { RoleConfig } from '../config/schema.ts'
  */
 export type RoleTable = {
   knows(role: string): boolean
-  /** The role and every role below it; empty for a role the config does not define. */
-  inheritedRoles(role: string): string[]
-  /** The permissions of the role and of every role below it; empty for an unknown role. */
-  permissionsOf(role: string): string[]
+  /** The role and every role below it; empty for a role the config does not define. Frozen, shared. */
+  inheritedRoles(role: string): readonly string[]
+  /** The permissions of the role and of every role below it; empty for an unknown role. Frozen, shared. */
+  permissionsOf(role: string): readonly string[]
   /** The role names, highest first. */
   readonly names: readonly string[]
 }
 
 export function createRoleTable(roles: readonly RoleConfig[]): RoleTable {
   const names = roles.map((r) => r.name)
-  const inherited = new Map<string, string[]>()
-  const permissions = new Map<string, string[]>()
+  // Frozen and shared by every identity that holds the role: one array per role, not per caller.
+  const inherited = new Map<string, readonly string[]>()
+  const permissions = new Map<string, readonly string[]>()
   roles.forEach((role, i) => {
     const below = roles.slice(i)
-    inherited.set(role.name, below.map((r) => r.name))
-    permissions.set(role.name, [...new Set(below.flatMap((r) => r.permissions))])
+    inherited.set(role.name, Object.freeze(below.map((r) => r.name)))
+    permissions.set(role.name, Object.freeze([...new Set(below.flatMap((r) => r.permissions))]))
   })
   return {
     names,
     knows: (role) => inherited.has(role),
-    inheritedRoles: (role) => inherited.get(role) ?? [],
-    permissionsOf: (role) => permissions.get(role) ?? [],
+    inheritedRoles: (role) => inherited.get(role) ?? NONE,
+    permissionsOf: (role) => permissions.get(role) ?? NONE,
   }
 }
+
+const NONE: readonly string[] = Object.freeze([])

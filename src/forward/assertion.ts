@@ -1,6 +1,6 @@
-import { LRUCache } from 'lru-cache'
-import { SignJWT } from 'jose'
-import type { Identity } from '../authn/identity.ts'
+import { createHmac, sign as signBytes } from 'node:crypto'
+import type { KeyObject } from 'node:crypto'
+import type { Identity } from '../authn/index.ts'
 import type { AssertionAlgorithm, AssertionKeys } from './keys.ts'
 
 export type AssertionSignerOptions = {
@@ -10,25 +10,20 @@ export type AssertionSignerOptions = {
   /** The upstream. */
   audience: string
   ttlMs: number
-  /** Most assertions kept for reuse; 100,000 by default. */
-  cacheMax?: number
 }
 
 export type AssertionSigner = {
   /**
-   * The assertion for `identity`: a string from the cache on the hot path, a promise only when a
-   * fresh one has to be signed (concurrent requests for the same identity share that promise).
-   *
-   * Without `cacheKey` the cache is keyed by `JSON.stringify(identity)` (a few µs). A `cacheKey`
-   * (e.g. the credential cache key plus the active org id) saves that; an assertion cached under
-   * it is reused only if the identity's top-level members are the very same objects as when it was
-   * signed, so an identity rebuilt after a change (new role, other active org) is signed afresh
-   * even under the same key. Identities are treated as immutable: build a new one to change one.
+   * The assertion for `identity`. With an `owner` — the cached, immutable identity the request's
+   * identity was derived from — the assertion is kept in a WeakMap under the owner, or under the
+   * active org's membership object (itself a part of the owner), and reused; it is forgotten with
+   * the owner when the credential cache drops it, so this cache needs no bound or key strings of
+   * its own. Without an owner every call signs.
    */
-  sign(identity: Identity, cacheKey?: string, now?: number): string | Promise<string>
+  sign(identity: Identity, owner?: object, now?: number): string
 }
 
-type Cached = { identity: Identity; token: string | Promise<string>; refreshAt: number }
+type Cached = { jwt: string; refreshAt: number }
 
 /**
  * Signs the identity assertion, a compact JWS:
@@ -40,9 +35,10 @@ type Cached = { identity: Identity; token: string | Promise<string>; refreshAt: 
  * contract the upstream SDK reads. `sub` is the principal's id: the user id for a user, the org id
  * for an org key, the API key id for a generic key. `iat` and `exp` are Unix seconds.
  *
- * An assertion is reused until less than a third of its lifetime is left: an upstream never
- * receives one about to expire, and signing (about 0.1 ms) happens once per identity per two
- * thirds of the ttl instead of once per request.
+ * Signing uses node:crypto directly (Ed25519 ≈ 40 µs, ES256 ≈ 35 µs, HS256 ≈ 2 µs here, against
+ * 80–140 µs through jose's WebCrypto), because a new identity pays it on its first request.
+ * An assertion is reused until less than a third of its lifetime is left, so an upstream never
+ * receives one about to expire.
  */
 export function createAssertionSigner(options: AssertionSignerOptions): AssertionSigner {
   const { keys, algorithm, issuer, audience, ttlMs } = options
@@ -50,37 +46,45 @@ export function createAssertionSigner(options: AssertionSignerOptions): Assertio
   if (current.alg !== algorithm) {
     throw new Error(`the assertion key is ${current.alg} but the configured algorithm is ${algorithm}`)
   }
-  const header = { alg: algorithm, kid: current.kid, typ: 'JWT' }
-  const cache = new LRUCache<string, Cached>({ max: options.cacheMax ?? 100_000 })
+  const encodedHeader = base64url(JSON.stringify({ alg: algorithm, kid: current.kid, typ: 'JWT' }))
+  const signature = signatureFunction(algorithm, current.privateKey)
+  const cache = new WeakMap<object, Cached>()
 
-  function sign(identity: Identity, cacheKey?: string, now = Date.now()): string | Promise<string> {
-    const key = cacheKey ?? JSON.stringify(identity)
-    const hit = cache.get(key)
-    // A serialized key already proves equal content; a caller's key only names a slot.
-    if (hit && now < hit.refreshAt && (cacheKey === undefined || sameMembers(hit.identity, identity))) return hit.token
-
+  function signFresh(identity: Identity, now: number): Cached {
     const iat = Math.floor(now / 1000)
     const exp = Math.floor((now + ttlMs) / 1000)
-    const jwt = new SignJWT({ identity }).setProtectedHeader(header).setIssuer(issuer).setAudience(audience)
-    const sub = subjectOf(identity)
-    if (sub !== undefined) jwt.setSubject(sub)
-    const entry: Cached = { identity, token: '', refreshAt: exp * 1000 - ttlMs / 3 }
-    entry.token = jwt
-      .setIssuedAt(iat)
-      .setExpirationTime(exp)
-      .sign(current.privateKey)
-      .then(
-        (token) => (entry.token = token),
-        (err: unknown) => {
-          if (cache.get(key) === entry) cache.delete(key)
-          throw err
-        },
-      )
-    cache.set(key, entry)
-    return entry.token
+    const claims = { iss: issuer, aud: audience, sub: subjectOf(identity), iat, exp, identity }
+    const input = `${encodedHeader}.${base64url(JSON.stringify(claims))}`
+    return { jwt: `${input}.${signature(input)}`, refreshAt: exp * 1000 - ttlMs / 3 }
+  }
+
+  function sign(identity: Identity, owner?: object, now = Date.now()): string {
+    if (owner === undefined) return signFresh(identity, now).jwt
+    const slot = identity.activeOrg ?? owner
+    const hit = cache.get(slot)
+    if (hit && now < hit.refreshAt) return hit.jwt
+    const fresh = signFresh(identity, now)
+    cache.set(slot, fresh)
+    return fresh.jwt
   }
 
   return { sign }
+}
+
+function signatureFunction(algorithm: AssertionAlgorithm, key: KeyObject): (input: string) => string {
+  switch (algorithm) {
+    case 'EdDSA':
+      return (input) => signBytes(null, Buffer.from(input), key).toString('base64url')
+    case 'ES256':
+      // JWS wants the raw r||s form (RFC 7518 §3.4), not DER.
+      return (input) => signBytes('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' }).toString('base64url')
+    case 'HS256':
+      return (input) => createHmac('sha256', key).update(input).digest('base64url')
+  }
+}
+
+function base64url(text: string): string {
+  return Buffer.from(text).toString('base64url')
 }
 
 function subjectOf(identity: Identity): string | undefined {
@@ -92,17 +96,4 @@ function subjectOf(identity: Identity): string | undefined {
     case 'service':
       return identity.apiKey?.id
   }
-}
-
-function sameMembers(a: Identity, b: Identity): boolean {
-  return (
-    a === b ||
-    (a.principal === b.principal &&
-      a.method === b.method &&
-      a.user === b.user &&
-      a.orgs === b.orgs &&
-      a.org === b.org &&
-      a.apiKey === b.apiKey &&
-      a.activeOrg === b.activeOrg)
-  )
 }

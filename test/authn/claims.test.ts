@@ -132,9 +132,10 @@ test('propelauth claims are read defensively', () => {
   assert.deepEqual(plain(propelauthIdentity({ user_id: 'u', org_id_to_org_member_info: [1, 2] }, ROLES).orgs), {})
 })
 
-test('inherited roles are copies, not the role table itself', () => {
+test('inherited roles are the role table\'s shared, frozen arrays: no identity can change them', () => {
   const identity = propelauthIdentity({ user_id: 'u', org_member_info: orgMemberInfo('o', 'O', 'Admin', []) }, ROLES)
-  identity.orgs.o!.inheritedRoles.push('Owner')
+  assert.equal(identity.orgs.o!.inheritedRoles, ROLES.inheritedRoles('Admin'))
+  assert.throws(() => (identity.orgs.o!.inheritedRoles as string[]).push('Owner'), TypeError)
   assert.deepEqual(ROLES.inheritedRoles('Admin'), ['Admin', 'Member'])
 })
 

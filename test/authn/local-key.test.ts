@@ -55,7 +55,7 @@ test('a token HMAC-signed with the configured RSA public key is rejected', async
   const token = await new SignJWT({ iss: ISSUER, user_id: 'user-1', exp: nowSeconds() + 600 })
     .setProtectedHeader({ alg: 'HS256' })
     .sign(new TextEncoder().encode(pem))
-  await assert.rejects(verifier.verify(token), InvalidTokenError)
+  await assert.rejects(async () => verifier.verify(token), InvalidTokenError)
   verifier.close()
 })
 

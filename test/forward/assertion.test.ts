@@ -34,7 +34,7 @@ describe('assertion signer', () => {
     it(`signs a ${algorithm} assertion that verifies against the JWKS and carries the identity`, async () => {
       const keys = await loadOrCreateAssertionKeys({ algorithm, keyFile: path.join(dir, `${algorithm}.json`) })
       const signer = createAssertionSigner({ keys, algorithm, ...base })
-      const token = await signer.sign(identity, undefined, T0)
+      const token = signer.sign(identity, undefined, T0)
       const { payload, protectedHeader } = await jwtVerify(token, createLocalJWKSet(keys.jwks()), {
         ...verifyAt(T0),
         algorithms: [algorithm],
@@ -55,7 +55,7 @@ describe('assertion signer', () => {
     const secret = 'a shared secret of at least thirty-two bytes'
     const keys = await loadOrCreateAssertionKeys({ algorithm: 'HS256', keyFile: path.join(dir, 'unused.json'), secret })
     const signer = createAssertionSigner({ keys, algorithm: 'HS256', ...base })
-    const token = await signer.sign(identity, undefined, T0)
+    const token = signer.sign(identity, undefined, T0)
     const { payload, protectedHeader } = await jwtVerify(token, new TextEncoder().encode(secret), {
       ...verifyAt(T0),
       algorithms: ['HS256'],
@@ -71,45 +71,40 @@ describe('assertion signer', () => {
     const orgKey: Identity = { principal: 'org', method: 'api_key', orgs: {}, org: { orgId: 'org_9', orgName: 'Nine' }, apiKey }
     const generic: Identity = { principal: 'service', method: 'api_key', orgs: {}, apiKey: { ...apiKey, type: 'generic' } }
     const jwks = createLocalJWKSet(keys.jwks())
-    assert.equal((await jwtVerify(await signer.sign(orgKey, undefined, T0), jwks, verifyAt(T0))).payload.sub, 'org_9')
-    assert.equal((await jwtVerify(await signer.sign(generic, undefined, T0), jwks, verifyAt(T0))).payload.sub, 'key_1')
+    assert.equal((await jwtVerify(signer.sign(orgKey, undefined, T0), jwks, verifyAt(T0))).payload.sub, 'org_9')
+    assert.equal((await jwtVerify(signer.sign(generic, undefined, T0), jwks, verifyAt(T0))).payload.sub, 'key_1')
   })
 
-  it('reuses an assertion until a third of its lifetime is left', async () => {
+  it('reuses an assertion per owner until a third of its lifetime is left', async () => {
     const keys = await loadOrCreateAssertionKeys({ algorithm: 'EdDSA', keyFile: path.join(dir, 'cache.json') })
     const signer = createAssertionSigner({ keys, algorithm: 'EdDSA', ...base })
-    const first = await signer.sign(identity, 'cred:1', T0)
-    const hit = signer.sign(identity, 'cred:1', T0 + (TTL * 2) / 3 - 1)
-    assert.equal(typeof hit, 'string', 'a cache hit is synchronous')
-    assert.equal(hit, first)
-    assert.equal(signer.sign(identity, undefined, T0 + 1000), signer.sign(identity, undefined, T0 + 2000))
+    const first = signer.sign(identity, identity, T0)
+    assert.equal(signer.sign(identity, identity, T0 + (TTL * 2) / 3 - 1), first)
+    // Without an owner nothing is cached.
+    assert.notEqual(signer.sign(identity, undefined, T0 + 1000), signer.sign(identity, undefined, T0 + 2000))
 
-    const fresh = await signer.sign(identity, 'cred:1', T0 + (TTL * 2) / 3)
+    const fresh = signer.sign(identity, identity, T0 + (TTL * 2) / 3)
     assert.notEqual(fresh, first)
     const { payload } = await jwtVerify(fresh, createLocalJWKSet(keys.jwks()), verifyAt(T0 + TTL))
     assert.equal(payload.iat, (T0 + (TTL * 2) / 3) / 1000)
   })
 
-  it('signs afresh when the identity under a cache key changed', async () => {
+  it('keeps one assertion per active org of the same owner', async () => {
     const keys = await loadOrCreateAssertionKeys({ algorithm: 'EdDSA', keyFile: path.join(dir, 'changed.json') })
     const signer = createAssertionSigner({ keys, algorithm: 'EdDSA', ...base })
-    const plain = await signer.sign(identity, 'cred:1', T0)
+    const plain = signer.sign(identity, identity, T0)
     const withOrg: Identity = { ...identity, activeOrg: admin }
-    const scoped = await signer.sign(withOrg, 'cred:1', T0 + 1000)
+    const scoped = signer.sign(withOrg, identity, T0 + 1000)
     assert.notEqual(scoped, plain)
     const { payload } = await jwtVerify(scoped, createLocalJWKSet(keys.jwks()), verifyAt(T0))
     assert.deepEqual(payload.identity, withOrg)
-    // the same members in a new object (the pipeline's spread) still hit
-    assert.equal(signer.sign({ ...withOrg }, 'cred:1', T0 + 2000), scoped)
-  })
-
-  it('shares one signature among concurrent misses', async () => {
-    const keys = await loadOrCreateAssertionKeys({ algorithm: 'EdDSA', keyFile: path.join(dir, 'concurrent.json') })
-    const signer = createAssertionSigner({ keys, algorithm: 'EdDSA', ...base })
-    const a = signer.sign(identity, 'cred:1', T0)
-    const b = signer.sign(identity, 'cred:1', T0)
-    assert.ok(a instanceof Promise)
-    assert.equal(a, b)
+    // A new object for the same org of the same owner (the pipeline's spread) hits.
+    assert.equal(signer.sign({ ...withOrg }, identity, T0 + 2000), scoped)
+    assert.equal(signer.sign(identity, identity, T0 + 2000), plain)
+    // Another owner (a re-verified credential, with its own membership objects) signs afresh.
+    const other: Identity = { ...identity }
+    assert.notEqual(signer.sign({ ...other, activeOrg: { ...admin } }, other, T0 + 2000), scoped)
+    assert.notEqual(signer.sign(other, other, T0 + 2000), plain)
   })
 
   it('signs with the new key after a rotation while the old kid stays published', async () => {
