@@ -256,9 +256,9 @@ export const configSchema = z
         org: rate.optional(),
         generic: rate.optional(),
         anonymous: rate.optional(),
-        max_tracked: z.number().int().min(1000).default(1_000_000),
+        max_tracked: z.number().int().min(1000).default(100_000),
       })
-      .default({ max_tracked: 1_000_000 }),
+      .default({ max_tracked: 100_000 }),
     identity: z
       .strictObject({
         header_prefix: z

@@ -1,5 +1,6 @@
 import { createHmac, sign as signBytes } from 'node:crypto'
 import type { KeyObject } from 'node:crypto'
+import { LRUCache } from 'lru-cache'
 import type { Identity } from '../authn/index.ts'
 import type { AssertionAlgorithm, AssertionKeys } from './keys.ts'
 
@@ -10,6 +11,8 @@ export type AssertionSignerOptions = {
   /** The upstream. */
   audience: string
   ttlMs: number
+  /** Assertions of recently seen identity contents, for credentials verified afresh; 10,000 by default. */
+  recentMax?: number
 }
 
 export type AssertionSigner = {
@@ -18,12 +21,18 @@ export type AssertionSigner = {
    * identity was derived from — the assertion is kept in a WeakMap under the owner, or under the
    * active org's membership object (itself a part of the owner), and reused; it is forgotten with
    * the owner when the credential cache drops it, so this cache needs no bound or key strings of
-   * its own. Without an owner every call signs.
+   * its own. An assertion is kept from an owner's second request on: a credential used once (a
+   * script, a webhook) costs one signature either way, and not keeping its ~0.7 KB assertion is
+   * most of the memory of a cache full of one-time callers. Behind that, a bounded LRU keyed by
+   * the serialized identity serves identical identities under new owners (a user's next token).
    */
   sign(identity: Identity, owner?: object, now?: number): string
 }
 
 type Cached = { jwt: string; refreshAt: number }
+
+/** Marks an owner that has had one assertion signed and not kept. */
+const SEEN_ONCE = null
 
 /**
  * Signs the identity assertion, a compact JWS:
@@ -48,24 +57,40 @@ export function createAssertionSigner(options: AssertionSignerOptions): Assertio
   }
   const encodedHeader = base64url(JSON.stringify({ alg: algorithm, kid: current.kid, typ: 'JWT' }))
   const signature = signatureFunction(algorithm, current.privateKey)
-  const cache = new WeakMap<object, Cached>()
+  const claimsPrefix = `{"iss":${JSON.stringify(issuer)},"aud":${JSON.stringify(audience)},`
+  const byOwner = new WeakMap<object, Cached | typeof SEEN_ONCE>()
+  const recentMax = options.recentMax ?? 10_000
+  const byContent = new LRUCache<string, Cached>({ max: recentMax })
+  // Subjects signed for once: an identity's content is kept only when its subject comes back, so
+  // a stream of one-time callers churns these few bytes instead of kilobyte-sized assertions.
+  const seenSubjects = new LRUCache<string, true>({ max: recentMax })
 
-  function signFresh(identity: Identity, now: number): Cached {
+  // The identity is serialized once: it is both the content key and the payload's `identity`.
+  function signFresh(identity: Identity, content: string, now: number): Cached {
     const iat = Math.floor(now / 1000)
     const exp = Math.floor((now + ttlMs) / 1000)
-    const claims = { iss: issuer, aud: audience, sub: subjectOf(identity), iat, exp, identity }
-    const input = `${encodedHeader}.${base64url(JSON.stringify(claims))}`
+    const sub = subjectOf(identity)
+    const claims = `${claimsPrefix}${sub === undefined ? '' : `"sub":${JSON.stringify(sub)},`}"iat":${iat},"exp":${exp},"identity":${content}}`
+    const input = `${encodedHeader}.${base64url(claims)}`
     return { jwt: `${input}.${signature(input)}`, refreshAt: exp * 1000 - ttlMs / 3 }
   }
 
   function sign(identity: Identity, owner?: object, now = Date.now()): string {
-    if (owner === undefined) return signFresh(identity, now).jwt
-    const slot = identity.activeOrg ?? owner
-    const hit = cache.get(slot)
-    if (hit && now < hit.refreshAt) return hit.jwt
-    const fresh = signFresh(identity, now)
-    cache.set(slot, fresh)
-    return fresh.jwt
+    const slot = owner === undefined ? undefined : (identity.activeOrg ?? owner)
+    const kept = slot && byOwner.get(slot)
+    if (kept && now < kept.refreshAt) return kept.jwt
+    // A credential verified afresh — a new token, or one the credential cache let go — is most
+    // often a caller seen before: same content, so the same assertion serves.
+    const content = JSON.stringify(identity)
+    let entry = byContent.get(content)
+    if (!entry || now >= entry.refreshAt) {
+      entry = signFresh(identity, content, now)
+      const subject = `${identity.principal}:${subjectOf(identity)}`
+      if (seenSubjects.has(subject)) byContent.set(content, entry)
+      else seenSubjects.set(subject, true)
+    }
+    if (slot) byOwner.set(slot, kept === undefined ? SEEN_ONCE : entry)
+    return entry.jwt
   }
 
   return { sign }

@@ -75,13 +75,16 @@ describe('assertion signer', () => {
     assert.equal((await jwtVerify(signer.sign(generic, undefined, T0), jwks, verifyAt(T0))).payload.sub, 'key_1')
   })
 
-  it('reuses an assertion per owner until a third of its lifetime is left', async () => {
+  it('reuses an assertion until a third of its lifetime is left', async () => {
     const keys = await loadOrCreateAssertionKeys({ algorithm: 'EdDSA', keyFile: path.join(dir, 'cache.json') })
     const signer = createAssertionSigner({ keys, algorithm: 'EdDSA', ...base })
+    signer.sign(identity, undefined, T0 - 1000)
     const first = signer.sign(identity, identity, T0)
     assert.equal(signer.sign(identity, identity, T0 + (TTL * 2) / 3 - 1), first)
-    // Without an owner nothing is cached.
-    assert.notEqual(signer.sign(identity, undefined, T0 + 1000), signer.sign(identity, undefined, T0 + 2000))
+    // Identical content of a subject seen before, under no owner or another owner, is served from
+    // the recent assertions.
+    assert.equal(signer.sign(identity, undefined, T0 + 1000), first)
+    assert.equal(signer.sign({ ...identity }, { ...identity }, T0 + 1000), first)
 
     const fresh = signer.sign(identity, identity, T0 + (TTL * 2) / 3)
     assert.notEqual(fresh, first)
@@ -89,22 +92,39 @@ describe('assertion signer', () => {
     assert.equal(payload.iat, (T0 + (TTL * 2) / 3) / 1000)
   })
 
-  it('keeps one assertion per active org of the same owner', async () => {
+  it('keeps one assertion per active org, and different content never shares one', async () => {
     const keys = await loadOrCreateAssertionKeys({ algorithm: 'EdDSA', keyFile: path.join(dir, 'changed.json') })
     const signer = createAssertionSigner({ keys, algorithm: 'EdDSA', ...base })
-    const plain = signer.sign(identity, identity, T0)
     const withOrg: Identity = { ...identity, activeOrg: admin }
+    // Second requests: both are kept from here on.
+    signer.sign(identity, identity, T0 - 1000)
+    signer.sign(withOrg, identity, T0 - 1000)
+    const plain = signer.sign(identity, identity, T0)
     const scoped = signer.sign(withOrg, identity, T0 + 1000)
     assert.notEqual(scoped, plain)
     const { payload } = await jwtVerify(scoped, createLocalJWKSet(keys.jwks()), verifyAt(T0))
     assert.deepEqual(payload.identity, withOrg)
-    // A new object for the same org of the same owner (the pipeline's spread) hits.
     assert.equal(signer.sign({ ...withOrg }, identity, T0 + 2000), scoped)
     assert.equal(signer.sign(identity, identity, T0 + 2000), plain)
-    // Another owner (a re-verified credential, with its own membership objects) signs afresh.
-    const other: Identity = { ...identity }
-    assert.notEqual(signer.sign({ ...other, activeOrg: { ...admin } }, other, T0 + 2000), scoped)
-    assert.notEqual(signer.sign(other, other, T0 + 2000), plain)
+    const other: Identity = { ...identity, user: { ...identity.user!, userId: 'someone-else' } }
+    const otherJwt = signer.sign(other, other, T0 + 2000)
+    assert.notEqual(otherJwt, plain)
+    assert.equal((await jwtVerify(otherJwt, createLocalJWKSet(keys.jwks()), verifyAt(T0))).payload.sub, 'someone-else')
+  })
+
+  it('keeps an owner\'s assertion from its second request on', () => {
+    return loadOrCreateAssertionKeys({ algorithm: 'EdDSA', keyFile: path.join(dir, 'doorkeeper.json') }).then((keys) => {
+      // One recent entry: every other identity pushes the previous one out.
+      const signer = createAssertionSigner({ keys, algorithm: 'EdDSA', ...base, recentMax: 1 })
+      const a: Identity = { ...identity }
+      const b: Identity = { ...identity, user: { ...identity.user!, userId: 'b' } }
+      const once = signer.sign(a, a, T0)
+      signer.sign(b, b, T0)
+      const second = signer.sign(a, a, T0 + 1000)
+      assert.notEqual(second, once, 'the first assertion was not kept for the owner')
+      signer.sign(b, b, T0 + 1000)
+      assert.equal(signer.sign(a, a, T0 + 2000), second, 'the second one is')
+    })
   })
 
   it('signs with the new key after a rotation while the old kid stays published', async () => {

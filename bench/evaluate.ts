@@ -1,0 +1,100 @@
+import type { MemoryPhase } from './memory.ts'
+import type { Measurement } from './measure.ts'
+
+export type Metric = 'cpu' | 'rps' | 'p99'
+export type Threshold = { op: '<=' | '>='; value: number }
+export type Status = 'PASS' | 'MISS' | 'info' | 'n/a'
+/** A row of the results: a target under a scenario (variants differ by scenario, so this is unique). */
+export type RowKey = { target: string; scenario: string }
+
+export type Comparison = { numerator: RowKey; denominator: RowKey; metric: Metric; threshold?: Threshold }
+
+export type RatioResult = Comparison & {
+  numeratorValue: number | null
+  denominatorValue: number | null
+  ratio: number | null
+  status: Status
+}
+
+export type CheckResult = { label: string; value: number | null; unit: string; threshold: Threshold; status: Status }
+
+const HOT: RowKey = { target: 'gatehouse', scenario: 'jwt-hot' }
+const COLD: RowKey = { target: 'gatehouse', scenario: 'jwt-cold' }
+const NODE: RowKey = { target: 'node-proxy', scenario: 'public' }
+const FASTIFY_HOT: RowKey = { target: 'fastify-stack', scenario: 'jwt-hot' }
+const FASTIFY_COLD: RowKey = { target: 'fastify-stack', scenario: 'jwt-cold' }
+const NGINX: RowKey = { target: 'nginx', scenario: 'public' }
+
+/** Every ratio the run reports; those with a threshold are issue 3's targets. */
+export const COMPARISONS: readonly Comparison[] = [
+  { numerator: HOT, denominator: NODE, metric: 'cpu', threshold: { op: '<=', value: 1.0 } },
+  { numerator: HOT, denominator: NODE, metric: 'rps' },
+  { numerator: HOT, denominator: NODE, metric: 'p99', threshold: { op: '<=', value: 1.5 } },
+  { numerator: HOT, denominator: FASTIFY_HOT, metric: 'cpu', threshold: { op: '<=', value: 0.7 } },
+  { numerator: HOT, denominator: FASTIFY_HOT, metric: 'rps', threshold: { op: '>=', value: 1.3 } },
+  { numerator: HOT, denominator: FASTIFY_HOT, metric: 'p99' },
+  { numerator: HOT, denominator: NGINX, metric: 'cpu' },
+  { numerator: HOT, denominator: NGINX, metric: 'rps', threshold: { op: '>=', value: 0.6 } },
+  { numerator: HOT, denominator: NGINX, metric: 'p99' },
+  { numerator: COLD, denominator: FASTIFY_COLD, metric: 'cpu', threshold: { op: '<=', value: 1.1 } },
+  { numerator: COLD, denominator: FASTIFY_COLD, metric: 'rps' },
+  { numerator: COLD, denominator: FASTIFY_COLD, metric: 'p99' },
+]
+
+export const RSS_LIMIT_MB = 250
+export const UPLOAD_GROWTH_LIMIT_MB = 30
+
+export function metricValue(m: Measurement, metric: Metric): number | null {
+  const value = metric === 'cpu' ? m.cpu.usPerRequest : metric === 'rps' ? m.rps : m.latencyMs.p99
+  return Number.isFinite(value) ? value : null
+}
+
+export function findRow(measurements: readonly Measurement[], key: RowKey): Measurement | undefined {
+  return measurements.find((m) => m.target === key.target && m.scenario === key.scenario)
+}
+
+export function meets(value: number, threshold: Threshold): boolean {
+  return threshold.op === '<=' ? value <= threshold.value : value >= threshold.value
+}
+
+function status(value: number | null, threshold: Threshold | undefined): Status {
+  if (value === null) return 'n/a'
+  if (!threshold) return 'info'
+  return meets(value, threshold) ? 'PASS' : 'MISS'
+}
+
+export function evaluateRatios(measurements: readonly Measurement[], comparisons: readonly Comparison[] = COMPARISONS): RatioResult[] {
+  return comparisons.map((c) => {
+    const num = findRow(measurements, c.numerator)
+    const den = findRow(measurements, c.denominator)
+    const numeratorValue = num ? metricValue(num, c.metric) : null
+    const denominatorValue = den ? metricValue(den, c.metric) : null
+    const ratio = numeratorValue !== null && denominatorValue ? numeratorValue / denominatorValue : null
+    return { ...c, numeratorValue, denominatorValue, ratio, status: status(ratio, c.threshold) }
+  })
+}
+
+/** The absolute targets: memory with many cached identities, and RSS growth while streaming uploads. */
+export function evaluateChecks(measurements: readonly Measurement[], memory: MemoryPhase | undefined): CheckResult[] {
+  const upload = findRow(measurements, { target: 'gatehouse', scenario: 'upload' })
+  const growth = upload ? upload.rssMB.maxInWindow - upload.rssMB.start : null
+  const rss = memory ? memory.rssMB.end : null
+  const rssThreshold: Threshold = { op: '<=', value: RSS_LIMIT_MB }
+  const growthThreshold: Threshold = { op: '<=', value: UPLOAD_GROWTH_LIMIT_MB }
+  return [
+    {
+      label: `gatehouse RSS with ${(memory?.identities ?? 100_000).toLocaleString('en-US')} distinct cached identities`,
+      value: rss,
+      unit: 'MB',
+      threshold: rssThreshold,
+      status: status(rss, rssThreshold),
+    },
+    {
+      label: 'gatehouse RSS growth during upload (10 MB bodies)',
+      value: growth,
+      unit: 'MB',
+      threshold: growthThreshold,
+      status: status(growth, growthThreshold),
+    },
+  ]
+}

@@ -1,0 +1,164 @@
+// `npm run bench [-- --quick]`: gatehouse against node-proxy, fastify-stack and nginx, in one run.
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { killAllChildrenNow, stopAllChildren } from './children.ts'
+import { evaluateChecks, evaluateRatios } from './evaluate.ts'
+import { measure } from './measure.ts'
+import type { Measurement } from './measure.ts'
+import { memoryPhase } from './memory.ts'
+import type { MemoryPhase } from './memory.ts'
+import { clockTicksPerSecond } from './proc.ts'
+import { fmt, renderCpuChart, renderMarkdown, renderSummary, rowLabel, writeJson } from './report.ts'
+import type { BenchResults, Machine } from './report.ts'
+import { benchRuns, startBenchGatehouse } from './scenarios.ts'
+import type { BenchContext } from './scenarios.ts'
+import { benchSettings } from './settings.ts'
+import type { BenchSettings } from './settings.ts'
+import { GATEHOUSE_PATHS } from './targets/gatehouse.ts'
+import { ROOT, startNodeServer } from './targets/launch.ts'
+import { findNginx, nginxVersion } from './targets/nginx.ts'
+import { createIssuer, mintTokens } from './tokens.ts'
+
+const CHART_FILE = 'bench-cpu.svg'
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false } } })
+  const settings = benchSettings(values.quick)
+  const started = Date.now()
+  const loadStart = os.loadavg()
+  console.log(`gatehouse bench (${settings.mode}): building dist/`)
+  build()
+
+  const dir = mkdtempSync(join(os.tmpdir(), 'gatehouse-bench-'))
+  let succeeded = false
+  try {
+    const ctx = await prepareContext(settings, dir)
+    const measurements = await runAll(ctx)
+    const memory = await runMemoryPhase(ctx)
+    const results: BenchResults = {
+      mode: settings.mode,
+      date: new Date().toISOString(),
+      totalS: (Date.now() - started) / 1000,
+      machine: machine(loadStart, ctx.nginx),
+      settings: withoutMode(settings),
+      measurements,
+      memory,
+      ratios: evaluateRatios(measurements),
+      checks: evaluateChecks(measurements, memory),
+      notes: ctx.nginx ? [] : ['nginx is not installed (apt-get install nginx-light): its rows and ratios are skipped.'],
+    }
+    writeOutputs(results)
+    console.log('\n' + renderSummary(results))
+    succeeded = true
+  } finally {
+    await stopAllChildren()
+    if (succeeded) rmSync(dir, { recursive: true, force: true })
+    else console.error(`configs and child logs kept in ${dir}`)
+  }
+}
+
+function build(): void {
+  const { status } = spawnSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' })
+  if (status !== 0) throw new Error(`npm run build failed (exit ${status}): the bench measures the built gateway`)
+}
+
+async function prepareContext(settings: BenchSettings, dir: string): Promise<BenchContext> {
+  const issuer = await createIssuer()
+  const publicKeyFile = join(dir, 'issuer-public.pem')
+  writeFileSync(publicKeyFile, issuer.publicKeyPem)
+  const mintStart = Date.now()
+  const userIds = Array.from({ length: settings.memoryIdentities }, (_, i) => `user-${i}`)
+  const [hotToken, ...pool] = await mintTokens(issuer, ['hot-user', ...userIds])
+  console.log(`minted ${(pool.length + 1).toLocaleString('en-US')} ES256 tokens in ${((Date.now() - mintStart) / 1000).toFixed(1)} s`)
+
+  const nginx = findNginx()
+  if (!nginx) console.log('note: nginx is not installed (apt-get install nginx-light); skipping the nginx target')
+  const upstream = await startNodeServer('upstream', 'upstream.ts', [], dir)
+  return { settings, dir, upstream, issuer, publicKeyFile, hotToken: hotToken!, pool, nginx }
+}
+
+async function runAll(ctx: BenchContext): Promise<Measurement[]> {
+  const runs = benchRuns(ctx)
+  const measurements: Measurement[] = []
+  for (const [i, run] of runs.entries()) {
+    const { spec } = run
+    process.stdout.write(`[${i + 1}/${runs.length}] ${rowLabel({ target: spec.target, variant: spec.variant ?? '' })} · ${spec.scenario}: `)
+    const target = await run.start()
+    try {
+      await run.prepare?.(target)
+      const m = await measure(target, spec, ctx.settings)
+      // A crashed target turns into refused connections: that is a broken run, not a slow target.
+      if (target.exited()) throw new Error(`${target.name} exited during the measurement (its log is in ${ctx.dir})`)
+      if (m.requests === 0) throw new Error(`${target.name}: no request completed (${m.errors} errors); logs in ${ctx.dir}`)
+      measurements.push(m)
+      console.log(
+        `${fmt(m.rps, 0)} req/s, p99 ${fmt(m.latencyMs.p99, 2)} ms, ${fmt(m.cpu.usPerRequest, 1)} µs CPU/req, ` +
+          `RSS ${fmt(m.rssMB.start, 1)} → ${fmt(m.rssMB.end, 1)} MB, errors ${m.errors}, unexpected ${m.unexpectedStatus}`,
+      )
+    } finally {
+      await target.stop()
+    }
+  }
+  return measurements
+}
+
+async function runMemoryPhase(ctx: BenchContext): Promise<MemoryPhase> {
+  const tokens = ctx.pool.slice(0, ctx.settings.memoryIdentities)
+  process.stdout.write(`memory phase: ${tokens.length.toLocaleString('en-US')} distinct identities: `)
+  const target = await startBenchGatehouse(ctx, 'memory')
+  try {
+    const memory = await memoryPhase(target, GATEHOUSE_PATHS.user, tokens, ctx.settings.connections)
+    console.log(`RSS ${fmt(memory.rssMB.start, 1)} → ${fmt(memory.rssMB.end, 1)} MB (VmHWM ${fmt(memory.rssMB.peak, 1)} MB)`)
+    return memory
+  } finally {
+    await target.stop()
+  }
+}
+
+/** Full runs rewrite the docs; quick runs only leave their JSON, so the published figures stay full ones. */
+function writeOutputs(results: BenchResults): void {
+  if (results.mode === 'quick') {
+    writeJson(join(ROOT, 'bench', 'results', 'quick.json'), results)
+    console.log('\nwrote bench/results/quick.json (quick runs do not touch docs/)')
+    return
+  }
+  writeJson(join(ROOT, 'bench', 'results', 'latest.json'), results)
+  writeFileSync(join(ROOT, 'docs', CHART_FILE), renderCpuChart(results.measurements))
+  writeFileSync(join(ROOT, 'docs', 'BENCHMARKS.md'), renderMarkdown(results, CHART_FILE))
+  console.log(`\nwrote bench/results/latest.json, docs/BENCHMARKS.md, docs/${CHART_FILE}`)
+}
+
+function machine(loadStart: number[], nginx: string | undefined): Machine {
+  return {
+    cores: os.availableParallelism(),
+    cpuModel: os.cpus()[0]?.model ?? 'unknown',
+    node: process.version,
+    os: `${os.type()} ${os.release()} ${os.arch()}`,
+    memoryGB: os.totalmem() / 2 ** 30,
+    clockTicksPerSecond: clockTicksPerSecond(),
+    loadAverage: { start: loadStart, end: os.loadavg() },
+    nginx: nginx ? nginxVersion(nginx) : null,
+  }
+}
+
+function withoutMode({ mode: _mode, ...rest }: BenchSettings): Omit<BenchSettings, 'mode'> {
+  return rest
+}
+
+// Children must not outlive the harness: stop them on Ctrl-C, and kill any left when exiting.
+process.on('exit', killAllChildrenNow)
+process.once('SIGINT', () => {
+  console.error('\ninterrupted: stopping child processes')
+  void stopAllChildren().finally(() => process.exit(130))
+})
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error instanceof Error ? (error.stack ?? error.message) : error)
+    process.exit(1)
+  },
+)

@@ -1,0 +1,137 @@
+import { sendEachOnce } from './load.ts'
+import type { MeasureSpec } from './measure.ts'
+import type { BenchSettings } from './settings.ts'
+import { GATEHOUSE_PATHS, startGatehouse } from './targets/gatehouse.ts'
+import type { GatehouseOptions } from './targets/gatehouse.ts'
+import { startNodeServer } from './targets/launch.ts'
+import type { Target } from './targets/launch.ts'
+import { startNginx } from './targets/nginx.ts'
+import { rotation } from './tokens.ts'
+import type { BenchIssuer } from './tokens.ts'
+
+export type BenchContext = {
+  settings: BenchSettings
+  /** The run's temporary folder: configs, keys and every child's log. */
+  dir: string
+  upstream: Target
+  issuer: BenchIssuer
+  publicKeyFile: string
+  hotToken: string
+  /** Tokens of distinct users; jwt-cold, jwt-many and the memory phase take slices of it. */
+  pool: readonly string[]
+  nginx: string | undefined
+}
+
+/** One measurement: a fresh target process, unmeasured preparation, then `measure`. */
+export type Run = {
+  spec: MeasureSpec
+  start(): Promise<Target>
+  prepare?(target: Target): Promise<void>
+}
+
+/**
+ * Every measurement of a run, each against a fresh process (a clean cache, and RSS figures that
+ * belong to the scenario). Comparable rows are adjacent, so drift on a shared machine hits both.
+ */
+export function benchRuns(ctx: BenchContext): Run[] {
+  const { settings } = ctx
+  const hot = { authorization: `Bearer ${ctx.hotToken}` }
+  const get = (path: string, extra: Partial<MeasureSpec['load']> = {}) => ({ path, connections: settings.connections, ...extra })
+  const upload = {
+    path: GATEHOUSE_PATHS.user,
+    method: 'POST' as const,
+    connections: settings.uploadConnections,
+    body: Buffer.alloc(settings.uploadBytes, 'a'),
+  }
+  const coldTokens = ctx.pool.slice(0, settings.coldTokens)
+  const manyTokens = ctx.pool.slice(0, settings.manyUsers)
+
+  const gatehouse = (name: string, overrides: Partial<GatehouseOptions> = {}) => () => startBenchGatehouse(ctx, name, overrides)
+  const nodeProxy = () => startNodeServer('node-proxy', 'node-proxy.ts', [ctx.upstream.origin], ctx.dir)
+  const fastify = (cache: boolean) => () =>
+    startNodeServer(
+      cache ? 'fastify-stack' : 'fastify-stack-nocache',
+      'fastify-stack.ts',
+      [ctx.upstream.origin, ctx.issuer.issuer, cache ? 'cache' : 'nocache', ctx.publicKeyFile],
+      ctx.dir,
+    )
+
+  const runs: Run[] = [
+    { spec: { target: 'node-proxy', scenario: 'public', load: get(GATEHOUSE_PATHS.public) }, start: nodeProxy },
+  ]
+  const nginx = ctx.nginx
+  if (nginx) {
+    runs.push({
+      spec: { target: 'nginx', scenario: 'public', load: get(GATEHOUSE_PATHS.public) },
+      start: () => startNginx(nginx, ctx.upstream.origin, ctx.dir),
+    })
+  }
+  runs.push(
+    { spec: { target: 'gatehouse', scenario: 'public', load: get(GATEHOUSE_PATHS.public) }, start: gatehouse('public') },
+    { spec: { target: 'gatehouse', scenario: 'jwt-hot', load: get(GATEHOUSE_PATHS.user, { headers: hot }) }, start: gatehouse('jwt-hot') },
+    {
+      spec: { target: 'fastify-stack', variant: 'cache on', scenario: 'jwt-hot', load: get(GATEHOUSE_PATHS.user, { headers: hot }) },
+      start: fastify(true),
+    },
+    {
+      spec: { target: 'gatehouse', variant: 'access log on', scenario: 'jwt-hot+log', load: get(GATEHOUSE_PATHS.user, { headers: hot }) },
+      start: gatehouse('jwt-hot-log', { accessLog: true }),
+    },
+    {
+      spec: { target: 'gatehouse', scenario: 'jwt-cold', load: get(GATEHOUSE_PATHS.user, { nextToken: rotation(coldTokens) }) },
+      start: gatehouse('jwt-cold', { cacheEntries: settings.coldCacheEntries }),
+    },
+    {
+      spec: {
+        target: 'fastify-stack',
+        variant: 'no cache',
+        scenario: 'jwt-cold',
+        load: get(GATEHOUSE_PATHS.user, { nextToken: rotation(coldTokens) }),
+      },
+      start: fastify(false),
+    },
+    {
+      spec: { target: 'gatehouse', scenario: 'jwt-many', load: get(GATEHOUSE_PATHS.user, { nextToken: rotation(manyTokens) }) },
+      start: gatehouse('jwt-many'),
+      prepare: async (target) => {
+        const warm = await sendEachOnce(target.origin, GATEHOUSE_PATHS.user, manyTokens, settings.connections)
+        expectAll(warm.statusCounts, 200, manyTokens.length, 'jwt-many warm-through')
+      },
+    },
+    {
+      spec: { target: 'gatehouse', scenario: 'rate-limited', expectedStatus: 429, load: get(GATEHOUSE_PATHS.limited, { headers: hot }) },
+      start: gatehouse('rate-limited'),
+      // The route allows 1 request an hour: spend it, and every measured request takes the 429 path.
+      prepare: async (target) => {
+        const first = await fetch(target.origin + GATEHOUSE_PATHS.limited, { headers: hot })
+        await first.arrayBuffer()
+        if (first.status !== 200) throw new Error(`rate-limited: the first request got ${first.status}, expected 200`)
+      },
+    },
+    { spec: { target: 'gatehouse', scenario: 'upload', load: { ...upload, headers: hot } }, start: gatehouse('upload') },
+    { spec: { target: 'node-proxy', scenario: 'upload', load: upload }, start: nodeProxy },
+  )
+  return runs
+}
+
+/** gatehouse in front of the bench's upstream, trusting the bench's issuer; default cache unless overridden. */
+export function startBenchGatehouse(ctx: BenchContext, name: string, overrides: Partial<GatehouseOptions> = {}): Promise<Target> {
+  return startGatehouse(
+    `gatehouse-${name}`,
+    {
+      upstream: ctx.upstream.origin,
+      issuer: ctx.issuer.issuer,
+      publicKeyPem: ctx.issuer.publicKeyPem,
+      cacheEntries: 100_000,
+      accessLog: false,
+      ...overrides,
+    },
+    ctx.dir,
+  )
+}
+
+/** Preparation that silently half-failed would make the measurement mean something else. */
+export function expectAll(statusCounts: Record<string, number>, status: number, count: number, what: string): void {
+  const got = statusCounts[status] ?? 0
+  if (got !== count) throw new Error(`${what}: ${got} of ${count} responses were ${status} (${JSON.stringify(statusCounts)})`)
+}

@@ -1,0 +1,29 @@
+/** The knobs of one run; `--quick` shortens every window and the memory phase, nothing else. */
+export type BenchSettings = {
+  mode: 'full' | 'quick'
+  connections: number
+  /** Fewer connections for 10 MB bodies: 4 in flight already saturate loopback. */
+  uploadConnections: number
+  uploadBytes: number
+  warmupS: number
+  durationS: number
+  /** jwt-cold rotates this many tokens against a 100-entry cache, so no token is ever cached. */
+  coldTokens: number
+  coldCacheEntries: number
+  manyUsers: number
+  memoryIdentities: number
+}
+
+export function benchSettings(quick: boolean): BenchSettings {
+  const common = {
+    connections: 32,
+    uploadConnections: 4,
+    uploadBytes: 10 * 1024 * 1024,
+    coldTokens: 3_000,
+    coldCacheEntries: 100,
+    manyUsers: 10_000,
+  }
+  return quick
+    ? { mode: 'quick', ...common, warmupS: 1, durationS: 3, memoryIdentities: 20_000 }
+    : { mode: 'full', ...common, warmupS: 2, durationS: 10, memoryIdentities: 100_000 }
+}

@@ -1,0 +1,81 @@
+import { spawnSync } from 'node:child_process'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import type { AddressInfo } from 'node:net'
+import { delimiter, join } from 'node:path'
+import { spawnChild, waitForPort } from '../children.ts'
+import type { Target } from './launch.ts'
+
+/** The nginx binary on PATH or in /usr/sbin (where `apt-get install nginx-light` puts it), if any. */
+export function findNginx(): string | undefined {
+  const dirs = [...(process.env.PATH ?? '').split(delimiter).filter(Boolean), '/usr/sbin', '/usr/local/sbin']
+  return dirs.map((dir) => join(dir, 'nginx')).find((file) => existsSync(file))
+}
+
+/** e.g. `nginx/1.22.1`; nginx prints it on stderr. */
+export function nginxVersion(binary: string): string {
+  const { stderr } = spawnSync(binary, ['-v'], { encoding: 'utf8' })
+  return /nginx\/\S+/.exec(stderr)?.[0] ?? 'nginx (unknown version)'
+}
+
+/** A pure keep-alive reverse proxy: one worker, no access log, every path under `dir`. */
+export function nginxConfig(dir: string, port: number, upstreamPort: number): string {
+  const temp = (name: string) => join(dir, 'nginx-temp', name)
+  return `daemon off;
+master_process on;
+worker_processes 1;
+pid ${join(dir, 'nginx.pid')};
+error_log ${join(dir, 'nginx-error.log')} warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${temp('client_body')};
+  proxy_temp_path ${temp('proxy')};
+  fastcgi_temp_path ${temp('fastcgi')};
+  uwsgi_temp_path ${temp('uwsgi')};
+  scgi_temp_path ${temp('scgi')};
+  upstream app {
+    server 127.0.0.1:${upstreamPort};
+    keepalive 64;
+  }
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass http://app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+`
+}
+
+export async function startNginx(binary: string, upstreamOrigin: string, dir: string): Promise<Target> {
+  // nginx cannot report an ephemeral port, so take one the kernel just handed out.
+  const port = await freePort()
+  mkdirSync(join(dir, 'nginx-temp'), { recursive: true })
+  const configFile = join(dir, 'nginx.conf')
+  writeFileSync(configFile, nginxConfig(dir, port, Number(new URL(upstreamOrigin).port)))
+  // -e: the log for errors before the config is read, which would otherwise go to /var/log/nginx.
+  const child = spawnChild('nginx', binary, ['-p', dir, '-c', configFile, '-e', join(dir, 'nginx-error.log')], {
+    dir,
+  })
+  try {
+    await waitForPort(child, port)
+    return { name: 'nginx', pid: child.pid, origin: `http://127.0.0.1:${port}`, exited: child.exited, stop: child.stop }
+  } catch (error) {
+    await child.stop()
+    throw error
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo
+      server.close(() => resolve(port))
+    })
+  })
+}
