@@ -1,7 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { Hono } from 'hono'
-import type { HttpBindings } from '@hono/node-server'
-import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
 import { extractCredential, InvalidTokenError } from './authn/index.ts'
 import type { Credential, Identity, TokenVerifier } from './authn/index.ts'
 import { authorize } from './authz/index.ts'
@@ -36,20 +33,10 @@ export type GatewayDeps = {
 type Outcome = { status: number; route?: CompiledRoute; identity?: Identity; requestId?: string; error?: string }
 
 /**
- * The gateway listener's application: normalize → match → authenticate → authorize → limit →
+ * The gateway listener's request handler: normalize → match → authenticate → authorize → limit →
  * forward, each a module of its own. Responses are written to Node's response directly (the
- * proxy streams into it), so the handler returns Hono's "already sent" marker.
+ * proxy streams into it); the returned promise settles once the access-log line is written.
  */
-export function createGatewayApp(deps: GatewayDeps): Hono<{ Bindings: HttpBindings }> {
-  const handle = createPipeline(deps)
-  const app = new Hono<{ Bindings: HttpBindings }>()
-  app.all('*', async (c) => {
-    await handle(c.env.incoming, c.env.outgoing)
-    return RESPONSE_ALREADY_SENT
-  })
-  return app
-}
-
 export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   const { config, routes, verifier, limiter, signer, proxy, log } = deps
   const policy = { identityPrefix: config.identity.headerPrefix, assertionHeader: config.identity.assertion.header }

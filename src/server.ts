@@ -8,8 +8,7 @@ import { createTokenVerifier } from './authn/index.ts'
 import { createRoleTable } from './authz/index.ts'
 import type { LoadedConfig } from './config/index.ts'
 import { createAssertionSigner, createUpstreamProxy, loadOrCreateAssertionKeys } from './forward/index.ts'
-import { createGatewayApp } from './gateway.ts'
-import { problems, PROBLEM_CONTENT_TYPE, problemBody } from './http/index.ts'
+import { createPipeline } from './gateway.ts'
 import type { ListenAddress } from './config/index.ts'
 import { createLogger } from './log.ts'
 import type { Logger } from './log.ts'
@@ -55,21 +54,16 @@ export async function startGatehouse(loaded: LoadedConfig, options: StartOptions
   const proxy = createUpstreamProxy(config.upstream)
   const limiter = createMemoryLimiter({ maxTracked: config.rateLimits.maxTracked })
 
-  const gatewayApp = createGatewayApp({ config, routes, verifier, limiter, signer, proxy, log })
-  const gatewayServer = createServer(
-    getRequestListener(gatewayApp.fetch, {
-      autoCleanupIncoming: false,
-      // Hono answers HEAD by wrapping the GET result in `new Response(...)`; with the adapter's
-      // global Response that copy loses the "already sent" marker and is written a second time.
-      overrideGlobalObjects: false,
-      // Requests the adapter cannot even turn into a URL never reach the pipeline; answer them in kind.
-      errorHandler: () => problemResponse(problems.badRequest('The request target or Host header is malformed')),
-    }),
-  )
+  // The proxied path is a plain node:http handler: Hono's Request/Response adapter costs about
+  // 16 µs of CPU per request (measured: ~92 vs ~108 µs with one cached token) and the pipeline
+  // uses none of it. Hono serves the admin API, where its routing and validation pay off.
+  const pipeline = createPipeline({ config, routes, verifier, limiter, signer, proxy, log })
+  const gatewayServer = createServer((req, res) => void pipeline(req, res))
   const adminApp = createAdminApp({
     jwks: () => keys.jwks(),
     checks: [{ name: 'token_keys', ready: () => verifier.ready() }],
   })
+  // Leave the process's global Request/Response alone: gatehouse may be embedded (tests, SDKs).
   const adminServer = createServer(getRequestListener(adminApp.fetch, { overrideGlobalObjects: false }))
 
   const [gateway, admin] = await Promise.all([listen(gatewayServer, config.server.listen), listen(adminServer, config.admin.listen)])
@@ -113,8 +107,4 @@ function drain(server: Server, timeoutMs: number): Promise<void> {
     })
     server.closeIdleConnections()
   })
-}
-
-function problemResponse(p: ReturnType<typeof problems.badRequest>): Response {
-  return new Response(problemBody(p), { status: p.status, headers: { 'content-type': PROBLEM_CONTENT_TYPE } })
 }
