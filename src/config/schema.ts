@@ -65,6 +65,9 @@ export function parseCidr(text: string): { address: string; prefix: number; fami
   return { address, prefix, family }
 }
 
+/** The `iss` of tokens minted by gatehouse's own issuer unless the config names another. */
+export const LOCAL_ISSUER = 'urn:gatehouse:local'
+
 export const TOKEN_ALGORITHMS = [
   'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA',
 ] as const
@@ -232,9 +235,9 @@ export const configSchema = z
         cache: z
           .strictObject({
             max_entries: z.number().int().min(1).default(100_000),
-            ttl: duration.default(300_000),
+            ttl: duration.default(30_000),
           })
-          .default({ max_entries: 100_000, ttl: 300_000 }),
+          .default({ max_entries: 100_000, ttl: 30_000 }),
         jwks: z
           .strictObject({
             cooldown: duration.default(30_000),
@@ -243,12 +246,23 @@ export const configSchema = z
           })
           .default({ cooldown: 30_000, refresh: 600_000, timeout: 5_000 }),
         issuers: z.array(issuer).default([]),
+        local_issuer: z
+          .union([
+            z.boolean(),
+            z.strictObject({
+              issuer: z.string().min(1).default(LOCAL_ISSUER),
+              algorithm: z.enum(['ES256', 'EdDSA', 'RS256']).default('ES256'),
+            }),
+          ])
+          .default(false)
+          .transform((v) => (v === false ? undefined : v === true ? { issuer: LOCAL_ISSUER, algorithm: 'ES256' as const } : v)),
       })
       .default({
         leeway: 60_000,
-        cache: { max_entries: 100_000, ttl: 300_000 },
+        cache: { max_entries: 100_000, ttl: 30_000 },
         jwks: { cooldown: 30_000, refresh: 600_000, timeout: 5_000 },
         issuers: [],
+        local_issuer: undefined,
       }),
     rate_limits: z
       .strictObject({
@@ -268,6 +282,14 @@ export const configSchema = z
         assertion: assertion.default(DEFAULT_ASSERTION),
       })
       .default({ header_prefix: 'X-Gatehouse-', assertion: DEFAULT_ASSERTION }),
+    store: z
+      .strictObject({
+        url: z
+          .string()
+          .regex(/^(sqlite:|postgres:\/\/|postgresql:\/\/)/, 'a store url is sqlite:PATH or postgres://…')
+          .default('sqlite:./data/gatehouse.db'),
+      })
+      .default({ url: 'sqlite:./data/gatehouse.db' }),
     log: z
       .strictObject({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'silent']).default('info'),
@@ -291,8 +313,12 @@ export const configSchema = z
       }
     })
     const needsTokens = c.routes.some((r) => r.auth !== 'none')
-    if (needsTokens && c.tokens.issuers.length === 0) {
-      ctx.addIssue({ code: 'custom', path: ['tokens', 'issuers'], message: 'routes require credentials but no token issuer is configured' })
+    if (needsTokens && c.tokens.issuers.length === 0 && !c.tokens.local_issuer) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tokens', 'issuers'],
+        message: 'routes require credentials but no token issuer is configured (add one, or set tokens.local_issuer: true)',
+      })
     }
   })
   .transform((c) => ({
@@ -316,6 +342,7 @@ export const configSchema = z
       cache: { maxEntries: c.tokens.cache.max_entries, ttlMs: c.tokens.cache.ttl },
       jwks: { cooldownMs: c.tokens.jwks.cooldown, refreshMs: c.tokens.jwks.refresh, timeoutMs: c.tokens.jwks.timeout },
       issuers: c.tokens.issuers,
+      localIssuer: c.tokens.local_issuer,
     },
     rateLimits: {
       user: c.rate_limits.user,
@@ -325,6 +352,7 @@ export const configSchema = z
       maxTracked: c.rate_limits.max_tracked,
     },
     identity: { headerPrefix: c.identity.header_prefix, assertion: c.identity.assertion },
+    store: { url: c.store.url },
     log: { level: c.log.level, accessLog: c.log.access_log },
     routes: c.routes,
   }))

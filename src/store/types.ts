@@ -1,0 +1,171 @@
+/**
+ * The identity backend's data, as the store keeps it. Field names follow PropelAuth's backend
+ * API (snake_case), so the admin API can return these records as they are. Times are Unix
+ * seconds; JSON columns are plain objects.
+ */
+
+export type JsonObject = Record<string, unknown>
+
+export type User = {
+  user_id: string
+  email: string
+  email_confirmed: boolean
+  username: string | null
+  first_name: string | null
+  last_name: string | null
+  picture_url: string | null
+  properties: JsonObject
+  metadata: JsonObject
+  /** false once disabled: the user's tokens and personal keys stop working. */
+  enabled: boolean
+  can_create_orgs: boolean
+  /** The id in the system the user was migrated from. */
+  legacy_user_id: string | null
+  created_at: number
+  last_active_at: number
+  updated_at: number
+}
+
+export type NewUser = {
+  email: string
+  email_confirmed?: boolean
+  username?: string | null
+  first_name?: string | null
+  last_name?: string | null
+  picture_url?: string | null
+  properties?: JsonObject
+  metadata?: JsonObject
+  enabled?: boolean
+  can_create_orgs?: boolean
+  legacy_user_id?: string | null
+}
+
+export type UserPatch = Partial<
+  Pick<
+    User,
+    | 'email'
+    | 'email_confirmed'
+    | 'username'
+    | 'first_name'
+    | 'last_name'
+    | 'picture_url'
+    | 'properties'
+    | 'metadata'
+    | 'enabled'
+    | 'can_create_orgs'
+    | 'last_active_at'
+  >
+>
+
+export type Org = {
+  org_id: string
+  name: string
+  url_safe_org_name: string
+  domain: string | null
+  enable_auto_joining_by_domain: boolean
+  members_must_have_matching_domain: boolean
+  /** null: no limit. */
+  max_users: number | null
+  metadata: JsonObject
+  created_at: number
+  updated_at: number
+}
+
+export type NewOrg = {
+  name: string
+  domain?: string | null
+  enable_auto_joining_by_domain?: boolean
+  members_must_have_matching_domain?: boolean
+  max_users?: number | null
+  metadata?: JsonObject
+}
+
+export type OrgPatch = Partial<Omit<NewOrg, never>>
+
+export type Membership = {
+  org_id: string
+  user_id: string
+  role: string
+  created_at: number
+}
+
+export type UserOrderBy = 'CREATED_AT_ASC' | 'CREATED_AT_DESC' | 'LAST_ACTIVE_AT_ASC' | 'LAST_ACTIVE_AT_DESC' | 'EMAIL' | 'USERNAME'
+export type OrgOrderBy = 'CREATED_AT_ASC' | 'CREATED_AT_DESC' | 'NAME'
+
+/** `page_number` is 0-based, as in PropelAuth's API. */
+export type Paging = { page_size: number; page_number: number }
+
+export type Page<T> = { items: T[]; total: number }
+
+/** A signing key of gatehouse's own access-token issuer, persisted so every replica and restart agrees. */
+export type StoredSigningKey = {
+  kid: string
+  alg: string
+  /** The private key as a JWK (JSON). */
+  private_jwk: JsonObject
+  created_at: number
+}
+
+/**
+ * One interface over every engine (SQLite now, PostgreSQL later). Lookups of absent records
+ * resolve to undefined; writes that break a uniqueness rule reject with StoreConflictError.
+ */
+export interface Store {
+  createUser(input: NewUser): Promise<User>
+  getUser(userId: string): Promise<User | undefined>
+  getUserByEmail(email: string): Promise<User | undefined>
+  getUserByUsername(username: string): Promise<User | undefined>
+  /** Unknown ones are omitted; each user appears once. */
+  getUsersByIds(userIds: readonly string[]): Promise<User[]>
+  getUsersByEmails(emails: readonly string[]): Promise<User[]>
+  getUsersByUsernames(usernames: readonly string[]): Promise<User[]>
+  queryUsers(query: Paging & { order_by: UserOrderBy; email_or_username?: string }): Promise<Page<User>>
+  updateUser(userId: string, patch: UserPatch): Promise<User | undefined>
+  /** Deletes the user and their memberships. */
+  deleteUser(userId: string): Promise<boolean>
+
+  createOrg(input: NewOrg): Promise<Org>
+  getOrg(orgId: string): Promise<Org | undefined>
+  queryOrgs(query: Paging & { order_by: OrgOrderBy; name?: string }): Promise<Page<Org>>
+  updateOrg(orgId: string, patch: OrgPatch): Promise<Org | undefined>
+  /** Deletes the org and its memberships. */
+  deleteOrg(orgId: string): Promise<boolean>
+
+  /**
+   * Adds a member in one transaction with the `max_users` check, so concurrent adds cannot
+   * overshoot: rejects with StoreLimitError when the org is full, StoreConflictError when the
+   * user is already a member.
+   */
+  addMember(orgId: string, userId: string, role: string): Promise<Membership>
+  changeRole(orgId: string, userId: string, role: string): Promise<Membership | undefined>
+  removeMember(orgId: string, userId: string): Promise<boolean>
+  getMembership(orgId: string, userId: string): Promise<Membership | undefined>
+  /** The org's members with their user records, ordered by join time. */
+  listOrgMembers(orgId: string, query: Paging & { role?: string }): Promise<Page<{ user: User; membership: Membership }>>
+  /** Every org the user belongs to, with the org record. */
+  listUserMemberships(userId: string): Promise<{ org: Org; membership: Membership }[]>
+
+  listSigningKeys(): Promise<StoredSigningKey[]>
+  /** Inserts unless the kid exists; returns whether it inserted. */
+  addSigningKey(key: StoredSigningKey): Promise<boolean>
+
+  close(): Promise<void>
+}
+
+/** A write that would break a uniqueness rule; `field` names it (email, username, membership). */
+export class StoreConflictError extends Error {
+  readonly field: string
+  constructor(field: string, message: string) {
+    super(message)
+    this.name = 'StoreConflictError'
+    this.field = field
+  }
+}
+
+/** A write that would exceed a limit, e.g. an org's max_users. */
+export class StoreLimitError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'StoreLimitError'
+  }
+}
