@@ -134,7 +134,7 @@ export interface Store {
   /**
    * Adds a member in one transaction with the `max_users` check, so concurrent adds cannot
    * overshoot: rejects with StoreLimitError when the org is full, StoreConflictError when the
-   * user is already a member.
+   * user is already a member, StoreNotFoundError when the org or the user does not exist.
    */
   addMember(orgId: string, userId: string, role: string): Promise<Membership>
   changeRole(orgId: string, userId: string, role: string): Promise<Membership | undefined>
@@ -167,5 +167,15 @@ export class StoreLimitError extends Error {
   constructor(message: string) {
     super(message)
     this.name = 'StoreLimitError'
+  }
+}
+
+/** A write that refers to a record that does not exist; `entity` names it (org, user). */
+export class StoreNotFoundError extends Error {
+  readonly entity: string
+  constructor(entity: string, message: string) {
+    super(message)
+    this.name = 'StoreNotFoundError'
+    this.entity = entity
   }
 }

@@ -1,0 +1,267 @@
+import { randomUUID } from 'node:crypto'
+import { sql } from 'kysely'
+import type { Kysely, Selectable, SelectQueryBuilder } from 'kysely'
+import type { EngineAdapter } from './engine.ts'
+import { newOrgRow, newUserRow, orgPatchRow, signingKeyRow, toMembership, toOrg, toSigningKey, toUser, userPatchRow } from './rows.ts'
+import type { Database, OrgsTable, UsersTable } from './schema.ts'
+import { containsIgnoringCase, countOf, nowSeconds, pageWindow } from './sql.ts'
+import { StoreConflictError, StoreLimitError, StoreNotFoundError } from './types.ts'
+import type { OrgOrderBy, Store, User, UserOrderBy } from './types.ts'
+
+/** Keys per IN (…) list in batch lookups, far below SQLite's and PostgreSQL's parameter limits. */
+const BATCH = 500
+
+type UserSelect = SelectQueryBuilder<Database, 'users', Selectable<UsersTable>>
+type OrgSelect = SelectQueryBuilder<Database, 'orgs', Selectable<OrgsTable>>
+
+/** Every order ends on the primary key, so rows with equal sort values page in a stable order. */
+function orderUsers(q: UserSelect, order: UserOrderBy): UserSelect {
+  switch (order) {
+    case 'CREATED_AT_ASC':
+      return q.orderBy('created_at').orderBy('user_id')
+    case 'CREATED_AT_DESC':
+      return q.orderBy('created_at', 'desc').orderBy('user_id', 'desc')
+    case 'LAST_ACTIVE_AT_ASC':
+      return q.orderBy('last_active_at').orderBy('user_id')
+    case 'LAST_ACTIVE_AT_DESC':
+      return q.orderBy('last_active_at', 'desc').orderBy('user_id', 'desc')
+    case 'EMAIL':
+      return q.orderBy('email_lower').orderBy('user_id')
+    case 'USERNAME':
+      // Users without a username go last; spelled out because SQLite sorts NULL first and PostgreSQL last.
+      return q.orderBy(sql`username_lower is null`).orderBy('username_lower').orderBy('user_id')
+  }
+}
+
+function orderOrgs(q: OrgSelect, order: OrgOrderBy): OrgSelect {
+  switch (order) {
+    case 'CREATED_AT_ASC':
+      return q.orderBy('created_at').orderBy('org_id')
+    case 'CREATED_AT_DESC':
+      return q.orderBy('created_at', 'desc').orderBy('org_id', 'desc')
+    case 'NAME':
+      return q.orderBy('name_lower').orderBy('org_id')
+  }
+}
+
+/**
+ * The store over any Kysely engine whose schema is migrated. Queries here are engine-neutral;
+ * what differs (boolean binding, reading unique violations) comes from `engine`.
+ */
+export function createKyselyStore(db: Kysely<Database>, engine: EngineAdapter): Store {
+  /** Uniqueness is left to the unique indexes, so two racing writers cannot both pass a check. */
+  async function mapConflicts<T>(write: () => Promise<T>): Promise<T> {
+    try {
+      return await write()
+    } catch (error) {
+      const columns = engine.uniqueViolation(error)
+      if (columns?.includes('email_lower')) throw new StoreConflictError('email', 'a user with this email exists')
+      if (columns?.includes('username_lower')) throw new StoreConflictError('username', 'a user with this username exists')
+      if (columns?.includes('org_id') && columns.includes('user_id')) {
+        throw new StoreConflictError('membership', 'the user is already a member of the org')
+      }
+      throw error
+    }
+  }
+
+  /** Users whose `column` is one of `keys`, in the keys' first-seen order; unknown keys drop out. */
+  async function usersByUniqueColumn(column: 'user_id' | 'email_lower' | 'username_lower', keys: readonly string[]): Promise<User[]> {
+    const unique = [...new Set(keys)]
+    const found = new Map<string, User>()
+    for (let i = 0; i < unique.length; i += BATCH) {
+      const rows = await db.selectFrom('users').selectAll().where(column, 'in', unique.slice(i, i + BATCH)).execute()
+      for (const row of rows) {
+        const key = row[column]
+        if (key !== null) found.set(key, toUser(row))
+      }
+    }
+    return unique.flatMap((key) => found.get(key) ?? [])
+  }
+
+  async function userBy(column: 'user_id' | 'email_lower' | 'username_lower', key: string): Promise<User | undefined> {
+    const row = await db.selectFrom('users').selectAll().where(column, '=', key).executeTakeFirst()
+    return row && toUser(row)
+  }
+
+  return {
+    async createUser(input) {
+      const row = newUserRow(randomUUID(), input, nowSeconds(), engine)
+      return toUser(await mapConflicts(() => db.insertInto('users').values(row).returningAll().executeTakeFirstOrThrow()))
+    },
+    getUser: (userId) => userBy('user_id', userId),
+    getUserByEmail: (email) => userBy('email_lower', email.toLowerCase()),
+    getUserByUsername: (username) => userBy('username_lower', username.toLowerCase()),
+    getUsersByIds: (userIds) => usersByUniqueColumn('user_id', userIds),
+    getUsersByEmails: (emails) => usersByUniqueColumn('email_lower', emails.map((e) => e.toLowerCase())),
+    getUsersByUsernames: (names) => usersByUniqueColumn('username_lower', names.map((n) => n.toLowerCase())),
+
+    async queryUsers(query) {
+      const { limit, offset } = pageWindow(query)
+      const term = query.email_or_username
+      const matching =
+        term === undefined
+          ? db.selectFrom('users')
+          : db.selectFrom('users').where((eb) => eb.or([containsIgnoringCase('email_lower', term), containsIgnoringCase('username_lower', term)]))
+      const total = countOf(await matching.select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow())
+      const rows = await orderUsers(matching.selectAll(), query.order_by).limit(limit).offset(offset).execute()
+      return { items: rows.map(toUser), total }
+    },
+
+    async updateUser(userId, patch) {
+      const set = userPatchRow(patch, nowSeconds(), engine)
+      const row = await mapConflicts(() =>
+        db.updateTable('users').set(set).where('user_id', '=', userId).returningAll().executeTakeFirst(),
+      )
+      return row && toUser(row)
+    },
+
+    async deleteUser(userId) {
+      const result = await db.deleteFrom('users').where('user_id', '=', userId).executeTakeFirst()
+      return result.numDeletedRows > 0n
+    },
+
+    async createOrg(input) {
+      const row = newOrgRow(randomUUID(), input, nowSeconds(), engine)
+      return toOrg(await db.insertInto('orgs').values(row).returningAll().executeTakeFirstOrThrow())
+    },
+
+    async getOrg(orgId) {
+      const row = await db.selectFrom('orgs').selectAll().where('org_id', '=', orgId).executeTakeFirst()
+      return row && toOrg(row)
+    },
+
+    async queryOrgs(query) {
+      const { limit, offset } = pageWindow(query)
+      const name = query.name
+      const matching = name === undefined ? db.selectFrom('orgs') : db.selectFrom('orgs').where(containsIgnoringCase('name_lower', name))
+      const total = countOf(await matching.select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow())
+      const rows = await orderOrgs(matching.selectAll(), query.order_by).limit(limit).offset(offset).execute()
+      return { items: rows.map(toOrg), total }
+    },
+
+    async updateOrg(orgId, patch) {
+      const set = orgPatchRow(patch, nowSeconds(), engine)
+      const row = await db.updateTable('orgs').set(set).where('org_id', '=', orgId).returningAll().executeTakeFirst()
+      return row && toOrg(row)
+    },
+
+    async deleteOrg(orgId) {
+      const result = await db.deleteFrom('orgs').where('org_id', '=', orgId).executeTakeFirst()
+      return result.numDeletedRows > 0n
+    },
+
+    addMember(orgId, userId, role) {
+      return mapConflicts(() =>
+        db.transaction().execute(async (trx) => {
+          // A no-op write on the org row comes first: in SQLite it takes the database's write lock,
+          // in PostgreSQL the row's lock, so a concurrent add to the same org (from this process or
+          // another) waits here instead of counting members that are about to change.
+          const org = await trx
+            .updateTable('orgs')
+            .set((eb) => ({ max_users: eb.ref('max_users') }))
+            .where('org_id', '=', orgId)
+            .returning('max_users')
+            .executeTakeFirst()
+          if (org === undefined) throw new StoreNotFoundError('org', `no org ${orgId}`)
+          const user = await trx.selectFrom('users').select('user_id').where('user_id', '=', userId).executeTakeFirst()
+          if (user === undefined) throw new StoreNotFoundError('user', `no user ${userId}`)
+          if (org.max_users !== null) {
+            // Counting the others only: re-adding a member of a full org is the conflict the insert reports.
+            const others = await trx
+              .selectFrom('memberships')
+              .select((eb) => eb.fn.countAll().as('n'))
+              .where('org_id', '=', orgId)
+              .where('user_id', '!=', userId)
+              .executeTakeFirstOrThrow()
+            if (countOf(others) >= org.max_users) throw new StoreLimitError(`the org has reached its max_users (${org.max_users})`)
+          }
+          const row = await trx
+            .insertInto('memberships')
+            .values({ org_id: orgId, user_id: userId, role, created_at: nowSeconds() })
+            .returningAll()
+            .executeTakeFirstOrThrow()
+          return toMembership(row)
+        }),
+      )
+    },
+
+    async changeRole(orgId, userId, role) {
+      const row = await db
+        .updateTable('memberships')
+        .set({ role })
+        .where('org_id', '=', orgId)
+        .where('user_id', '=', userId)
+        .returningAll()
+        .executeTakeFirst()
+      return row && toMembership(row)
+    },
+
+    async removeMember(orgId, userId) {
+      const result = await db.deleteFrom('memberships').where('org_id', '=', orgId).where('user_id', '=', userId).executeTakeFirst()
+      return result.numDeletedRows > 0n
+    },
+
+    async getMembership(orgId, userId) {
+      const row = await db
+        .selectFrom('memberships')
+        .selectAll()
+        .where('org_id', '=', orgId)
+        .where('user_id', '=', userId)
+        .executeTakeFirst()
+      return row && toMembership(row)
+    },
+
+    async listOrgMembers(orgId, query) {
+      const { limit, offset } = pageWindow(query)
+      const inOrg = db.selectFrom('memberships').where('memberships.org_id', '=', orgId)
+      const matching = query.role === undefined ? inOrg : inOrg.where('memberships.role', '=', query.role)
+      const total = countOf(await matching.select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow())
+      const rows = await matching
+        .innerJoin('users', 'users.user_id', 'memberships.user_id')
+        .selectAll('users')
+        .select(['memberships.role', 'memberships.created_at as joined_at'])
+        .orderBy('memberships.created_at')
+        .orderBy('memberships.user_id')
+        .limit(limit)
+        .offset(offset)
+        .execute()
+      const items = rows.map((row) => ({
+        user: toUser(row),
+        membership: toMembership({ org_id: orgId, user_id: row.user_id, role: row.role, created_at: row.joined_at }),
+      }))
+      return { items, total }
+    },
+
+    async listUserMemberships(userId) {
+      const rows = await db
+        .selectFrom('memberships')
+        .innerJoin('orgs', 'orgs.org_id', 'memberships.org_id')
+        .selectAll('orgs')
+        .select(['memberships.role', 'memberships.created_at as joined_at'])
+        .where('memberships.user_id', '=', userId)
+        .orderBy('memberships.created_at')
+        .orderBy('memberships.org_id')
+        .execute()
+      return rows.map((row) => ({
+        org: toOrg(row),
+        membership: toMembership({ org_id: row.org_id, user_id: userId, role: row.role, created_at: row.joined_at }),
+      }))
+    },
+
+    async listSigningKeys() {
+      const rows = await db.selectFrom('signing_keys').selectAll().orderBy('created_at').orderBy('kid').execute()
+      return rows.map(toSigningKey)
+    },
+
+    async addSigningKey(key) {
+      const result = await db
+        .insertInto('signing_keys')
+        .values(signingKeyRow(key))
+        .onConflict((oc) => oc.column('kid').doNothing())
+        .executeTakeFirst()
+      return (result.numInsertedOrUpdatedRows ?? 0n) > 0n
+    },
+
+    close: () => db.destroy(),
+  }
+}

@@ -1,0 +1,88 @@
+import { Migrator } from 'kysely'
+import type { Kysely, Migration, MigrationProvider } from 'kysely'
+import type { ColumnTypes } from './schema.ts'
+
+/**
+ * Versioned migrations, in code so the build ships them without a folder to locate at runtime.
+ * Kysely applies them in name order and records each in `kysely_migration`; a released migration
+ * never changes, a schema change is a new one. Column kinds that differ by engine come from
+ * `types`, so both engines run the same migrations.
+ */
+function migrations(types: ColumnTypes): Record<string, Migration> {
+  return {
+    '0001_directory': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('users')
+          .addColumn('user_id', 'text', (c) => c.primaryKey())
+          .addColumn('email', 'text', (c) => c.notNull())
+          .addColumn('email_lower', 'text', (c) => c.notNull().unique())
+          .addColumn('email_confirmed', types.boolean, (c) => c.notNull())
+          .addColumn('username', 'text')
+          .addColumn('username_lower', 'text', (c) => c.unique())
+          .addColumn('first_name', 'text')
+          .addColumn('last_name', 'text')
+          .addColumn('picture_url', 'text')
+          .addColumn('properties', types.json, (c) => c.notNull())
+          .addColumn('metadata', types.json, (c) => c.notNull())
+          .addColumn('enabled', types.boolean, (c) => c.notNull())
+          .addColumn('can_create_orgs', types.boolean, (c) => c.notNull())
+          .addColumn('legacy_user_id', 'text')
+          .addColumn('created_at', types.seconds, (c) => c.notNull())
+          .addColumn('last_active_at', types.seconds, (c) => c.notNull())
+          .addColumn('updated_at', types.seconds, (c) => c.notNull())
+          .execute()
+        // The paged orders read these with user_id as the tie-breaker.
+        await db.schema.createIndex('users_created_at').on('users').columns(['created_at', 'user_id']).execute()
+        await db.schema.createIndex('users_last_active_at').on('users').columns(['last_active_at', 'user_id']).execute()
+
+        await db.schema
+          .createTable('orgs')
+          .addColumn('org_id', 'text', (c) => c.primaryKey())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('name_lower', 'text', (c) => c.notNull())
+          .addColumn('url_safe_org_name', 'text', (c) => c.notNull())
+          .addColumn('domain', 'text')
+          .addColumn('enable_auto_joining_by_domain', types.boolean, (c) => c.notNull())
+          .addColumn('members_must_have_matching_domain', types.boolean, (c) => c.notNull())
+          .addColumn('max_users', 'integer')
+          .addColumn('metadata', types.json, (c) => c.notNull())
+          .addColumn('created_at', types.seconds, (c) => c.notNull())
+          .addColumn('updated_at', types.seconds, (c) => c.notNull())
+          .execute()
+        await db.schema.createIndex('orgs_created_at').on('orgs').columns(['created_at', 'org_id']).execute()
+
+        await db.schema
+          .createTable('memberships')
+          .addColumn('org_id', 'text', (c) => c.notNull().references('orgs.org_id').onDelete('cascade'))
+          .addColumn('user_id', 'text', (c) => c.notNull().references('users.user_id').onDelete('cascade'))
+          .addColumn('role', 'text', (c) => c.notNull())
+          .addColumn('created_at', types.seconds, (c) => c.notNull())
+          .addPrimaryKeyConstraint('memberships_pkey', ['org_id', 'user_id'])
+          .execute()
+        // The primary key serves lookups by org; this one serves a user's orgs and the user cascade.
+        await db.schema.createIndex('memberships_user_id').on('memberships').column('user_id').execute()
+
+        await db.schema
+          .createTable('signing_keys')
+          .addColumn('kid', 'text', (c) => c.primaryKey())
+          .addColumn('alg', 'text', (c) => c.notNull())
+          .addColumn('private_jwk', types.json, (c) => c.notNull())
+          .addColumn('created_at', types.seconds, (c) => c.notNull())
+          .execute()
+      },
+    },
+    // '0002_api_keys' (the next issue) goes here.
+  }
+}
+
+/** Applies every pending migration; throws the first failure. */
+export async function migrateToLatest(db: Kysely<unknown>, types: ColumnTypes): Promise<void> {
+  const provider: MigrationProvider = { getMigrations: async () => migrations(types) }
+  const { error, results } = await new Migrator({ db, provider }).migrateToLatest()
+  if (error === undefined) return
+  const failed = results?.find((r) => r.status === 'Error')?.migrationName
+  throw new Error(`store migration ${failed ?? '(setup)'} failed: ${error instanceof Error ? error.message : String(error)}`, {
+    cause: error,
+  })
+}

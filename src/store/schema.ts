@@ -1,0 +1,79 @@
+import type { ColumnDataType, ColumnType } from 'kysely'
+import type { JsonObject } from './types.ts'
+
+/**
+ * The one SQL schema as Kysely sees it. Engines differ only in how a few column kinds are kept,
+ * so those are typed as the union of both engines' values and converted in rows.ts alone.
+ */
+
+/** 0/1 in SQLite, which has no boolean type; a real boolean in PostgreSQL. */
+export type DbBool = number | boolean
+/** Text in SQLite; PostgreSQL's jsonb arrives already parsed. */
+export type DbJson = string | JsonObject
+/** Whole Unix seconds; PostgreSQL's bigint arrives as a string, so reads accept both. */
+export type DbSeconds = ColumnType<number | string, number, number>
+
+/** The SQL type each engine gives the column kinds above, for the migrations. */
+export type ColumnTypes = {
+  boolean: ColumnDataType
+  json: ColumnDataType
+  seconds: ColumnDataType
+}
+
+export interface UsersTable {
+  user_id: string
+  email: string
+  /** Lowercased email: its unique index makes email uniqueness case-insensitive on every engine. */
+  email_lower: string
+  email_confirmed: DbBool
+  username: string | null
+  username_lower: string | null
+  first_name: string | null
+  last_name: string | null
+  picture_url: string | null
+  properties: DbJson
+  metadata: DbJson
+  enabled: DbBool
+  can_create_orgs: DbBool
+  legacy_user_id: string | null
+  created_at: DbSeconds
+  last_active_at: DbSeconds
+  updated_at: DbSeconds
+}
+
+export interface OrgsTable {
+  org_id: string
+  name: string
+  /** Lowercased name for case-insensitive search that agrees across engines (SQLite's lower() is ASCII-only). */
+  name_lower: string
+  url_safe_org_name: string
+  domain: string | null
+  enable_auto_joining_by_domain: DbBool
+  members_must_have_matching_domain: DbBool
+  max_users: number | null
+  metadata: DbJson
+  created_at: DbSeconds
+  updated_at: DbSeconds
+}
+
+export interface MembershipsTable {
+  org_id: string
+  user_id: string
+  role: string
+  created_at: DbSeconds
+}
+
+export interface SigningKeysTable {
+  kid: string
+  alg: string
+  private_jwk: DbJson
+  created_at: DbSeconds
+}
+
+/** Tables by name; the API-key tables join here with their migration. */
+export interface Database {
+  users: UsersTable
+  orgs: OrgsTable
+  memberships: MembershipsTable
+  signing_keys: SigningKeysTable
+}

@@ -1,0 +1,87 @@
+import { after, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import Sqlite from 'better-sqlite3'
+import { createSqliteStore, openStore } from '../../src/store/index.ts'
+import { describeStore } from './contract.ts'
+
+const dir = mkdtempSync(join(tmpdir(), 'gatehouse-store-'))
+after(() => rmSync(dir, { recursive: true, force: true }))
+
+let files = 0
+/** A fresh database file per call, in a folder that does not exist yet. */
+const freshFile = (): string => join(dir, `run-${++files}`, 'gatehouse.db')
+
+describeStore('SQLite in memory', () => createSqliteStore(':memory:'))
+describeStore('SQLite file', () => createSqliteStore(freshFile()))
+
+describe('SQLite file store', () => {
+  it('keeps what it wrote across a restart on the same file', async () => {
+    const file = freshFile()
+    const first = await createSqliteStore(file)
+    const user = await first.createUser({ email: 'persist@example.com', username: 'persist', metadata: { a: [1] } })
+    const org = await first.createOrg({ name: 'Durable', max_users: 5 })
+    const membership = await first.addMember(org.org_id, user.user_id, 'Owner')
+    const key = { kid: 'k1', alg: 'ES256', private_jwk: { kty: 'EC' }, created_at: 1 }
+    await first.addSigningKey(key)
+    await first.close()
+
+    const second = await createSqliteStore(file)
+    try {
+      assert.deepEqual(await second.getUserByEmail('PERSIST@example.com'), user)
+      assert.deepEqual(await second.getOrg(org.org_id), org)
+      assert.deepEqual(await second.listUserMemberships(user.user_id), [{ org, membership }])
+      assert.deepEqual(await second.listSigningKeys(), [key])
+    } finally {
+      await second.close()
+    }
+  })
+
+  it('leaves the file in WAL mode with the schema migrated once', async () => {
+    const file = freshFile()
+    await (await createSqliteStore(file)).close()
+    await (await createSqliteStore(file)).close()
+    const raw = new Sqlite(file, { readonly: true })
+    try {
+      assert.equal(raw.pragma('journal_mode', { simple: true }), 'wal')
+      const applied = raw.prepare('select name from kysely_migration order by name').pluck().all()
+      assert.deepEqual(applied, ['0001_directory'])
+    } finally {
+      raw.close()
+    }
+  })
+})
+
+describe('openStore', () => {
+  it('opens sqlite:PATH relative to the config folder, creating the folder', async () => {
+    const base = join(dir, 'config-home')
+    const store = await openStore('sqlite:./data/gatehouse.db', base)
+    await store.close()
+    assert.ok(existsSync(join(base, 'data', 'gatehouse.db')))
+  })
+
+  it('opens an absolute path as given', async () => {
+    const file = freshFile()
+    await (await openStore(`sqlite:${file}`, '/nonexistent')).close()
+    assert.ok(existsSync(file))
+  })
+
+  it('opens a throwaway store for sqlite::memory:', async () => {
+    const store = await openStore('sqlite::memory:', dir)
+    try {
+      await store.createUser({ email: 'm@example.com' })
+      assert.equal((await store.queryUsers({ page_size: 1, page_number: 0, order_by: 'EMAIL' })).total, 1)
+    } finally {
+      await store.close()
+    }
+  })
+
+  it('refuses PostgreSQL for now and any other scheme', async () => {
+    await assert.rejects(openStore('postgres://db/gatehouse', dir), /PostgreSQL store arrives in a later version/)
+    await assert.rejects(openStore('postgresql://db/gatehouse', dir), /PostgreSQL store arrives in a later version/)
+    await assert.rejects(openStore('mysql://db', dir), /unsupported store url/)
+    await assert.rejects(openStore('sqlite:', dir), /needs a path/)
+  })
+})
