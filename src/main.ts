@@ -1,6 +1,8 @@
 import { parseArgs } from 'node:util'
 import { ConfigError, loadConfig } from './config/index.ts'
 import type { LoadedConfig } from './config/index.ts'
+import { DIRECTORY_USAGE, runDirectoryCommand } from './commands/directory.ts'
+import { runDemo } from './demo.ts'
 import type { CompiledRoute } from './rules/index.ts'
 import { startGatehouse } from './server.ts'
 
@@ -9,10 +11,15 @@ const USAGE = `usage: gatehouse <command> [--config FILE]
 commands:
   start   run the gateway and admin listeners
   check   validate the config and print the compiled route table
+  demo    run an echo upstream behind gatehouse with a demo user, org and token
+${DIRECTORY_USAGE}
 
 --config defaults to $GATEHOUSE_CONFIG, then ./gatehouse.yaml`
 
 export async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'demo') return runDemo()
+  const directory = await runDirectoryCommand(argv, () => load(configFile(argv)))
+  if (directory !== undefined) return directory
   let parsed
   try {
     parsed = parseArgs({
@@ -29,7 +36,7 @@ export async function main(argv: string[]): Promise<number> {
     console.log(USAGE)
     return command || parsed.values.help ? 0 : 2
   }
-  const file = parsed.values.config ?? process.env.GATEHOUSE_CONFIG ?? './gatehouse.yaml'
+  const file = configFile(argv)
   switch (command) {
     case 'check':
       return check(file)
@@ -39,6 +46,11 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`unknown command "${command}"\n\n${USAGE}`)
       return 2
   }
+}
+
+function configFile(argv: string[]): string {
+  const { values } = parseArgs({ args: argv, strict: false, options: { config: { type: 'string', short: 'c' } } })
+  return (typeof values.config === 'string' ? values.config : undefined) ?? process.env.GATEHOUSE_CONFIG ?? './gatehouse.yaml'
 }
 
 function load(file: string): LoadedConfig | undefined {

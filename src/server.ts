@@ -5,9 +5,9 @@ import { resolve } from 'node:path'
 import { getRequestListener } from '@hono/node-server'
 import { createAdminApp } from './admin/index.ts'
 import { createTokenVerifier } from './authn/index.ts'
-import { createRoleTable } from './authz/index.ts'
 import type { LoadedConfig } from './config/index.ts'
 import { createAssertionSigner, createUpstreamProxy, loadOrCreateAssertionKeys } from './forward/index.ts'
+import { openDirectory } from './directory.ts'
 import { createPipeline } from './gateway.ts'
 import type { ListenAddress } from './config/index.ts'
 import { createLogger } from './log.ts'
@@ -28,7 +28,8 @@ export type StartOptions = { log?: Logger }
 export async function startGatehouse(loaded: LoadedConfig, options: StartOptions = {}): Promise<RunningGatehouse> {
   const { config, routes, dir } = loaded
   const log = options.log ?? createLogger(config.log.level)
-  const roles = createRoleTable(config.roles)
+  const directory = await openDirectory(loaded)
+  const { roles, localIssuer } = directory
   const verifier = await createTokenVerifier({
     issuers: config.tokens.issuers,
     leewayMs: config.tokens.leewayMs,
@@ -37,6 +38,7 @@ export async function startGatehouse(loaded: LoadedConfig, options: StartOptions
     roles,
     configDir: dir,
     log,
+    ownIssuer: localIssuer?.verifier,
   })
   const assertion = config.identity.assertion
   const keys = await loadOrCreateAssertionKeys({
@@ -60,8 +62,14 @@ export async function startGatehouse(loaded: LoadedConfig, options: StartOptions
   const pipeline = createPipeline({ config, routes, verifier, limiter, signer, proxy, log })
   const gatewayServer = createServer((req, res) => void pipeline(req, res))
   const adminApp = createAdminApp({
+    ...directory.adminDeps,
     jwks: () => keys.jwks(),
     checks: [{ name: 'token_keys', ready: () => verifier.ready() }],
+    apiKey: config.admin.apiKey,
+    // A disabled or deleted user's cached tokens must not outlive the change on this replica.
+    onChange: (change) => {
+      if (change.userId) verifier.evictUser(change.userId)
+    },
   })
   // Leave the process's global Request/Response alone: gatehouse may be embedded (tests, SDKs).
   const adminServer = createServer(getRequestListener(adminApp.fetch, { overrideGlobalObjects: false }))
@@ -78,6 +86,7 @@ export async function startGatehouse(loaded: LoadedConfig, options: StartOptions
       await Promise.all([drain(gatewayServer, config.server.shutdownTimeoutMs), drain(adminServer, config.server.shutdownTimeoutMs)])
       await proxy.close()
       verifier.close()
+      await directory.close()
       log.info('gatehouse stopped')
       await new Promise<void>((done) => log.flush(() => done()))
     })())

@@ -1,37 +1,146 @@
-import { Hono } from 'hono'
+import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi'
 import type { JSONWebKeySet } from 'jose'
-import { problems, PROBLEM_CONTENT_TYPE, problemBody } from '../http/index.ts'
+import { createRoleTable } from '../authz/index.ts'
+import type { RoleTable } from '../authz/index.ts'
+import { ProblemError, problems } from '../http/index.ts'
+import type { Store } from '../store/index.ts'
+import { requireAdminKey } from './auth.ts'
+import type { ApiContext, DirectoryChange } from './context.ts'
+import { respondToError, problemResponse, validationHook } from './errors.ts'
+import { json } from './openapi.ts'
+import { registerOrgRoutes } from './orgs.ts'
+import { registerTokenRoutes } from './tokens.ts'
+import type { AccessTokenIssuer } from './tokens.ts'
+import { registerUserRoutes } from './users.ts'
+
+const jwksSchema = z.object({ keys: z.array(z.looseObject({ kty: z.string().optional(), kid: z.string().optional() })) })
 
 export type ReadinessCheck = { name: string; ready(): boolean; detail?(): unknown }
 
 export type AdminDeps = {
   jwks(): JSONWebKeySet
   checks: readonly ReadinessCheck[]
+  /** The management API (/v1/*) is on only with both an admin API key and a store. */
+  apiKey?: string
+  store?: Store
+  /** The configured roles; without them no role is known, so no member can be added. */
+  roles?: RoleTable
+  /** Without it, POST /v1/access_tokens answers 404. */
+  tokens?: AccessTokenIssuer
+  /** The public keys of those tokens, served at /.well-known/access-token-jwks.json when set. */
+  accessTokenJwks?(): JSONWebKeySet
+  /** Called synchronously after each committed write; it must not throw (the write is already done). */
+  onChange?: (event: DirectoryChange) => void
 }
 
 /**
- * The admin listener: probes and the assertion keys. It binds to loopback by default; the
- * management API that needs the admin key arrives with the identity backend.
+ * The admin listener: probes and the assertion keys (public), the management API under /v1/
+ * (admin API key), and /openapi.json describing both. It binds to loopback by default.
  */
-export function createAdminApp(deps: AdminDeps): Hono {
-  const app = new Hono()
-  app.get('/healthz', (c) => c.json({ status: 'ok' }))
-  app.get('/readyz', (c) => {
-    const checks = Object.fromEntries(
-      deps.checks.map((check) => [check.name, { ready: check.ready(), ...(check.detail ? { detail: check.detail() } : {}) }]),
-    )
-    const ready = Object.values(checks).every((check) => check.ready)
-    return c.json({ status: ready ? 'ready' : 'not_ready', checks }, ready ? 200 : 503)
+export function createAdminApp(deps: AdminDeps): OpenAPIHono {
+  const app = new OpenAPIHono({ defaultHook: validationHook })
+  registerProbes(app, deps)
+
+  const { apiKey, store } = deps
+  if (apiKey === undefined || store === undefined) {
+    const why = apiKey === undefined ? 'set admin.api_key' : 'it needs a store'
+    app.use('/v1/*', () => {
+      throw new ProblemError(problems.notFound(`The management API is off: ${why}`))
+    })
+  } else {
+    // Before any route reads a body, so only key holders get that far.
+    app.use('/v1/*', requireAdminKey(apiKey))
+    app.openAPIRegistry.registerComponent('securitySchemes', 'adminKey', {
+      type: 'http',
+      scheme: 'bearer',
+      description: 'The admin API key (admin.api_key)',
+    })
+    const ctx: ApiContext = {
+      store,
+      roles: deps.roles ?? createRoleTable([]),
+      tokens: deps.tokens,
+      changed: deps.onChange ?? (() => {}),
+    }
+    registerUserRoutes(app, ctx)
+    registerOrgRoutes(app, ctx)
+    registerTokenRoutes(app, ctx)
+  }
+
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: {
+      title: 'gatehouse admin API',
+      version: '1',
+      description: "Probes, the assertion keys, and the identity backend's management API (PropelAuth's backend functions).",
+    },
   })
-  app.get('/.well-known/jwks.json', (c) => {
-    c.header('cache-control', 'public, max-age=300')
-    return c.json(deps.jwks())
-  })
-  app.notFound(
-    () => new Response(problemBody(problems.notFound('No such admin endpoint')), { status: 404, headers: { 'content-type': PROBLEM_CONTENT_TYPE } }),
-  )
-  app.onError(
-    () => new Response(problemBody(problems.internal()), { status: 500, headers: { 'content-type': PROBLEM_CONTENT_TYPE } }),
-  )
+  app.notFound(() => problemResponse(problems.notFound('No such admin endpoint')))
+  app.onError(respondToError)
   return app
+}
+
+function registerProbes(app: OpenAPIHono, deps: AdminDeps): void {
+  const tags = ['probes']
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/healthz',
+      tags,
+      summary: 'Liveness',
+      responses: { 200: json('Alive', z.object({ status: z.literal('ok') })) },
+    }),
+    (c) => c.json({ status: 'ok' as const }, 200),
+  )
+
+  const readiness = z.object({
+    status: z.enum(['ready', 'not_ready']),
+    checks: z.record(z.string(), z.object({ ready: z.boolean(), detail: z.unknown().optional() })),
+  })
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/readyz',
+      tags,
+      summary: 'Readiness: 503 until every check passes',
+      responses: { 200: json('Ready', readiness), 503: json('Not ready', readiness) },
+    }),
+    (c) => {
+      const checks = Object.fromEntries(
+        deps.checks.map((check) => [check.name, { ready: check.ready(), ...(check.detail ? { detail: check.detail() } : {}) }]),
+      )
+      const ready = Object.values(checks).every((check) => check.ready)
+      return ready ? c.json({ status: 'ready' as const, checks }, 200) : c.json({ status: 'not_ready' as const, checks }, 503)
+    },
+  )
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/.well-known/jwks.json',
+      tags,
+      summary: 'The public keys of the identity assertions gatehouse forwards upstream',
+      responses: { 200: json('A JSON Web Key Set', jwksSchema) },
+    }),
+    (c) => {
+      c.header('cache-control', 'public, max-age=300')
+      return c.json(deps.jwks(), 200)
+    },
+  )
+  const { accessTokenJwks } = deps
+  if (accessTokenJwks) {
+    app.openapi(
+      createRoute({
+        method: 'get',
+        path: '/.well-known/access-token-jwks.json',
+        tags,
+        summary: "The public keys of gatehouse's own access tokens (tokens.local_issuer)",
+        responses: { 200: json('A JSON Web Key Set', jwksSchema) },
+      }),
+      (c) => {
+        c.header('cache-control', 'public, max-age=300')
+        return c.json(accessTokenJwks(), 200)
+      },
+    )
+  }
+
 }

@@ -1,7 +1,7 @@
 import { decodeJwt, errors, jwtVerify } from 'jose'
 import type { JWTVerifyGetKey, JWTVerifyOptions } from 'jose'
 import type { RoleTable } from '../authz/index.ts'
-import type { IssuerConfig } from '../config/index.ts'
+import type { IssuerConfig, TokenAlgorithm } from '../config/index.ts'
 import { createClaimsMapper } from './claims.ts'
 import type { ClaimsMapper } from './claims.ts'
 import { InvalidTokenError, KeySourceUnavailableError } from './errors.ts'
@@ -36,13 +36,31 @@ export type TokenVerifierOptions = {
   fetch?: typeof fetch
   /** Where failed JWKS fetches are reported; they are never thrown, as the keys fetched before stay in use. */
   log?: { warn(details: object, message: string): void }
+  /** gatehouse's own issuer (tokens in the propelauth claim format), when enabled. */
+  ownIssuer?: OwnIssuer
+}
+
+/**
+ * An issuer whose tokens are checked against the directory on every verification: `check`
+ * rejects (InvalidTokenError) a token whose user is gone or disabled, so such tokens stop within
+ * the cache's ttl instead of living until `exp`.
+ */
+export type OwnIssuer = {
+  issuer: string
+  algorithms: TokenAlgorithm[]
+  getKey: JWTVerifyGetKey
+  check(identity: Identity): Promise<void>
 }
 
 type IssuerVerifier = {
   getKey: JWTVerifyGetKey
   verifyOptions: JWTVerifyOptions
   toIdentity: ClaimsMapper
+  check?: (identity: Identity) => Promise<void>
 }
+
+// The own issuer's tokens use the propelauth claim format; the OIDC mapping is never read.
+const PROPELAUTH_ONLY: IssuerConfig['oidc'] = { userId: 'sub', email: 'email', orgId: undefined, orgName: undefined, orgRole: undefined }
 
 export async function createTokenVerifier(options: TokenVerifierOptions): Promise<TokenVerifier> {
   const leewaySeconds = options.leewayMs / 1000
@@ -81,6 +99,17 @@ export async function createTokenVerifier(options: TokenVerifierOptions): Promis
     })
   }
 
+  const own = options.ownIssuer
+  if (own) {
+    if (issuers.has(own.issuer)) throw new Error(`issuer ${own.issuer} is both configured and gatehouse's own`)
+    issuers.set(own.issuer, {
+      getKey: own.getKey,
+      verifyOptions: { algorithms: own.algorithms, issuer: own.issuer, clockTolerance: leewaySeconds, requiredClaims: ['exp'] },
+      toIdentity: createClaimsMapper({ claims: 'propelauth', oidc: PROPELAUTH_ONLY }, options.roles),
+      check: own.check,
+    })
+  }
+
   const only = issuers.size === 1 ? [...issuers.values()][0] : undefined
   const cache = createIdentityCache(options.cache)
 
@@ -97,6 +126,7 @@ export async function createTokenVerifier(options: TokenVerifierOptions): Promis
       throw asAuthnError(error)
     }
     const identity = issuer.toIdentity(verified.payload)
+    await issuer.check?.(identity)
     // requiredClaims makes jose reject a token without a numeric exp before we get here.
     cache.set(token, identity, (verified.payload.exp! + leewaySeconds) * 1000, generation)
     return identity

@@ -1,0 +1,86 @@
+import { HTTPException } from 'hono/http-exception'
+import type { z } from '@hono/zod-openapi'
+import { PROBLEM_CONTENT_TYPE, ProblemError, problem, problemBody, problems } from '../http/index.ts'
+import type { Problem } from '../http/index.ts'
+import { StoreConflictError, StoreLimitError, StoreNotFoundError } from '../store/index.ts'
+
+/**
+ * How the management API answers failures: every one is an RFC 9457 problem, and a 400 or 409
+ * lists the offending request fields in `errors: [{field, message}]` so a client can point at
+ * the input. Handlers throw ProblemError; the app's error handler writes it.
+ */
+
+type FieldError = { field: string; message: string }
+
+// Fields that would carry a secret gatehouse must not hold: refused with a message saying why.
+const SECRET_FIELDS = new Set(['password', 'existing_password_hash', 'existing_mfa_base32_encoded_secret'])
+
+export function badRequest(errors: FieldError[]): ProblemError {
+  const detail = errors.map((e) => `${e.field}: ${e.message}`).join('; ')
+  return new ProblemError(problem(400, 'bad-request', 'Bad Request', detail, { errors }))
+}
+
+export function notFound(detail: string): ProblemError {
+  return new ProblemError(problems.notFound(detail))
+}
+
+function conflict(field: string, message: string): ProblemError {
+  return new ProblemError(problem(409, 'conflict', 'Conflict', `${field}: ${message}`, { errors: [{ field, message }] }))
+}
+
+type ValidationResult = { success: true } | { success: false; error: z.ZodError; target: string }
+
+/** The defaultHook of every route: zod issues become one 400 naming each field. */
+export function validationHook(result: ValidationResult): void {
+  if (result.success) return
+  throw badRequest(result.error.issues.flatMap((issue) => fieldErrors(issue, result.target)))
+}
+
+function fieldErrors(issue: z.core.$ZodIssue, target: string): FieldError[] {
+  const at = issue.path.map(String).join('.')
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((key) => ({
+      field: at ? `${at}.${key}` : key,
+      message: SECRET_FIELDS.has(key) ? 'gatehouse stores no passwords or MFA secrets; remove this field' : 'unknown field',
+    }))
+  }
+  // A root issue (the body is not an object, or a rule across fields) names the part of the request.
+  return [{ field: at || (target === 'json' ? 'body' : target), message: issue.message }]
+}
+
+/**
+ * Runs a store write, turning its rule breaks into 409s that name the request's field, and a
+ * vanished record into a 404. `fields` maps a store field (email, username, membership) to the
+ * name the route's body uses.
+ */
+export async function storeWrite<T>(write: Promise<T>, fields: Record<string, string> = {}): Promise<T> {
+  try {
+    return await write
+  } catch (err) {
+    if (err instanceof StoreConflictError) throw conflict(fields[err.field] ?? err.field, err.message)
+    if (err instanceof StoreLimitError) throw new ProblemError(problem(409, 'limit-reached', 'Conflict', err.message))
+    // A record the route found a moment ago was deleted by a concurrent request.
+    if (err instanceof StoreNotFoundError) throw notFound(err.message)
+    throw err
+  }
+}
+
+/** The app's onError: known failures as their problem, anything else a 500 that reveals nothing. */
+export function respondToError(err: Error): Response {
+  if (err instanceof ProblemError) return problemResponse(err.problem, err.headers)
+  // Hono's own: malformed JSON (400), a body with a content type other than JSON (415).
+  if (err instanceof HTTPException) {
+    const [slug, title] = HTTP_EXCEPTIONS[err.status] ?? ['error', 'Error']
+    return problemResponse(problem(err.status, slug, title, err.message || title))
+  }
+  return problemResponse(problems.internal())
+}
+
+export function problemResponse(p: Problem, headers: Record<string, string> = {}): Response {
+  return new Response(problemBody(p), { status: p.status, headers: { ...headers, 'content-type': PROBLEM_CONTENT_TYPE } })
+}
+
+const HTTP_EXCEPTIONS: Record<number, [slug: string, title: string]> = {
+  400: ['bad-request', 'Bad Request'],
+  415: ['unsupported-media-type', 'Unsupported Media Type'],
+}

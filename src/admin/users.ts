@@ -1,0 +1,267 @@
+import { createRoute } from '@hono/zod-openapi'
+import type { OpenAPIHono } from '@hono/zod-openapi'
+import type { User, UserPatch } from '../store/index.ts'
+import type { ApiContext } from './context.ts'
+import { notFound, storeWrite } from './errors.ts'
+import { ADMIN_KEY, json, jsonBody, problemsOf } from './openapi.ts'
+import {
+  batchUsersBody,
+  batchUsersResponse,
+  createUserBody,
+  emailParam,
+  includeOrgsQuery,
+  migrateUserBody,
+  queryUsersQuery,
+  updateEmailBody,
+  updateUserBody,
+  userIdParam,
+  userIdResponse,
+  userMetadata,
+  usernameParam,
+  usersPage,
+} from './schemas.ts'
+import { pageFields, toUserMetadata } from './views.ts'
+import type { UserMetadata } from './views.ts'
+
+const tags = ['users']
+
+/** PropelAuth's user management functions as REST routes under /v1/users. */
+export function registerUserRoutes(app: OpenAPIHono, ctx: ApiContext): void {
+  const { store, roles } = ctx
+  const view = (user: User, includeOrgs = false) => toUserMetadata(store, roles, user, includeOrgs)
+  const found = (user: User | undefined, what: string): User => {
+    if (user === undefined) throw notFound(`No user with ${what}`)
+    return user
+  }
+  const userChanged = (userId: string) => ctx.changed({ kind: 'user', userId })
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/users',
+      tags,
+      summary: 'Create a user (no password: gatehouse stores none)',
+      security: ADMIN_KEY,
+      request: jsonBody(createUserBody),
+      responses: { 201: json('Created', userIdResponse), ...problemsOf(409) },
+    }),
+    async (c) => {
+      const user = await storeWrite(store.createUser(c.req.valid('json')))
+      userChanged(user.user_id)
+      return c.json({ user_id: user.user_id }, 201)
+    },
+  )
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/users/migrate',
+      tags,
+      summary: 'Create a user that exists in another system, keeping its id as legacy_user_id',
+      security: ADMIN_KEY,
+      request: jsonBody(migrateUserBody),
+      responses: { 201: json('Created', userIdResponse), ...problemsOf(409) },
+    }),
+    async (c) => {
+      const { existing_user_id, ...rest } = c.req.valid('json')
+      const user = await storeWrite(store.createUser({ ...rest, legacy_user_id: existing_user_id ?? null }), {
+        legacy_user_id: 'existing_user_id',
+      })
+      userChanged(user.user_id)
+      return c.json({ user_id: user.user_id }, 201)
+    },
+  )
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/users',
+      tags,
+      summary: 'Search users, a page at a time',
+      security: ADMIN_KEY,
+      request: { query: queryUsersQuery },
+      responses: { 200: json('A page of users', usersPage), ...problemsOf() },
+    }),
+    async (c) => {
+      const { include_orgs, ...query } = c.req.valid('query')
+      const page = await store.queryUsers(query)
+      const users = await Promise.all(page.items.map((u) => view(u, include_orgs)))
+      return c.json({ total_users: page.total, ...pageFields(query, page.total), users }, 200)
+    },
+  )
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/users/batch',
+      tags,
+      summary: 'Fetch many users by ids, emails or usernames',
+      description:
+        'Send exactly one list (1–100 values). The answer maps each looked-up value to its user; values without a user are left out, and a user asked for twice appears once (emails and usernames match case-insensitively, the first spelling is the key).',
+      security: ADMIN_KEY,
+      request: { query: includeOrgsQuery, ...jsonBody(batchUsersBody) },
+      responses: { 200: json('Users by looked-up value', batchUsersResponse), ...problemsOf() },
+    }),
+    async (c) => {
+      const { include_orgs } = c.req.valid('query')
+      const body = c.req.valid('json')
+      const values = body.user_ids ?? body.emails ?? body.usernames ?? []
+      const lookup = body.user_ids
+        ? lookupBy(await store.getUsersByIds(values), (u) => u.user_id, (v) => v)
+        : body.emails
+          ? lookupBy(await store.getUsersByEmails(values), (u) => u.email.toLowerCase(), (v) => v.toLowerCase())
+          : lookupBy(await store.getUsersByUsernames(values), (u) => u.username?.toLowerCase(), (v) => v.toLowerCase())
+      const result: Record<string, UserMetadata> = {}
+      const seen = new Set<string>()
+      for (const value of values) {
+        const user = lookup(value)
+        if (user === undefined || seen.has(user.user_id)) continue
+        seen.add(user.user_id)
+        result[value] = await view(user, include_orgs)
+      }
+      return c.json(result, 200)
+    },
+  )
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/users/{user_id}',
+      tags,
+      summary: 'Fetch a user by id',
+      security: ADMIN_KEY,
+      request: { params: userIdParam, query: includeOrgsQuery },
+      responses: { 200: json('The user', userMetadata), ...problemsOf(404) },
+    }),
+    async (c) => {
+      const { user_id } = c.req.valid('param')
+      const user = found(await store.getUser(user_id), `id ${user_id}`)
+      return c.json(await view(user, c.req.valid('query').include_orgs), 200)
+    },
+  )
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/users/email/{email}',
+      tags,
+      summary: 'Fetch a user by email (case-insensitive)',
+      security: ADMIN_KEY,
+      request: { params: emailParam, query: includeOrgsQuery },
+      responses: { 200: json('The user', userMetadata), ...problemsOf(404) },
+    }),
+    async (c) => {
+      const { email } = c.req.valid('param')
+      const user = found(await store.getUserByEmail(email), `email ${email}`)
+      return c.json(await view(user, c.req.valid('query').include_orgs), 200)
+    },
+  )
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/users/username/{username}',
+      tags,
+      summary: 'Fetch a user by username (case-insensitive)',
+      security: ADMIN_KEY,
+      request: { params: usernameParam, query: includeOrgsQuery },
+      responses: { 200: json('The user', userMetadata), ...problemsOf(404) },
+    }),
+    async (c) => {
+      const { username } = c.req.valid('param')
+      const user = found(await store.getUserByUsername(username), `username ${username}`)
+      return c.json(await view(user, c.req.valid('query').include_orgs), 200)
+    },
+  )
+
+  // Every other write to one user: change the record, announce it, answer with the new record.
+  const update = async (userId: string, patch: UserPatch, fields?: Record<string, string>) => {
+    const user = found(await storeWrite(store.updateUser(userId, patch), fields), `id ${userId}`)
+    userChanged(userId)
+    return view(user)
+  }
+
+  app.openapi(
+    createRoute({
+      method: 'patch',
+      path: '/v1/users/{user_id}',
+      tags,
+      summary: 'Update a user: null clears a field, an absent field stays, objects are replaced',
+      security: ADMIN_KEY,
+      request: { params: userIdParam, ...jsonBody(updateUserBody) },
+      responses: { 200: json('The updated user', userMetadata), ...problemsOf(404, 409) },
+    }),
+    async (c) => c.json(await update(c.req.valid('param').user_id, c.req.valid('json')), 200),
+  )
+
+  app.openapi(
+    createRoute({
+      method: 'put',
+      path: '/v1/users/{user_id}/email',
+      tags,
+      summary: "Change a user's email",
+      description: 'gatehouse sends no email: require_email_confirmation only decides whether the new address counts as confirmed.',
+      security: ADMIN_KEY,
+      request: { params: userIdParam, ...jsonBody(updateEmailBody) },
+      responses: { 200: json('The updated user', userMetadata), ...problemsOf(404, 409) },
+    }),
+    async (c) => {
+      const { new_email, require_email_confirmation } = c.req.valid('json')
+      const patch = { email: new_email, email_confirmed: !require_email_confirmation }
+      return c.json(await update(c.req.valid('param').user_id, patch, { email: 'new_email' }), 200)
+    },
+  )
+
+  const flags: [path: string, summary: string, patch: UserPatch][] = [
+    ['disable', "Disable a user: the user's tokens stop working", { enabled: false }],
+    ['enable', 'Enable a disabled user', { enabled: true }],
+    ['enable_can_create_orgs', 'Allow the user to create orgs', { can_create_orgs: true }],
+    ['disable_can_create_orgs', 'Stop the user from creating orgs', { can_create_orgs: false }],
+  ]
+  for (const [path, summary, patch] of flags) {
+    app.openapi(
+      createRoute({
+        method: 'post',
+        path: `/v1/users/{user_id}/${path}`,
+        tags,
+        summary,
+        security: ADMIN_KEY,
+        request: { params: userIdParam },
+        responses: { 200: json('The updated user', userMetadata), ...problemsOf(404) },
+      }),
+      async (c) => c.json(await update(c.req.valid('param').user_id, patch), 200),
+    )
+  }
+
+  app.openapi(
+    createRoute({
+      method: 'delete',
+      path: '/v1/users/{user_id}',
+      tags,
+      summary: 'Delete a user and their memberships',
+      security: ADMIN_KEY,
+      request: { params: userIdParam },
+      responses: { 204: { description: 'Deleted' }, ...problemsOf(404) },
+    }),
+    async (c) => {
+      const { user_id } = c.req.valid('param')
+      if (!(await store.deleteUser(user_id))) throw notFound(`No user with id ${user_id}`)
+      userChanged(user_id)
+      return c.body(null, 204)
+    },
+  )
+}
+
+/** Finds a looked-up value's user, normalising the value the way the store matched it. */
+function lookupBy(
+  users: User[],
+  keyOf: (u: User) => string | undefined,
+  normalise: (value: string) => string,
+): (value: string) => User | undefined {
+  const byKey = new Map<string, User>()
+  for (const user of users) {
+    const key = keyOf(user)
+    if (key !== undefined) byKey.set(key, user)
+  }
+  return (value) => byKey.get(normalise(value))
+}

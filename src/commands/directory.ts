@@ -1,0 +1,155 @@
+import { randomBytes } from 'node:crypto'
+import { parseArgs } from 'node:util'
+import { createAdminApp } from '../admin/index.ts'
+import type { LoadedConfig } from '../config/index.ts'
+import { openDirectory } from '../directory.ts'
+
+/**
+ * `gatehouse users|orgs|token …`: the admin API's operations from the shell, on the configured
+ * store. Each command is one admin API request made in-process, so the CLI validates, enforces
+ * the org rules and answers exactly as the API does (JSON on stdout, the problem on stderr).
+ */
+type Request = { method: string; path: string; body?: unknown }
+
+type Command = {
+  usage: string
+  options?: Record<string, { type: 'string' | 'boolean' }>
+  request(positionals: string[], values: Record<string, string | boolean | undefined>): Request
+}
+
+const str = (v: string | boolean | undefined) => (typeof v === 'string' ? v : undefined)
+const int = (v: string | boolean | undefined) => (typeof v === 'string' ? Number(v) : undefined)
+
+const COMMANDS: Record<string, Command> = {
+  'users create': {
+    usage: 'users create --email EMAIL [--username NAME] [--first-name F] [--last-name L] [--email-confirmed]',
+    options: {
+      email: { type: 'string' },
+      username: { type: 'string' },
+      'first-name': { type: 'string' },
+      'last-name': { type: 'string' },
+      'email-confirmed': { type: 'boolean' },
+    },
+    request: (_, v) => ({
+      method: 'POST',
+      path: '/v1/users',
+      body: {
+        email: str(v.email),
+        username: str(v.username),
+        first_name: str(v['first-name']),
+        last_name: str(v['last-name']),
+        email_confirmed: v['email-confirmed'] === true,
+      },
+    }),
+  },
+  'users get': {
+    usage: 'users get USER_ID | users get --email EMAIL',
+    options: { email: { type: 'string' } },
+    request: ([id], v) =>
+      str(v.email)
+        ? { method: 'GET', path: `/v1/users/email/${encodeURIComponent(str(v.email)!)}?include_orgs=true` }
+        : { method: 'GET', path: `/v1/users/${encodeURIComponent(id ?? '')}?include_orgs=true` },
+  },
+  'users list': {
+    usage: 'users list [--query TEXT] [--page N] [--page-size N]',
+    options: { query: { type: 'string' }, page: { type: 'string' }, 'page-size': { type: 'string' } },
+    request: (_, v) => ({
+      method: 'GET',
+      path: `/v1/users?${new URLSearchParams({
+        page_number: String(int(v.page) ?? 0),
+        page_size: String(int(v['page-size']) ?? 20),
+        ...(str(v.query) ? { email_or_username: str(v.query)! } : {}),
+      })}`,
+    }),
+  },
+  'users disable': {
+    usage: 'users disable USER_ID',
+    request: ([id]) => ({ method: 'POST', path: `/v1/users/${encodeURIComponent(id ?? '')}/disable` }),
+  },
+  'users enable': {
+    usage: 'users enable USER_ID',
+    request: ([id]) => ({ method: 'POST', path: `/v1/users/${encodeURIComponent(id ?? '')}/enable` }),
+  },
+  'orgs create': {
+    usage: 'orgs create --name NAME [--domain DOMAIN] [--max-users N]',
+    options: { name: { type: 'string' }, domain: { type: 'string' }, 'max-users': { type: 'string' } },
+    request: (_, v) => ({
+      method: 'POST',
+      path: '/v1/orgs',
+      body: { name: str(v.name), domain: str(v.domain), max_users: int(v['max-users']) },
+    }),
+  },
+  'orgs add-member': {
+    usage: 'orgs add-member ORG_ID --user USER_ID --role ROLE',
+    options: { user: { type: 'string' }, role: { type: 'string' } },
+    request: ([orgId], v) => ({
+      method: 'POST',
+      path: `/v1/orgs/${encodeURIComponent(orgId ?? '')}/members`,
+      body: { user_id: str(v.user), role: str(v.role) },
+    }),
+  },
+  'orgs list': {
+    usage: 'orgs list [--name TEXT] [--page N] [--page-size N]',
+    options: { name: { type: 'string' }, page: { type: 'string' }, 'page-size': { type: 'string' } },
+    request: (_, v) => ({
+      method: 'GET',
+      path: `/v1/orgs?${new URLSearchParams({
+        page_number: String(int(v.page) ?? 0),
+        page_size: String(int(v['page-size']) ?? 20),
+        ...(str(v.name) ? { name: str(v.name)! } : {}),
+      })}`,
+    }),
+  },
+  token: {
+    usage: 'token --user USER_ID [--minutes N] [--org ORG_ID]',
+    options: { user: { type: 'string' }, minutes: { type: 'string' }, org: { type: 'string' } },
+    request: (_, v) => ({
+      method: 'POST',
+      path: '/v1/access_tokens',
+      body: { user_id: str(v.user), duration_in_minutes: int(v.minutes) ?? 60, active_org_id: str(v.org) },
+    }),
+  },
+}
+
+export const DIRECTORY_USAGE = Object.values(COMMANDS)
+  .map((c) => `  ${c.usage}`)
+  .join('\n')
+
+/** Runs `words` (e.g. ['users', 'create', '--email', …]) if it is a directory command; undefined if not. */
+export async function runDirectoryCommand(words: string[], loaded: () => LoadedConfig | undefined): Promise<number | undefined> {
+  const [first, second] = words
+  const name = first === 'token' ? 'token' : `${first} ${second}`
+  const command = COMMANDS[name]
+  if (!command) return undefined
+  let parsed
+  try {
+    parsed = parseArgs({
+      args: words.slice(name.split(' ').length),
+      allowPositionals: true,
+      options: { ...command.options, config: { type: 'string', short: 'c' } },
+    })
+  } catch (err) {
+    console.error(`${(err as Error).message}\nusage: gatehouse ${command.usage}`)
+    return 2
+  }
+  const config = loaded()
+  if (!config) return 1
+  const directory = await openDirectory(config)
+  try {
+    // A key for this one process: the in-process admin API requires one like the listener does.
+    const apiKey = randomBytes(24).toString('base64url')
+    const app = createAdminApp({ ...directory.adminDeps, apiKey })
+    const { method, path, body } = command.request(parsed.positionals, parsed.values)
+    const res = await app.request(path, {
+      method,
+      headers: { authorization: `Bearer ${apiKey}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      ...(body ? { body: JSON.stringify(body) } : {}),
+    })
+    const text = await res.text()
+    if (res.ok) console.log(text ? JSON.stringify(JSON.parse(text), null, 2) : 'ok')
+    else console.error(text)
+    return res.ok ? 0 : 1
+  } finally {
+    await directory.close()
+  }
+}

@@ -1,0 +1,40 @@
+import type { AdminDeps } from './admin/index.ts'
+import { createRoleTable } from './authz/index.ts'
+import type { RoleTable } from './authz/index.ts'
+import type { LoadedConfig } from './config/index.ts'
+import { createLocalIssuer } from './issuer/index.ts'
+import type { LocalIssuer } from './issuer/index.ts'
+import { openStore } from './store/index.ts'
+import type { Store } from './store/index.ts'
+
+/** The identity backend of one config: its store, roles and own token issuer. */
+export type Directory = {
+  store: Store
+  roles: RoleTable
+  localIssuer?: LocalIssuer
+  /** What the admin API needs of it; the listener adds the key, probes and change events. */
+  adminDeps: AdminDeps
+  close(): Promise<void>
+}
+
+const NO_KEYS = Object.freeze({ keys: [] })
+
+export async function openDirectory(loaded: LoadedConfig): Promise<Directory> {
+  const { config, dir } = loaded
+  const roles = createRoleTable(config.roles)
+  const store = await openStore(config.store.url, dir)
+  try {
+    const own = config.tokens.localIssuer
+    const localIssuer = own ? await createLocalIssuer({ store, roles, issuer: own.issuer, algorithm: own.algorithm }) : undefined
+    return {
+      store,
+      roles,
+      localIssuer,
+      adminDeps: { jwks: () => NO_KEYS, checks: [], store, roles, tokens: localIssuer, accessTokenJwks: localIssuer?.jwks },
+      close: () => store.close(),
+    }
+  } catch (err) {
+    await store.close()
+    throw err
+  }
+}

@@ -1,0 +1,2 @@
+export { createLocalIssuer } from './local-issuer.ts'
+export type { LocalIssuer, LocalIssuerAlgorithm, MintRequest } from './local-issuer.ts'
