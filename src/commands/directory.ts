@@ -13,6 +13,8 @@ type Request = { method: string; path: string; body?: unknown }
 
 type Command = {
   usage: string
+  /** What to print of a successful answer; the whole JSON by default. */
+  output?: (answer: Record<string, unknown>) => string
   options?: Record<string, { type: 'string' | 'boolean' }>
   request(positionals: string[], values: Record<string, string | boolean | undefined>): Request
 }
@@ -102,6 +104,8 @@ const COMMANDS: Record<string, Command> = {
   },
   token: {
     usage: 'token --user USER_ID [--minutes N] [--org ORG_ID]',
+    // The bare token, for TOKEN=$(gatehouse token --user …).
+    output: (answer) => String(answer.access_token),
     options: { user: { type: 'string' }, minutes: { type: 'string' }, org: { type: 'string' } },
     request: (_, v) => ({
       method: 'POST',
@@ -146,7 +150,8 @@ export async function runDirectoryCommand(words: string[], loaded: () => LoadedC
       ...(body ? { body: JSON.stringify(body) } : {}),
     })
     const text = await res.text()
-    if (res.ok) console.log(text ? JSON.stringify(JSON.parse(text), null, 2) : 'ok')
+    const answer = text ? (JSON.parse(text) as Record<string, unknown>) : undefined
+    if (res.ok) console.log(!answer ? 'ok' : command.output ? command.output(answer) : JSON.stringify(answer, null, 2))
     else console.error(text)
     return res.ok ? 0 : 1
   } finally {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { after, before, describe, it } from 'node:test'
+import { createLocalJWKSet, jwtVerify } from 'jose'
 import { pino } from 'pino'
 import { stringify } from 'yaml'
 import { loadConfig } from '../../src/config/index.ts'
@@ -103,6 +104,14 @@ describe('identity backend end to end: admin API, own tokens, gateway rules', ()
     assert.equal(upstream.last().headers['x-gatehouse-org-role'], 'Admin')
     // Admin has no can_view_billing in the configured roles.
     assert.equal(await asUser(`/org/${orgId}/billing`, token), 403)
+  })
+
+  it('publishes the access-token keys, which verify the minted token', async () => {
+    const jwks = (await (await fetch(`${admin}/.well-known/access-token-jwks.json`)).json()) as { keys: Record<string, unknown>[] }
+    assert.equal(jwks.keys.length, 1)
+    assert.equal(jwks.keys[0]!.d, undefined, 'no private member is published')
+    const { payload } = await jwtVerify(token, createLocalJWKSet(jwks as never), { issuer: 'urn:gatehouse:local', algorithms: ['ES256'] })
+    assert.equal(payload.user_id, userId)
   })
 
   it('an active-org token carries only that org', async () => {

@@ -1,0 +1,120 @@
+import assert from 'node:assert/strict'
+import { execFile, spawn } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Writable } from 'node:stream'
+import { after, before, describe, it } from 'node:test'
+import { promisify } from 'node:util'
+import { pino } from 'pino'
+import { stringify } from 'yaml'
+import { loadConfig } from '../../src/config/index.ts'
+import { startGatehouse } from '../../src/server.ts'
+import { TEST_ROLES } from '../support/gateway.ts'
+import { startUpstream } from '../support/upstream.ts'
+import type { TestUpstream } from '../support/upstream.ts'
+
+const run = promisify(execFile)
+const ROOT = new URL('../..', import.meta.url).pathname
+
+function gatehouse(args: string[]) {
+  return run(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { cwd: ROOT })
+}
+
+describe('directory CLI on the configured store, and a gateway sharing it', () => {
+  let upstream: TestUpstream
+  let dir: string
+  let config: string
+
+  before(async () => {
+    upstream = await startUpstream()
+    dir = mkdtempSync(join(tmpdir(), 'gatehouse-cli-'))
+    config = join(dir, 'gatehouse.yaml')
+    writeFileSync(
+      config,
+      stringify({
+        server: { listen: '127.0.0.1:0' },
+        admin: { listen: '127.0.0.1:0' },
+        upstream: { url: upstream.url },
+        store: { url: 'sqlite:./shared.db' },
+        roles: TEST_ROLES,
+        // A short validation cache: a change made by another process shows within it.
+        tokens: { local_issuer: true, cache: { ttl: '1s' } },
+        routes: [{ path: '/org/:org_id/admin', auth: 'org_member', role: 'Admin' }],
+      }),
+    )
+  })
+
+  after(async () => {
+    await upstream.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('creates a user and an org, adds the member, mints a token the gateway accepts; a disable from another process stops it within the cache ttl', async () => {
+    const user = JSON.parse((await gatehouse(['users', 'create', '--email', 'grace@example.com', '--first-name', 'Grace', '--config', config])).stdout) as { user_id: string }
+    const org = JSON.parse((await gatehouse(['orgs', 'create', '--name', 'Navy', '--config', config])).stdout) as { org_id: string }
+    await gatehouse(['orgs', 'add-member', org.org_id, '--user', user.user_id, '--role', 'Admin', '--config', config])
+    const listed = JSON.parse((await gatehouse(['users', 'list', '--query', 'grace', '--config', config])).stdout) as { total_users: number }
+    assert.equal(listed.total_users, 1)
+    const token = (await gatehouse(['token', '--user', user.user_id, '--minutes', '10', '--config', config])).stdout.trim()
+    assert.match(token, /^[\w-]+\.[\w-]+\.[\w-]+$/)
+
+    const log = pino({ level: 'silent' }, new Writable({ write: (_c, _e, done) => done() }))
+    const running = await startGatehouse(loadConfig(config), { log })
+    try {
+      const call = async () =>
+        (await fetch(`http://127.0.0.1:${running.gateway.port}/org/${org.org_id}/admin`, { headers: { authorization: `Bearer ${token}` } })).status
+      assert.equal(await call(), 200)
+      assert.equal(upstream.last().headers['x-gatehouse-org-role'], 'Admin')
+
+      await gatehouse(['users', 'disable', user.user_id, '--config', config])
+      const disabledAt = Date.now()
+      let status = 200
+      while (status === 200 && Date.now() - disabledAt < 5000) {
+        status = await call()
+        if (status === 200) await new Promise((r) => setTimeout(r, 100))
+      }
+      const stoppedAfter = Date.now() - disabledAt
+      console.log(`# token refused ${stoppedAfter} ms after another process disabled the user (cache ttl 1 s)`)
+      assert.equal(status, 401)
+      assert.ok(stoppedAfter <= 2500, `stopped after ${stoppedAfter} ms`)
+    } finally {
+      await running.close()
+    }
+  })
+
+  it('refuses what the API refuses, with the problem on stderr and exit 1', async () => {
+    await assert.rejects(gatehouse(['orgs', 'add-member', 'no-such-org', '--user', 'nobody', '--role', 'Wizard', '--config', config]), (err: { code: number; stderr: string }) => {
+      assert.equal(err.code, 1)
+      assert.match(err.stderr, /"status":400/)
+      assert.match(err.stderr, /unknown role/)
+      return true
+    })
+  })
+
+  it('npm run demo prints a working token and stops cleanly on SIGINT', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'demo'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
+    let out = ''
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`demo did not start:\n${out}`)), 30_000)
+      child.stdout.on('data', (chunk: Buffer) => {
+        out += chunk.toString()
+        if (out.includes('Ctrl-C')) {
+          clearTimeout(timer)
+          resolve()
+        }
+      })
+    })
+    const token = /TOKEN=(\S+)/.exec(out)?.[1]
+    const gateway = /gateway (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1]
+    assert.ok(token && gateway, out)
+    const res = await fetch(`${gateway}/api/whoami`, { headers: { authorization: `Bearer ${token}` } })
+    assert.equal(res.status, 200)
+    const echoed = (await res.json()) as { identity: Record<string, string> }
+    assert.equal(echoed.identity['x-gatehouse-email'], 'ada@example.com')
+    assert.equal((await fetch(`${gateway}/api/whoami`)).status, 401)
+    child.kill('SIGINT')
+    const code = await new Promise((resolve) => child.on('exit', resolve))
+    assert.equal(code, 0)
+  })
+})
