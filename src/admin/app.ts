@@ -13,6 +13,8 @@ import { registerTokenRoutes } from './tokens.ts'
 import type { AccessTokenIssuer } from './tokens.ts'
 import { registerUserRoutes } from './users.ts'
 
+const PROBE_TAGS = ['probes']
+
 const jwksSchema = z.object({ keys: z.array(z.looseObject({ kty: z.string().optional(), kid: z.string().optional() })) })
 
 export type ReadinessCheck = { name: string; ready(): boolean; detail?(): unknown }
@@ -80,7 +82,7 @@ export function createAdminApp(deps: AdminDeps): OpenAPIHono {
 }
 
 function registerProbes(app: OpenAPIHono, deps: AdminDeps): void {
-  const tags = ['probes']
+  const tags = PROBE_TAGS
   app.openapi(
     createRoute({
       method: 'get',
@@ -113,34 +115,19 @@ function registerProbes(app: OpenAPIHono, deps: AdminDeps): void {
     },
   )
 
-  app.openapi(
-    createRoute({
-      method: 'get',
-      path: '/.well-known/jwks.json',
-      tags,
-      summary: 'The public keys of the identity assertions gatehouse forwards upstream',
-      responses: { 200: json('A JSON Web Key Set', jwksSchema) },
-    }),
-    (c) => {
-      c.header('cache-control', 'public, max-age=300')
-      return c.json(deps.jwks(), 200)
-    },
-  )
-  const { accessTokenJwks } = deps
-  if (accessTokenJwks) {
-    app.openapi(
-      createRoute({
-        method: 'get',
-        path: '/.well-known/access-token-jwks.json',
-        tags,
-        summary: "The public keys of gatehouse's own access tokens (tokens.local_issuer)",
-        responses: { 200: json('A JSON Web Key Set', jwksSchema) },
-      }),
-      (c) => {
-        c.header('cache-control', 'public, max-age=300')
-        return c.json(accessTokenJwks(), 200)
-      },
-    )
+  registerJwks(app, '/.well-known/jwks.json', 'The public keys of the identity assertions gatehouse forwards upstream', deps.jwks)
+  if (deps.accessTokenJwks) {
+    registerJwks(app, '/.well-known/access-token-jwks.json', "The public keys of gatehouse's own access tokens (tokens.local_issuer)", deps.accessTokenJwks)
   }
 
+}
+
+function registerJwks(app: OpenAPIHono, path: string, summary: string, keys: () => JSONWebKeySet): void {
+  app.openapi(
+    createRoute({ method: 'get', path, tags: PROBE_TAGS, summary, responses: { 200: json('A JSON Web Key Set', jwksSchema) } }),
+    (c) => {
+      c.header('cache-control', 'public, max-age=300')
+      return c.json(keys(), 200)
+    },
+  )
 }

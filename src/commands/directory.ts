@@ -22,6 +22,12 @@ type Command = {
 const str = (v: string | boolean | undefined) => (typeof v === 'string' ? v : undefined)
 const int = (v: string | boolean | undefined) => (typeof v === 'string' ? Number(v) : undefined)
 
+function listPath(base: string, v: Record<string, string | boolean | undefined>, filter: string, value: string | undefined): string {
+  const query = new URLSearchParams({ page_number: String(int(v.page) ?? 0), page_size: String(int(v['page-size']) ?? 20) })
+  if (value) query.set(filter, value)
+  return `${base}?${query}`
+}
+
 const COMMANDS: Record<string, Command> = {
   'users create': {
     usage: 'users create --email EMAIL [--username NAME] [--first-name F] [--last-name L] [--email-confirmed]',
@@ -55,14 +61,7 @@ const COMMANDS: Record<string, Command> = {
   'users list': {
     usage: 'users list [--query TEXT] [--page N] [--page-size N]',
     options: { query: { type: 'string' }, page: { type: 'string' }, 'page-size': { type: 'string' } },
-    request: (_, v) => ({
-      method: 'GET',
-      path: `/v1/users?${new URLSearchParams({
-        page_number: String(int(v.page) ?? 0),
-        page_size: String(int(v['page-size']) ?? 20),
-        ...(str(v.query) ? { email_or_username: str(v.query)! } : {}),
-      })}`,
-    }),
+    request: (_, v) => ({ method: 'GET', path: listPath('/v1/users', v, 'email_or_username', str(v.query)) }),
   },
   'users disable': {
     usage: 'users disable USER_ID',
@@ -93,14 +92,7 @@ const COMMANDS: Record<string, Command> = {
   'orgs list': {
     usage: 'orgs list [--name TEXT] [--page N] [--page-size N]',
     options: { name: { type: 'string' }, page: { type: 'string' }, 'page-size': { type: 'string' } },
-    request: (_, v) => ({
-      method: 'GET',
-      path: `/v1/orgs?${new URLSearchParams({
-        page_number: String(int(v.page) ?? 0),
-        page_size: String(int(v['page-size']) ?? 20),
-        ...(str(v.name) ? { name: str(v.name)! } : {}),
-      })}`,
-    }),
+    request: (_, v) => ({ method: 'GET', path: listPath('/v1/orgs', v, 'name', str(v.name)) }),
   },
   token: {
     usage: 'token --user USER_ID [--minutes N] [--org ORG_ID]',
