@@ -1,4 +1,11 @@
 export type {
+  ApiKey,
+  ApiKeyPatch,
+  ApiKeyQuery,
+  ApiKeyType,
+  ApiKeyUsage,
+  NewApiKey,
+  StoredApiKey,
   JsonObject,
   Membership,
   NewOrg,

@@ -106,6 +106,73 @@ export type StoredSigningKey = {
   created_at: number
 }
 
+export type ApiKeyType = 'personal' | 'org' | 'generic'
+
+/**
+ * An API key as stored: never the secret, only its SHA-256 hash (hex) and a short display
+ * fragment. Field names follow the admin API (PropelAuth's where it has them).
+ */
+export type ApiKey = {
+  /** 32 hex characters, like PropelAuth's api_key_id. */
+  api_key_id: string
+  type: ApiKeyType
+  /** Owner of a personal key; for an org key, the user who created it (may be null). */
+  user_id: string | null
+  /** Owner of an org key. */
+  org_id: string | null
+  name: string | null
+  description: string | null
+  metadata: JsonObject
+  /** Empty: the key has its owner's permissions; otherwise they are narrowed to these. */
+  scopes: string[]
+  /** Requests per minute for this key, replacing the configured budget. */
+  rate_limit_override: number | null
+  created_by: string | null
+  created_at: number
+  /** Unix seconds; null never expires. */
+  expires_at: number | null
+  last_used_at: number | null
+  archived_at: number | null
+  archive_reason: string | null
+  /** Protected keys cannot be rotated, archived or deleted. */
+  protected: boolean
+  /** The first characters of the secret, for people to recognise it (e.g. `gh_live_Ab3d…`). */
+  display: string
+  /** Whether it was imported from another system (any format) rather than generated. */
+  imported: boolean
+  /** For an org key: stop when `created_by` leaves the org. */
+  revoke_on_creator_leave: boolean
+  updated_at: number
+}
+
+export type StoredApiKey = ApiKey & {
+  /** SHA-256 of the secret, hex. */
+  secret_hash: string
+  /** After a rotation with grace: the previous secret's hash and until when it still works. */
+  previous_secret_hash: string | null
+  previous_valid_until: number | null
+}
+
+export type NewApiKey = Pick<ApiKey, 'type' | 'user_id' | 'org_id' | 'expires_at'> &
+  Partial<Pick<ApiKey, 'name' | 'description' | 'metadata' | 'scopes' | 'rate_limit_override' | 'created_by' | 'protected' | 'imported' | 'revoke_on_creator_leave'>> & {
+    secret_hash: string
+    display: string
+  }
+
+export type ApiKeyPatch = Partial<Pick<ApiKey, 'name' | 'description' | 'metadata' | 'scopes' | 'rate_limit_override' | 'expires_at'>>
+
+export type ApiKeyQuery = Paging & {
+  archived: boolean
+  org_id?: string
+  user_id?: string
+  type?: ApiKeyType
+  /** Partial, case-insensitive match on the name. */
+  query?: string
+}
+
+/** One day's request count of one key (`date` is YYYY-MM-DD, UTC). */
+export type ApiKeyUsage = { api_key_id: string; date: string; count: number }
+
 /**
  * One interface over every engine (SQLite now, PostgreSQL later). Lookups of absent records
  * resolve to undefined; writes that break a uniqueness rule reject with StoreConflictError.
@@ -144,6 +211,25 @@ export interface Store {
   listOrgMembers(orgId: string, query: Paging & { role?: string }): Promise<Page<{ user: User; membership: Membership }>>
   /** Every org the user belongs to, with the org record. */
   listUserMemberships(userId: string): Promise<{ org: Org; membership: Membership }[]>
+
+  createApiKey(input: NewApiKey): Promise<ApiKey>
+  getApiKey(apiKeyId: string): Promise<StoredApiKey | undefined>
+  /** The key whose current secret, or previous secret still in its grace period at `now`, has this hash. */
+  findApiKeyBySecretHash(secretHash: string, now: number): Promise<StoredApiKey | undefined>
+  /** Current (archived_at null) or archived keys, newest first, with the owner filters. */
+  listApiKeys(query: ApiKeyQuery): Promise<Page<ApiKey>>
+  updateApiKey(apiKeyId: string, patch: ApiKeyPatch): Promise<ApiKey | undefined>
+  /** New secret; the old one keeps working until `previousValidUntil` (null: stops at once). */
+  rotateApiKey(apiKeyId: string, secret: { secret_hash: string; display: string }, previousValidUntil: number | null): Promise<ApiKey | undefined>
+  archiveApiKey(apiKeyId: string, reason: string | null): Promise<ApiKey | undefined>
+  /** Removes the key and its usage. */
+  deleteApiKey(apiKeyId: string): Promise<boolean>
+  /** Archives the creator-bound org keys of `userId` in `orgId` (the creator left); returns their ids. */
+  archiveKeysOfDepartedCreator(orgId: string, userId: string, reason: string): Promise<string[]>
+  /** Adds counts (a batch from the in-memory counter) and moves last_used_at forward. */
+  recordApiKeyUsage(batch: readonly { api_key_id: string; date: string; count: number; last_used_at: number }[]): Promise<void>
+  /** Summed counts for the date, over the keys matching the filters. */
+  apiKeyUsage(query: { date: string; api_key_id?: string; user_id?: string; org_id?: string }): Promise<number>
 
   listSigningKeys(): Promise<StoredSigningKey[]>
   /** Inserts unless the kid exists; returns whether it inserted. */
