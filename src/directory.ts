@@ -30,7 +30,15 @@ export async function openDirectory(loaded: LoadedConfig): Promise<Directory> {
       store,
       roles,
       localIssuer,
-      adminDeps: { jwks: () => NO_KEYS, checks: [], store, roles, tokens: localIssuer, accessTokenJwks: localIssuer?.jwks },
+      adminDeps: {
+        jwks: () => NO_KEYS,
+        checks: [],
+        store,
+        roles,
+        tokens: localIssuer,
+        accessTokenJwks: localIssuer?.jwks,
+        apiKeys: { prefixes: config.apiKeys.prefixes },
+      },
       close: () => store.close(),
     }
   } catch (err) {

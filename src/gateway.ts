@@ -14,6 +14,8 @@ import {
   sendProblem,
 } from './http/index.ts'
 import type { Problem } from './http/index.ts'
+import type { ApiKeyAuthenticator, UsageCounter } from './apikeys/index.ts'
+import type { RateSpec } from './config/index.ts'
 import type { Logger } from './log.ts'
 import type { LimitDecision, Limiter } from './ratelimit/index.ts'
 import { rateLimitHeaders } from './ratelimit/index.ts'
@@ -23,6 +25,8 @@ export type GatewayDeps = {
   config: GatehouseConfig
   routes: RouteTable
   verifier: TokenVerifier
+  apiKeys: ApiKeyAuthenticator
+  usage: UsageCounter
   limiter: Limiter
   signer: AssertionSigner
   proxy: UpstreamProxy
@@ -38,7 +42,7 @@ type Outcome = { status: number; route?: CompiledRoute; identity?: Identity; req
  * proxy streams into it); the returned promise settles once the access-log line is written.
  */
 export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
-  const { config, routes, verifier, limiter, signer, proxy, log } = deps
+  const { config, routes, verifier, apiKeys, usage, limiter, signer, proxy, log } = deps
   const policy = { identityPrefix: config.identity.headerPrefix, assertionHeader: config.identity.assertion.header }
   const passAllHeaders = createInboundHeaderFilter(policy)
   const hideCredentials = config.upstream.hideCredentials
@@ -57,8 +61,7 @@ export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: S
       case 'token':
         return verifier.verify(credential.token)
       case 'api_key':
-        // API keys arrive with the identity backend; until then no key can be valid.
-        throw new ProblemError(problems.unauthorized('Invalid API key'))
+        return apiKeys.authenticate(credential.key)
     }
   }
 
@@ -69,7 +72,13 @@ export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: S
     if (identity?.user && limits.user) taken.push(await limiter.take(`user:${identity.user.userId}`, limits.user, 'user'))
     const orgId = identity?.activeOrg?.orgId ?? identity?.org?.orgId
     if (orgId && limits.org) taken.push(await limiter.take(`org:${orgId}`, limits.org, 'org'))
-    if (identity?.principal === 'service' && limits.generic) taken.push(await limiter.take(subject, limits.generic, 'generic'))
+    const key = identity?.apiKey
+    // A generic key's override replaces the generic budget; any other key's is its own budget on
+    // top of its owner's, so no key can escape the user's or the org's.
+    const keyBudget = key?.rateLimit === undefined ? undefined : perMinute(key.rateLimit)
+    const generic = identity?.principal === 'service' ? (keyBudget ?? limits.generic) : undefined
+    if (generic) taken.push(await limiter.take(subject, generic, 'generic'))
+    else if (key && keyBudget) taken.push(await limiter.take(`key:${key.id}`, keyBudget, 'key'))
     if (!identity && limits.anonymous && route.auth !== 'none') taken.push(await limiter.take(subject, limits.anonymous, 'anonymous'))
     if (route.rateLimit) taken.push(await limiter.take(`route:${route.index}:${subject}`, route.rateLimit, 'route'))
     return taken
@@ -108,6 +117,7 @@ export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: S
     if (!decision.allow) {
       return respond(res, decision.problem, decision.problem.status === 401 ? WWW_AUTHENTICATE : undefined, { route, identity })
     }
+    if (identity?.apiKey) usage.count(identity.apiKey.id)
     // The authenticated identity is the cached, shared one; the request's own facts go on a copy.
     const authenticated = identity
     if (identity && decision.activeOrg) identity = { ...identity, activeOrg: decision.activeOrg }
@@ -192,6 +202,14 @@ function reject(res: ServerResponse, err: unknown, context: Omit<Outcome, 'statu
 function header(req: IncomingMessage, name: string): string | undefined {
   const value = req.headers[name]
   return Array.isArray(value) ? value.join(', ') : value
+}
+
+const perMinuteSpecs = new Map<number, RateSpec>()
+
+function perMinute(limit: number): RateSpec {
+  let spec = perMinuteSpecs.get(limit)
+  if (!spec) perMinuteSpecs.set(limit, (spec = { limit, windowMs: 60_000, text: `${limit}/1m` }))
+  return spec
 }
 
 function subjectOf(identity: Identity): string {

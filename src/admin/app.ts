@@ -1,11 +1,13 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi'
 import type { JSONWebKeySet } from 'jose'
+import { DEFAULT_PREFIXES } from '../apikeys/index.ts'
 import { createRoleTable } from '../authz/index.ts'
 import type { RoleTable } from '../authz/index.ts'
 import { ProblemError, problems } from '../http/index.ts'
 import type { Store } from '../store/index.ts'
 import { requireAdminKey } from './auth.ts'
-import type { ApiContext, DirectoryChange } from './context.ts'
+import { registerApiKeyRoutes } from './api-keys.ts'
+import type { ApiContext, ApiKeySettings, AuditEvent, DirectoryChange } from './context.ts'
 import { respondToError, problemResponse, validationHook } from './errors.ts'
 import { json } from './openapi.ts'
 import { registerOrgRoutes } from './orgs.ts'
@@ -33,6 +35,12 @@ export type AdminDeps = {
   accessTokenJwks?(): JSONWebKeySet
   /** Called synchronously after each committed write; it must not throw (the write is already done). */
   onChange?: (event: DirectoryChange) => void
+  /** Called after audited writes (an API key deleted); must not throw. Never carries a secret. */
+  audit?: (event: AuditEvent) => void
+  /** API-key prefixes and defaults. */
+  apiKeys?: ApiKeySettings
+  /** The clock, Unix seconds (default: the system clock). Expiry and rotation grace use it. */
+  now?: () => number
 }
 
 /**
@@ -62,10 +70,17 @@ export function createAdminApp(deps: AdminDeps): OpenAPIHono {
       roles: deps.roles ?? createRoleTable([]),
       tokens: deps.tokens,
       changed: deps.onChange ?? (() => {}),
+      audit: deps.audit ?? (() => {}),
+      now: deps.now ?? (() => Math.floor(Date.now() / 1000)),
+      apiKeys: {
+        prefixes: deps.apiKeys?.prefixes ?? DEFAULT_PREFIXES,
+        revokeOnCreatorLeave: deps.apiKeys?.revokeOnCreatorLeave ?? false,
+      },
     }
     registerUserRoutes(app, ctx)
     registerOrgRoutes(app, ctx)
     registerTokenRoutes(app, ctx)
+    registerApiKeyRoutes(app, ctx)
   }
 
   app.doc31('/openapi.json', {

@@ -24,8 +24,25 @@ export function notFound(detail: string): ProblemError {
   return new ProblemError(problems.notFound(detail))
 }
 
-function conflict(field: string, message: string): ProblemError {
+export function conflict(field: string, message: string): ProblemError {
   return new ProblemError(problem(409, 'conflict', 'Conflict', `${field}: ${message}`, { errors: [{ field, message }] }))
+}
+
+/** Why an API key failed validation (the admin API says which; the proxy answers all with one 401). */
+export type ApiKeyRefusal = 'not_found' | 'expired' | 'archived' | 'owner_disabled' | 'not_personal' | 'not_org'
+
+/**
+ * A refused API key: 404 `not_found`, otherwise 400. The body carries `error_code`, the field in
+ * `errors`, and PropelAuth's field-errors shape (`api_key_token: [message]`) for its SDKs.
+ */
+export function apiKeyRefused(code: ApiKeyRefusal, message: string): ProblemError {
+  const field = 'api_key_token'
+  const extensions = { error_code: code, errors: [{ field, message }], [field]: [message] }
+  return new ProblemError(
+    code === 'not_found'
+      ? problem(404, 'not-found', 'Not Found', `${field}: ${message}`, extensions)
+      : problem(400, 'bad-request', 'Bad Request', `${field}: ${message}`, extensions),
+  )
 }
 
 type ValidationResult = { success: true } | { success: false; error: z.ZodError; target: string }

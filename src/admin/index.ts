@@ -1,6 +1,6 @@
 export { createAdminApp } from './app.ts'
 export type { AdminDeps, ReadinessCheck } from './app.ts'
-export type { DirectoryChange } from './context.ts'
+export type { ApiKeySettings, AuditEvent, DirectoryChange } from './context.ts'
 export { AccessTokenError } from './tokens.ts'
 export type { AccessTokenIssuer } from './tokens.ts'
 export { toOrgMemberInfo } from './views.ts'

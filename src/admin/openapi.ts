@@ -10,6 +10,11 @@ export function jsonBody<T extends z.ZodType>(schema: T) {
   return { body: { content: { 'application/json': { schema } }, required: true } }
 }
 
+/** A body the client may leave out (no Content-Type): the handler then sees `{}`. */
+export function optionalJsonBody<T extends z.ZodType>(schema: T) {
+  return { body: { content: { 'application/json': { schema } }, required: false } }
+}
+
 export function json<T extends z.ZodType>(description: string, schema: T) {
   return { description, content: { 'application/json': { schema } } }
 }
@@ -18,7 +23,7 @@ const ERRORS = {
   400: 'Invalid input; errors[] names each field',
   401: 'Missing or wrong admin API key',
   404: 'No such record, or the management API is off',
-  409: 'Conflicts with an existing record or a limit',
+  409: 'Conflicts with an existing record, a limit, or the state of an API key (protected, archived)',
 } as const
 
 /** Problem responses for the OpenAPI document; 401 and 400 apply to every management route. */

@@ -201,6 +201,7 @@ export function registerOrgRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       path: '/v1/orgs/{org_id}/members/{user_id}',
       tags,
       summary: 'Remove a user from an org',
+      description: 'Archives the org API keys the user created with revoke_on_creator_leave.',
       security: ADMIN_KEY,
       request: { params: memberParam },
       responses: { 204: { description: 'Removed' }, ...problemsOf(404) },
@@ -209,6 +210,10 @@ export function registerOrgRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       const { org_id, user_id } = c.req.valid('param')
       if (!(await store.removeMember(org_id, user_id))) throw notFound(`User ${user_id} is not a member of org ${org_id}`)
       ctx.changed({ kind: 'membership', orgId: org_id, userId: user_id })
+      // Org keys this user created with revoke_on_creator_leave stop with the membership.
+      for (const apiKeyId of await store.archiveKeysOfDepartedCreator(org_id, user_id, 'creator left the org')) {
+        ctx.changed({ kind: 'api_key', apiKeyId, orgId: org_id, userId: user_id })
+      }
       return c.body(null, 204)
     },
   )

@@ -234,6 +234,183 @@ export const createAccessTokenBody = z
   .openapi('CreateAccessToken')
 export const accessTokenResponse = z.object({ access_token: z.string() }).openapi('AccessToken')
 
+// ---- API keys --------------------------------------------------------------------------------
+
+/** The expiry presets of PropelAuth's hosted pages, in days (a month is 30 days, a year 365). */
+export const EXPIRATION_DAYS = {
+  two_weeks: 14,
+  one_month: 30,
+  three_months: 90,
+  six_months: 180,
+  one_year: 365,
+  never: null,
+} as const
+const EXPIRATIONS = Object.keys(EXPIRATION_DAYS) as (keyof typeof EXPIRATION_DAYS)[]
+// Up to the last second of year 9999: keeps every engine's integer and every Date valid.
+const MAX_UNIX_SECONDS = 253_402_300_799
+const HUNDRED_YEARS = 100 * 365 * 86_400
+
+export const API_KEY_TYPES = ['personal', 'org', 'generic'] as const
+const apiKeyType = z.enum(API_KEY_TYPES)
+const keyName = z.string().trim().min(1).max(255)
+const keyDescription = z.string().max(500)
+const scope = z.string().min(1).max(255)
+const scopes = z
+  .array(scope)
+  .max(100)
+  .transform((list) => [...new Set(list)])
+  .openapi({ description: "Empty: the key has its owner's permissions; otherwise narrowed to these" })
+const rateLimitOverride = z.int().min(1).max(1_000_000).openapi({ description: 'Requests per minute for this key, replacing the configured budget' })
+const expiresAtSeconds = z.int().min(1).max(MAX_UNIX_SECONDS).openapi({ description: 'Absolute expiry, Unix seconds; must be in the future' })
+const expiration = z.enum(EXPIRATIONS).openapi({ description: 'A preset counted from now; never: no expiry' })
+const expiresInSeconds = z.int().min(1).max(HUNDRED_YEARS).openapi({ description: 'Expiry counted from now' })
+
+const EXPIRY_FIELDS = ['expires_at_seconds', 'expiration', 'expires_in_seconds'] as const
+type ExpiryFields = { [K in (typeof EXPIRY_FIELDS)[number]]?: unknown } & { set_to_never_expire?: unknown }
+
+/** At most one way of saying when the key expires. */
+function oneExpiry(body: ExpiryFields, ctx: z.RefinementCtx): void {
+  const given = [...EXPIRY_FIELDS, 'set_to_never_expire' as const].filter((k) => body[k] !== undefined)
+  if (given.length > 1) {
+    ctx.addIssue({ code: 'custom', path: [given[1] as string], message: `send at most one of ${given.join(', ')}` })
+  }
+}
+
+const keyOwnerFields = {
+  user_id: id.optional().openapi({ description: 'Alone: a personal key of this user. With org_id: the creating user, a member of the org' }),
+  org_id: id.optional().openapi({ description: 'An org key of this org. Neither user_id nor org_id: a generic key' }),
+  name: keyName.optional(),
+  description: keyDescription.optional(),
+  metadata: jsonObject.optional(),
+  scopes: scopes.optional(),
+  rate_limit_override: rateLimitOverride.optional(),
+  expires_at_seconds: expiresAtSeconds.optional(),
+  expiration: expiration.optional(),
+  expires_in_seconds: expiresInSeconds.optional(),
+  created_by: id.optional().openapi({ description: 'The user who created the key (for an org key: a member of the org)' }),
+  protected: z.boolean().optional().openapi({ description: 'Protected keys cannot be rotated, archived or deleted' }),
+  revoke_on_creator_leave: z
+    .boolean()
+    .optional()
+    .openapi({ description: 'Org keys with a creator: archive the key when the creator leaves the org (default from config)' }),
+}
+
+export const createApiKeyBody = z.strictObject(keyOwnerFields).superRefine(oneExpiry).openapi('CreateApiKey')
+
+export const importApiKeyBody = z
+  .strictObject({
+    imported_api_key: z.string().min(16).max(1024).openapi({ description: 'The existing key string, any format; only its SHA-256 is kept' }),
+    ...keyOwnerFields,
+  })
+  .superRefine(oneExpiry)
+  .openapi('ImportApiKey')
+
+export const updateApiKeyBody = z
+  .strictObject({
+    name: keyName.nullable().optional(),
+    description: keyDescription.nullable().optional(),
+    metadata: jsonObject.optional(),
+    scopes: scopes.optional(),
+    rate_limit_override: rateLimitOverride.nullable().optional().openapi({ description: 'null: back to the configured budget' }),
+    expires_at_seconds: expiresAtSeconds.optional(),
+    expiration: expiration.optional(),
+    expires_in_seconds: expiresInSeconds.optional(),
+    set_to_never_expire: z.literal(true).optional(),
+  })
+  .superRefine(oneExpiry)
+  .openapi('UpdateApiKey')
+
+const MAX_GRACE_SECONDS = 30 * 86_400
+export const rotateApiKeyBody = z
+  .strictObject({
+    grace_seconds: z.int().min(0).max(MAX_GRACE_SECONDS).optional().openapi({ description: 'How long the old secret keeps working; 0 or absent: it stops at once' }),
+  })
+  .openapi('RotateApiKey')
+export const archiveApiKeyBody = z.strictObject({ reason: z.string().min(1).max(500).optional() }).openapi('ArchiveApiKey')
+export const validateApiKeyBody = z
+  .strictObject({ api_key_token: z.string().min(1).max(2048).openapi({ description: 'The secret, optionally after "Bearer "' }) })
+  .openapi('ValidateApiKey')
+
+export const apiKeyIdParam = z.object({ api_key_id: id })
+
+export const listApiKeysQuery = z.object({
+  ...paging,
+  org_id: id.optional(),
+  user_id: id.optional(),
+  user_email: z.string().min(1).max(320).optional().openapi({ description: "The user's keys, by email; an unknown email gives an empty page" }),
+  type: apiKeyType.optional(),
+  api_key_type: apiKeyType.optional().openapi({ description: "PropelAuth's name for type" }),
+  query: z.string().min(1).max(255).optional().openapi({ description: 'Partial, case-insensitive match on the name' }),
+})
+
+const isoDate = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date as YYYY-MM-DD')
+  .refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d), 'not a calendar date')
+export const apiKeyUsageQuery = z.object({
+  date: isoDate.openapi({ description: 'A UTC day, YYYY-MM-DD' }),
+  api_key_id: id.optional(),
+  user_id: id.optional(),
+  org_id: id.optional(),
+})
+export const apiKeyUsageResponse = z.object({ count: z.int() }).openapi('ApiKeyUsage')
+
+export const apiKey = z
+  .object({
+    api_key_id: z.string(),
+    type: apiKeyType,
+    user_id: z.string().nullable(),
+    org_id: z.string().nullable(),
+    name: z.string().nullable(),
+    description: z.string().nullable(),
+    metadata: jsonObject,
+    scopes: z.array(z.string()),
+    rate_limit_override: z.int().nullable(),
+    created_by: z.string().nullable(),
+    created_at: unixSeconds,
+    expires_at_seconds: unixSeconds.nullable().openapi({ description: 'null: never expires' }),
+    last_used_at: unixSeconds.nullable(),
+    archived_at: unixSeconds.nullable(),
+    archive_reason: z.string().nullable(),
+    protected: z.boolean(),
+    revoke_on_creator_leave: z.boolean(),
+    display: z.string().openapi({ description: 'The first characters of the secret, to tell keys apart' }),
+    imported: z.boolean(),
+  })
+  .openapi('ApiKey')
+
+export const apiKeyWithSecret = apiKey
+  .extend({ api_key_token: z.string().openapi({ description: 'The secret: shown only here' }) })
+  .openapi('ApiKeyWithSecret')
+export const apiKeyImported = z.object({ api_key_id: z.string() }).openapi('ApiKeyImported')
+export const apiKeysPage = z.object({ total_api_keys: z.int(), ...pageFields, api_keys: z.array(apiKey) }).openapi('ApiKeysPage')
+
+export const apiKeyOrg = z
+  .object({
+    org_id: z.string(),
+    org_name: z.string(),
+    url_safe_org_name: z.string(),
+    max_users: z.int().nullable(),
+    is_saml_configured: z.boolean().openapi({ description: 'Always false' }),
+    can_setup_saml: z.boolean().openapi({ description: 'Always false' }),
+    metadata: jsonObject,
+  })
+  .openapi('ApiKeyOrg')
+
+export const apiKeyValidation = z
+  .object({
+    api_key_id: z.string(),
+    type: apiKeyType,
+    metadata: jsonObject,
+    scopes: z.array(z.string()),
+    user: userMetadata.nullable().openapi({ description: 'A personal key\'s owner, or the creating user of an org key' }),
+    org: apiKeyOrg.nullable(),
+    user_in_org: orgMemberInfo.nullable().openapi({ description: 'When both user and org are set and the user is a member' }),
+    user_id: z.string().nullable(),
+    org_id: z.string().nullable(),
+  })
+  .openapi('ApiKeyValidation')
+
 // ---- errors ----------------------------------------------------------------------------------
 
 export const problemSchema = z
@@ -243,5 +420,6 @@ export const problemSchema = z
     status: z.int(),
     detail: z.string().optional(),
     errors: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
+    error_code: z.string().optional().openapi({ description: 'API-key validation: why the key was refused' }),
   })
   .openapi('Problem')

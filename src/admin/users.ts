@@ -239,14 +239,22 @@ export function registerUserRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       path: '/v1/users/{user_id}',
       tags,
       summary: 'Delete a user and their memberships',
+      description: "The user's personal API keys stop validating; the org keys they created with revoke_on_creator_leave are archived.",
       security: ADMIN_KEY,
       request: { params: userIdParam },
       responses: { 204: { description: 'Deleted' }, ...problemsOf(404) },
     }),
     async (c) => {
       const { user_id } = c.req.valid('param')
+      const memberships = await store.listUserMemberships(user_id)
       if (!(await store.deleteUser(user_id))) throw notFound(`No user with id ${user_id}`)
       userChanged(user_id)
+      // Leaving every org at once: the org keys they created with revoke_on_creator_leave stop too.
+      for (const { org } of memberships) {
+        for (const apiKeyId of await store.archiveKeysOfDepartedCreator(org.org_id, user_id, 'creator was deleted')) {
+          ctx.changed({ kind: 'api_key', apiKeyId, orgId: org.org_id, userId: user_id })
+        }
+      }
       return c.body(null, 204)
     },
   )

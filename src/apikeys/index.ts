@@ -1,2 +1,6 @@
 export { DEFAULT_PREFIXES, displayOf, generateApiKeySecret, hashApiKeySecret, parseApiKeySecret } from './format.ts'
 export type { ApiKeyPrefixes, GeneratedSecret } from './format.ts'
+export { createApiKeyAuthenticator, InvalidApiKeyError } from './authenticate.ts'
+export type { ApiKeyAuthenticator } from './authenticate.ts'
+export { createUsageCounter } from './usage.ts'
+export type { UsageCounter } from './usage.ts'

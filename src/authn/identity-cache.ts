@@ -1,5 +1,6 @@
 import { hash } from 'node:crypto'
 import { LRUCache } from 'lru-cache'
+import { deepFreeze } from './freeze.ts'
 import type { Identity } from './identity.ts'
 
 /**
@@ -65,17 +66,4 @@ export function createIdentityCache(options: { maxEntries: number; ttlMs: number
 
 function keyOf(token: string): string {
   return hash('sha256', token, 'base64url')
-}
-
-// Iterative: claims such as `properties` are nested to whatever depth the token's issuer chose.
-// Identities are built from parsed JSON, so there are no cycles to guard against.
-function deepFreeze<T extends object>(root: T): T {
-  const pending: object[] = [root]
-  for (let value = pending.pop(); value !== undefined; value = pending.pop()) {
-    Object.freeze(value)
-    for (const child of Object.values(value)) {
-      if (typeof child === 'object' && child !== null) pending.push(child)
-    }
-  }
-  return root
 }

@@ -34,6 +34,8 @@ export type IdentityApiKey = {
   metadata: Record<string, unknown>
   /** Unix seconds, or null for a key that never expires. */
   expiresAt: number | null
+  /** Requests per minute for this key alone (rate_limit_override), on top of the owner's budget. */
+  rateLimit?: number
 }
 
 export type Identity = {

@@ -94,6 +94,51 @@ const COMMANDS: Record<string, Command> = {
     options: { name: { type: 'string' }, page: { type: 'string' }, 'page-size': { type: 'string' } },
     request: (_, v) => ({ method: 'GET', path: listPath('/v1/orgs', v, 'name', str(v.name)) }),
   },
+  'keys create': {
+    usage: 'keys create [--user USER_ID] [--org ORG_ID] [--name NAME] [--scopes a,b] [--expiration two_weeks|one_month|three_months|six_months|one_year|never]',
+    options: { user: { type: 'string' }, org: { type: 'string' }, name: { type: 'string' }, scopes: { type: 'string' }, expiration: { type: 'string' } },
+    request: (_, v) => ({
+      method: 'POST',
+      path: '/v1/api_keys',
+      body: {
+        user_id: str(v.user),
+        org_id: str(v.org),
+        name: str(v.name),
+        scopes: str(v.scopes)?.split(',').filter(Boolean),
+        expiration: str(v.expiration),
+      },
+    }),
+  },
+  'keys list': {
+    usage: 'keys list [--user USER_ID] [--org ORG_ID] [--archived] [--page N] [--page-size N]',
+    options: { user: { type: 'string' }, org: { type: 'string' }, archived: { type: 'boolean' }, page: { type: 'string' }, 'page-size': { type: 'string' } },
+    request: (_, v) => {
+      const path = listPath(v.archived === true ? '/v1/api_keys/archived' : '/v1/api_keys', v, 'user_id', str(v.user))
+      return { method: 'GET', path: str(v.org) ? `${path}&org_id=${encodeURIComponent(str(v.org)!)}` : path }
+    },
+  },
+  'keys get': {
+    usage: 'keys get API_KEY_ID',
+    request: ([id]) => ({ method: 'GET', path: `/v1/api_keys/${encodeURIComponent(id ?? '')}` }),
+  },
+  'keys rotate': {
+    usage: 'keys rotate API_KEY_ID [--grace-seconds N]',
+    options: { 'grace-seconds': { type: 'string' } },
+    request: ([id], v) => ({ method: 'POST', path: `/v1/api_keys/${encodeURIComponent(id ?? '')}/rotate`, body: { grace_seconds: int(v['grace-seconds']) } }),
+  },
+  'keys archive': {
+    usage: 'keys archive API_KEY_ID [--reason TEXT]',
+    options: { reason: { type: 'string' } },
+    request: ([id], v) => ({ method: 'POST', path: `/v1/api_keys/${encodeURIComponent(id ?? '')}/archive`, body: { reason: str(v.reason) } }),
+  },
+  'keys delete': {
+    usage: 'keys delete API_KEY_ID',
+    request: ([id]) => ({ method: 'DELETE', path: `/v1/api_keys/${encodeURIComponent(id ?? '')}` }),
+  },
+  'keys validate': {
+    usage: 'keys validate SECRET',
+    request: ([secret]) => ({ method: 'POST', path: '/v1/api_keys/validate', body: { api_key_token: secret ?? '' } }),
+  },
   token: {
     usage: 'token --user USER_ID [--minutes N] [--org ORG_ID]',
     // The bare token, for TOKEN=$(gatehouse token --user …).

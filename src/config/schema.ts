@@ -116,6 +116,8 @@ const issuer = z
 
 export type IssuerConfig = z.output<typeof issuer>
 
+const keyPrefix = z.string().regex(/^[a-z][a-z0-9]{1,15}$/, 'a key prefix is 2-16 lowercase letters and digits')
+
 const role = z.strictObject({ name: z.string().min(1), permissions: z.array(z.string().min(1)).default([]) })
 
 export const AUTH_KINDS = ['none', 'optional', 'user', 'authenticated', 'org_member'] as const
@@ -282,6 +284,30 @@ export const configSchema = z
         assertion: assertion.default(DEFAULT_ASSERTION),
       })
       .default({ header_prefix: 'X-Gatehouse-', assertion: DEFAULT_ASSERTION }),
+    api_keys: z
+      .strictObject({
+        prefixes: z
+          .strictObject({
+            personal: keyPrefix.default('gtu'),
+            org: keyPrefix.default('gto'),
+            generic: keyPrefix.default('gts'),
+          })
+          .default({ personal: 'gtu', org: 'gto', generic: 'gts' }),
+        // What an org key may do inside its org when it has no scopes.
+        org_key_role: z.string().optional(),
+        cache: z
+          .strictObject({ max_entries: z.number().int().min(1).default(100_000), ttl: duration.default(30_000) })
+          .default({ max_entries: 100_000, ttl: 30_000 }),
+        // Imported keys have any format, so a malformed key needs a store lookup to be refused.
+        accept_imported: z.boolean().default(false),
+        usage_flush: duration.default(10_000),
+      })
+      .default({
+        prefixes: { personal: 'gtu', org: 'gto', generic: 'gts' },
+        cache: { max_entries: 100_000, ttl: 30_000 },
+        accept_imported: false,
+        usage_flush: 10_000,
+      }),
     store: z
       .strictObject({
         url: z
@@ -312,13 +338,9 @@ export const configSchema = z
         }
       }
     })
-    const needsTokens = c.routes.some((r) => r.auth !== 'none')
-    if (needsTokens && c.tokens.issuers.length === 0 && !c.tokens.local_issuer) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['tokens', 'issuers'],
-        message: 'routes require credentials but no token issuer is configured (add one, or set tokens.local_issuer: true)',
-      })
+    const orgKeyRole = c.api_keys.org_key_role
+    if (orgKeyRole !== undefined && !names.has(orgKeyRole)) {
+      ctx.addIssue({ code: 'custom', path: ['api_keys', 'org_key_role'], message: `unknown role "${orgKeyRole}"` })
     }
   })
   .transform((c) => ({
@@ -352,6 +374,13 @@ export const configSchema = z
       maxTracked: c.rate_limits.max_tracked,
     },
     identity: { headerPrefix: c.identity.header_prefix, assertion: c.identity.assertion },
+    apiKeys: {
+      prefixes: c.api_keys.prefixes,
+      orgKeyRole: c.api_keys.org_key_role,
+      cache: { maxEntries: c.api_keys.cache.max_entries, ttlMs: c.api_keys.cache.ttl },
+      acceptImported: c.api_keys.accept_imported,
+      usageFlushMs: c.api_keys.usage_flush,
+    },
     store: { url: c.store.url },
     log: { level: c.log.level, accessLog: c.log.access_log },
     routes: c.routes,

@@ -1,8 +1,22 @@
-import { randomUUID } from 'node:crypto'
+import { randomBytes, randomUUID } from 'node:crypto'
 import { sql } from 'kysely'
 import type { Kysely, Selectable, SelectQueryBuilder } from 'kysely'
 import type { EngineAdapter } from './engine.ts'
-import { newOrgRow, newUserRow, orgPatchRow, signingKeyRow, toMembership, toOrg, toSigningKey, toUser, userPatchRow } from './rows.ts'
+import {
+  apiKeyPatchRow,
+  newApiKeyRow,
+  newOrgRow,
+  newUserRow,
+  orgPatchRow,
+  signingKeyRow,
+  toApiKey,
+  toMembership,
+  toOrg,
+  toSigningKey,
+  toStoredApiKey,
+  toUser,
+  userPatchRow,
+} from './rows.ts'
 import type { Database, OrgsTable, UsersTable } from './schema.ts'
 import { containsIgnoringCase, countOf, nowSeconds, pageWindow } from './sql.ts'
 import { StoreConflictError, StoreLimitError, StoreNotFoundError } from './types.ts'
@@ -57,6 +71,7 @@ export function createKyselyStore(db: Kysely<Database>, engine: EngineAdapter): 
       const columns = engine.uniqueViolation(error)
       if (columns?.includes('email_lower')) throw new StoreConflictError('email', 'a user with this email exists')
       if (columns?.includes('username_lower')) throw new StoreConflictError('username', 'a user with this username exists')
+      if (columns?.includes('secret_hash')) throw new StoreConflictError('api_key', 'an API key with this secret exists')
       if (columns?.includes('org_id') && columns.includes('user_id')) {
         throw new StoreConflictError('membership', 'the user is already a member of the org')
       }
@@ -246,6 +261,166 @@ export function createKyselyStore(db: Kysely<Database>, engine: EngineAdapter): 
         org: toOrg(row),
         membership: toMembership({ org_id: row.org_id, user_id: userId, role: row.role, created_at: row.joined_at }),
       }))
+    },
+
+    async createApiKey(input) {
+      const row = newApiKeyRow(randomBytes(16).toString('hex'), input, nowSeconds(), engine)
+      return toApiKey(await mapConflicts(() => db.insertInto('api_keys').values(row).returningAll().executeTakeFirstOrThrow()))
+    },
+
+    async getApiKey(apiKeyId) {
+      const row = await db.selectFrom('api_keys').selectAll().where('api_key_id', '=', apiKeyId).executeTakeFirst()
+      return row && toStoredApiKey(row)
+    },
+
+    async findApiKeyBySecretHash(secretHash, now) {
+      // Two lookups, each on its own index, rather than one OR that an engine may scan for.
+      const current = await db.selectFrom('api_keys').selectAll().where('secret_hash', '=', secretHash).executeTakeFirst()
+      if (current !== undefined) return toStoredApiKey(current)
+      const previous = await db
+        .selectFrom('api_keys')
+        .selectAll()
+        .where('previous_secret_hash', '=', secretHash)
+        .where('previous_valid_until', '>', now)
+        .orderBy('previous_valid_until', 'desc')
+        .executeTakeFirst()
+      return previous && toStoredApiKey(previous)
+    },
+
+    async listApiKeys(query) {
+      const { limit, offset } = pageWindow(query)
+      let matching = db.selectFrom('api_keys').where('archived_at', query.archived ? 'is not' : 'is', null)
+      if (query.org_id !== undefined) matching = matching.where('org_id', '=', query.org_id)
+      if (query.user_id !== undefined) matching = matching.where('user_id', '=', query.user_id)
+      if (query.type !== undefined) matching = matching.where('type', '=', query.type)
+      if (query.query !== undefined) matching = matching.where(containsIgnoringCase('name_lower', query.query))
+      const total = countOf(await matching.select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow())
+      const rows = await matching
+        .selectAll()
+        .orderBy('created_at', 'desc')
+        .orderBy('api_key_id', 'desc')
+        .limit(limit)
+        .offset(offset)
+        .execute()
+      return { items: rows.map(toApiKey), total }
+    },
+
+    async updateApiKey(apiKeyId, patch) {
+      const set = apiKeyPatchRow(patch, nowSeconds())
+      const row = await db.updateTable('api_keys').set(set).where('api_key_id', '=', apiKeyId).returningAll().executeTakeFirst()
+      return row && toApiKey(row)
+    },
+
+    async rotateApiKey(apiKeyId, secret, previousValidUntil) {
+      const row = await mapConflicts(() =>
+        db
+          .updateTable('api_keys')
+          .set((eb) => ({
+            secret_hash: secret.secret_hash,
+            display: secret.display,
+            // The right-hand side reads the row as it was, so this is the secret being replaced.
+            previous_secret_hash: previousValidUntil === null ? null : eb.ref('secret_hash'),
+            previous_valid_until: previousValidUntil,
+            updated_at: nowSeconds(),
+          }))
+          .where('api_key_id', '=', apiKeyId)
+          .returningAll()
+          .executeTakeFirst(),
+      )
+      return row && toApiKey(row)
+    },
+
+    async archiveApiKey(apiKeyId, reason) {
+      const now = nowSeconds()
+      // Only a current key changes: a second archive keeps the first time and reason.
+      const row = await db
+        .updateTable('api_keys')
+        .set({ archived_at: now, archive_reason: reason, updated_at: now })
+        .where('api_key_id', '=', apiKeyId)
+        .where('archived_at', 'is', null)
+        .returningAll()
+        .executeTakeFirst()
+      if (row !== undefined) return toApiKey(row)
+      const existing = await db.selectFrom('api_keys').selectAll().where('api_key_id', '=', apiKeyId).executeTakeFirst()
+      return existing && toApiKey(existing)
+    },
+
+    async deleteApiKey(apiKeyId) {
+      return db.transaction().execute(async (trx) => {
+        await trx.deleteFrom('api_key_usage').where('api_key_id', '=', apiKeyId).execute()
+        const result = await trx.deleteFrom('api_keys').where('api_key_id', '=', apiKeyId).executeTakeFirst()
+        return result.numDeletedRows > 0n
+      })
+    },
+
+    async archiveKeysOfDepartedCreator(orgId, userId, reason) {
+      const now = nowSeconds()
+      const rows = await db
+        .updateTable('api_keys')
+        .set({ archived_at: now, archive_reason: reason, updated_at: now })
+        .where('type', '=', 'org')
+        .where('org_id', '=', orgId)
+        .where('created_by', '=', userId)
+        .where('revoke_on_creator_leave', '=', engine.toBool(true))
+        .where('archived_at', 'is', null)
+        .returning('api_key_id')
+        .execute()
+      return rows.map((r) => r.api_key_id).sort()
+    },
+
+    async recordApiKeyUsage(batch) {
+      // One entry per key and date, so each upsert touches a row once.
+      const counts = new Map<string, { api_key_id: string; date: string; count: number }>()
+      const lastUsed = new Map<string, number>()
+      for (const entry of batch) {
+        const slot = `${entry.api_key_id}\u0000${entry.date}`
+        const seen = counts.get(slot)
+        if (seen === undefined) counts.set(slot, { api_key_id: entry.api_key_id, date: entry.date, count: entry.count })
+        else seen.count += entry.count
+        lastUsed.set(entry.api_key_id, Math.max(lastUsed.get(entry.api_key_id) ?? entry.last_used_at, entry.last_used_at))
+      }
+      if (counts.size === 0) return
+      await db.transaction().execute(async (trx) => {
+        for (const { api_key_id, date, count } of counts.values()) {
+          // Inserting from the key's own row drops counts of a key deleted since they were counted.
+          await trx
+            .insertInto('api_key_usage')
+            .columns(['api_key_id', 'date', 'count'])
+            .expression((eb) =>
+              eb
+                .selectFrom('api_keys')
+                // Cast so PostgreSQL knows the parameters' types inside a SELECT list.
+                .select(['api_keys.api_key_id', sql<string>`cast(${date} as text)`.as('date'), sql<number>`cast(${count} as bigint)`.as('count')])
+                .where('api_keys.api_key_id', '=', api_key_id),
+            )
+            .onConflict((oc) =>
+              oc.columns(['api_key_id', 'date']).doUpdateSet((eb) => ({
+                count: eb(eb.ref('api_key_usage.count'), '+', eb.ref('excluded.count')),
+              })),
+            )
+            .execute()
+        }
+        for (const [apiKeyId, at] of lastUsed) {
+          await trx
+            .updateTable('api_keys')
+            .set({ last_used_at: at })
+            .where('api_key_id', '=', apiKeyId)
+            .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<', at)]))
+            .execute()
+        }
+      })
+    },
+
+    async apiKeyUsage(query) {
+      let matching = db
+        .selectFrom('api_key_usage')
+        .innerJoin('api_keys', 'api_keys.api_key_id', 'api_key_usage.api_key_id')
+        .where('api_key_usage.date', '=', query.date)
+      if (query.api_key_id !== undefined) matching = matching.where('api_key_usage.api_key_id', '=', query.api_key_id)
+      if (query.user_id !== undefined) matching = matching.where('api_keys.user_id', '=', query.user_id)
+      if (query.org_id !== undefined) matching = matching.where('api_keys.org_id', '=', query.org_id)
+      const row = await matching.select((eb) => eb.fn.sum<number | string | null>('api_key_usage.count').as('n')).executeTakeFirstOrThrow()
+      return Number(row.n ?? 0)
     },
 
     async listSigningKeys() {

@@ -72,7 +72,53 @@ function migrations(types: ColumnTypes): Record<string, Migration> {
           .execute()
       },
     },
-    // '0002_api_keys' (the next issue) goes here.
+    '0002_api_keys': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('api_keys')
+          .addColumn('api_key_id', 'text', (c) => c.primaryKey())
+          .addColumn('type', 'text', (c) => c.notNull())
+          // Owners without foreign keys: validation stops the keys of a deleted owner by not finding it.
+          .addColumn('user_id', 'text')
+          .addColumn('org_id', 'text')
+          .addColumn('secret_hash', 'text', (c) => c.notNull().unique())
+          .addColumn('previous_secret_hash', 'text')
+          .addColumn('previous_valid_until', types.seconds)
+          .addColumn('name', 'text')
+          .addColumn('name_lower', 'text')
+          .addColumn('description', 'text')
+          .addColumn('metadata', types.json, (c) => c.notNull())
+          .addColumn('scopes', types.json, (c) => c.notNull())
+          .addColumn('rate_limit_override', 'integer')
+          .addColumn('created_by', 'text')
+          .addColumn('created_at', types.seconds, (c) => c.notNull())
+          .addColumn('expires_at', types.seconds)
+          .addColumn('last_used_at', types.seconds)
+          .addColumn('archived_at', types.seconds)
+          .addColumn('archive_reason', 'text')
+          .addColumn('protected', types.boolean, (c) => c.notNull())
+          .addColumn('display', 'text', (c) => c.notNull())
+          .addColumn('imported', types.boolean, (c) => c.notNull())
+          .addColumn('revoke_on_creator_leave', types.boolean, (c) => c.notNull())
+          .addColumn('updated_at', types.seconds, (c) => c.notNull())
+          .execute()
+        await db.schema.createIndex('api_keys_previous_secret_hash').on('api_keys').column('previous_secret_hash').execute()
+        await db.schema.createIndex('api_keys_user_id').on('api_keys').column('user_id').execute()
+        await db.schema.createIndex('api_keys_org_id').on('api_keys').column('org_id').execute()
+        // Lists read newest first with api_key_id as the tie-breaker.
+        await db.schema.createIndex('api_keys_created_at').on('api_keys').columns(['created_at', 'api_key_id']).execute()
+
+        await db.schema
+          .createTable('api_key_usage')
+          .addColumn('api_key_id', 'text', (c) => c.notNull().references('api_keys.api_key_id').onDelete('cascade'))
+          .addColumn('date', 'text', (c) => c.notNull())
+          .addColumn('count', 'bigint', (c) => c.notNull())
+          .addPrimaryKeyConstraint('api_key_usage_pkey', ['api_key_id', 'date'])
+          .execute()
+        // Sums for one date over many keys (an owner's) start from the date.
+        await db.schema.createIndex('api_key_usage_date').on('api_key_usage').column('date').execute()
+      },
+    },
   }
 }
 

@@ -1,7 +1,22 @@
 import type { Insertable, Selectable, Updateable } from 'kysely'
 import type { EngineAdapter } from './engine.ts'
-import type { DbBool, DbJson, MembershipsTable, OrgsTable, SigningKeysTable, UsersTable } from './schema.ts'
-import type { JsonObject, Membership, NewOrg, NewUser, Org, OrgPatch, StoredSigningKey, User, UserPatch } from './types.ts'
+import type { ApiKeysTable, DbBool, DbJson, DbJsonList, MembershipsTable, OrgsTable, SigningKeysTable, UsersTable } from './schema.ts'
+import type {
+  ApiKey,
+  ApiKeyPatch,
+  ApiKeyType,
+  JsonObject,
+  Membership,
+  NewApiKey,
+  NewOrg,
+  NewUser,
+  Org,
+  OrgPatch,
+  StoredApiKey,
+  StoredSigningKey,
+  User,
+  UserPatch,
+} from './types.ts'
 
 /**
  * The one place where records become rows and rows become records, so engine differences in how
@@ -13,6 +28,9 @@ const fromJson = (value: DbJson): JsonObject => (typeof value === 'string' ? (JS
 /** Every engine accepts JSON text: SQLite keeps it as is, PostgreSQL parses it into jsonb. */
 const toJson = (value: JsonObject): string => JSON.stringify(value)
 const fromSeconds = (value: number | string): number => Number(value)
+const fromOptionalSeconds = (value: number | string | null): number | null => (value === null ? null : Number(value))
+const fromJsonList = (value: DbJsonList): string[] => (typeof value === 'string' ? (JSON.parse(value) as string[]) : (value as string[]))
+const toJsonList = (value: readonly string[]): string => JSON.stringify(value)
 
 export function toUser(row: Selectable<UsersTable>): User {
   return {
@@ -156,5 +174,84 @@ export function orgPatchRow(patch: OrgPatch, now: number, db: EngineAdapter): Up
   }
   if (patch.max_users !== undefined) row.max_users = patch.max_users
   if (patch.metadata !== undefined) row.metadata = toJson(patch.metadata)
+  return row
+}
+
+/** The key as the admin API may show it: the secret's hashes are left out, not merely typed away. */
+export function toApiKey(row: Selectable<ApiKeysTable>): ApiKey {
+  return {
+    api_key_id: row.api_key_id,
+    type: row.type as ApiKeyType,
+    user_id: row.user_id,
+    org_id: row.org_id,
+    name: row.name,
+    description: row.description,
+    metadata: fromJson(row.metadata),
+    scopes: fromJsonList(row.scopes),
+    rate_limit_override: row.rate_limit_override,
+    created_by: row.created_by,
+    created_at: fromSeconds(row.created_at),
+    expires_at: fromOptionalSeconds(row.expires_at),
+    last_used_at: fromOptionalSeconds(row.last_used_at),
+    archived_at: fromOptionalSeconds(row.archived_at),
+    archive_reason: row.archive_reason,
+    protected: fromBool(row.protected),
+    display: row.display,
+    imported: fromBool(row.imported),
+    revoke_on_creator_leave: fromBool(row.revoke_on_creator_leave),
+    updated_at: fromSeconds(row.updated_at),
+  }
+}
+
+export function toStoredApiKey(row: Selectable<ApiKeysTable>): StoredApiKey {
+  return {
+    ...toApiKey(row),
+    secret_hash: row.secret_hash,
+    previous_secret_hash: row.previous_secret_hash,
+    previous_valid_until: fromOptionalSeconds(row.previous_valid_until),
+  }
+}
+
+const apiKeyName = (name: string | null): Pick<Insertable<ApiKeysTable>, 'name' | 'name_lower'> => ({
+  name,
+  name_lower: name === null ? null : lower(name),
+})
+
+export function newApiKeyRow(apiKeyId: string, input: NewApiKey, now: number, db: EngineAdapter): Insertable<ApiKeysTable> {
+  return {
+    api_key_id: apiKeyId,
+    type: input.type,
+    user_id: input.user_id,
+    org_id: input.org_id,
+    secret_hash: input.secret_hash,
+    previous_secret_hash: null,
+    previous_valid_until: null,
+    ...apiKeyName(input.name ?? null),
+    description: input.description ?? null,
+    metadata: toJson(input.metadata ?? {}),
+    scopes: toJsonList(input.scopes ?? []),
+    rate_limit_override: input.rate_limit_override ?? null,
+    created_by: input.created_by ?? null,
+    created_at: now,
+    expires_at: input.expires_at,
+    last_used_at: null,
+    archived_at: null,
+    archive_reason: null,
+    protected: db.toBool(input.protected ?? false),
+    display: input.display,
+    imported: db.toBool(input.imported ?? false),
+    revoke_on_creator_leave: db.toBool(input.revoke_on_creator_leave ?? false),
+    updated_at: now,
+  }
+}
+
+export function apiKeyPatchRow(patch: ApiKeyPatch, now: number): Updateable<ApiKeysTable> {
+  const row: Updateable<ApiKeysTable> = { updated_at: now }
+  if (patch.name !== undefined) Object.assign(row, apiKeyName(patch.name))
+  if (patch.description !== undefined) row.description = patch.description
+  if (patch.metadata !== undefined) row.metadata = toJson(patch.metadata)
+  if (patch.scopes !== undefined) row.scopes = toJsonList(patch.scopes)
+  if (patch.rate_limit_override !== undefined) row.rate_limit_override = patch.rate_limit_override
+  if (patch.expires_at !== undefined) row.expires_at = patch.expires_at
   return row
 }

@@ -10,6 +10,8 @@ import type { JsonObject } from './types.ts'
 export type DbBool = number | boolean
 /** Text in SQLite; PostgreSQL's jsonb arrives already parsed. */
 export type DbJson = string | JsonObject
+/** A JSON array column (an API key's scopes), kept like DbJson. */
+export type DbJsonList = string | unknown[]
 /** Whole Unix seconds; PostgreSQL's bigint arrives as a string, so reads accept both. */
 export type DbSeconds = ColumnType<number | string, number, number>
 
@@ -70,10 +72,51 @@ export interface SigningKeysTable {
   created_at: DbSeconds
 }
 
-/** Tables by name; the API-key tables join here with their migration. */
+/**
+ * API keys. Owners are plain columns, not foreign keys: a key of a deleted user or org stays
+ * (archived or not) and validation stops it by finding no owner.
+ */
+export interface ApiKeysTable {
+  api_key_id: string
+  type: string
+  user_id: string | null
+  org_id: string | null
+  secret_hash: string
+  previous_secret_hash: string | null
+  previous_valid_until: DbSeconds | null
+  name: string | null
+  /** Lowercased name, for the case-insensitive `query` filter. */
+  name_lower: string | null
+  description: string | null
+  metadata: DbJson
+  scopes: DbJsonList
+  rate_limit_override: number | null
+  created_by: string | null
+  created_at: DbSeconds
+  expires_at: DbSeconds | null
+  last_used_at: DbSeconds | null
+  archived_at: DbSeconds | null
+  archive_reason: string | null
+  protected: DbBool
+  display: string
+  imported: DbBool
+  revoke_on_creator_leave: DbBool
+  updated_at: DbSeconds
+}
+
+/** Requests per key per UTC day (`date` YYYY-MM-DD). */
+export interface ApiKeyUsageTable {
+  api_key_id: string
+  date: string
+  count: ColumnType<number | string, number, number>
+}
+
+/** Tables by name. */
 export interface Database {
   users: UsersTable
   orgs: OrgsTable
   memberships: MembershipsTable
   signing_keys: SigningKeysTable
+  api_keys: ApiKeysTable
+  api_key_usage: ApiKeyUsageTable
 }

@@ -147,6 +147,17 @@ describe('admin app: probes, admin key, OpenAPI document', () => {
       '/v1/orgs/{org_id}/members': ['post'],
       '/v1/orgs/{org_id}/members/{user_id}': ['delete', 'put'],
       '/v1/access_tokens': ['post'],
+      '/v1/api_keys': ['get', 'post'],
+      '/v1/api_keys/import': ['post'],
+      '/v1/api_keys/validate': ['post'],
+      '/v1/api_keys/validate_personal': ['post'],
+      '/v1/api_keys/validate_org': ['post'],
+      '/v1/api_keys/validate_imported': ['post'],
+      '/v1/api_keys/archived': ['get'],
+      '/v1/api_keys/usage': ['get'],
+      '/v1/api_keys/{api_key_id}': ['delete', 'get', 'patch'],
+      '/v1/api_keys/{api_key_id}/rotate': ['post'],
+      '/v1/api_keys/{api_key_id}/archive': ['post'],
     }
 
     it('is public, OpenAPI 3.1, and lists every path and method', async () => {

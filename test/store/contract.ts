@@ -2,7 +2,7 @@ import { describe, it } from 'node:test'
 import type { TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { StoreConflictError, StoreLimitError, StoreNotFoundError } from '../../src/store/index.ts'
-import type { Store, User, UserOrderBy } from '../../src/store/index.ts'
+import type { ApiKey, NewApiKey, Store, User, UserOrderBy } from '../../src/store/index.ts'
 
 /** 2026-01-01T00:00:00Z in Unix seconds; tests set the clock so stored times are predictable. */
 const T0 = 1_767_225_600
@@ -15,6 +15,22 @@ function clockAt(t: TestContext, seconds: number): (seconds: number) => void {
 
 const ids = (users: readonly User[]): string[] => users.map((u) => u.user_id)
 const byId = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
+
+let secrets = 0
+/** A distinct stand-in for a secret's SHA-256 (the store never sees secrets, only these). */
+const hash = (): string => (++secrets).toString(16).padStart(64, '0')
+
+const personal = (userId: string, extra: Partial<NewApiKey> = {}): NewApiKey => ({
+  type: 'personal',
+  user_id: userId,
+  org_id: null,
+  expires_at: null,
+  secret_hash: hash(),
+  display: 'gh_pk_Ab3d',
+  ...extra,
+})
+
+const keyIds = (keys: readonly ApiKey[]): string[] => keys.map((k) => k.api_key_id)
 
 function conflictOn(field: string): (error: unknown) => boolean {
   return (error) => error instanceof StoreConflictError && error.field === field
@@ -171,7 +187,7 @@ export function describeStore(name: string, open: () => Promise<Store>): void {
     describe('queryUsers', () => {
       it('pages with a total and stable page boundaries', () =>
         withStore(async (store) => {
-          // All created in the same second: the order falls back to user_id alone.
+          // Mostly created in the same second: ties fall back to user_id.
           for (let i = 0; i < 5; i++) await store.createUser({ email: `u${i}@example.com` })
           const pages = []
           for (let page_number = 0; page_number < 4; page_number++) {
@@ -181,9 +197,10 @@ export function describeStore(name: string, open: () => Promise<Store>): void {
             pages.map((p) => [p.total, p.items.length]),
             [[5, 2], [5, 2], [5, 1], [5, 0]],
           )
-          const all = pages.flatMap((p) => ids(p.items))
-          assert.deepEqual(all, [...all].sort(byId))
-          assert.equal(new Set(all).size, 5)
+          const items = pages.flatMap((p) => p.items)
+          const expected = [...items].sort((a, b) => a.created_at - b.created_at || byId(a.user_id, b.user_id))
+          assert.deepEqual(ids(items), ids(expected))
+          assert.equal(new Set(ids(items)).size, 5)
         }))
 
       it('refuses an invalid page', () =>
@@ -426,6 +443,296 @@ export function describeStore(name: string, open: () => Promise<Store>): void {
           assert.equal(refused.length, 7)
           assert.ok(refused.every((e) => e instanceof StoreLimitError))
           assert.equal((await store.listOrgMembers(org.org_id, { page_size: 10, page_number: 0 })).total, 3)
+        }))
+    })
+
+    describe('api keys', () => {
+      const page = { page_size: 10, page_number: 0 }
+
+      it('creates a key with defaults, hiding the hashes, and fetches it with them', (t) =>
+        withStore(async (store) => {
+          clockAt(t, T0)
+          const input = personal('u1')
+          const key = await store.createApiKey(input)
+          assert.match(key.api_key_id, /^[0-9a-f]{32}$/)
+          assert.deepEqual(key, {
+            api_key_id: key.api_key_id,
+            type: 'personal',
+            user_id: 'u1',
+            org_id: null,
+            name: null,
+            description: null,
+            metadata: {},
+            scopes: [],
+            rate_limit_override: null,
+            created_by: null,
+            created_at: T0,
+            expires_at: null,
+            last_used_at: null,
+            archived_at: null,
+            archive_reason: null,
+            protected: false,
+            display: 'gh_pk_Ab3d',
+            imported: false,
+            revoke_on_creator_leave: false,
+            updated_at: T0,
+          })
+          assert.equal('secret_hash' in key, false)
+          assert.deepEqual(await store.getApiKey(key.api_key_id), {
+            ...key,
+            secret_hash: input.secret_hash,
+            previous_secret_hash: null,
+            previous_valid_until: null,
+          })
+          assert.equal(await store.getApiKey('0'.repeat(32)), undefined)
+        }))
+
+      it('keeps every field given at creation', () =>
+        withStore(async (store) => {
+          const input: NewApiKey = {
+            type: 'org',
+            user_id: 'creator',
+            org_id: 'org1',
+            expires_at: T0 + 3600,
+            secret_hash: hash(),
+            display: 'gh_ok_Zz9',
+            name: 'CI deploys',
+            description: 'used by the pipeline',
+            metadata: { env: 'prod', nested: { n: [1] } },
+            scopes: ['read:x', 'write:y'],
+            rate_limit_override: 600,
+            created_by: 'creator',
+            protected: true,
+            imported: true,
+            revoke_on_creator_leave: true,
+          }
+          const key = await store.createApiKey(input)
+          const { secret_hash: _hash, ...shown } = input
+          assert.deepEqual(key, { ...key, ...shown })
+          assert.deepEqual(await store.getApiKey(key.api_key_id), { ...key, secret_hash: input.secret_hash, previous_secret_hash: null, previous_valid_until: null })
+        }))
+
+      it('rejects a duplicate secret hash, at create and at rotate', () =>
+        withStore(async (store) => {
+          const a = await store.createApiKey(personal('u1'))
+          const b = await store.createApiKey(personal('u1'))
+          const stored = await store.getApiKey(a.api_key_id)
+          await assert.rejects(store.createApiKey(personal('u2', { secret_hash: stored!.secret_hash })), conflictOn('api_key'))
+          await assert.rejects(store.rotateApiKey(b.api_key_id, { secret_hash: stored!.secret_hash, display: 'x' }, null), conflictOn('api_key'))
+          assert.equal((await store.listApiKeys({ ...page, archived: false })).total, 2)
+        }))
+
+      it('finds a key by its secret hash, and by the previous one only during the grace period', (t) =>
+        withStore(async (store) => {
+          const setClock = clockAt(t, T0)
+          const oldHash = hash()
+          const key = await store.createApiKey(personal('u1', { secret_hash: oldHash }))
+          assert.equal((await store.findApiKeyBySecretHash(oldHash, T0))?.api_key_id, key.api_key_id)
+          assert.equal(await store.findApiKeyBySecretHash(hash(), T0), undefined)
+
+          setClock(T0 + 10)
+          const newHash = hash()
+          const rotated = await store.rotateApiKey(key.api_key_id, { secret_hash: newHash, display: 'gh_pk_New1' }, T0 + 100)
+          assert.deepEqual(rotated, { ...key, display: 'gh_pk_New1', updated_at: T0 + 10 })
+          const stored = await store.getApiKey(key.api_key_id)
+          assert.deepEqual(
+            [stored?.secret_hash, stored?.previous_secret_hash, stored?.previous_valid_until],
+            [newHash, oldHash, T0 + 100],
+          )
+          assert.equal((await store.findApiKeyBySecretHash(newHash, T0 + 10))?.api_key_id, key.api_key_id)
+          assert.deepEqual(await store.findApiKeyBySecretHash(oldHash, T0 + 99), stored)
+          assert.equal(await store.findApiKeyBySecretHash(oldHash, T0 + 100), undefined)
+          assert.equal(await store.findApiKeyBySecretHash(oldHash, T0 + 1000), undefined)
+
+          // A rotation without grace drops the previous secret at once, including one still in grace.
+          const newest = hash()
+          await store.rotateApiKey(key.api_key_id, { secret_hash: newest, display: 'gh_pk_New2' }, null)
+          const again = await store.getApiKey(key.api_key_id)
+          assert.deepEqual([again?.secret_hash, again?.previous_secret_hash, again?.previous_valid_until], [newest, null, null])
+          assert.equal(await store.findApiKeyBySecretHash(newHash, T0 + 10), undefined)
+          assert.equal(await store.findApiKeyBySecretHash(oldHash, T0 + 10), undefined)
+          assert.equal(await store.rotateApiKey('0'.repeat(32), { secret_hash: hash(), display: 'x' }, null), undefined)
+        }))
+
+      it('still finds archived and expired keys, for the caller to say why they fail', (t) =>
+        withStore(async (store) => {
+          clockAt(t, T0)
+          const input = personal('u1', { expires_at: T0 - 1 })
+          const key = await store.createApiKey(input)
+          await store.archiveApiKey(key.api_key_id, 'leaked')
+          const found = await store.findApiKeyBySecretHash(input.secret_hash, T0)
+          assert.equal(found?.archived_at, T0)
+          assert.equal(found?.expires_at, T0 - 1)
+        }))
+
+      it('lists current or archived keys newest first, with filters and paging', (t) =>
+        withStore(async (store) => {
+          const setClock = clockAt(t, T0)
+          const make = async (at: number, extra: Partial<NewApiKey>) => {
+            setClock(at)
+            return (await store.createApiKey(personal('u1', extra))).api_key_id
+          }
+          const p1 = await make(T0 + 1, { name: 'Laptop 100%' })
+          const p2 = await make(T0 + 2, { user_id: 'u2', name: 'laptop_two' })
+          const o1 = await make(T0 + 3, { type: 'org', user_id: null, org_id: 'org1', name: 'Deploy' })
+          const o2 = await make(T0 + 3, { type: 'org', user_id: 'u1', org_id: 'org1', created_by: 'u1' })
+          const g1 = await make(T0 + 4, { type: 'generic', user_id: null, name: 'Partner LAPTOP' })
+          const gone = await make(T0 + 5, { name: 'old laptop' })
+          await store.archiveApiKey(gone, 'retired')
+
+          const list = async (query: Partial<Parameters<Store['listApiKeys']>[0]>) =>
+            keyIds((await store.listApiKeys({ ...page, archived: false, ...query })).items)
+          const sameSecond = [o1, o2].sort(byId).reverse()
+          assert.deepEqual(await list({}), [g1, ...sameSecond, p2, p1])
+          assert.deepEqual(await list({ archived: true }), [gone])
+          assert.deepEqual(await list({ org_id: 'org1' }), sameSecond)
+          assert.deepEqual(await list({ user_id: 'u1' }), [o2, p1])
+          assert.deepEqual(await list({ user_id: 'u1', type: 'personal' }), [p1])
+          assert.deepEqual(await list({ type: 'generic' }), [g1])
+          assert.deepEqual(await list({ query: 'LAPTOP' }), [g1, p2, p1])
+          assert.deepEqual(await list({ query: 'laptop', archived: true }), [gone])
+          assert.deepEqual(await list({ query: '_' }), [p2])
+          assert.deepEqual(await list({ query: '%' }), [p1])
+          assert.deepEqual(await list({ org_id: 'nope' }), [])
+
+          const second = await store.listApiKeys({ page_size: 2, page_number: 1, archived: false })
+          assert.deepEqual({ total: second.total, ids: keyIds(second.items) }, { total: 5, ids: [sameSecond[1], p2] })
+          assert.ok(second.items.every((k) => !('secret_hash' in k)))
+          await assert.rejects(store.listApiKeys({ page_size: 0, page_number: 0, archived: false }), RangeError)
+        }))
+
+      it('updates the given fields and sets updated_at', (t) =>
+        withStore(async (store) => {
+          const setClock = clockAt(t, T0)
+          const key = await store.createApiKey(personal('u1', { name: 'Old', expires_at: T0 + 60, scopes: ['a'] }))
+          setClock(T0 + 5)
+          const updated = await store.updateApiKey(key.api_key_id, {
+            name: 'New Name',
+            description: 'd',
+            metadata: { m: 1 },
+            scopes: ['b', 'c'],
+            rate_limit_override: 10,
+            expires_at: null,
+          })
+          assert.deepEqual(updated, {
+            ...key,
+            name: 'New Name',
+            description: 'd',
+            metadata: { m: 1 },
+            scopes: ['b', 'c'],
+            rate_limit_override: 10,
+            expires_at: null,
+            updated_at: T0 + 5,
+          })
+          const { secret_hash: _h, previous_secret_hash: _p, previous_valid_until: _v, ...fetched } = (await store.getApiKey(key.api_key_id))!
+          assert.deepEqual(fetched, updated)
+          assert.deepEqual(keyIds((await store.listApiKeys({ ...page, archived: false, query: 'new n' })).items), [key.api_key_id])
+          assert.deepEqual((await store.listApiKeys({ ...page, archived: false, query: 'old' })).items, [])
+          const cleared = await store.updateApiKey(key.api_key_id, { name: null, scopes: [] })
+          assert.deepEqual([cleared?.name, cleared?.scopes, cleared?.description], [null, [], 'd'])
+          assert.equal(await store.updateApiKey('0'.repeat(32), { name: 'x' }), undefined)
+        }))
+
+      it('archives once, keeping the first time and reason, and the key stays fetchable', (t) =>
+        withStore(async (store) => {
+          const setClock = clockAt(t, T0)
+          const key = await store.createApiKey(personal('u1'))
+          setClock(T0 + 7)
+          const archived = await store.archiveApiKey(key.api_key_id, 'compromised')
+          assert.deepEqual(archived, { ...key, archived_at: T0 + 7, archive_reason: 'compromised', updated_at: T0 + 7 })
+          setClock(T0 + 9)
+          assert.deepEqual(await store.archiveApiKey(key.api_key_id, 'again'), archived)
+          assert.equal((await store.getApiKey(key.api_key_id))?.archived_at, T0 + 7)
+          assert.equal((await store.listApiKeys({ ...page, archived: false })).total, 0)
+          assert.equal(await store.archiveApiKey('0'.repeat(32), null), undefined)
+          const noReason = await store.archiveApiKey((await store.createApiKey(personal('u1'))).api_key_id, null)
+          assert.deepEqual([noReason?.archived_at, noReason?.archive_reason], [T0 + 9, null])
+        }))
+
+      it('deletes a key with its usage, and says whether one went away', () =>
+        withStore(async (store) => {
+          const input = personal('u1')
+          const key = await store.createApiKey(input)
+          const other = await store.createApiKey(personal('u1'))
+          await store.recordApiKeyUsage([
+            { api_key_id: key.api_key_id, date: '2026-01-01', count: 3, last_used_at: T0 },
+            { api_key_id: other.api_key_id, date: '2026-01-01', count: 2, last_used_at: T0 },
+          ])
+          assert.equal(await store.deleteApiKey(key.api_key_id), true)
+          assert.equal(await store.getApiKey(key.api_key_id), undefined)
+          assert.equal(await store.findApiKeyBySecretHash(input.secret_hash, T0), undefined)
+          assert.equal(await store.apiKeyUsage({ date: '2026-01-01', api_key_id: key.api_key_id }), 0)
+          assert.equal(await store.apiKeyUsage({ date: '2026-01-01', user_id: 'u1' }), 2)
+          assert.equal(await store.deleteApiKey(key.api_key_id), false)
+          // The hash is free again.
+          await store.createApiKey(personal('u2', { secret_hash: input.secret_hash }))
+        }))
+
+      it('archives the creator-bound org keys of a departed creator, and only those', (t) =>
+        withStore(async (store) => {
+          const setClock = clockAt(t, T0)
+          const org = (extra: Partial<NewApiKey>) =>
+            store.createApiKey(personal('u1', { type: 'org', org_id: 'org1', created_by: 'u1', revoke_on_creator_leave: true, ...extra }))
+          const bound1 = await org({})
+          const bound2 = await org({ user_id: null })
+          const unbound = await org({ revoke_on_creator_leave: false })
+          const otherOrg = await org({ org_id: 'org2' })
+          const otherCreator = await org({ created_by: 'u2' })
+          const personalKey = await store.createApiKey(personal('u1', { org_id: 'org1', created_by: 'u1', revoke_on_creator_leave: true }))
+          const already = await org({})
+          await store.archiveApiKey(already.api_key_id, 'earlier')
+
+          setClock(T0 + 30)
+          const ids = await store.archiveKeysOfDepartedCreator('org1', 'u1', 'creator left the org')
+          assert.deepEqual([...ids].sort(byId), [bound1.api_key_id, bound2.api_key_id].sort(byId))
+          for (const id of ids) {
+            const key = await store.getApiKey(id)
+            assert.deepEqual([key?.archived_at, key?.archive_reason], [T0 + 30, 'creator left the org'])
+          }
+          for (const key of [unbound, otherOrg, otherCreator, personalKey]) {
+            assert.equal((await store.getApiKey(key.api_key_id))?.archived_at, null)
+          }
+          assert.equal((await store.getApiKey(already.api_key_id))?.archive_reason, 'earlier')
+          assert.deepEqual(await store.archiveKeysOfDepartedCreator('org1', 'u1', 'again'), [])
+        }))
+
+      it('records usage in batches: summed counts per day and last_used_at only moving forward', () =>
+        withStore(async (store) => {
+          const k1 = await store.createApiKey(personal('u1'))
+          const k2 = await store.createApiKey(personal('u1'))
+          const k3 = await store.createApiKey(personal('u2', { type: 'org', org_id: 'org1' }))
+          const k4 = await store.createApiKey(personal('u3', { type: 'org', org_id: 'org1' }))
+          await store.recordApiKeyUsage([])
+          await store.recordApiKeyUsage([
+            { api_key_id: k1.api_key_id, date: '2026-01-01', count: 5, last_used_at: T0 + 50 },
+            { api_key_id: k1.api_key_id, date: '2026-01-01', count: 1, last_used_at: T0 + 40 },
+            { api_key_id: k1.api_key_id, date: '2026-01-02', count: 2, last_used_at: T0 + 90_000 },
+            { api_key_id: k2.api_key_id, date: '2026-01-01', count: 7, last_used_at: T0 + 10 },
+            { api_key_id: k3.api_key_id, date: '2026-01-01', count: 4, last_used_at: T0 + 20 },
+            // A key deleted since its requests were counted: ignored.
+            { api_key_id: '0'.repeat(32), date: '2026-01-01', count: 100, last_used_at: T0 },
+          ])
+          await store.recordApiKeyUsage([
+            { api_key_id: k1.api_key_id, date: '2026-01-01', count: 10, last_used_at: T0 + 30 },
+            { api_key_id: k4.api_key_id, date: '2026-01-01', count: 1, last_used_at: T0 + 60 },
+          ])
+          const usage = (query: Omit<Parameters<Store['apiKeyUsage']>[0], 'date'>, date = '2026-01-01') => store.apiKeyUsage({ date, ...query })
+          assert.equal(await usage({ api_key_id: k1.api_key_id }), 16)
+          assert.equal(await usage({ api_key_id: k1.api_key_id }, '2026-01-02'), 2)
+          assert.equal(await usage({ api_key_id: k1.api_key_id }, '2026-01-03'), 0)
+          assert.equal(await usage({ user_id: 'u1' }), 23)
+          assert.equal(await usage({ org_id: 'org1' }), 5)
+          assert.equal(await usage({ org_id: 'org1', user_id: 'u2' }), 4)
+          assert.equal(await usage({ org_id: 'org1', api_key_id: k1.api_key_id }), 0)
+          assert.equal(await usage({}), 28)
+          assert.equal(await usage({ user_id: 'nobody' }), 0)
+          assert.equal(await store.getApiKey('0'.repeat(32)), undefined)
+
+          assert.equal((await store.getApiKey(k1.api_key_id))?.last_used_at, T0 + 90_000)
+          assert.equal((await store.getApiKey(k2.api_key_id))?.last_used_at, T0 + 10)
+          assert.equal((await store.getApiKey(k4.api_key_id))?.last_used_at, T0 + 60)
+          // Usage is not an edit: updated_at stays.
+          assert.equal((await store.getApiKey(k1.api_key_id))?.updated_at, k1.updated_at)
         }))
     })
 

@@ -26,6 +26,21 @@ describe('SQLite file store', () => {
     const membership = await first.addMember(org.org_id, user.user_id, 'Owner')
     const key = { kid: 'k1', alg: 'ES256', private_jwk: { kty: 'EC' }, created_at: 1 }
     await first.addSigningKey(key)
+    const apiKey = await first.createApiKey({
+      type: 'org',
+      user_id: user.user_id,
+      org_id: org.org_id,
+      expires_at: 2_000_000_000,
+      secret_hash: 'ab'.repeat(32),
+      display: 'gh_ok_Xy',
+      name: 'Durable key',
+      metadata: { a: 1 },
+      scopes: ['read'],
+      protected: true,
+    })
+    await first.rotateApiKey(apiKey.api_key_id, { secret_hash: 'cd'.repeat(32), display: 'gh_ok_Zw' }, 2_000_000_000)
+    await first.recordApiKeyUsage([{ api_key_id: apiKey.api_key_id, date: '2026-01-01', count: 3, last_used_at: 1_767_225_600 }])
+    const storedKey = await first.getApiKey(apiKey.api_key_id)
     await first.close()
 
     const second = await createSqliteStore(file)
@@ -34,6 +49,9 @@ describe('SQLite file store', () => {
       assert.deepEqual(await second.getOrg(org.org_id), org)
       assert.deepEqual(await second.listUserMemberships(user.user_id), [{ org, membership }])
       assert.deepEqual(await second.listSigningKeys(), [key])
+      assert.deepEqual(await second.getApiKey(apiKey.api_key_id), storedKey)
+      assert.equal((await second.findApiKeyBySecretHash('ab'.repeat(32), 1_900_000_000))?.api_key_id, apiKey.api_key_id)
+      assert.equal(await second.apiKeyUsage({ date: '2026-01-01', org_id: org.org_id }), 3)
     } finally {
       await second.close()
     }
@@ -47,7 +65,7 @@ describe('SQLite file store', () => {
     try {
       assert.equal(raw.pragma('journal_mode', { simple: true }), 'wal')
       const applied = raw.prepare('select name from kysely_migration order by name').pluck().all()
-      assert.deepEqual(applied, ['0001_directory'])
+      assert.deepEqual(applied, ['0001_directory', '0002_api_keys'])
     } finally {
       raw.close()
     }

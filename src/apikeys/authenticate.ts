@@ -1,0 +1,184 @@
+import { LRUCache } from 'lru-cache'
+import { ProblemError, problems } from '../http/index.ts'
+import { deepFreeze } from '../authn/index.ts'
+import type { Identity, OrgMembership } from '../authn/index.ts'
+import type { RoleTable } from '../authz/index.ts'
+import type { Store, StoredApiKey } from '../store/index.ts'
+import { hashApiKeySecret, parseApiKeySecret } from './format.ts'
+import type { ApiKeyPrefixes } from './format.ts'
+
+/** Every refusal looks the same to the caller; the reason is for logs only. */
+export class InvalidApiKeyError extends ProblemError {
+  readonly reason: string
+  constructor(reason: string) {
+    super(problems.unauthorized('Invalid API key'))
+    this.name = 'InvalidApiKeyError'
+    this.reason = reason
+  }
+}
+
+export type ApiKeyAuthenticator = {
+  /** The identity of a valid key; rejects with InvalidApiKeyError. A cached identity is shared and frozen. */
+  authenticate(secret: string): Identity | Promise<Identity>
+  /** Forget cached validations (after an admin change), so the next request re-checks the store. */
+  evictKey(apiKeyId: string): void
+  evictUser(userId: string): void
+  evictOrg(orgId: string): void
+  /** Store lookups made so far (tests assert that garbage never reaches the store). */
+  lookups(): number
+}
+
+type Entry = { identity: Identity; expiresAtMs: number | null; keyId: string; userIds: string[]; orgId: string | null } | { refused: string }
+
+/**
+ * Checks API keys for the proxy: the format and checksum first (no I/O for garbage), then a
+ * bounded cache of validated keys and refusals by secret hash, then the store. A cached key is
+ * still refused once past its expiry; admin changes evict by key, user or org at once.
+ */
+export function createApiKeyAuthenticator(options: {
+  store: Store
+  roles: RoleTable
+  prefixes: ApiKeyPrefixes
+  orgKeyRole?: string
+  acceptImported: boolean
+  cache: { maxEntries: number; ttlMs: number }
+}): ApiKeyAuthenticator {
+  const { store, roles, prefixes, acceptImported } = options
+  const cache = new LRUCache<string, Entry>({ max: options.cache.maxEntries, ttl: options.cache.ttlMs })
+  let storeLookups = 0
+
+  async function lookUp(hash: string): Promise<Identity> {
+    storeLookups++
+    const now = Date.now()
+    const key = await store.findApiKeyBySecretHash(hash, Math.floor(now / 1000))
+    const refusal = key ? await refusalOf(key, store, now) : 'not found'
+    if (refusal || !key) {
+      cache.set(hash, { refused: refusal ?? 'not found' })
+      throw new InvalidApiKeyError(refusal ?? 'not found')
+    }
+    const built = await identityOf(key, store, roles, options.orgKeyRole)
+    const expiresAtMs = key.expires_at === null ? null : key.expires_at * 1000
+    const ttl = Math.min(options.cache.ttlMs, (expiresAtMs ?? Infinity) - now, graceLeft(key, hash, now))
+    if (ttl >= 1) {
+      cache.set(hash, { identity: built.identity, expiresAtMs, keyId: key.api_key_id, userIds: built.userIds, orgId: key.org_id }, { ttl })
+    }
+    return built.identity
+  }
+
+  function evictWhere(match: (entry: Extract<Entry, { keyId: string }>) => boolean): void {
+    for (const [hash, entry] of cache.entries()) {
+      if ('keyId' in entry && match(entry)) cache.delete(hash)
+      else if ('refused' in entry) cache.delete(hash)
+    }
+  }
+
+  return {
+    authenticate(secret) {
+      if (!parseApiKeySecret(secret, prefixes) && !acceptImported) throw new InvalidApiKeyError('malformed or bad checksum')
+      const hash = hashApiKeySecret(secret)
+      const entry = cache.get(hash)
+      if (!entry) return lookUp(hash)
+      if ('refused' in entry) throw new InvalidApiKeyError(entry.refused)
+      if (entry.expiresAtMs !== null && entry.expiresAtMs <= Date.now()) {
+        cache.delete(hash)
+        throw new InvalidApiKeyError('expired')
+      }
+      return entry.identity
+    },
+    evictKey: (apiKeyId) => evictWhere((e) => e.keyId === apiKeyId),
+    evictUser: (userId) => evictWhere((e) => e.userIds.includes(userId)),
+    evictOrg: (orgId) => evictWhere((e) => e.orgId === orgId),
+    lookups: () => storeLookups,
+  }
+}
+
+/** A key found by its previous secret stays cached only for what is left of the grace period. */
+function graceLeft(key: StoredApiKey, hash: string, now: number): number {
+  if (hash === key.secret_hash || key.previous_valid_until === null) return Infinity
+  return key.previous_valid_until * 1000 - now
+}
+
+/** Why a found key must not work (PropelAuth's automatic invalidation), or undefined. */
+async function refusalOf(key: StoredApiKey, store: Store, now: number): Promise<string | undefined> {
+  if (key.archived_at !== null) return 'archived'
+  if (key.expires_at !== null && key.expires_at * 1000 <= now) return 'expired'
+  if (key.type === 'personal') {
+    const user = key.user_id ? await store.getUser(key.user_id) : undefined
+    if (!user) return 'owner deleted'
+    if (!user.enabled) return 'owner disabled'
+  }
+  if (key.type === 'org') {
+    if (!key.org_id || !(await store.getOrg(key.org_id))) return 'org deleted'
+    const creator = creatorOf(key)
+    if (key.revoke_on_creator_leave && creator && !(await store.getMembership(key.org_id, creator))) {
+      return 'creator left the org'
+    }
+  }
+  return undefined
+}
+
+/** The user who created an org key: recorded as created_by, or as the key's user_id. */
+function creatorOf(key: StoredApiKey): string | null {
+  return key.created_by ?? key.user_id
+}
+
+/** Scopes, when a key has them, narrow its owner's permissions and never widen them. */
+function narrow(permissions: readonly string[], scopes: readonly string[]): readonly string[] {
+  return scopes.length === 0 ? permissions : permissions.filter((p) => scopes.includes(p))
+}
+
+async function identityOf(key: StoredApiKey, store: Store, roles: RoleTable, orgKeyRole: string | undefined) {
+  const apiKey = {
+    id: key.api_key_id,
+    type: key.type,
+    scopes: key.scopes,
+    metadata: key.metadata,
+    expiresAt: key.expires_at,
+    ...(key.rate_limit_override === null ? {} : { rateLimit: key.rate_limit_override }),
+  }
+  const orgs: Record<string, OrgMembership> = Object.create(null) as Record<string, OrgMembership>
+  if (key.type === 'personal') {
+    const user = (await store.getUser(key.user_id!))!
+    for (const { org, membership } of await store.listUserMemberships(user.user_id)) {
+      orgs[org.org_id] = {
+        orgId: org.org_id,
+        orgName: org.name,
+        role: membership.role,
+        inheritedRoles: roles.inheritedRoles(membership.role),
+        permissions: narrow(roles.permissionsOf(membership.role), key.scopes),
+      }
+    }
+    const identity: Identity = {
+      principal: 'user',
+      method: 'api_key',
+      user: {
+        userId: user.user_id,
+        email: user.email,
+        ...(user.username ? { username: user.username } : {}),
+        ...(user.first_name ? { firstName: user.first_name } : {}),
+        ...(user.last_name ? { lastName: user.last_name } : {}),
+        ...(user.legacy_user_id ? { legacyUserId: user.legacy_user_id } : {}),
+        properties: user.properties,
+      },
+      orgs,
+      apiKey,
+    }
+    return { identity: deepFreeze(identity), userIds: [user.user_id] }
+  }
+  if (key.type === 'org') {
+    const org = (await store.getOrg(key.org_id!))!
+    const role = orgKeyRole ?? ''
+    orgs[org.org_id] = {
+      orgId: org.org_id,
+      orgName: org.name,
+      role,
+      inheritedRoles: roles.inheritedRoles(role),
+      // An org key's permissions are its scopes, or those of the role configured for org keys.
+      permissions: key.scopes.length > 0 ? key.scopes : roles.permissionsOf(role),
+    }
+    const identity: Identity = { principal: 'org', method: 'api_key', orgs, org: { orgId: org.org_id, orgName: org.name }, apiKey }
+    const creator = creatorOf(key)
+    return { identity: deepFreeze(identity), userIds: creator ? [creator] : [] }
+  }
+  return { identity: deepFreeze({ principal: 'service', method: 'api_key', orgs, apiKey } satisfies Identity), userIds: [] }
+}
