@@ -83,6 +83,25 @@ describe('directory CLI on the configured store, and a gateway sharing it', () =
     }
   })
 
+  it('manages API keys: create shows the secret once, list never does, validate and archive', async () => {
+    const user = JSON.parse((await gatehouse(['users', 'create', '--email', 'keys@example.com', '--config', config])).stdout) as { user_id: string }
+    const created = JSON.parse(
+      (await gatehouse(['keys', 'create', '--user', user.user_id, '--name', 'laptop', '--scopes', 'a,b', '--expiration', 'one_month', '--config', config])).stdout,
+    ) as { api_key_id: string; api_key_token: string; scopes: string[]; expires_at_seconds: number }
+    assert.match(created.api_key_token, /^gtu_[0-9A-Za-z]{28}$/)
+    assert.deepEqual(created.scopes, ['a', 'b'])
+    assert.ok(created.expires_at_seconds > Date.now() / 1000 + 29 * 86400)
+    const listed = (await gatehouse(['keys', 'list', '--user', user.user_id, '--config', config])).stdout
+    assert.ok(listed.includes(created.api_key_id) && !listed.includes(created.api_key_token))
+    const valid = JSON.parse((await gatehouse(['keys', 'validate', created.api_key_token, '--config', config])).stdout) as { user: { user_id: string } }
+    assert.equal(valid.user.user_id, user.user_id)
+    await gatehouse(['keys', 'archive', created.api_key_id, '--reason', 'rotated out', '--config', config])
+    await assert.rejects(gatehouse(['keys', 'validate', created.api_key_token, '--config', config]), (err: { stderr: string }) => {
+      assert.match(err.stderr, /"error_code":"archived"/)
+      return true
+    })
+  })
+
   it('refuses what the API refuses, with the problem on stderr and exit 1', async () => {
     await assert.rejects(gatehouse(['orgs', 'add-member', 'no-such-org', '--user', 'nobody', '--role', 'Wizard', '--config', config]), (err: { code: number; stderr: string }) => {
       assert.equal(err.code, 1)
