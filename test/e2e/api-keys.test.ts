@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
+import { adminClient } from '../support/admin.ts'
 import { startGateway } from '../support/gateway.ts'
 import type { TestGateway } from '../support/gateway.ts'
 import { startUpstream } from '../support/upstream.ts'
@@ -39,15 +40,7 @@ describe('API keys through the real gateway', () => {
     await upstream.close()
   })
 
-  async function api(method: string, path: string, body?: unknown) {
-    const res = await fetch(gateway.adminUrl + path, {
-      method,
-      headers: { authorization: `Bearer ${ADMIN_KEY}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-      ...(body ? { body: JSON.stringify(body) } : {}),
-    })
-    const text = await res.text()
-    return { status: res.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} }
-  }
+  const api = adminClient(() => gateway.adminUrl, ADMIN_KEY)
 
   async function createKey(body: Record<string, unknown>): Promise<{ id: string; secret: string }> {
     const res = await api('POST', '/v1/api_keys', body)
@@ -161,15 +154,7 @@ describe('API key limits and invalidation through the real gateway', () => {
     await upstream.close()
   })
 
-  async function api(method: string, path: string, body?: unknown) {
-    const res = await fetch(gateway.adminUrl + path, {
-      method,
-      headers: { authorization: `Bearer ${ADMIN_KEY}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-      ...(body ? { body: JSON.stringify(body) } : {}),
-    })
-    const text = await res.text()
-    return { status: res.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} }
-  }
+  const api = adminClient(() => gateway.adminUrl, ADMIN_KEY)
   const key = async (body: Record<string, unknown>) => {
     const res = await api('POST', '/v1/api_keys', body)
     assert.equal(res.status, 201, JSON.stringify(res.body))

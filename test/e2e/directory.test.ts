@@ -10,6 +10,7 @@ import { stringify } from 'yaml'
 import { loadConfig } from '../../src/config/index.ts'
 import { startGatehouse } from '../../src/server.ts'
 import type { RunningGatehouse } from '../../src/server.ts'
+import { adminClient } from '../support/admin.ts'
 import { TEST_ROLES } from '../support/gateway.ts'
 import { startUpstream } from '../support/upstream.ts'
 import type { TestUpstream } from '../support/upstream.ts'
@@ -60,15 +61,7 @@ describe('identity backend end to end: admin API, own tokens, gateway rules', ()
     rmSync(dir, { recursive: true, force: true })
   })
 
-  async function api(method: string, path: string, body?: unknown, key = ADMIN_KEY) {
-    const res = await fetch(admin + path, {
-      method,
-      headers: { authorization: `Bearer ${key}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-      ...(body ? { body: JSON.stringify(body) } : {}),
-    })
-    const text = await res.text()
-    return { status: res.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} }
-  }
+  const api = adminClient(() => admin, ADMIN_KEY)
   const asUser = async (path: string, token: string) => (await fetch(gateway + path, { headers: { authorization: `Bearer ${token}` } })).status
 
   let userId: string
