@@ -13,8 +13,10 @@ export type LoadSpec = {
   maxSeconds?: number
   headers?: Record<string, string>
   body?: Buffer
-  /** A bearer token per request (distinct tokens in rotation); without it, requests are built once. */
+  /** A credential per request (distinct tokens or API keys in rotation); without it, requests are built once. */
   nextToken?: () => string
+  /** How `nextToken`'s credential is sent: `Authorization: Bearer …` (the default) or `X-Api-Key: …`. */
+  tokenHeader?: 'authorization' | 'x-api-key'
 }
 
 export type LoadResult = {
@@ -46,9 +48,10 @@ export function runLoad(spec: LoadSpec): Promise<LoadResult> {
   else options.duration = spec.durationS ?? 1
   if (spec.nextToken) {
     const nextToken = spec.nextToken
+    const credential = credentialHeader(spec.tokenHeader ?? 'authorization')
     const setupRequest = (request: Request): Request => ({
       ...request,
-      headers: { ...request.headers, authorization: `Bearer ${nextToken()}` },
+      headers: { ...request.headers, ...credential(nextToken()) },
     })
     options.requests = [{ setupRequest }]
   }
@@ -71,6 +74,11 @@ export function runLoad(spec: LoadSpec): Promise<LoadResult> {
     })
     if (spec.maxSeconds !== undefined) guard = setTimeout(() => instance.stop(), spec.maxSeconds * 1000)
   })
+}
+
+/** The header that carries one credential. */
+export function credentialHeader(header: 'authorization' | 'x-api-key'): (credential: string) => Record<string, string> {
+  return header === 'authorization' ? (credential) => ({ authorization: `Bearer ${credential}` }) : (credential) => ({ 'x-api-key': credential })
 }
 
 /** The value at quantile `q` (0–1) of an ascending list, nearest rank; NaN when empty. */

@@ -84,11 +84,11 @@ async function runAll(ctx: BenchContext): Promise<Measurement[]> {
   const runs = benchRuns(ctx)
   const measurements: Measurement[] = []
   for (const [i, run] of runs.entries()) {
-    const { spec } = run
-    process.stdout.write(`[${i + 1}/${runs.length}] ${rowLabel({ target: spec.target, variant: spec.variant ?? '' })} · ${spec.scenario}: `)
+    process.stdout.write(`[${i + 1}/${runs.length}] ${rowLabel({ target: run.spec.target, variant: run.spec.variant ?? '' })} · ${run.spec.scenario}: `)
     const target = await run.start()
     try {
-      await run.prepare?.(target)
+      const made = await run.prepare?.(target)
+      const spec = made ? { ...run.spec, load: { ...run.spec.load, ...made } } : run.spec
       const m = await measure(target, spec, ctx.settings)
       // A crashed target turns into refused connections: that is a broken run, not a slow target.
       if (target.exited()) throw new Error(`${target.name} exited during the measurement (its log is in ${ctx.dir})`)

@@ -1,3 +1,4 @@
+import { benchAdminKey, createBenchKeys } from './apikeys.ts'
 import { sendEachOnce } from './load.ts'
 import type { MeasureSpec } from './measure.ts'
 import type { BenchSettings } from './settings.ts'
@@ -22,11 +23,15 @@ export type BenchContext = {
   nginx: string | undefined
 }
 
-/** One measurement: a fresh target process, unmeasured preparation, then `measure`. */
+/**
+ * One measurement: a fresh target process, unmeasured preparation, then `measure`. Preparation may
+ * return what it made for the load (API keys exist only once their gatehouse runs): merged into
+ * `spec.load`.
+ */
 export type Run = {
   spec: MeasureSpec
   start(): Promise<Target>
-  prepare?(target: Target): Promise<void>
+  prepare?(target: Target): Promise<Partial<MeasureSpec['load']> | void>
 }
 
 /**
@@ -47,6 +52,15 @@ export function benchRuns(ctx: BenchContext): Run[] {
   const manyTokens = ctx.pool.slice(0, settings.manyUsers)
 
   const gatehouse = (name: string, overrides: Partial<GatehouseOptions> = {}) => () => startBenchGatehouse(ctx, name, overrides)
+  // API keys are created through the management API of the very process that is then measured.
+  const adminApiKey = benchAdminKey()
+  const keysFor = async (target: Target, users: number, keys: number, label: string): Promise<string[]> => {
+    if (!target.adminOrigin) throw new Error(`${target.name} has no admin listener`)
+    const created = Date.now()
+    const secrets = await createBenchKeys(target.adminOrigin, adminApiKey, { users, keys, label })
+    process.stdout.write(`(${keys.toLocaleString('en-US')} key${keys === 1 ? '' : 's'} of ${users} user${users === 1 ? '' : 's'} created in ${((Date.now() - created) / 1000).toFixed(1)} s) `)
+    return secrets
+  }
   const nodeProxy = () => startNodeServer('node-proxy', 'node-proxy.ts', [ctx.upstream.origin], ctx.dir)
   const fastify = (cache: boolean) => () =>
     startNodeServer(
@@ -74,6 +88,14 @@ export function benchRuns(ctx: BenchContext): Run[] {
       start: fastify(true),
     },
     {
+      spec: { target: 'gatehouse', scenario: 'apikey-hot', load: get(GATEHOUSE_PATHS.user) },
+      start: gatehouse('apikey-hot', { adminApiKey }),
+      prepare: async (target) => {
+        const [key] = await keysFor(target, 1, 1, 'apikey-hot')
+        return { headers: { 'x-api-key': key! } }
+      },
+    },
+    {
       spec: { target: 'gatehouse', variant: 'access log on', scenario: 'jwt-hot+log', load: get(GATEHOUSE_PATHS.user, { headers: hot }) },
       start: gatehouse('jwt-hot-log', { accessLog: true }),
     },
@@ -89,6 +111,14 @@ export function benchRuns(ctx: BenchContext): Run[] {
         load: get(GATEHOUSE_PATHS.user, { nextToken: rotation(coldTokens) }),
       },
       start: fastify(false),
+    },
+    {
+      spec: { target: 'gatehouse', scenario: 'apikey-cold', load: get(GATEHOUSE_PATHS.user, { tokenHeader: 'x-api-key' }) },
+      start: gatehouse('apikey-cold', { adminApiKey, apiKeyCacheEntries: settings.coldCacheEntries }),
+      prepare: async (target) => {
+        const keys = await keysFor(target, settings.coldKeyUsers, settings.coldKeys, 'apikey-cold')
+        return { nextToken: rotation(keys) }
+      },
     },
     {
       spec: { target: 'gatehouse', scenario: 'jwt-many', load: get(GATEHOUSE_PATHS.user, { nextToken: rotation(manyTokens) }) },
@@ -123,7 +153,9 @@ export function startBenchGatehouse(ctx: BenchContext, name: string, overrides: 
       issuer: ctx.issuer.issuer,
       publicKeyPem: ctx.issuer.publicKeyPem,
       cacheEntries: 100_000,
+      apiKeyCacheEntries: 100_000,
       accessLog: false,
+      storeFile: `gatehouse-${name}.db`,
       ...overrides,
     },
     ctx.dir,

@@ -10,6 +10,9 @@ export type BenchSettings = {
   /** jwt-cold rotates this many tokens against a 100-entry cache, so no token is ever cached. */
   coldTokens: number
   coldCacheEntries: number
+  /** apikey-cold rotates this many personal keys (of coldKeyUsers users) against a coldCacheEntries-entry key cache. */
+  coldKeys: number
+  coldKeyUsers: number
   manyUsers: number
   memoryIdentities: number
 }
@@ -21,6 +24,8 @@ export function benchSettings(quick: boolean): BenchSettings {
     uploadBytes: 10 * 1024 * 1024,
     coldTokens: 3_000,
     coldCacheEntries: 100,
+    coldKeys: 2_000,
+    coldKeyUsers: 100,
     manyUsers: 10_000,
   }
   return quick

@@ -12,6 +12,12 @@ export type GatehouseOptions = {
   /** tokens.cache.max_entries: 100 for jwt-cold, so that rotating 3,000 tokens never hits. */
   cacheEntries: number
   accessLog: boolean
+  /** api_keys.cache.max_entries: 100 for apikey-cold, so that rotating 2,000 keys never hits. */
+  apiKeyCacheEntries: number
+  /** admin.api_key: the management API is on only where a scenario creates users and keys through it. */
+  adminApiKey?: string
+  /** The sqlite store, relative to the config's folder: one per process, so no run sees another's keys. */
+  storeFile: string
 }
 
 /** Paths the scenarios request; the routes below give each its rule. */
@@ -22,12 +28,14 @@ export function gatehouseConfig(options: GatehouseOptions): Record<string, unkno
   return {
     server: { listen: '127.0.0.1:0', shutdown_timeout: '1s' },
     upstream: { url: options.upstream },
-    admin: { listen: '127.0.0.1:0' },
+    admin: { listen: '127.0.0.1:0', ...(options.adminApiKey ? { api_key: options.adminApiKey } : {}) },
     roles: [{ name: 'Owner' }, { name: 'Admin' }, { name: 'Member' }],
     tokens: {
       cache: { max_entries: options.cacheEntries, ttl: '5m' },
       issuers: [{ issuer: options.issuer, public_key: options.publicKeyPem, algorithms: ['ES256'], claims: 'propelauth' }],
     },
+    api_keys: { cache: { max_entries: options.apiKeyCacheEntries, ttl: '5m' } },
+    store: { url: `sqlite:./${options.storeFile}` },
     // High enough never to trip: the limiter runs on every request but admits.
     rate_limits: { user: '100000000/1m' },
     identity: { assertion: { key_file: 'assertion-keys.json' } },
@@ -51,16 +59,16 @@ export async function startGatehouse(name: string, options: GatehouseOptions, di
     cwd: ROOT,
   })
   try {
-    const gateway = await waitForLine(child, parseStarted)
-    return { name, pid: child.pid, origin: `http://${gateway}`, exited: child.exited, stop: child.stop }
+    const { gateway, admin } = await waitForLine(child, parseStarted)
+    return { name, pid: child.pid, origin: `http://${gateway}`, adminOrigin: `http://${admin}`, exited: child.exited, stop: child.stop }
   } catch (error) {
     await child.stop()
     throw error
   }
 }
 
-function parseStarted(line: string): string | undefined {
+function parseStarted(line: string): { gateway: string; admin: string } | undefined {
   if (!line.includes('"gatehouse started"')) return undefined
-  const { gateway } = JSON.parse(line) as { gateway?: string }
-  return gateway
+  const { gateway, admin } = JSON.parse(line) as { gateway?: string; admin?: string }
+  return gateway && admin ? { gateway, admin } : undefined
 }

@@ -4,7 +4,15 @@ import { parseListening, spawnChild, waitForLine } from '../children.ts'
 import type { Child } from '../children.ts'
 
 /** A running server under test: its process (tree root) for /proc, and where to send requests. */
-export type Target = { name: string; pid: number; origin: string; exited(): boolean; stop(): Promise<void> }
+export type Target = {
+  name: string
+  pid: number
+  origin: string
+  /** gatehouse's admin listener (its management API when `admin.api_key` is set); other targets have none. */
+  adminOrigin?: string
+  exited(): boolean
+  stop(): Promise<void>
+}
 
 const HERE = fileURLToPath(new URL('.', import.meta.url))
 /** The repository: where `--import tsx` and `dist/` are found. */

@@ -44,6 +44,53 @@ describe('evaluateRatios', () => {
   })
 })
 
+describe('API-key comparisons', () => {
+  const keyHot = { target: 'gatehouse', scenario: 'apikey-hot' }
+  const keyCold = { target: 'gatehouse', scenario: 'apikey-cold' }
+  const targetsOf = (scenario: string) =>
+    COMPARISONS.filter((c) => c.numerator.scenario === scenario && c.denominator.scenario !== 'apikey-hot').map((c) => ({
+      denominator: c.denominator,
+      metric: c.metric,
+      threshold: c.threshold,
+    }))
+
+  it('holds apikey-hot to exactly the targets of jwt-hot', () => {
+    assert.deepEqual(targetsOf('apikey-hot'), targetsOf('jwt-hot'))
+    assert.equal(COMPARISONS.filter((c) => c.numerator.scenario === 'apikey-hot' && c.threshold).length, 5)
+  })
+
+  it('judges apikey-hot against node-proxy and fastify-stack', () => {
+    const keyRow = measurement({ ...keyHot, cpu: { ticks: 0, usPerRequest: 44 }, rps: 11_000, latencyMs: { p50: 2, p99: 7, p999: 9 } })
+    const ratios = evaluateRatios([keyRow, node, fastify]).filter((r) => r.numerator.scenario === 'apikey-hot')
+    const cpuNode = ratios.find((r) => r.denominator.target === 'node-proxy' && r.metric === 'cpu')!
+    assert.equal(cpuNode.ratio, 44 / 40)
+    assert.equal(cpuNode.status, 'MISS')
+    const cpuFastify = ratios.find((r) => r.denominator.target === 'fastify-stack' && r.metric === 'cpu')!
+    assert.equal(cpuFastify.ratio, 0.44)
+    assert.equal(cpuFastify.status, 'PASS')
+    assert.equal(ratios.find((r) => r.denominator.target === 'fastify-stack' && r.metric === 'rps')!.ratio, 11_000 / 9_000)
+    assert.ok(ratios.filter((r) => r.denominator.target === 'nginx').every((r) => r.status === 'n/a'))
+  })
+
+  it('reports apikey-cold beside apikey-hot and jwt-cold, with no target', () => {
+    const cold = COMPARISONS.filter((c) => c.numerator.scenario === 'apikey-cold')
+    assert.deepEqual(
+      cold.map((c) => `${c.denominator.scenario} ${c.metric}`),
+      ['apikey-hot cpu', 'apikey-hot rps', 'jwt-cold cpu'],
+    )
+    assert.ok(cold.every((c) => c.threshold === undefined))
+    const rows = [
+      measurement({ ...keyHot, cpu: { ticks: 0, usPerRequest: 40 } }),
+      measurement({ ...keyCold, cpu: { ticks: 0, usPerRequest: 100 } }),
+      measurement({ target: 'gatehouse', scenario: 'jwt-cold', cpu: { ticks: 0, usPerRequest: 200 } }),
+    ]
+    const [vsHot, , vsJwt] = evaluateRatios(rows, cold)
+    assert.equal(vsHot!.ratio, 2.5)
+    assert.equal(vsHot!.status, 'info')
+    assert.equal(vsJwt!.ratio, 0.5)
+  })
+})
+
 describe('evaluateChecks', () => {
   it('judges RSS with many identities and RSS growth during upload', () => {
     const upload = measurement({ target: 'gatehouse', scenario: 'upload', rssMB: { start: 90, end: 95, maxInWindow: 125, peak: 130 } })

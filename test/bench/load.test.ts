@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { percentile } from '../../bench/load.ts'
+import { credentialHeader, percentile } from '../../bench/load.ts'
 import { rotation } from '../../bench/tokens.ts'
 
 describe('percentile', () => {
@@ -25,5 +25,12 @@ describe('rotation', () => {
 
   it('needs a token', () => {
     assert.throws(() => rotation([]), /at least one token/)
+  })
+})
+
+describe('credentialHeader', () => {
+  it('sends a token as a bearer credential and an API key in X-Api-Key', () => {
+    assert.deepEqual(credentialHeader('authorization')('t0k'), { authorization: 'Bearer t0k' })
+    assert.deepEqual(credentialHeader('x-api-key')('gtu_abc'), { 'x-api-key': 'gtu_abc' })
   })
 })

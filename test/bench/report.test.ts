@@ -12,6 +12,8 @@ function results(): BenchResults {
     measurement({ target: 'gatehouse', scenario: 'jwt-hot', cpu: { ticks: 0, usPerRequest: 36.04 } }),
     measurement({ target: 'fastify-stack', variant: 'cache on', scenario: 'jwt-hot', cpu: { ticks: 0, usPerRequest: 120 } }),
     measurement({ target: 'gatehouse', scenario: 'rate-limited', expectedStatus: 429, statusCounts: { 429: 100_000 } }),
+    measurement({ target: 'gatehouse', scenario: 'apikey-hot', cpu: { ticks: 0, usPerRequest: 38 } }),
+    measurement({ target: 'gatehouse', scenario: 'apikey-cold', cpu: { ticks: 0, usPerRequest: 95 } }),
   ]
   const memory = { identities: 100_000, elapsedS: 25, rssMB: { start: 70, end: 180.25, peak: 190 } }
   const { mode: _mode, ...settings } = benchSettings(false)
@@ -61,6 +63,16 @@ describe('renderMarkdown', () => {
     assert.match(md, /\| gatehouse jwt-hot ÷ fastify-stack jwt-hot \| CPU µs\/request \| 36\.04 ÷ 120\.00 \| 0\.30× \| ≤ 0\.7× \| \*\*PASS\*\* \|/)
     assert.match(md, /\| gatehouse jwt-hot ÷ nginx public \| throughput \(req\/s\) \| 10,000\.00 ÷ — \| — \| ≥ 0\.6× \| n\/a \|/)
     assert.match(md, /\| gatehouse RSS with 100,000 distinct cached identities \| 180\.3 MB \| ≤ 250 MB \| \*\*PASS\*\* \|/)
+  })
+
+  it('has the API-key scenarios, apikey-hot judged as jwt-hot and apikey-cold for information', () => {
+    assert.match(md, /### apikey-hot\n\none personal API key/)
+    assert.match(md, /### apikey-cold\n\n2,000 personal API keys/)
+    assert.match(md, /\| gatehouse apikey-hot ÷ node-proxy public \| CPU µs\/request \| 38\.00 ÷ 40\.00 \| 0\.95× \| ≤ 1× \| \*\*PASS\*\* \|/)
+    assert.match(md, /\| gatehouse apikey-hot ÷ fastify-stack jwt-hot \| CPU µs\/request \| 38\.00 ÷ 120\.00 \| 0\.32× \| ≤ 0\.7× \| \*\*PASS\*\* \|/)
+    assert.match(md, /\| gatehouse apikey-cold ÷ gatehouse apikey-hot \| CPU µs\/request \| 95\.00 ÷ 38\.00 \| 2\.50× \| — \| info \|/)
+    assert.match(md, /\| gatehouse apikey-cold ÷ gatehouse jwt-cold \| CPU µs\/request \| 95\.00 ÷ — \| — \| — \| n\/a \|/)
+    assert.match(md, /apikey-cold: 2,000 keys of 100 users/)
   })
 
   it('links the chart and carries the run notes and the method', () => {
