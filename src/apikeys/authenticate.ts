@@ -3,7 +3,7 @@ import { ProblemError, problems } from '../http/index.ts'
 import { deepFreeze } from '../authn/index.ts'
 import type { Identity, OrgMembership } from '../authn/index.ts'
 import type { RoleTable } from '../authz/index.ts'
-import type { Store, StoredApiKey } from '../store/index.ts'
+import type { Org, Store, StoredApiKey, User } from '../store/index.ts'
 import { hashApiKeySecret, parseApiKeySecret } from './format.ts'
 import type { ApiKeyPrefixes } from './format.ts'
 
@@ -51,12 +51,13 @@ export function createApiKeyAuthenticator(options: {
     storeLookups++
     const now = Date.now()
     const key = await store.findApiKeyBySecretHash(hash, Math.floor(now / 1000))
-    const refusal = key ? await refusalOf(key, store, now) : 'not found'
-    if (refusal || !key) {
-      cache.set(hash, { refused: refusal ?? 'not found' })
-      throw new InvalidApiKeyError(refusal ?? 'not found')
+    const checked = key ? await checkOwner(key, store, now) : { refusal: 'not found' as const }
+    if (!key || 'refusal' in checked) {
+      const refusal = 'refusal' in checked ? checked.refusal : 'not found'
+      cache.set(hash, { refused: refusal })
+      throw new InvalidApiKeyError(refusal)
     }
-    const built = await identityOf(key, store, roles, options.orgKeyRole)
+    const built = await identityOf(key, checked, store, roles, options.orgKeyRole)
     const expiresAtMs = key.expires_at === null ? null : key.expires_at * 1000
     const ttl = Math.min(options.cache.ttlMs, (expiresAtMs ?? Infinity) - now, graceLeft(key, hash, now))
     if (ttl >= 1) {
@@ -74,10 +75,13 @@ export function createApiKeyAuthenticator(options: {
 
   return {
     authenticate(secret) {
-      if (!parseApiKeySecret(secret, prefixes) && !acceptImported) throw new InvalidApiKeyError('malformed or bad checksum')
       const hash = hashApiKeySecret(secret)
       const entry = cache.get(hash)
-      if (!entry) return lookUp(hash)
+      if (!entry) {
+        // Only what is not cached needs the format check: garbage never reaches the store.
+        if (!acceptImported && !parseApiKeySecret(secret, prefixes)) throw new InvalidApiKeyError('malformed or bad checksum')
+        return lookUp(hash)
+      }
       if ('refused' in entry) throw new InvalidApiKeyError(entry.refused)
       if (entry.expiresAtMs !== null && entry.expiresAtMs <= Date.now()) {
         cache.delete(hash)
@@ -98,23 +102,28 @@ function graceLeft(key: StoredApiKey, hash: string, now: number): number {
   return key.previous_valid_until * 1000 - now
 }
 
-/** Why a found key must not work (PropelAuth's automatic invalidation), or undefined. */
-async function refusalOf(key: StoredApiKey, store: Store, now: number): Promise<string | undefined> {
-  if (key.archived_at !== null) return 'archived'
-  if (key.expires_at !== null && key.expires_at * 1000 <= now) return 'expired'
+type Owner = { user?: User; org?: Org }
+
+/** The key's owner records, or why the key must not work (PropelAuth's automatic invalidation). */
+async function checkOwner(key: StoredApiKey, store: Store, now: number): Promise<Owner | { refusal: string }> {
+  if (key.archived_at !== null) return { refusal: 'archived' }
+  if (key.expires_at !== null && key.expires_at * 1000 <= now) return { refusal: 'expired' }
   if (key.type === 'personal') {
     const user = key.user_id ? await store.getUser(key.user_id) : undefined
-    if (!user) return 'owner deleted'
-    if (!user.enabled) return 'owner disabled'
+    if (!user) return { refusal: 'owner deleted' }
+    if (!user.enabled) return { refusal: 'owner disabled' }
+    return { user }
   }
   if (key.type === 'org') {
-    if (!key.org_id || !(await store.getOrg(key.org_id))) return 'org deleted'
+    const org = key.org_id ? await store.getOrg(key.org_id) : undefined
+    if (!org) return { refusal: 'org deleted' }
     const creator = creatorOf(key)
-    if (key.revoke_on_creator_leave && creator && !(await store.getMembership(key.org_id, creator))) {
-      return 'creator left the org'
+    if (key.revoke_on_creator_leave && creator && !(await store.getMembership(org.org_id, creator))) {
+      return { refusal: 'creator left the org' }
     }
+    return { org }
   }
-  return undefined
+  return {}
 }
 
 /** The user who created an org key: recorded as created_by, or as the key's user_id. */
@@ -127,7 +136,7 @@ function narrow(permissions: readonly string[], scopes: readonly string[]): read
   return scopes.length === 0 ? permissions : permissions.filter((p) => scopes.includes(p))
 }
 
-async function identityOf(key: StoredApiKey, store: Store, roles: RoleTable, orgKeyRole: string | undefined) {
+async function identityOf(key: StoredApiKey, owner: Owner, store: Store, roles: RoleTable, orgKeyRole: string | undefined) {
   const apiKey = {
     id: key.api_key_id,
     type: key.type,
@@ -138,7 +147,7 @@ async function identityOf(key: StoredApiKey, store: Store, roles: RoleTable, org
   }
   const orgs: Record<string, OrgMembership> = Object.create(null) as Record<string, OrgMembership>
   if (key.type === 'personal') {
-    const user = (await store.getUser(key.user_id!))!
+    const user = owner.user!
     for (const { org, membership } of await store.listUserMemberships(user.user_id)) {
       orgs[org.org_id] = {
         orgId: org.org_id,
@@ -166,7 +175,7 @@ async function identityOf(key: StoredApiKey, store: Store, roles: RoleTable, org
     return { identity: deepFreeze(identity), userIds: [user.user_id] }
   }
   if (key.type === 'org') {
-    const org = (await store.getOrg(key.org_id!))!
+    const org = owner.org!
     const role = orgKeyRole ?? ''
     orgs[org.org_id] = {
       orgId: org.org_id,

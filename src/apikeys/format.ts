@@ -1,4 +1,4 @@
-import { createHash, randomInt } from 'node:crypto'
+import { hash, randomInt } from 'node:crypto'
 import { crc32 } from 'node:zlib'
 import type { ApiKeyType } from '../store/index.ts'
 
@@ -41,7 +41,7 @@ export function parseApiKeySecret(secret: string, prefixes: ApiKeyPrefixes = DEF
 }
 
 export function hashApiKeySecret(secret: string): string {
-  return createHash('sha256').update(secret).digest('hex')
+  return hash('sha256', secret, 'hex')
 }
 
 /** Enough of the secret for a person to tell keys apart; never enough to use it. */

@@ -44,12 +44,24 @@ export function createUsageCounter(options: { store: Store; flushMs: number; onE
     return flushing
   }
 
+  // The date string changes once a day; building it per request would cost more than the count.
+  let day = -1
+  let date = ''
+  const dateOf = (now: number) => {
+    const today = Math.floor(now / 86_400_000)
+    if (today !== day) {
+      day = today
+      date = new Date(now).toISOString().slice(0, 10)
+    }
+    return date
+  }
+
   const timer = setInterval(() => void flush(), options.flushMs)
   timer.unref()
 
   return {
     count(apiKeyId, now = Date.now()) {
-      add({ api_key_id: apiKeyId, date: new Date(now).toISOString().slice(0, 10), count: 1, last_used_at: Math.floor(now / 1000) })
+      add({ api_key_id: apiKeyId, date: dateOf(now), count: 1, last_used_at: Math.floor(now / 1000) })
     },
     flush,
     async close() {
