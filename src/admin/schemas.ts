@@ -45,17 +45,18 @@ export const includeOrgsQuery = z.object(includeOrgs)
 
 // ---- users -----------------------------------------------------------------------------------
 
+// The profile fields a user is created with, directly or migrated from another system.
+const userProfile = {
+  username: username.optional(),
+  first_name: personName.optional(),
+  last_name: personName.optional(),
+  picture_url: pictureUrl.optional(),
+  properties: jsonObject.optional(),
+  metadata: jsonObject.optional(),
+}
+
 export const createUserBody = z
-  .strictObject({
-    email,
-    email_confirmed: z.boolean().default(false),
-    username: username.optional(),
-    first_name: personName.optional(),
-    last_name: personName.optional(),
-    picture_url: pictureUrl.optional(),
-    properties: jsonObject.optional(),
-    metadata: jsonObject.optional(),
-  })
+  .strictObject({ email, email_confirmed: z.boolean().default(false), ...userProfile })
   .openapi('CreateUser')
 
 export const migrateUserBody = z
@@ -64,12 +65,7 @@ export const migrateUserBody = z
     email_confirmed: z.boolean(),
     existing_user_id: id.optional().openapi({ description: 'Kept as legacy_user_id' }),
     enabled: z.boolean().default(true),
-    username: username.optional(),
-    first_name: personName.optional(),
-    last_name: personName.optional(),
-    picture_url: pictureUrl.optional(),
-    properties: jsonObject.optional(),
-    metadata: jsonObject.optional(),
+    ...userProfile,
   })
   .openapi('MigrateUser')
 
