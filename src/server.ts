@@ -13,7 +13,10 @@ import { createPipeline } from './gateway.ts'
 import type { ListenAddress } from './config/index.ts'
 import { createLogger } from './log.ts'
 import type { Logger } from './log.ts'
-import { createMemoryLimiter } from './ratelimit/index.ts'
+import { createInvalidationBus, createLocalInvalidationBus } from './invalidation/index.ts'
+import type { InvalidationEvent } from './invalidation/index.ts'
+import { createMemoryLimiter, createRedisLimiter } from './ratelimit/index.ts'
+import { connectRedis } from './redis.ts'
 
 export type RunningGatehouse = {
   gateway: AddressInfo
@@ -68,7 +71,39 @@ export async function startGatehouse(loaded: LoadedConfig, options: StartOptions
     onError: (err) => log.warn({ err: String(err) }, 'writing API key usage failed; kept for the next flush'),
   })
   const proxy = createUpstreamProxy(config.upstream)
-  const limiter = createMemoryLimiter({ maxTracked: config.rateLimits.maxTracked })
+  const shared = config.redis ? connectRedis(config.redis, log) : undefined
+  const memoryLimiter = createMemoryLimiter({ maxTracked: config.rateLimits.maxTracked })
+  const redisLimiter =
+    shared &&
+    createRedisLimiter({
+      redis: shared.client,
+      fallback: memoryLimiter,
+      timeoutMs: config.redis!.timeoutMs,
+      keyPrefix: `${config.redis!.keyPrefix}rl:`,
+      onStateChange: (state, err) =>
+        state === 'fallback'
+          ? log.warn({ err: String(err) }, 'Redis unavailable: rate limits fall back to this replica alone')
+          : log.info('Redis back: rate limits are shared again'),
+    })
+  const limiter = redisLimiter ?? memoryLimiter
+
+  /** Evicts what a directory change makes stale, whichever replica it was made on. */
+  const evict = (change: InvalidationEvent) => {
+    if (change.userId) {
+      verifier.evictUser(change.userId)
+      apiKeys.evictUser(change.userId)
+    }
+    if (change.kind === 'org' && change.orgId) apiKeys.evictOrg(change.orgId)
+    if (change.apiKeyId) apiKeys.evictKey(change.apiKeyId)
+  }
+  const bus = shared
+    ? createInvalidationBus({
+        publisher: shared.client,
+        subscriber: shared.subscriber,
+        channel: `${config.redis!.keyPrefix}invalidate`,
+        onMessage: evict,
+      })
+    : createLocalInvalidationBus()
 
   // The proxied path is a plain node:http handler: Hono's Request/Response adapter costs about
   // 16 µs of CPU per request (measured: ~92 vs ~108 µs with one cached token) and the pipeline
@@ -78,18 +113,18 @@ export async function startGatehouse(loaded: LoadedConfig, options: StartOptions
   const adminApp = createAdminApp({
     ...directory.adminDeps,
     jwks: () => keys.jwks(),
-    checks: [{ name: 'token_keys', ready: () => verifier.ready() }],
+    checks: [
+      { name: 'token_keys', ready: () => verifier.ready() },
+      // Falling back to local limits keeps serving, so it is reported but not unready.
+      ...(redisLimiter ? [{ name: 'redis', ready: () => true, detail: () => ({ rate_limits: redisLimiter.state() }) }] : []),
+    ],
     apiKey: config.admin.apiKey,
     // The audit trail of key deletions goes to the log, like every other line: never a secret.
     audit: (event) => log.info({ audit: event }, 'audit'),
-    // A change must not be outlived by a cached token or key validation on this replica.
+    // A change must not be outlived by a cached token or key validation, here or on any replica.
     onChange: (change) => {
-      if (change.userId) {
-        verifier.evictUser(change.userId)
-        apiKeys.evictUser(change.userId)
-      }
-      if (change.kind === 'org' && change.orgId) apiKeys.evictOrg(change.orgId)
-      if (change.apiKeyId) apiKeys.evictKey(change.apiKeyId)
+      evict(change)
+      bus.publish(change).catch((err: unknown) => log.warn({ err: String(err) }, 'publishing an invalidation failed; other replicas catch up within the cache ttl'))
     },
   })
   // Leave the process's global Request/Response alone: gatehouse may be embedded (tests, SDKs).
@@ -108,6 +143,9 @@ export async function startGatehouse(loaded: LoadedConfig, options: StartOptions
       await proxy.close()
       verifier.close()
       await usage.close()
+      await bus.close()
+      redisLimiter?.close()
+      await shared?.close()
       await directory.close()
       log.info('gatehouse stopped')
       await new Promise<void>((done) => log.flush(() => done()))

@@ -2,7 +2,7 @@ import { HTTPException } from 'hono/http-exception'
 import type { z } from '@hono/zod-openapi'
 import { PROBLEM_CONTENT_TYPE, ProblemError, problem, problemBody, problems } from '../http/index.ts'
 import type { Problem } from '../http/index.ts'
-import { StoreConflictError, StoreLimitError, StoreNotFoundError } from '../store/index.ts'
+import { StoreConflictError, StoreLimitError, StoreNotFoundError, isStoreUnavailable } from '../store/index.ts'
 
 /**
  * How the management API answers failures: every one is an RFC 9457 problem, and a 400 or 409
@@ -90,6 +90,8 @@ export function respondToError(err: Error): Response {
     const [slug, title] = HTTP_EXCEPTIONS[err.status] ?? ['error', 'Error']
     return problemResponse(problem(err.status, slug, title, err.message || title))
   }
+  // The store is down: the write did not happen (every write is one statement or transaction).
+  if (isStoreUnavailable(err)) return problemResponse(problems.serviceUnavailable('The store is unavailable; retry later'))
   return problemResponse(problems.internal())
 }
 

@@ -3,6 +3,7 @@ import { ProblemError, problems } from '../http/index.ts'
 import { deepFreeze } from '../authn/index.ts'
 import type { Identity, OrgMembership } from '../authn/index.ts'
 import type { RoleTable } from '../authz/index.ts'
+import { isStoreUnavailable } from '../store/index.ts'
 import type { Org, Store, StoredApiKey, User } from '../store/index.ts'
 import { hashApiKeySecret, parseApiKeySecret } from './format.ts'
 import type { ApiKeyPrefixes } from './format.ts'
@@ -50,14 +51,25 @@ export function createApiKeyAuthenticator(options: {
   async function lookUp(hash: string): Promise<Identity> {
     storeLookups++
     const now = Date.now()
-    const key = await store.findApiKeyBySecretHash(hash, Math.floor(now / 1000))
-    const checked = key ? await checkOwner(key, store, now) : { refusal: 'not found' as const }
+    let key: StoredApiKey | undefined
+    let checked: Owner | { refusal: string }
+    try {
+      key = await store.findApiKeyBySecretHash(hash, Math.floor(now / 1000))
+      checked = key ? await checkOwner(key, store, now) : { refusal: 'not found' }
+    } catch (err) {
+      // Neither 401 nor 200 is honest while the store cannot answer.
+      if (isStoreUnavailable(err)) throw new ProblemError(problems.serviceUnavailable('API keys cannot be checked right now'))
+      throw err
+    }
     if (!key || 'refusal' in checked) {
       const refusal = 'refusal' in checked ? checked.refusal : 'not found'
       cache.set(hash, { refused: refusal })
       throw new InvalidApiKeyError(refusal)
     }
-    const built = await identityOf(key, checked, store, roles, options.orgKeyRole)
+    const built = await identityOf(key, checked, store, roles, options.orgKeyRole).catch((err: unknown) => {
+      if (isStoreUnavailable(err)) throw new ProblemError(problems.serviceUnavailable('API keys cannot be checked right now'))
+      throw err
+    })
     const expiresAtMs = key.expires_at === null ? null : key.expires_at * 1000
     const ttl = Math.min(options.cache.ttlMs, (expiresAtMs ?? Infinity) - now, graceLeft(key, hash, now))
     if (ttl >= 1) {

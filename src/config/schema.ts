@@ -308,6 +308,14 @@ export const configSchema = z
         accept_imported: false,
         usage_flush: 10_000,
       }),
+    redis: z
+      .strictObject({
+        url: z.string().regex(/^rediss?:\/\//, 'a redis url is redis://HOST:PORT or rediss://…'),
+        // How long a rate-limit decision may wait for Redis before the local limiter answers.
+        timeout: duration.default(50),
+        key_prefix: z.string().default('gatehouse:'),
+      })
+      .optional(),
     store: z
       .strictObject({
         url: z
@@ -381,6 +389,7 @@ export const configSchema = z
       acceptImported: c.api_keys.accept_imported,
       usageFlushMs: c.api_keys.usage_flush,
     },
+    redis: c.redis && { url: c.redis.url, timeoutMs: c.redis.timeout, keyPrefix: c.redis.key_prefix },
     store: { url: c.store.url },
     log: { level: c.log.level, accessLog: c.log.access_log },
     routes: c.routes,

@@ -1,9 +1,10 @@
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, SignJWT } from 'jose'
 import type { CryptoKey, JSONWebKeySet, JWK, JWTVerifyGetKey } from 'jose'
 import { AccessTokenError, toOrgMemberInfo } from '../admin/index.ts'
-import { InvalidTokenError } from '../authn/index.ts'
+import { InvalidTokenError, KeySourceUnavailableError } from '../authn/index.ts'
 import type { Identity, OwnIssuer } from '../authn/index.ts'
 import type { RoleTable } from '../authz/index.ts'
+import { isStoreUnavailable } from '../store/index.ts'
 import type { Store, StoredSigningKey, User } from '../store/index.ts'
 
 export type LocalIssuerAlgorithm = 'ES256' | 'EdDSA' | 'RS256'
@@ -46,7 +47,7 @@ export async function createLocalIssuer(options: {
   }
 
   async function check(identity: Identity): Promise<void> {
-    const user = identity.user && (await store.getUser(identity.user.userId))
+    const user = identity.user && (await store.getUser(identity.user.userId).catch(unavailable))
     if (!user) throw new InvalidTokenError('the user no longer exists')
     if (!user.enabled) throw new InvalidTokenError('the user is disabled')
   }
@@ -75,6 +76,11 @@ export async function createLocalIssuer(options: {
   }
 
   return { issuer, mint, jwks: () => jwks, verifier: { issuer, algorithms: [algorithm], getKey, check } }
+}
+
+function unavailable(err: unknown): never {
+  if (isStoreUnavailable(err)) throw new KeySourceUnavailableError(`the store cannot be reached: ${String(err)}`)
+  throw err
 }
 
 /** The current key of the algorithm; generated and stored when there is none (first writer wins). */

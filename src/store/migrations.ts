@@ -14,12 +14,12 @@ function migrations(types: ColumnTypes): Record<string, Migration> {
       async up(db: Kysely<unknown>) {
         await db.schema
           .createTable('users')
-          .addColumn('user_id', 'text', (c) => c.primaryKey())
+          .addColumn('user_id', types.sortedText, (c) => c.primaryKey())
           .addColumn('email', 'text', (c) => c.notNull())
-          .addColumn('email_lower', 'text', (c) => c.notNull().unique())
+          .addColumn('email_lower', types.sortedText, (c) => c.notNull().unique())
           .addColumn('email_confirmed', types.boolean, (c) => c.notNull())
           .addColumn('username', 'text')
-          .addColumn('username_lower', 'text', (c) => c.unique())
+          .addColumn('username_lower', types.sortedText, (c) => c.unique())
           .addColumn('first_name', 'text')
           .addColumn('last_name', 'text')
           .addColumn('picture_url', 'text')
@@ -38,9 +38,9 @@ function migrations(types: ColumnTypes): Record<string, Migration> {
 
         await db.schema
           .createTable('orgs')
-          .addColumn('org_id', 'text', (c) => c.primaryKey())
+          .addColumn('org_id', types.sortedText, (c) => c.primaryKey())
           .addColumn('name', 'text', (c) => c.notNull())
-          .addColumn('name_lower', 'text', (c) => c.notNull())
+          .addColumn('name_lower', types.sortedText, (c) => c.notNull())
           .addColumn('url_safe_org_name', 'text', (c) => c.notNull())
           .addColumn('domain', 'text')
           .addColumn('enable_auto_joining_by_domain', types.boolean, (c) => c.notNull())
@@ -54,8 +54,8 @@ function migrations(types: ColumnTypes): Record<string, Migration> {
 
         await db.schema
           .createTable('memberships')
-          .addColumn('org_id', 'text', (c) => c.notNull().references('orgs.org_id').onDelete('cascade'))
-          .addColumn('user_id', 'text', (c) => c.notNull().references('users.user_id').onDelete('cascade'))
+          .addColumn('org_id', types.sortedText, (c) => c.notNull().references('orgs.org_id').onDelete('cascade'))
+          .addColumn('user_id', types.sortedText, (c) => c.notNull().references('users.user_id').onDelete('cascade'))
           .addColumn('role', 'text', (c) => c.notNull())
           .addColumn('created_at', types.seconds, (c) => c.notNull())
           .addPrimaryKeyConstraint('memberships_pkey', ['org_id', 'user_id'])
@@ -65,7 +65,7 @@ function migrations(types: ColumnTypes): Record<string, Migration> {
 
         await db.schema
           .createTable('signing_keys')
-          .addColumn('kid', 'text', (c) => c.primaryKey())
+          .addColumn('kid', types.sortedText, (c) => c.primaryKey())
           .addColumn('alg', 'text', (c) => c.notNull())
           .addColumn('private_jwk', types.json, (c) => c.notNull())
           .addColumn('created_at', types.seconds, (c) => c.notNull())
@@ -76,7 +76,7 @@ function migrations(types: ColumnTypes): Record<string, Migration> {
       async up(db: Kysely<unknown>) {
         await db.schema
           .createTable('api_keys')
-          .addColumn('api_key_id', 'text', (c) => c.primaryKey())
+          .addColumn('api_key_id', types.sortedText, (c) => c.primaryKey())
           .addColumn('type', 'text', (c) => c.notNull())
           // Owners without foreign keys: validation stops the keys of a deleted owner by not finding it.
           .addColumn('user_id', 'text')
@@ -110,7 +110,7 @@ function migrations(types: ColumnTypes): Record<string, Migration> {
 
         await db.schema
           .createTable('api_key_usage')
-          .addColumn('api_key_id', 'text', (c) => c.notNull().references('api_keys.api_key_id').onDelete('cascade'))
+          .addColumn('api_key_id', types.sortedText, (c) => c.notNull().references('api_keys.api_key_id').onDelete('cascade'))
           .addColumn('date', 'text', (c) => c.notNull())
           .addColumn('count', 'bigint', (c) => c.notNull())
           .addPrimaryKeyConstraint('api_key_usage_pkey', ['api_key_id', 'date'])
@@ -122,10 +122,14 @@ function migrations(types: ColumnTypes): Record<string, Migration> {
   }
 }
 
-/** Applies every pending migration; throws the first failure. */
-export async function migrateToLatest(db: Kysely<unknown>, types: ColumnTypes): Promise<void> {
+/**
+ * Applies every pending migration; throws the first failure. `migrationTableSchema` names the
+ * PostgreSQL schema of Kysely's bookkeeping tables: without it Kysely takes a `kysely_migration`
+ * table in any other schema for its own and skips creating one.
+ */
+export async function migrateToLatest(db: Kysely<unknown>, types: ColumnTypes, migrationTableSchema?: string): Promise<void> {
   const provider: MigrationProvider = { getMigrations: async () => migrations(types) }
-  const { error, results } = await new Migrator({ db, provider }).migrateToLatest()
+  const { error, results } = await new Migrator({ db, provider, migrationTableSchema }).migrateToLatest()
   if (error === undefined) return
   const failed = results?.find((r) => r.status === 'Error')?.migrationName
   throw new Error(`store migration ${failed ?? '(setup)'} failed: ${error instanceof Error ? error.message : String(error)}`, {

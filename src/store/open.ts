@@ -1,11 +1,14 @@
 import { resolve } from 'node:path'
+import { createPostgresStore } from './postgres.ts'
 import { createSqliteStore } from './sqlite.ts'
 import type { Store } from './types.ts'
 
 /**
  * Opens the store a config's `store.url` names: `sqlite:PATH` with PATH relative to `baseDir`
  * (the config file's folder, so the data sits beside the config whatever the working directory),
- * or `sqlite::memory:` for a throwaway store.
+ * or `sqlite::memory:` for a throwaway store; or `postgres://…` / `postgresql://…` for PostgreSQL,
+ * where an optional `?schema=NAME` puts the tables in that schema (created if missing) instead of
+ * the server's default. The other query parameters go to the driver as usual (e.g. `sslmode`).
  */
 export async function openStore(url: string, baseDir: string): Promise<Store> {
   if (url.startsWith('sqlite:')) {
@@ -15,7 +18,23 @@ export async function openStore(url: string, baseDir: string): Promise<Store> {
     return createSqliteStore(resolve(baseDir, path))
   }
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
-    throw new Error('the PostgreSQL store arrives in a later version')
+    const { url: connectionUrl, schema } = splitSchemaParameter(url)
+    return createPostgresStore(connectionUrl, schema === undefined ? {} : { schema })
   }
   throw new Error(`unsupported store url ${JSON.stringify(url)}: use sqlite:PATH or postgres://…`)
+}
+
+/** Takes gatehouse's own `schema` parameter out of a PostgreSQL URL; the driver does not know it. */
+export function splitSchemaParameter(url: string): { url: string; schema?: string } {
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    throw new Error('invalid PostgreSQL store url')
+  }
+  const schema = parsed.searchParams.get('schema')
+  if (schema === null) return { url }
+  if (schema === '') throw new Error('store url: schema= needs a name')
+  parsed.searchParams.delete('schema')
+  return { url: parsed.toString(), schema }
 }

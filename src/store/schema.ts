@@ -1,4 +1,4 @@
-import type { ColumnDataType, ColumnType } from 'kysely'
+import type { ColumnDataType, ColumnType, Expression } from 'kysely'
 import type { JsonObject } from './types.ts'
 
 /**
@@ -20,6 +20,12 @@ export type ColumnTypes = {
   boolean: ColumnDataType
   json: ColumnDataType
   seconds: ColumnDataType
+  /**
+   * Text that the store sorts by or breaks ties on. SQLite compares text bytewise; PostgreSQL
+   * gives these columns `COLLATE "C"` so pages come out in the same order whatever the
+   * database's locale.
+   */
+  sortedText: ColumnDataType | Expression<unknown>
 }
 
 export interface UsersTable {

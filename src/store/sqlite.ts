@@ -10,7 +10,7 @@ import type { Store } from './types.ts'
 
 /** SQLite's side of the engine contract: booleans as 0/1, JSON and times as text and integers. */
 const sqliteAdapter: EngineAdapter = {
-  types: { boolean: 'integer', json: 'text', seconds: 'integer' },
+  types: { boolean: 'integer', json: 'text', seconds: 'integer', sortedText: 'text' },
   toBool: (value) => (value ? 1 : 0),
   uniqueViolation(error) {
     const code = (error as { code?: unknown } | null)?.code

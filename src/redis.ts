@@ -1,0 +1,45 @@
+import { Redis } from 'ioredis'
+import type { Logger } from './log.ts'
+
+export type SharedRedis = {
+  /** Commands (rate limits, publishing). */
+  client: Redis
+  /** A second connection: a subscribed Redis connection can do nothing else. */
+  subscriber: Redis
+  close(): Promise<void>
+}
+
+/**
+ * The Redis connections of one gatehouse. Commands fail fast while disconnected (no offline
+ * queue, one retry): a rate-limit decision must fall back within its timeout, not wait for a
+ * reconnect; ioredis keeps reconnecting in the background on its own.
+ */
+export function connectRedis(config: { url: string }, log: Logger): SharedRedis {
+  const options = {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    retryStrategy: (attempt: number) => Math.min(attempt * 200, 2000),
+  }
+  const client = new Redis(config.url, options)
+  // The subscriber must queue its SUBSCRIBE until connected, and replays it after reconnects.
+  const subscriber = new Redis(config.url, { ...options, enableOfflineQueue: true, maxRetriesPerRequest: null })
+  let reported = false
+  const onError = (err: Error) => {
+    // ioredis emits an error per failed reconnect; one line per outage is enough.
+    if (!reported) log.warn({ err: err.message }, 'Redis connection error')
+    reported = true
+  }
+  client.on('error', onError)
+  subscriber.on('error', onError)
+  client.on('ready', () => {
+    reported = false
+  })
+  return {
+    client,
+    subscriber,
+    close: async () => {
+      client.disconnect()
+      subscriber.disconnect()
+    },
+  }
+}

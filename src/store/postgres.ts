@@ -1,0 +1,90 @@
+import pg from 'pg'
+import { Kysely, PostgresDialect, sql } from 'kysely'
+import type { EngineAdapter } from './engine.ts'
+import { createKyselyStore } from './kysely-store.ts'
+import { migrateToLatest } from './migrations.ts'
+import type { Database } from './schema.ts'
+import type { Store } from './types.ts'
+
+export interface PostgresStoreOptions {
+  /** Schema holding the tables, created if missing; the server's default (usually `public`) if unset. */
+  schema?: string
+  /** Most connections the pool opens (default 10). */
+  poolSize?: number
+  /** Server-side limit on one statement, in milliseconds (default 30 000; 0 turns it off). */
+  statementTimeoutMillis?: number
+  /** How long to wait for a new connection before failing (default 5 000 ms). */
+  connectionTimeoutMillis?: number
+}
+
+/** A plain SQL identifier; anything else is refused rather than quoted, as it also goes into `-c search_path=`. */
+const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/
+
+/** Names of the constraints whose columns `detail` does not spell out, by constraint name. */
+const CONSTRAINT_COLUMNS: Record<string, readonly string[]> = {
+  memberships_pkey: ['org_id', 'user_id'],
+  api_key_usage_pkey: ['api_key_id', 'date'],
+  users_email_lower_key: ['email_lower'],
+  users_username_lower_key: ['username_lower'],
+  api_keys_secret_hash_key: ['secret_hash'],
+}
+
+/** PostgreSQL's side of the engine contract: native booleans, jsonb, bigint seconds, bytewise-sorted keys. */
+export const postgresAdapter: EngineAdapter = {
+  types: { boolean: 'boolean', json: 'jsonb', seconds: 'bigint', sortedText: sql`text collate "C"` },
+  toBool: (value) => value,
+  uniqueViolation(error) {
+    const e = error as { code?: unknown; detail?: unknown; constraint?: unknown } | null
+    if (e?.code !== '23505') return undefined
+    // "Key (org_id, user_id)=(…) already exists."
+    const detail = typeof e.detail === 'string' ? /^Key \((.+?)\)=/.exec(e.detail) : null
+    if (detail?.[1] !== undefined) return detail[1].split(',').map((c) => c.trim().replace(/^"|"$/g, ''))
+    const constraint = typeof e.constraint === 'string' ? e.constraint : ''
+    return CONSTRAINT_COLUMNS[constraint] ?? []
+  },
+}
+
+/**
+ * Opens the PostgreSQL store at `url` (a libpq-style `postgres://` URL) over a connection pool and
+ * brings its schema up to date. Kysely's Migrator holds a transaction-scoped advisory lock while
+ * it migrates, so replicas starting together migrate once and the others wait, then find nothing
+ * to do.
+ */
+export async function createPostgresStore(url: string, options: PostgresStoreOptions = {}): Promise<Store> {
+  const { schema } = options
+  if (schema !== undefined && !SCHEMA_NAME.test(schema)) {
+    throw new Error(`invalid PostgreSQL schema name ${JSON.stringify(schema)}: use letters, digits and _`)
+  }
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.poolSize ?? 10,
+    connectionTimeoutMillis: options.connectionTimeoutMillis ?? 5_000,
+    statement_timeout: options.statementTimeoutMillis ?? 30_000,
+    // Every connection of the pool resolves unqualified names in the store's schema.
+    ...(schema === undefined ? {} : { options: `-c search_path=${schema}` }),
+  })
+  // An idle connection the server drops must not crash the process; the next query reports it.
+  pool.on('error', () => {})
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
+  try {
+    if (schema !== undefined) {
+      try {
+        await sql`create schema if not exists ${sql.id(schema)}`.execute(db)
+      } catch (error) {
+        // Two openers racing on a new schema: IF NOT EXISTS can still fail on the catalog's unique index.
+        const code = (error as { code?: unknown }).code
+        if (code !== '23505' && code !== '42P06') throw error
+      }
+    }
+    const current = await sql<{ schema: string | null }>`select current_schema() as schema`.execute(db)
+    const migrationSchema = current.rows[0]?.schema
+    if (migrationSchema === null || migrationSchema === undefined) {
+      throw new Error('PostgreSQL has no current schema: set search_path or pass a schema')
+    }
+    await migrateToLatest(db as Kysely<unknown>, postgresAdapter.types, migrationSchema)
+  } catch (error) {
+    await db.destroy()
+    throw error
+  }
+  return createKyselyStore(db, postgresAdapter)
+}

@@ -1,0 +1,167 @@
+import { after, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import pg from 'pg'
+import { createPostgresStore, openStore } from '../../src/store/index.ts'
+import { splitSchemaParameter } from '../../src/store/open.ts'
+import type { Store } from '../../src/store/index.ts'
+import { describeStore } from './contract.ts'
+
+/**
+ * The store contract on a real PostgreSQL server named by GATEHOUSE_TEST_POSTGRES_URL. Each store
+ * gets a fresh random schema, dropped when the file's tests end. Without the variable (or with
+ * the server unreachable) the suite is skipped with the reason, unless GATEHOUSE_REQUIRE_SERVICES=1
+ * says the run must exercise every engine, in which case that is a failure.
+ */
+const url = process.env.GATEHOUSE_TEST_POSTGRES_URL
+const required = process.env.GATEHOUSE_REQUIRE_SERVICES === '1'
+
+async function probe(target: string): Promise<string | undefined> {
+  const client = new pg.Client({ connectionString: target, connectionTimeoutMillis: 5_000 })
+  client.on('error', () => {})
+  try {
+    await client.connect()
+    await client.query('select 1')
+    return undefined
+  } catch (error) {
+    return `PostgreSQL at GATEHOUSE_TEST_POSTGRES_URL is unreachable: ${error instanceof Error ? error.message : String(error)}`
+  } finally {
+    await client.end().catch(() => {})
+  }
+}
+
+const unavailable = url === undefined || url === '' ? 'GATEHOUSE_TEST_POSTGRES_URL is not set' : await probe(url)
+
+if (unavailable !== undefined) {
+  if (required) {
+    it('PostgreSQL is available (GATEHOUSE_REQUIRE_SERVICES=1)', () => assert.fail(unavailable))
+  } else {
+    describe('Store contract: PostgreSQL', { skip: unavailable }, () => {})
+  }
+} else {
+  const serverUrl = url as string
+  const schemas: string[] = []
+  /** A new schema name, remembered for the cleanup below. */
+  const freshSchema = (): string => {
+    const schema = `gatehouse_test_${randomBytes(6).toString('hex')}`
+    schemas.push(schema)
+    return schema
+  }
+
+  after(async () => {
+    const client = new pg.Client({ connectionString: serverUrl })
+    await client.connect()
+    try {
+      for (const schema of schemas) await client.query(`drop schema if exists "${schema}" cascade`)
+    } finally {
+      await client.end()
+    }
+  })
+
+  describeStore('PostgreSQL', () => createPostgresStore(serverUrl, { schema: freshSchema(), poolSize: 4 }))
+
+  describe('PostgreSQL store', () => {
+    it('migrates once when two stores open a fresh schema at the same time', async () => {
+      const schema = freshSchema()
+      const stores = await Promise.all([
+        createPostgresStore(serverUrl, { schema, poolSize: 2 }),
+        createPostgresStore(serverUrl, { schema, poolSize: 2 }),
+        createPostgresStore(serverUrl, { schema, poolSize: 2 }),
+      ])
+      try {
+        const [a, b] = stores as [Store, Store, Store]
+        const user = await a.createUser({ email: 'shared@example.com' })
+        assert.deepEqual(await b.getUser(user.user_id), user)
+        const client = new pg.Client({ connectionString: serverUrl })
+        await client.connect()
+        try {
+          const applied = await client.query<{ name: string }>(`select name from "${schema}".kysely_migration order by name`)
+          assert.deepEqual(
+            applied.rows.map((r) => r.name),
+            ['0001_directory', '0002_api_keys'],
+          )
+        } finally {
+          await client.end()
+        }
+      } finally {
+        await Promise.all(stores.map((s) => s.close()))
+      }
+    })
+
+    it('keeps what it wrote across a restart on the same schema', async () => {
+      const schema = freshSchema()
+      const first = await createPostgresStore(serverUrl, { schema })
+      const user = await first.createUser({ email: 'persist@example.com', username: 'persist', metadata: { a: [1] } })
+      const org = await first.createOrg({ name: 'Durable', max_users: 5 })
+      const membership = await first.addMember(org.org_id, user.user_id, 'Owner')
+      const key = { kid: 'k1', alg: 'ES256', private_jwk: { kty: 'EC' }, created_at: 1 }
+      await first.addSigningKey(key)
+      const apiKey = await first.createApiKey({
+        type: 'org',
+        user_id: user.user_id,
+        org_id: org.org_id,
+        expires_at: 2_000_000_000,
+        secret_hash: 'ab'.repeat(32),
+        display: 'gh_ok_Xy',
+        name: 'Durable key',
+        metadata: { a: 1 },
+        scopes: ['read'],
+        protected: true,
+      })
+      await first.rotateApiKey(apiKey.api_key_id, { secret_hash: 'cd'.repeat(32), display: 'gh_ok_Zw' }, 2_000_000_000)
+      await first.recordApiKeyUsage([{ api_key_id: apiKey.api_key_id, date: '2026-01-01', count: 3, last_used_at: 1_767_225_600 }])
+      const storedKey = await first.getApiKey(apiKey.api_key_id)
+      await first.close()
+
+      const second = await createPostgresStore(serverUrl, { schema })
+      try {
+        assert.deepEqual(await second.getUserByEmail('PERSIST@example.com'), user)
+        assert.deepEqual(await second.getOrg(org.org_id), org)
+        assert.deepEqual(await second.listUserMemberships(user.user_id), [{ org, membership }])
+        assert.deepEqual(await second.listSigningKeys(), [key])
+        assert.deepEqual(await second.getApiKey(apiKey.api_key_id), storedKey)
+        assert.equal((await second.findApiKeyBySecretHash('ab'.repeat(32), 1_900_000_000))?.api_key_id, apiKey.api_key_id)
+        assert.equal(await second.apiKeyUsage({ date: '2026-01-01', org_id: org.org_id }), 3)
+      } finally {
+        await second.close()
+      }
+    })
+
+    it('opens postgres:// and postgresql:// urls through openStore, honouring ?schema=', async () => {
+      for (const scheme of ['postgres:', 'postgresql:']) {
+        const schema = freshSchema()
+        const target = new URL(serverUrl)
+        target.searchParams.set('schema', schema)
+        const store = await openStore(target.toString().replace(/^postgres(ql)?:/, scheme), '/nonexistent')
+        try {
+          await store.createUser({ email: 'open@example.com' })
+        } finally {
+          await store.close()
+        }
+        const client = new pg.Client({ connectionString: serverUrl })
+        await client.connect()
+        try {
+          const found = await client.query(`select 1 from "${schema}".users where email = 'open@example.com'`)
+          assert.equal(found.rowCount, 1)
+        } finally {
+          await client.end()
+        }
+      }
+    })
+
+    it('refuses a schema name that is not a plain identifier', async () => {
+      await assert.rejects(createPostgresStore(serverUrl, { schema: 'a"; drop table x; --' }), /invalid PostgreSQL schema name/)
+    })
+  })
+}
+
+describe('splitSchemaParameter', () => {
+  it('takes schema= out of the url and keeps the other parameters', () => {
+    assert.deepEqual(splitSchemaParameter('postgres://u@h:5432/db?schema=tenant_a&sslmode=require'), {
+      url: 'postgres://u@h:5432/db?sslmode=require',
+      schema: 'tenant_a',
+    })
+    assert.deepEqual(splitSchemaParameter('postgres://u@h/db'), { url: 'postgres://u@h/db' })
+    assert.throws(() => splitSchemaParameter('postgres://u@h/db?schema='), /needs a name/)
+  })
+})

@@ -1,0 +1,95 @@
+import { spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
+import { createServer, connect } from 'node:net'
+import type { AddressInfo, Server, Socket } from 'node:net'
+
+/**
+ * The real services a suite needs, per DEVELOPERS.md: with the URL unset the suite is skipped
+ * with a printed reason, unless GATEHOUSE_REQUIRE_SERVICES=1, where a missing service fails.
+ */
+export function serviceUrl(name: 'POSTGRES' | 'REDIS'): { url?: string; skip?: string } {
+  const url = process.env[`GATEHOUSE_TEST_${name}_URL`]
+  if (url) return { url }
+  const reason = `GATEHOUSE_TEST_${name}_URL is not set`
+  if (process.env.GATEHOUSE_REQUIRE_SERVICES === '1') throw new Error(`${reason}, and GATEHOUSE_REQUIRE_SERVICES=1 requires it`)
+  console.log(`# skipped: ${reason}`)
+  return { skip: reason }
+}
+
+export async function freePort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  return port
+}
+
+/** A redis-server of the test's own, on a free port, that the test may stop and start again. */
+export async function startRedisServer(port?: number): Promise<{ port: number; url: string; stop(): Promise<void> }> {
+  const chosen = port ?? (await freePort())
+  const child: ChildProcess = spawn('redis-server', ['--port', String(chosen), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: 'ignore',
+  })
+  for (let i = 0; i < 100; i++) {
+    if (await canConnect(chosen)) break
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  return {
+    port: chosen,
+    url: `redis://127.0.0.1:${chosen}`,
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve()
+        child.once('exit', () => resolve())
+        child.kill('SIGKILL')
+      }),
+  }
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1')
+    socket.once('connect', () => {
+      socket.destroy()
+      resolve(true)
+    })
+    socket.once('error', () => resolve(false))
+  })
+}
+
+/**
+ * A TCP forwarder the test can cut and restore, to make a real server (PostgreSQL) unreachable
+ * for one process without stopping it for everyone else on the machine.
+ */
+export async function startCuttableProxy(target: { host: string; port: number }): Promise<{ port: number; cut(): Promise<void>; restore(): Promise<void>; close(): Promise<void> }> {
+  const port = await freePort()
+  const sockets = new Set<Socket>()
+  let server: Server | undefined
+  const open = () =>
+    new Promise<void>((resolve) => {
+      server = createServer((client) => {
+        const upstream = connect(target.port, target.host)
+        sockets.add(client).add(upstream)
+        const drop = () => {
+          client.destroy()
+          upstream.destroy()
+          sockets.delete(client)
+          sockets.delete(upstream)
+        }
+        client.on('error', drop).on('close', drop)
+        upstream.on('error', drop).on('close', drop)
+        client.pipe(upstream).pipe(client)
+      })
+      server.listen(port, '127.0.0.1', resolve)
+    })
+  const shut = () =>
+    new Promise<void>((resolve) => {
+      for (const socket of sockets) socket.destroy()
+      sockets.clear()
+      if (!server) return resolve()
+      server.close(() => resolve())
+      server = undefined
+    })
+  await open()
+  return { port, cut: shut, restore: open, close: shut }
+}
