@@ -2,7 +2,7 @@ import { after, before, describe, it, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
-import { createServer } from 'node:net'
+import { connect, createServer } from 'node:net'
 import { randomUUID } from 'node:crypto'
 import { Redis } from 'ioredis'
 import { createMemoryLimiter, createRedisLimiter } from '../../src/ratelimit/index.ts'
@@ -155,6 +155,20 @@ function startRedis(port: number): ChildProcess {
   })
 }
 
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1')
+    socket.once('connect', () => {
+      socket.destroy()
+      resolve(true)
+    })
+    socket.once('error', () => {
+      socket.destroy()
+      resolve(false)
+    })
+  })
+}
+
 async function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
@@ -183,15 +197,8 @@ describe('redis limiter fallback', { skip: reason }, () => {
   it('falls back to the local limiter when Redis dies, and returns to Redis by itself', async () => {
     const port = await freePort()
     server = startRedis(port)
-    r = client(`redis://127.0.0.1:${port}`, { retryStrategy: () => 100, lazyConnect: true })
-    await until('redis-server to accept connections', 5000, async () => {
-      try {
-        await r!.connect()
-        return true
-      } catch {
-        return false
-      }
-    })
+    await until('redis-server to accept connections', 5000, () => accepts(port))
+    r = client(`redis://127.0.0.1:${port}`, { retryStrategy: () => 100 })
     await ready(r)
 
     const changes: Array<[RedisLimiterState, unknown]> = []
