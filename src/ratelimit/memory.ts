@@ -1,5 +1,6 @@
 import { LRUCache } from 'lru-cache'
 import type { RateSpec } from '../config/units.ts'
+import { emissionInterval, gcraDecision } from './gcra.ts'
 import type { LimitDecision, Limiter } from './limiter.ts'
 
 export type MemoryLimiterOptions = {
@@ -15,7 +16,6 @@ export interface MemoryLimiter extends Limiter {
 }
 
 const US_PER_MS = 1000
-const US_PER_S = 1_000_000
 
 /**
  * GCRA in process memory: one number per key, its theoretical arrival time (TAT) in integer
@@ -35,37 +35,12 @@ export function createMemoryLimiter(options: MemoryLimiterOptions): MemoryLimite
 
   function take(key: string, spec: RateSpec, name: string, now = Date.now()): LimitDecision {
     const nowUs = Math.floor(now * US_PER_MS)
-    const interval = Math.max(1, Math.round((spec.windowMs * US_PER_MS) / spec.limit))
-    const tolerance = (spec.limit - 1) * interval
+    const interval = emissionInterval(spec)
     const stored = tats.get(key)
     const tat = stored === undefined || stored < nowUs ? nowUs : stored
-    const debt = tat - nowUs
-
-    if (debt > tolerance) {
-      const waitUs = debt - tolerance
-      return {
-        allowed: false,
-        name,
-        limit: spec.limit,
-        remaining: 0,
-        resetSeconds: Math.ceil(debt / US_PER_S),
-        retryAfterSeconds: Math.ceil(waitUs / US_PER_S),
-        waitSeconds: waitUs / US_PER_S,
-        policy: spec,
-      }
-    }
-
-    tats.set(key, tat + interval)
-    return {
-      allowed: true,
-      name,
-      limit: spec.limit,
-      remaining: Math.floor((tolerance - debt) / interval),
-      resetSeconds: Math.ceil((debt + interval) / US_PER_S),
-      retryAfterSeconds: 0,
-      waitSeconds: 0,
-      policy: spec,
-    }
+    const decision = gcraDecision(spec, name, interval, tat - nowUs)
+    if (decision.allowed) tats.set(key, tat + interval)
+    return decision
   }
 
   return { take, size: () => tats.size }

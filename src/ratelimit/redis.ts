@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis'
 import type { RateSpec } from '../config/units.ts'
+import { emissionInterval, gcraDecision } from './gcra.ts'
 import type { LimitDecision, Limiter } from './limiter.ts'
 
 export type RedisLimiterState = 'redis' | 'fallback'
@@ -30,8 +31,6 @@ export interface RedisLimiter extends Limiter {
   close(): void
 }
 
-const US_PER_S = 1_000_000
-const US_PER_MS = 1000
 const COMMAND = 'gatehouseGcraTake'
 
 /**
@@ -66,34 +65,6 @@ class TimeoutError extends Error {
   constructor(ms: number) {
     super(`redis did not answer within ${ms} ms`)
     this.name = 'TimeoutError'
-  }
-}
-
-/** Turns the script's integers into a decision with exactly memory.ts's arithmetic. */
-function decide(spec: RateSpec, name: string, interval: number, reply: [number, number, number]): LimitDecision {
-  const [allowed, debt, waitUs] = reply.map(Number) as [number, number, number]
-  const tolerance = (spec.limit - 1) * interval
-  if (allowed !== 1) {
-    return {
-      allowed: false,
-      name,
-      limit: spec.limit,
-      remaining: 0,
-      resetSeconds: Math.ceil(debt / US_PER_S),
-      retryAfterSeconds: Math.ceil(waitUs / US_PER_S),
-      waitSeconds: waitUs / US_PER_S,
-      policy: spec,
-    }
-  }
-  return {
-    allowed: true,
-    name,
-    limit: spec.limit,
-    remaining: Math.floor((tolerance - debt) / interval),
-    resetSeconds: Math.ceil((debt + interval) / US_PER_S),
-    retryAfterSeconds: 0,
-    waitSeconds: 0,
-    policy: spec,
   }
 }
 
@@ -171,11 +142,12 @@ export function createRedisLimiter(options: RedisLimiterOptions): RedisLimiter {
     }
     // One probe per cooldown while on the fallback, so a dead Redis is not hammered.
     if (current === 'fallback') nextAttemptAt = Date.now() + retryAfterMs
-    const interval = Math.max(1, Math.round((spec.windowMs * US_PER_MS) / spec.limit))
+    const interval = emissionInterval(spec)
     try {
       const reply = await withTimeout(client[COMMAND](keyPrefix + key, interval, spec.limit))
       setState('redis')
-      return decide(spec, name, interval, reply)
+      // The script decides on the same debt rule; the decision's numbers come from the shared arithmetic.
+      return gcraDecision(spec, name, interval, Number(reply[1]))
     } catch (err) {
       fail(err)
       return fallback.take(key, spec, name, now)
