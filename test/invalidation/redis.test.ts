@@ -2,35 +2,12 @@ import { after, before, describe, it, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { Redis } from 'ioredis'
+import { redisUnavailable } from '../support/services.ts'
 import { createInvalidationBus, createLocalInvalidationBus } from '../../src/invalidation/index.ts'
 import type { InvalidationEvent } from '../../src/invalidation/index.ts'
 
 const url = process.env.GATEHOUSE_TEST_REDIS_URL
-const required = process.env.GATEHOUSE_REQUIRE_SERVICES === '1'
-
-/** undefined when Redis answers, else why these tests cannot run. */
-async function unavailable(): Promise<string | undefined> {
-  if (!url) return 'GATEHOUSE_TEST_REDIS_URL is not set'
-  const probe = new Redis(url, { lazyConnect: true, connectTimeout: 1000, maxRetriesPerRequest: 0, retryStrategy: () => null })
-  try {
-    await probe.connect()
-    await probe.ping()
-    return undefined
-  } catch (err) {
-    return `Redis at ${url} is unreachable: ${(err as Error).message}`
-  } finally {
-    probe.disconnect()
-  }
-}
-
-const reason = await unavailable()
-if (reason) {
-  if (required) {
-    test('Redis is available (GATEHOUSE_REQUIRE_SERVICES=1)', () => assert.fail(reason))
-  } else {
-    console.log(`skipping Redis invalidation tests: ${reason}`)
-  }
-}
+const reason = await redisUnavailable('Redis invalidation tests')
 
 test('the local bus publishes to no one', async () => {
   const bus = createLocalInvalidationBus()

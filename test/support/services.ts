@@ -1,6 +1,9 @@
+import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { createServer, connect } from 'node:net'
+import { test } from 'node:test'
+import { Redis } from 'ioredis'
 import type { AddressInfo, Server, Socket } from 'node:net'
 
 /**
@@ -92,4 +95,30 @@ export async function startCuttableProxy(target: { host: string; port: number })
     })
   await open()
   return { port, cut: shut, restore: open, close: shut }
+}
+
+/**
+ * Whether the Redis of GATEHOUSE_TEST_REDIS_URL answers: undefined when it does, else why a
+ * suite cannot run — printed as a skip, or (GATEHOUSE_REQUIRE_SERVICES=1) registered as a failing test.
+ */
+export async function redisUnavailable(what: string): Promise<string | undefined> {
+  const url = process.env.GATEHOUSE_TEST_REDIS_URL
+  let reason: string | undefined
+  if (!url) reason = 'GATEHOUSE_TEST_REDIS_URL is not set'
+  else {
+    const probe = new Redis(url, { lazyConnect: true, connectTimeout: 1000, maxRetriesPerRequest: 0, retryStrategy: () => null })
+    try {
+      await probe.connect()
+      await probe.ping()
+    } catch (err) {
+      reason = `Redis at ${url} is unreachable: ${(err as Error).message}`
+    } finally {
+      probe.disconnect()
+    }
+  }
+  if (reason) {
+    if (process.env.GATEHOUSE_REQUIRE_SERVICES === '1') test('Redis is available (GATEHOUSE_REQUIRE_SERVICES=1)', () => assert.fail(reason))
+    else console.log(`# skipping ${what}: ${reason}`)
+  }
+  return reason
 }
