@@ -78,7 +78,9 @@ export function runLoad(spec: LoadSpec): Promise<LoadResult> {
 
 /** The header that carries one credential. */
 export function credentialHeader(header: 'authorization' | 'x-api-key'): (credential: string) => Record<string, string> {
-  return header === 'authorization' ? (credential) => ({ authorization: `Bearer ${credential}` }) : (credential) => ({ 'x-api-key': credential })
+  return header === 'authorization'
+    ? (credential) => ({ authorization: `Bearer ${credential}` })
+    : (credential) => ({ 'x-api-key': credential })
 }
 
 /** The value at quantile `q` (0–1) of an ascending list, nearest rank; NaN when empty. */

@@ -13,7 +13,10 @@ export function parseStat(text: string): ProcStat {
   const close = text.lastIndexOf(')')
   if (open < 0 || close < open) throw new Error(`not a /proc stat line: ${text.slice(0, 80)}`)
   // After the name: field 3 (state) is index 0, so field n is index n - 3.
-  const rest = text.slice(close + 2).trim().split(/\s+/)
+  const rest = text
+    .slice(close + 2)
+    .trim()
+    .split(/\s+/)
   const field = (n: number) => {
     const value = Number(rest[n - 3])
     if (!Number.isFinite(value)) throw new Error(`field ${n} missing from /proc stat line`)
@@ -33,7 +36,7 @@ export function descendants(stats: readonly ProcStat[], root: number): number[] 
   const children = new Map<number, number[]>()
   for (const s of stats) children.set(s.ppid, [...(children.get(s.ppid) ?? []), s.pid])
   const tree: number[] = []
-  for (const pending = [root]; pending.length > 0; ) {
+  for (const pending = [root]; pending.length > 0;) {
     const pid = pending.pop()!
     tree.push(pid)
     pending.push(...(children.get(pid) ?? []))

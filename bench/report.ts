@@ -38,8 +38,14 @@ const SCENARIOS: ReadonlyArray<[name: string, what: string]> = [
   ['jwt-hot+log', 'jwt-hot with the JSON access log on (one line per request to a file), to show what logging costs'],
   ['jwt-cold', 'a different valid token on every request, so every request verifies an ES256 signature'],
   ['jwt-many', '10,000 distinct users, all cached beforehand, requested round-robin'],
-  ['apikey-hot', 'one personal API key (`X-Api-Key`) on the same `auth: user` route as jwt-hot: validated against the store once, then cached'],
-  ['apikey-cold', '2,000 personal API keys of 100 users in rotation against a 100-entry key cache, so every request validates against the sqlite store'],
+  [
+    'apikey-hot',
+    'one personal API key (`X-Api-Key`) on the same `auth: user` route as jwt-hot: validated against the store once, then cached',
+  ],
+  [
+    'apikey-cold',
+    '2,000 personal API keys of 100 users in rotation against a 100-entry key cache, so every request validates against the sqlite store',
+  ],
   ['rate-limited', 'a user over a `1/1h` route budget: every measured request is answered 429 by the limiter'],
   ['upload', '10 MB request bodies streamed to the upstream, 4 connections'],
 ]
@@ -144,8 +150,17 @@ export function rowLabel(r: { target: string; variant: string }): string {
 function renderRows(rows: readonly Measurement[], withScenario = false): string {
   const header = [
     ...(withScenario ? ['scenario'] : []),
-    'target', 'conns', 'req/s', 'p50 ms', 'p99 ms', 'p99.9 ms', '**CPU µs/req**',
-    'RSS MB start → end', 'RSS MB max in window / VmHWM', 'errors', 'unexpected status',
+    'target',
+    'conns',
+    'req/s',
+    'p50 ms',
+    'p99 ms',
+    'p99.9 ms',
+    '**CPU µs/req**',
+    'RSS MB start → end',
+    'RSS MB max in window / VmHWM',
+    'errors',
+    'unexpected status',
   ]
   const body = rows.map((r) => [
     ...(withScenario ? [r.scenario] : []),
@@ -197,17 +212,17 @@ function renderMemory(memory: MemoryPhase, mode: BenchSettings['mode']): string 
 
 const METHOD = [
   'Everything runs on 127.0.0.1 with ephemeral ports. The upstream (node:http, a 100-byte JSON answer, keep-alive) and every target run in their own processes; each measurement starts a fresh target process, so caches and RSS belong to that scenario alone.',
-  'Load: autocannon, used programmatically from the harness process, with a fixed number of connections and a fixed duration, after a warm-up run against the same process. Latencies are taken from each response event (hrtime, fractional ms) rather than autocannon\'s histogram, which rounds to whole milliseconds.',
-  'CPU µs/request = (utime + stime of the target\'s process tree, from /proc/<pid>/stat, read right before and right after the measured window, in clock ticks ÷ `getconf CLK_TCK`) ÷ responses completed in the window. For nginx the tree is the master and its worker. Children that exited are not counted (none do).',
-  'RSS is VmRSS of the process tree at the window\'s start and end, the largest VmRSS seen while polling every 200 ms during it, and VmHWM (the peak over the process\'s whole life, warm-up included).',
+  "Load: autocannon, used programmatically from the harness process, with a fixed number of connections and a fixed duration, after a warm-up run against the same process. Latencies are taken from each response event (hrtime, fractional ms) rather than autocannon's histogram, which rounds to whole milliseconds.",
+  "CPU µs/request = (utime + stime of the target's process tree, from /proc/<pid>/stat, read right before and right after the measured window, in clock ticks ÷ `getconf CLK_TCK`) ÷ responses completed in the window. For nginx the tree is the master and its worker. Children that exited are not counted (none do).",
+  "RSS is VmRSS of the process tree at the window's start and end, the largest VmRSS seen while polling every 200 ms during it, and VmHWM (the peak over the process's whole life, warm-up included).",
   'node-proxy and fastify-stack run from TypeScript through `node --import tsx`, whose loader thread adds about 35 MB to their RSS (an idle node:http server: 44 MB plain, 80 MB with tsx); gatehouse runs compiled JavaScript. Compare their RSS with that in mind; CPU is unaffected once modules are loaded.',
-  'The load generator, the upstream and the target share the machine\'s cores, so throughput and latency are capped by the machine and by autocannon itself; the CPU per request of the target is the comparable figure.',
+  "The load generator, the upstream and the target share the machine's cores, so throughput and latency are capped by the machine and by autocannon itself; the CPU per request of the target is the comparable figure.",
   'gatehouse runs as deployed: `npm run build`, then `node dist/cli.js start` with a generated config (one issuer with the bench\'s ES256 public key, claims propelauth; rate_limits.user 100000000/1m so the limiter runs but never trips). Logging: `access_log: false`, so nothing is written per request; `log.level` is info rather than warn only because the "gatehouse started" line that carries the ephemeral port is logged at info. The jwt-hot+log row turns the access log on (written to a file).',
   'jwt-cold rotates 3,000 distinct valid tokens, one per request, against gatehouse with `tokens.cache.max_entries: 100`: a token comes back only after 2,999 others, by which time the 100-entry LRU has long evicted it, so every request verifies a signature. fastify-stack (no cache) gets the same tokens.',
-  'apikey-hot and apikey-cold: the generated config also sets `admin.api_key` (random per run), `api_keys.cache` and a sqlite store of the process\'s own in the run\'s folder. Once the gatehouse process is up, the harness creates an org, the users (each a Member of that org, as the bench\'s JWTs carry one org) and personal keys through its admin API (`POST /v1/orgs`, `/v1/users`, `/v1/orgs/{id}/members`, `/v1/api_keys`), unmeasured; keys are sent as `X-Api-Key`. The usage counter runs as deployed (`usage_flush: 10s`), so its batched writes fall inside the window.',
+  "apikey-hot and apikey-cold: the generated config also sets `admin.api_key` (random per run), `api_keys.cache` and a sqlite store of the process's own in the run's folder. Once the gatehouse process is up, the harness creates an org, the users (each a Member of that org, as the bench's JWTs carry one org) and personal keys through its admin API (`POST /v1/orgs`, `/v1/users`, `/v1/orgs/{id}/members`, `/v1/api_keys`), unmeasured; keys are sent as `X-Api-Key`. The usage counter runs as deployed (`usage_flush: 10s`), so its batched writes fall inside the window.",
   'apikey-hot: one user, one key; the first request validates it against the store, every later one hits the key cache (`api_keys.cache.max_entries: 100000`, ttl 5m).',
-  'apikey-cold: 2,000 keys of 100 users, one per request round-robin, against `api_keys.cache.max_entries: 100`: a key comes back only after 1,999 others, long after the 100-entry LRU evicted it, so every request checks the format and checksum, hashes the secret, finds the key by hash in the store, checks its owner and reads the owner\'s memberships. rate_limits.user is 100000000/1m, so the 100 users\' shared budgets never trip.',
-  'jwt-many sends each of 10,000 distinct users\' tokens once (unmeasured) to fill the cache, then requests them round-robin: every request hits the cache.',
+  "apikey-cold: 2,000 keys of 100 users, one per request round-robin, against `api_keys.cache.max_entries: 100`: a key comes back only after 1,999 others, long after the 100-entry LRU evicted it, so every request checks the format and checksum, hashes the secret, finds the key by hash in the store, checks its owner and reads the owner's memberships. rate_limits.user is 100000000/1m, so the 100 users' shared budgets never trip.",
+  "jwt-many sends each of 10,000 distinct users' tokens once (unmeasured) to fill the cache, then requests them round-robin: every request hits the cache.",
   'rate-limited: a route with `rate_limit: 1/1h`; one request spends the budget before the warm-up, then every request is a 429, which counts as the expected status, not an error.',
   'The memory phase mints its tokens once per run (jose, ES256) and reuses them; quick runs send 20,000 identities instead of 100,000.',
   'fastify-stack: fastify (logger off) + @fastify/jwt in verify-only mode (`secret: { public }`, `algorithms: [ES256]`, `allowedIss`) called from an onRequest hook + @fastify/http-proxy. "cache on" is fast-jwt\'s `cache: true` (an LRU of 1,000 entries keyed by a hash of the token); "no cache" verifies every request.',

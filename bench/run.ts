@@ -84,7 +84,9 @@ async function runAll(ctx: BenchContext): Promise<Measurement[]> {
   const runs = benchRuns(ctx)
   const measurements: Measurement[] = []
   for (const [i, run] of runs.entries()) {
-    process.stdout.write(`[${i + 1}/${runs.length}] ${rowLabel({ target: run.spec.target, variant: run.spec.variant ?? '' })} · ${run.spec.scenario}: `)
+    process.stdout.write(
+      `[${i + 1}/${runs.length}] ${rowLabel({ target: run.spec.target, variant: run.spec.variant ?? '' })} · ${run.spec.scenario}: `,
+    )
     const target = await run.start()
     try {
       const made = await run.prepare?.(target)

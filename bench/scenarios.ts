@@ -51,14 +51,19 @@ export function benchRuns(ctx: BenchContext): Run[] {
   const coldTokens = ctx.pool.slice(0, settings.coldTokens)
   const manyTokens = ctx.pool.slice(0, settings.manyUsers)
 
-  const gatehouse = (name: string, overrides: Partial<GatehouseOptions> = {}) => () => startBenchGatehouse(ctx, name, overrides)
+  const gatehouse =
+    (name: string, overrides: Partial<GatehouseOptions> = {}) =>
+    () =>
+      startBenchGatehouse(ctx, name, overrides)
   // API keys are created through the management API of the very process that is then measured.
   const adminApiKey = benchAdminKey()
   const keysFor = async (target: Target, users: number, keys: number, label: string): Promise<string[]> => {
     if (!target.adminOrigin) throw new Error(`${target.name} has no admin listener`)
     const created = Date.now()
     const secrets = await createBenchKeys(target.adminOrigin, adminApiKey, { users, keys, label })
-    process.stdout.write(`(${keys.toLocaleString('en-US')} key${keys === 1 ? '' : 's'} of ${users} user${users === 1 ? '' : 's'} created in ${((Date.now() - created) / 1000).toFixed(1)} s) `)
+    process.stdout.write(
+      `(${keys.toLocaleString('en-US')} key${keys === 1 ? '' : 's'} of ${users} user${users === 1 ? '' : 's'} created in ${((Date.now() - created) / 1000).toFixed(1)} s) `,
+    )
     return secrets
   }
   const nodeProxy = () => startNodeServer('node-proxy', 'node-proxy.ts', [ctx.upstream.origin], ctx.dir)
@@ -70,9 +75,7 @@ export function benchRuns(ctx: BenchContext): Run[] {
       ctx.dir,
     )
 
-  const runs: Run[] = [
-    { spec: { target: 'node-proxy', scenario: 'public', load: get(GATEHOUSE_PATHS.public) }, start: nodeProxy },
-  ]
+  const runs: Run[] = [{ spec: { target: 'node-proxy', scenario: 'public', load: get(GATEHOUSE_PATHS.public) }, start: nodeProxy }]
   const nginx = ctx.nginx
   if (nginx) {
     runs.push({

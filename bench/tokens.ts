@@ -24,7 +24,12 @@ export async function mintTokens(issuer: BenchIssuer, userIds: readonly string[]
   const tokens: string[] = []
   for (let start = 0; start < userIds.length; start += BATCH) {
     const batch = userIds.slice(start, start + BATCH).map((userId) =>
-      new SignJWT({ ...propelauthClaims(userId, { 'org-bench': { name: 'Bench Org', role: 'Member' } }), iss: issuer.issuer, iat: now, exp: now + 7200 })
+      new SignJWT({
+        ...propelauthClaims(userId, { 'org-bench': { name: 'Bench Org', role: 'Member' } }),
+        iss: issuer.issuer,
+        iat: now,
+        exp: now + 7200,
+      })
         .setProtectedHeader({ alg: 'ES256', typ: 'JWT' })
         .sign(issuer.privateKey),
     )

@@ -16,9 +16,12 @@ import { startGatehouse } from './server.ts'
 export async function runDemo(): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-demo-'))
   const upstream = createServer((req, res) => {
-    const identity = Object.fromEntries(Object.entries(req.headers).filter(([name]) => name.startsWith('x-gatehouse-') && name !== 'x-gatehouse-assertion'))
+    const identity = Object.fromEntries(
+      Object.entries(req.headers).filter(([name]) => name.startsWith('x-gatehouse-') && name !== 'x-gatehouse-assertion'),
+    )
     const assertion = req.headers['x-gatehouse-assertion']
-    const claims = typeof assertion === 'string' ? JSON.parse(Buffer.from(assertion.split('.')[1] ?? '', 'base64url').toString()) : undefined
+    const claims =
+      typeof assertion === 'string' ? JSON.parse(Buffer.from(assertion.split('.')[1] ?? '', 'base64url').toString()) : undefined
     res.writeHead(200, { 'content-type': 'application/json' })
     res.end(JSON.stringify({ upstream: 'echo', method: req.method, path: req.url, identity, assertion_claims: claims }, null, 2) + '\n')
   })

@@ -5,14 +5,7 @@ import { authorize } from './authz/index.ts'
 import type { GatehouseConfig } from './config/index.ts'
 import type { AssertionSigner, UpstreamProxy } from './forward/index.ts'
 import { createIdentityHeaders } from './forward/index.ts'
-import {
-  createForwardedHeaders,
-  createInboundHeaderFilter,
-  normalizeTarget,
-  ProblemError,
-  problems,
-  sendProblem,
-} from './http/index.ts'
+import { createForwardedHeaders, createInboundHeaderFilter, normalizeTarget, ProblemError, problems, sendProblem } from './http/index.ts'
 import type { Problem } from './http/index.ts'
 import type { ApiKeyAuthenticator, UsageCounter } from './apikeys/index.ts'
 import type { RateSpec } from './config/index.ts'

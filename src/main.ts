@@ -82,7 +82,14 @@ export function formatRouteTable(routes: readonly CompiledRoute[]): string {
   ])
   const header = ['#', 'METHODS', 'PATH', 'AUTH', 'REQUIRES', 'RATE']
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)))
-  return [header, ...rows].map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n')
+  return [header, ...rows]
+    .map((row) =>
+      row
+        .map((cell, i) => cell.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n')
 }
 
 function requirement(route: CompiledRoute): string {

@@ -124,7 +124,11 @@ export async function startGatehouse(loaded: LoadedConfig, options: StartOptions
     // A change must not be outlived by a cached token or key validation, here or on any replica.
     onChange: (change) => {
       evict(change)
-      bus.publish(change).catch((err: unknown) => log.warn({ err: String(err) }, 'publishing an invalidation failed; other replicas catch up within the cache ttl'))
+      bus
+        .publish(change)
+        .catch((err: unknown) =>
+          log.warn({ err: String(err) }, 'publishing an invalidation failed; other replicas catch up within the cache ttl'),
+        )
     },
   })
   // Leave the process's global Request/Response alone: gatehouse may be embedded (tests, SDKs).

@@ -6,8 +6,7 @@ import type { ApiKey, ApiKeyPatch, ApiKeyType, Membership, Org, StoredApiKey, Us
 import type { ApiContext } from './context.ts'
 import { apiKeyRefused, badRequest, conflict, notFound, storeWrite } from './errors.ts'
 import { ADMIN_KEY, json, jsonBody, optionalJsonBody, problemsOf } from './openapi.ts'
-import type {
-  apiKeyOrg} from './schemas.ts';
+import type { apiKeyOrg } from './schemas.ts'
 import {
   EXPIRATION_DAYS,
   apiKey,
@@ -87,14 +86,21 @@ function expiryOf(body: ExpiryInput, now: number): number | null | undefined {
   }
   if (body.expires_in_seconds !== undefined) return now + body.expires_in_seconds
   if (body.expires_at_seconds !== undefined) {
-    if (body.expires_at_seconds <= now) throw badRequest([{ field: 'expires_at_seconds', message: `must be in the future (now is ${now})` }])
+    if (body.expires_at_seconds <= now)
+      throw badRequest([{ field: 'expires_at_seconds', message: `must be in the future (now is ${now})` }])
     return body.expires_at_seconds
   }
   return undefined
 }
 
 type OwnerInput = { user_id?: string; org_id?: string; created_by?: string; revoke_on_creator_leave?: boolean }
-type Owner = { type: ApiKeyType; user_id: string | null; org_id: string | null; created_by: string | null; revoke_on_creator_leave: boolean }
+type Owner = {
+  type: ApiKeyType
+  user_id: string | null
+  org_id: string | null
+  created_by: string | null
+  revoke_on_creator_leave: boolean
+}
 
 /** The 409 of a key whose state forbids the write; `error_code` says which state. */
 function keyConflict(code: 'protected' | 'archived', message: string): ProblemError {
@@ -140,7 +146,9 @@ export function registerApiKeyRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       const orgId = body.org_id
       if ((await store.getOrg(orgId)) === undefined) throw notFound(`No org with id ${orgId}`)
       if (body.user_id !== undefined && body.created_by !== undefined && body.user_id !== body.created_by) {
-        throw badRequest([{ field: 'created_by', message: 'for an org key, user_id is the creating user: send one of them, or the same id' }])
+        throw badRequest([
+          { field: 'created_by', message: 'for an org key, user_id is the creating user: send one of them, or the same id' },
+        ])
       }
       const field = body.user_id !== undefined ? 'user_id' : 'created_by'
       const creator = body.user_id ?? body.created_by
@@ -162,7 +170,13 @@ export function registerApiKeyRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     if (body.created_by !== undefined) await existingUser(body.created_by, 'created_by', 'bad-request')
     if (body.user_id !== undefined) {
       await existingUser(body.user_id, 'user_id', 'not-found')
-      return { type: 'personal', user_id: body.user_id, org_id: null, created_by: body.created_by ?? body.user_id, revoke_on_creator_leave: false }
+      return {
+        type: 'personal',
+        user_id: body.user_id,
+        org_id: null,
+        created_by: body.created_by ?? body.user_id,
+        revoke_on_creator_leave: false,
+      }
     }
     return { type: 'generic', user_id: null, org_id: null, created_by: body.created_by ?? null, revoke_on_creator_leave: false }
   }
@@ -188,7 +202,8 @@ export function registerApiKeyRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       path: '/v1/api_keys',
       tags,
       summary: 'Create an API key: personal (user_id), org (org_id, optionally user_id as creator) or generic (neither)',
-      description: 'The secret (api_key_token) is in this response only; gatehouse keeps its SHA-256 and a display fragment. Default expiry: never.',
+      description:
+        'The secret (api_key_token) is in this response only; gatehouse keeps its SHA-256 and a display fragment. Default expiry: never.',
       security: ADMIN_KEY,
       request: jsonBody(createApiKeyBody),
       responses: { 201: json('Created; the secret is shown only now', apiKeyWithSecret), ...problemsOf(404, 409) },
@@ -198,7 +213,9 @@ export function registerApiKeyRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       const owner = await resolveOwner(body)
       const fields = newKeyFields(body, owner)
       const secret = generateApiKeySecret(owner.type, prefixes)
-      const created = await storeWrite(store.createApiKey({ ...fields, secret_hash: secret.secret_hash, display: secret.display, imported: false }))
+      const created = await storeWrite(
+        store.createApiKey({ ...fields, secret_hash: secret.secret_hash, display: secret.display, imported: false }),
+      )
       keyChanged(created)
       return c.json({ ...toApiKeyView(created), api_key_token: secret.secret }, 201)
     },
@@ -210,7 +227,8 @@ export function registerApiKeyRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       path: '/v1/api_keys/import',
       tags,
       summary: 'Import an existing key string (any format) so it keeps working',
-      description: 'Only its SHA-256 and a short display fragment are stored. Validate it with /v1/api_keys/validate_imported. 409 when the string is already a key.',
+      description:
+        'Only its SHA-256 and a short display fragment are stored. Validate it with /v1/api_keys/validate_imported. 409 when the string is already a key.',
       security: ADMIN_KEY,
       request: jsonBody(importApiKeyBody),
       responses: { 201: json('Imported', apiKeyImported), ...problemsOf(404, 409) },
@@ -240,7 +258,8 @@ export function registerApiKeyRoutes(app: OpenAPIHono, ctx: ApiContext): void {
         path: archived ? '/v1/api_keys/archived' : '/v1/api_keys',
         tags,
         summary: archived ? 'Archived (revoked) API keys, newest first' : 'Current (not archived) API keys, newest first',
-        description: 'Filters combine. user_email finds the user first; an unknown email gives an empty page. Expired keys are current until archived.',
+        description:
+          'Filters combine. user_email finds the user first; an unknown email gives an empty page. Expired keys are current until archived.',
         security: ADMIN_KEY,
         request: { query: listApiKeysQuery },
         responses: { 200: json('A page of keys', apiKeysPage), ...problemsOf() },
@@ -278,7 +297,8 @@ export function registerApiKeyRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       path: '/v1/api_keys/usage',
       tags,
       summary: 'Requests counted on a UTC day, over the keys matching the filters',
-      description: 'Counts come from the proxy, flushed in batches, so the last seconds of traffic may not be in yet. Deleted keys take their counts with them.',
+      description:
+        'Counts come from the proxy, flushed in batches, so the last seconds of traffic may not be in yet. Deleted keys take their counts with them.',
       security: ADMIN_KEY,
       request: { query: apiKeyUsageQuery },
       responses: { 200: json('The count', apiKeyUsageResponse), ...problemsOf() },
@@ -314,7 +334,8 @@ export function registerApiKeyRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       path: '/v1/api_keys/{api_key_id}',
       tags,
       summary: 'Update an API key: null clears name, description or rate_limit_override; metadata and scopes are replaced',
-      description: 'Expiry: one of expires_at_seconds, expiration (a preset; never), expires_in_seconds, set_to_never_expire. Protected keys can be updated.',
+      description:
+        'Expiry: one of expires_at_seconds, expiration (a preset; never), expires_in_seconds, set_to_never_expire. Protected keys can be updated.',
       security: ADMIN_KEY,
       request: { params: apiKeyIdParam, ...jsonBody(updateApiKeyBody) },
       responses: { 200: json('The updated key', apiKey), ...problemsOf(404) },
@@ -445,7 +466,8 @@ function registerValidation(app: OpenAPIHono, ctx: ApiContext): void {
     const now = ctx.now()
     const key = await store.findApiKeyBySecretHash(hashApiKeySecret(secret), now)
     if (key === undefined) throw apiKeyRefused('not_found', 'no such API key')
-    if (key.archived_at !== null) throw apiKeyRefused('archived', `the API key was archived${key.archive_reason ? `: ${key.archive_reason}` : ''}`)
+    if (key.archived_at !== null)
+      throw apiKeyRefused('archived', `the API key was archived${key.archive_reason ? `: ${key.archive_reason}` : ''}`)
     if (key.expires_at !== null && key.expires_at <= now) throw apiKeyRefused('expired', 'the API key has expired')
 
     let user: User | undefined

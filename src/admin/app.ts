@@ -132,9 +132,13 @@ function registerProbes(app: OpenAPIHono, deps: AdminDeps): void {
 
   registerJwks(app, '/.well-known/jwks.json', 'The public keys of the identity assertions gatehouse forwards upstream', deps.jwks)
   if (deps.accessTokenJwks) {
-    registerJwks(app, '/.well-known/access-token-jwks.json', "The public keys of gatehouse's own access tokens (tokens.local_issuer)", deps.accessTokenJwks)
+    registerJwks(
+      app,
+      '/.well-known/access-token-jwks.json',
+      "The public keys of gatehouse's own access tokens (tokens.local_issuer)",
+      deps.accessTokenJwks,
+    )
   }
-
 }
 
 function registerJwks(app: OpenAPIHono, path: string, summary: string, keys: () => JSONWebKeySet): void {

@@ -236,6 +236,8 @@ function checkMemberDomain(o: Org, user: User): void {
   if (!o.members_must_have_matching_domain || o.domain === null) return
   const userDomain = user.email.slice(user.email.lastIndexOf('@') + 1).toLowerCase()
   if (userDomain !== o.domain.toLowerCase()) {
-    throw badRequest([{ field: 'user_id', message: `org ${o.org_id} only admits members with an @${o.domain} email; this user's is @${userDomain}` }])
+    throw badRequest([
+      { field: 'user_id', message: `org ${o.org_id} only admits members with an @${o.domain} email; this user's is @${userDomain}` },
+    ])
   }
 }

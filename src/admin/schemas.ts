@@ -55,9 +55,7 @@ const userProfile = {
   metadata: jsonObject.optional(),
 }
 
-export const createUserBody = z
-  .strictObject({ email, email_confirmed: z.boolean().default(false), ...userProfile })
-  .openapi('CreateUser')
+export const createUserBody = z.strictObject({ email, email_confirmed: z.boolean().default(false), ...userProfile }).openapi('CreateUser')
 
 export const migrateUserBody = z
   .strictObject({
@@ -98,7 +96,11 @@ export const batchUsersBody = z
   .superRefine((body, ctx) => {
     const given = (['user_ids', 'emails', 'usernames'] as const).filter((k) => body[k] !== undefined)
     if (given.length !== 1) {
-      ctx.addIssue({ code: 'custom', path: given[1] === undefined ? [] : [given[1]], message: 'send exactly one of user_ids, emails, usernames' })
+      ctx.addIssue({
+        code: 'custom',
+        path: given[1] === undefined ? [] : [given[1]],
+        message: 'send exactly one of user_ids, emails, usernames',
+      })
     }
   })
   .openapi('BatchUsers')
@@ -256,8 +258,16 @@ const scopes = z
   .max(100)
   .transform((list) => [...new Set(list)])
   .openapi({ description: "Empty: the key has its owner's permissions; otherwise narrowed to these" })
-const rateLimitOverride = z.int().min(1).max(1_000_000).openapi({ description: 'Requests per minute for this key, replacing the configured budget' })
-const expiresAtSeconds = z.int().min(1).max(MAX_UNIX_SECONDS).openapi({ description: 'Absolute expiry, Unix seconds; must be in the future' })
+const rateLimitOverride = z
+  .int()
+  .min(1)
+  .max(1_000_000)
+  .openapi({ description: 'Requests per minute for this key, replacing the configured budget' })
+const expiresAtSeconds = z
+  .int()
+  .min(1)
+  .max(MAX_UNIX_SECONDS)
+  .openapi({ description: 'Absolute expiry, Unix seconds; must be in the future' })
 const expiration = z.enum(EXPIRATIONS).openapi({ description: 'A preset counted from now; never: no expiry' })
 const expiresInSeconds = z.int().min(1).max(HUNDRED_YEARS).openapi({ description: 'Expiry counted from now' })
 
@@ -273,7 +283,9 @@ function oneExpiry(body: ExpiryFields, ctx: z.RefinementCtx): void {
 }
 
 const keyOwnerFields = {
-  user_id: id.optional().openapi({ description: 'Alone: a personal key of this user. With org_id: the creating user, a member of the org' }),
+  user_id: id
+    .optional()
+    .openapi({ description: 'Alone: a personal key of this user. With org_id: the creating user, a member of the org' }),
   org_id: id.optional().openapi({ description: 'An org key of this org. Neither user_id nor org_id: a generic key' }),
   name: keyName.optional(),
   description: keyDescription.optional(),
@@ -295,7 +307,11 @@ export const createApiKeyBody = z.strictObject(keyOwnerFields).superRefine(oneEx
 
 export const importApiKeyBody = z
   .strictObject({
-    imported_api_key: z.string().min(16).max(1024).openapi({ description: 'The existing key string, any format; only its SHA-256 is kept' }),
+    imported_api_key: z
+      .string()
+      .min(16)
+      .max(1024)
+      .openapi({ description: 'The existing key string, any format; only its SHA-256 is kept' }),
     ...keyOwnerFields,
   })
   .superRefine(oneExpiry)
@@ -319,7 +335,12 @@ export const updateApiKeyBody = z
 const MAX_GRACE_SECONDS = 30 * 86_400
 export const rotateApiKeyBody = z
   .strictObject({
-    grace_seconds: z.int().min(0).max(MAX_GRACE_SECONDS).optional().openapi({ description: 'How long the old secret keeps working; 0 or absent: it stops at once' }),
+    grace_seconds: z
+      .int()
+      .min(0)
+      .max(MAX_GRACE_SECONDS)
+      .optional()
+      .openapi({ description: 'How long the old secret keeps working; 0 or absent: it stops at once' }),
   })
   .openapi('RotateApiKey')
 export const archiveApiKeyBody = z.strictObject({ reason: z.string().min(1).max(500).optional() }).openapi('ArchiveApiKey')
@@ -333,7 +354,12 @@ export const listApiKeysQuery = z.object({
   ...paging,
   org_id: id.optional(),
   user_id: id.optional(),
-  user_email: z.string().min(1).max(320).optional().openapi({ description: "The user's keys, by email; an unknown email gives an empty page" }),
+  user_email: z
+    .string()
+    .min(1)
+    .max(320)
+    .optional()
+    .openapi({ description: "The user's keys, by email; an unknown email gives an empty page" }),
   type: apiKeyType.optional(),
   api_key_type: apiKeyType.optional().openapi({ description: "PropelAuth's name for type" }),
   query: z.string().min(1).max(255).optional().openapi({ description: 'Partial, case-insensitive match on the name' }),
@@ -342,7 +368,10 @@ export const listApiKeysQuery = z.object({
 const isoDate = z
   .string()
   .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date as YYYY-MM-DD')
-  .refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d), 'not a calendar date')
+  .refine(
+    (d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d),
+    'not a calendar date',
+  )
 export const apiKeyUsageQuery = z.object({
   date: isoDate.openapi({ description: 'A UTC day, YYYY-MM-DD' }),
   api_key_id: id.optional(),
@@ -399,7 +428,7 @@ export const apiKeyValidation = z
     type: apiKeyType,
     metadata: jsonObject,
     scopes: z.array(z.string()),
-    user: userMetadata.nullable().openapi({ description: 'A personal key\'s owner, or the creating user of an org key' }),
+    user: userMetadata.nullable().openapi({ description: "A personal key's owner, or the creating user of an org key" }),
     org: apiKeyOrg.nullable(),
     user_in_org: orgMemberInfo.nullable().openapi({ description: 'When both user and org are set and the user is a member' }),
     user_id: z.string().nullable(),

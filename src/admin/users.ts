@@ -107,10 +107,22 @@ export function registerUserRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       const body = c.req.valid('json')
       const values = body.user_ids ?? body.emails ?? body.usernames ?? []
       const lookup = body.user_ids
-        ? lookupBy(await store.getUsersByIds(values), (u) => u.user_id, (v) => v)
+        ? lookupBy(
+            await store.getUsersByIds(values),
+            (u) => u.user_id,
+            (v) => v,
+          )
         : body.emails
-          ? lookupBy(await store.getUsersByEmails(values), (u) => u.email.toLowerCase(), (v) => v.toLowerCase())
-          : lookupBy(await store.getUsersByUsernames(values), (u) => u.username?.toLowerCase(), (v) => v.toLowerCase())
+          ? lookupBy(
+              await store.getUsersByEmails(values),
+              (u) => u.email.toLowerCase(),
+              (v) => v.toLowerCase(),
+            )
+          : lookupBy(
+              await store.getUsersByUsernames(values),
+              (u) => u.username?.toLowerCase(),
+              (v) => v.toLowerCase(),
+            )
       const result: Record<string, UserMetadata> = {}
       const seen = new Set<string>()
       for (const value of values) {

@@ -29,7 +29,8 @@ export type ApiKeyAuthenticator = {
   lookups(): number
 }
 
-type Entry = { identity: Identity; expiresAtMs: number | null; keyId: string; userIds: string[]; orgId: string | null } | { refused: string }
+type Entry =
+  { identity: Identity; expiresAtMs: number | null; keyId: string; userIds: string[]; orgId: string | null } | { refused: string }
 
 /**
  * Checks API keys for the proxy: the format and checksum first (no I/O for garbage), then a

@@ -60,7 +60,8 @@ function parseJwk(issuerName: string, text: string): JWK {
   if (jwk.kty === 'oct' || Object.hasOwn(jwk, 'd')) {
     throw new Error(`issuer ${issuerName}: the public key must be a public key, not a secret or private key`)
   }
-  if (jwk.use !== undefined && jwk.use !== 'sig') throw new Error(`issuer ${issuerName}: the JWK is not a signing key (use: ${String(jwk.use)})`)
+  if (jwk.use !== undefined && jwk.use !== 'sig')
+    throw new Error(`issuer ${issuerName}: the JWK is not a signing key (use: ${String(jwk.use)})`)
   return jwk as JWK
 }
 
@@ -70,7 +71,9 @@ async function importChecked(
   importFor: (alg: TokenAlgorithm) => Promise<CryptoKey>,
 ): Promise<CryptoKey> {
   const mismatch = (why: string, cause?: unknown) =>
-    new Error(`issuer ${issuer.issuer}: the public key cannot verify ${alg} tokens (algorithms: ${issuer.algorithms.join(', ')}): ${why}`, { cause })
+    new Error(`issuer ${issuer.issuer}: the public key cannot verify ${alg} tokens (algorithms: ${issuer.algorithms.join(', ')}): ${why}`, {
+      cause,
+    })
   let key: CryptoKey
   try {
     key = await importFor(alg)
@@ -80,6 +83,7 @@ async function importChecked(
   if (key.type !== 'public') throw mismatch('it is not a public key')
   // jose refuses RSA keys under 2048 bits at verification; saying so now beats failing every request.
   const { modulusLength } = key.algorithm as { modulusLength?: number }
-  if (modulusLength !== undefined && modulusLength < 2048) throw mismatch(`an RSA key of ${modulusLength} bits is too short (2048 at least)`)
+  if (modulusLength !== undefined && modulusLength < 2048)
+    throw mismatch(`an RSA key of ${modulusLength} bits is too short (2048 at least)`)
   return key
 }

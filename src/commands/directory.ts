@@ -95,8 +95,15 @@ const COMMANDS: Record<string, Command> = {
     request: (_, v) => ({ method: 'GET', path: listPath('/v1/orgs', v, 'name', str(v.name)) }),
   },
   'keys create': {
-    usage: 'keys create [--user USER_ID] [--org ORG_ID] [--name NAME] [--scopes a,b] [--expiration two_weeks|one_month|three_months|six_months|one_year|never]',
-    options: { user: { type: 'string' }, org: { type: 'string' }, name: { type: 'string' }, scopes: { type: 'string' }, expiration: { type: 'string' } },
+    usage:
+      'keys create [--user USER_ID] [--org ORG_ID] [--name NAME] [--scopes a,b] [--expiration two_weeks|one_month|three_months|six_months|one_year|never]',
+    options: {
+      user: { type: 'string' },
+      org: { type: 'string' },
+      name: { type: 'string' },
+      scopes: { type: 'string' },
+      expiration: { type: 'string' },
+    },
     request: (_, v) => ({
       method: 'POST',
       path: '/v1/api_keys',
@@ -111,7 +118,13 @@ const COMMANDS: Record<string, Command> = {
   },
   'keys list': {
     usage: 'keys list [--user USER_ID] [--org ORG_ID] [--archived] [--page N] [--page-size N]',
-    options: { user: { type: 'string' }, org: { type: 'string' }, archived: { type: 'boolean' }, page: { type: 'string' }, 'page-size': { type: 'string' } },
+    options: {
+      user: { type: 'string' },
+      org: { type: 'string' },
+      archived: { type: 'boolean' },
+      page: { type: 'string' },
+      'page-size': { type: 'string' },
+    },
     request: (_, v) => {
       const path = listPath(v.archived === true ? '/v1/api_keys/archived' : '/v1/api_keys', v, 'user_id', str(v.user))
       return { method: 'GET', path: str(v.org) ? `${path}&org_id=${encodeURIComponent(str(v.org)!)}` : path }
@@ -124,12 +137,20 @@ const COMMANDS: Record<string, Command> = {
   'keys rotate': {
     usage: 'keys rotate API_KEY_ID [--grace-seconds N]',
     options: { 'grace-seconds': { type: 'string' } },
-    request: ([id], v) => ({ method: 'POST', path: `/v1/api_keys/${encodeURIComponent(id ?? '')}/rotate`, body: { grace_seconds: int(v['grace-seconds']) } }),
+    request: ([id], v) => ({
+      method: 'POST',
+      path: `/v1/api_keys/${encodeURIComponent(id ?? '')}/rotate`,
+      body: { grace_seconds: int(v['grace-seconds']) },
+    }),
   },
   'keys archive': {
     usage: 'keys archive API_KEY_ID [--reason TEXT]',
     options: { reason: { type: 'string' } },
-    request: ([id], v) => ({ method: 'POST', path: `/v1/api_keys/${encodeURIComponent(id ?? '')}/archive`, body: { reason: str(v.reason) } }),
+    request: ([id], v) => ({
+      method: 'POST',
+      path: `/v1/api_keys/${encodeURIComponent(id ?? '')}/archive`,
+      body: { reason: str(v.reason) },
+    }),
   },
   'keys delete': {
     usage: 'keys delete API_KEY_ID',

@@ -25,7 +25,9 @@ export function loadConfig(file: string, env: Environment = process.env): Loaded
   try {
     text = readFileSync(file, 'utf8')
   } catch (err) {
-    throw new ConfigError(file, [{ line: 0, col: 0, path: '', message: `cannot read the file: ${(err as NodeJS.ErrnoException).code ?? String(err)}` }])
+    throw new ConfigError(file, [
+      { line: 0, col: 0, path: '', message: `cannot read the file: ${(err as NodeJS.ErrnoException).code ?? String(err)}` },
+    ])
   }
   return parseConfig(text, file, env)
 }

@@ -68,9 +68,7 @@ export function parseCidr(text: string): { address: string; prefix: number; fami
 /** The `iss` of tokens minted by gatehouse's own issuer unless the config names another. */
 export const LOCAL_ISSUER = 'urn:gatehouse:local'
 
-export const TOKEN_ALGORITHMS = [
-  'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA',
-] as const
+export const TOKEN_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const
 export type TokenAlgorithm = (typeof TOKEN_ALGORITHMS)[number]
 
 const oidcMapping = z
@@ -140,7 +138,12 @@ const route = z
   .strictObject({
     path: z.string().startsWith('/', 'a route path starts with /'),
     methods: z
-      .array(z.string().transform((m) => m.toUpperCase()).pipe(z.enum(HTTP_METHODS)))
+      .array(
+        z
+          .string()
+          .transform((m) => m.toUpperCase())
+          .pipe(z.enum(HTTP_METHODS)),
+      )
       .min(1)
       .optional(),
     auth: z.enum(AUTH_KINDS),
@@ -174,7 +177,10 @@ export type RouteConfig = z.output<typeof route>
 
 const assertion = z
   .strictObject({
-    header: z.string().regex(/^[A-Za-z0-9-]+$/).default('X-Gatehouse-Assertion'),
+    header: z
+      .string()
+      .regex(/^[A-Za-z0-9-]+$/)
+      .default('X-Gatehouse-Assertion'),
     algorithm: z.enum(['EdDSA', 'ES256', 'HS256']).default('EdDSA'),
     ttl: duration.default(300_000),
     audience: z.string().min(1).default('upstream'),
@@ -221,15 +227,17 @@ export const configSchema = z
       // Kong's name and meaning; the default is the safe side: the upstream gets the assertion instead.
       hide_credentials: z.boolean().default(true),
     }),
-    admin: z.strictObject({
-      listen: listen.default({ host: '127.0.0.1', port: 8081 }),
-      // Empty or absent: the management API is off; health, readiness and JWKS are still served.
-      api_key: z
-        .string()
-        .transform((k) => k || undefined)
-        .pipe(z.string().min(16, 'the admin api_key must be at least 16 characters').optional())
-        .optional(),
-    }).default({ listen: { host: '127.0.0.1', port: 8081 } }),
+    admin: z
+      .strictObject({
+        listen: listen.default({ host: '127.0.0.1', port: 8081 }),
+        // Empty or absent: the management API is off; health, readiness and JWKS are still served.
+        api_key: z
+          .string()
+          .transform((k) => k || undefined)
+          .pipe(z.string().min(16, 'the admin api_key must be at least 16 characters').optional())
+          .optional(),
+      })
+      .default({ listen: { host: '127.0.0.1', port: 8081 } }),
     roles: z.array(role).default([]),
     tokens: z
       .strictObject({
@@ -342,7 +350,11 @@ export const configSchema = z
       for (const key of ['role', 'min_role'] as const) {
         const name = r[key]
         if (name !== undefined && !names.has(name)) {
-          ctx.addIssue({ code: 'custom', path: ['routes', i, key], message: `unknown role "${name}" (roles: ${[...names].join(', ') || 'none defined'})` })
+          ctx.addIssue({
+            code: 'custom',
+            path: ['routes', i, key],
+            message: `unknown role "${name}" (roles: ${[...names].join(', ') || 'none defined'})`,
+          })
         }
       }
     })

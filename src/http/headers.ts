@@ -42,15 +42,32 @@ function remembered<T extends boolean | number>(compute: (key: string) => T, lim
 const REMOVED = [
   // Hop-by-hop (RFC 9110 §7.6.1); undici also throws when given connection, keep-alive, upgrade,
   // transfer-encoding or expect.
-  'connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade',
-  'proxy-authorization', 'proxy-authenticate', 'expect',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'proxy-authorization',
+  'proxy-authenticate',
+  'expect',
   // A rule allows a method; an override would let the upstream run another one.
-  'x-http-method-override', 'x-http-method', 'x-method-override',
+  'x-http-method-override',
+  'x-http-method',
+  'x-method-override',
   // Path overrides honoured by IIS URL Rewrite and some PHP frameworks: the upstream would serve
   // a path other than the one that was matched.
-  'x-original-url', 'x-rewrite-url',
+  'x-original-url',
+  'x-rewrite-url',
   // Set by the forward stage for the upstream; the inbound ones go through createForwardedHeaders.
-  'host', 'forwarded', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-real-ip', 'x-request-id',
+  'host',
+  'forwarded',
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'x-real-ip',
+  'x-request-id',
 ]
 
 const KEEP = 0
@@ -158,9 +175,7 @@ function entryAddress(entry: string): string | undefined {
     return close > 0 && isIPv6(inside) && (rest === '' || /^:\d{1,5}$/.test(rest)) ? unmap(inside) : undefined
   }
   const colon = entry.indexOf(':')
-  return colon > 0 && isIPv4(entry.slice(0, colon)) && /^\d{1,5}$/.test(entry.slice(colon + 1))
-    ? entry.slice(0, colon)
-    : undefined
+  return colon > 0 && isIPv4(entry.slice(0, colon)) && /^\d{1,5}$/.test(entry.slice(colon + 1)) ? entry.slice(0, colon) : undefined
 }
 
 function addTrusted(list: BlockList, entry: string): void {
@@ -245,19 +260,13 @@ const SPACE = 0x20
  *   surrogate, which has no UTF-8 form, becomes U+FFFD.
  */
 export function encodeHeaderValue(value: string): string {
-  if (
-    PRINTABLE_WITHOUT_PERCENT.test(value) &&
-    value.charCodeAt(0) !== SPACE &&
-    value.charCodeAt(value.length - 1) !== SPACE
-  ) {
+  if (PRINTABLE_WITHOUT_PERCENT.test(value) && value.charCodeAt(0) !== SPACE && value.charCodeAt(value.length - 1) !== SPACE) {
     return value
   }
   let encoded = ''
   for (const byte of Buffer.from(value, 'utf8')) {
     encoded +=
-      byte > 0x20 && byte < 0x7f && byte !== 0x25
-        ? String.fromCharCode(byte)
-        : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`
+      byte > 0x20 && byte < 0x7f && byte !== 0x25 ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`
   }
   return encoded
 }

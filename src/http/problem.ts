@@ -29,13 +29,7 @@ export class ProblemError extends Error {
 }
 
 /** Builds a problem; `slug` names the kind of error, e.g. `invalid-token`. */
-export function problem(
-  status: number,
-  slug: string,
-  title: string,
-  detail?: string,
-  extensions: Record<string, unknown> = {},
-): Problem {
+export function problem(status: number, slug: string, title: string, detail?: string, extensions: Record<string, unknown> = {}): Problem {
   return { type: `urn:gatehouse:problem:${slug}`, title, status, ...(detail === undefined ? {} : { detail }), ...extensions }
 }
 

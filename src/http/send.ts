@@ -14,9 +14,12 @@ export function sendProblem(res: ServerResponse, p: Problem, headers: readonly s
   const body = problemBody(p)
   res.writeHead(p.status, [
     ...headers,
-    'content-type', PROBLEM_CONTENT_TYPE,
-    'content-length', String(Buffer.byteLength(body)),
-    'cache-control', 'no-store',
+    'content-type',
+    PROBLEM_CONTENT_TYPE,
+    'content-length',
+    String(Buffer.byteLength(body)),
+    'cache-control',
+    'no-store',
   ])
   res.end(body)
 }

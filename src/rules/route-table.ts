@@ -133,7 +133,11 @@ function compileRoute(config: RouteConfig, index: number, problems: RouteProblem
   }
   const orgId = config.org_id ?? { from: 'path' as const, name: 'org_id' }
   if (config.auth === 'org_member' && orgId.from === 'path' && !seen.has(orgId.name)) {
-    problems.push({ index, key: config.org_id ? 'org_id' : 'path', message: `auth: org_member reads the org id from :${orgId.name}, which the path does not have` })
+    problems.push({
+      index,
+      key: config.org_id ? 'org_id' : 'path',
+      message: `auth: org_member reads the org id from :${orgId.name}, which the path does not have`,
+    })
   }
   let methods: Set<string> | null = null
   if (config.methods) {

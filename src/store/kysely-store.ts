@@ -43,7 +43,10 @@ function orderUsers(q: UserSelect, order: UserOrderBy): UserSelect {
       return q.orderBy('email_lower').orderBy('user_id')
     case 'USERNAME':
       // Users without a username go last; spelled out because SQLite sorts NULL first and PostgreSQL last.
-      return q.orderBy(sql`username_lower is null`).orderBy('username_lower').orderBy('user_id')
+      return q
+        .orderBy(sql`username_lower is null`)
+        .orderBy('username_lower')
+        .orderBy('user_id')
   }
 }
 
@@ -84,7 +87,11 @@ export function createKyselyStore(db: Kysely<Database>, engine: EngineAdapter): 
     const unique = [...new Set(keys)]
     const found = new Map<string, User>()
     for (let i = 0; i < unique.length; i += BATCH) {
-      const rows = await db.selectFrom('users').selectAll().where(column, 'in', unique.slice(i, i + BATCH)).execute()
+      const rows = await db
+        .selectFrom('users')
+        .selectAll()
+        .where(column, 'in', unique.slice(i, i + BATCH))
+        .execute()
       for (const row of rows) {
         const key = row[column]
         if (key !== null) found.set(key, toUser(row))
@@ -107,8 +114,16 @@ export function createKyselyStore(db: Kysely<Database>, engine: EngineAdapter): 
     getUserByEmail: (email) => userBy('email_lower', email.toLowerCase()),
     getUserByUsername: (username) => userBy('username_lower', username.toLowerCase()),
     getUsersByIds: (userIds) => usersByUniqueColumn('user_id', userIds),
-    getUsersByEmails: (emails) => usersByUniqueColumn('email_lower', emails.map((e) => e.toLowerCase())),
-    getUsersByUsernames: (names) => usersByUniqueColumn('username_lower', names.map((n) => n.toLowerCase())),
+    getUsersByEmails: (emails) =>
+      usersByUniqueColumn(
+        'email_lower',
+        emails.map((e) => e.toLowerCase()),
+      ),
+    getUsersByUsernames: (names) =>
+      usersByUniqueColumn(
+        'username_lower',
+        names.map((n) => n.toLowerCase()),
+      ),
 
     async queryUsers(query) {
       const { limit, offset } = pageWindow(query)
@@ -116,7 +131,9 @@ export function createKyselyStore(db: Kysely<Database>, engine: EngineAdapter): 
       const matching =
         term === undefined
           ? db.selectFrom('users')
-          : db.selectFrom('users').where((eb) => eb.or([containsIgnoringCase('email_lower', term), containsIgnoringCase('username_lower', term)]))
+          : db
+              .selectFrom('users')
+              .where((eb) => eb.or([containsIgnoringCase('email_lower', term), containsIgnoringCase('username_lower', term)]))
       const total = countOf(await matching.select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow())
       const rows = await orderUsers(matching.selectAll(), query.order_by).limit(limit).offset(offset).execute()
       return { items: rows.map(toUser), total }
@@ -124,9 +141,7 @@ export function createKyselyStore(db: Kysely<Database>, engine: EngineAdapter): 
 
     async updateUser(userId, patch) {
       const set = userPatchRow(patch, nowSeconds(), engine)
-      const row = await mapConflicts(() =>
-        db.updateTable('users').set(set).where('user_id', '=', userId).returningAll().executeTakeFirst(),
-      )
+      const row = await mapConflicts(() => db.updateTable('users').set(set).where('user_id', '=', userId).returningAll().executeTakeFirst())
       return row && toUser(row)
     },
 
@@ -390,7 +405,11 @@ export function createKyselyStore(db: Kysely<Database>, engine: EngineAdapter): 
               eb
                 .selectFrom('api_keys')
                 // Cast so PostgreSQL knows the parameters' types inside a SELECT list.
-                .select(['api_keys.api_key_id', sql<string>`cast(${date} as text)`.as('date'), sql<number>`cast(${count} as bigint)`.as('count')])
+                .select([
+                  'api_keys.api_key_id',
+                  sql<string>`cast(${date} as text)`.as('date'),
+                  sql<number>`cast(${count} as bigint)`.as('count'),
+                ])
                 .where('api_keys.api_key_id', '=', api_key_id),
             )
             .onConflict((oc) =>

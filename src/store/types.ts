@@ -154,7 +154,20 @@ export type StoredApiKey = ApiKey & {
 }
 
 export type NewApiKey = Pick<ApiKey, 'type' | 'user_id' | 'org_id' | 'expires_at'> &
-  Partial<Pick<ApiKey, 'name' | 'description' | 'metadata' | 'scopes' | 'rate_limit_override' | 'created_by' | 'protected' | 'imported' | 'revoke_on_creator_leave'>> & {
+  Partial<
+    Pick<
+      ApiKey,
+      | 'name'
+      | 'description'
+      | 'metadata'
+      | 'scopes'
+      | 'rate_limit_override'
+      | 'created_by'
+      | 'protected'
+      | 'imported'
+      | 'revoke_on_creator_leave'
+    >
+  > & {
     secret_hash: string
     display: string
   }
@@ -220,7 +233,11 @@ export interface Store {
   listApiKeys(query: ApiKeyQuery): Promise<Page<ApiKey>>
   updateApiKey(apiKeyId: string, patch: ApiKeyPatch): Promise<ApiKey | undefined>
   /** New secret; the old one keeps working until `previousValidUntil` (null: stops at once). */
-  rotateApiKey(apiKeyId: string, secret: { secret_hash: string; display: string }, previousValidUntil: number | null): Promise<ApiKey | undefined>
+  rotateApiKey(
+    apiKeyId: string,
+    secret: { secret_hash: string; display: string },
+    previousValidUntil: number | null,
+  ): Promise<ApiKey | undefined>
   archiveApiKey(apiKeyId: string, reason: string | null): Promise<ApiKey | undefined>
   /** Removes the key and its usage. */
   deleteApiKey(apiKeyId: string): Promise<boolean>

@@ -12,7 +12,8 @@ export function isStoreUnavailable(err: unknown): boolean {
     // PostgreSQL: class 08 (connection exception), 57P01-57P03 (admin shutdown, cannot connect now).
     if (CONNECTION_CODES.has(code) || code.startsWith('08') || /^57P0[1-3]$/.test(code)) return true
   }
-  if (typeof message === 'string' && /Connection terminated|timeout exceeded when trying to connect|connect ECONNREFUSED/.test(message)) return true
+  if (typeof message === 'string' && /Connection terminated|timeout exceeded when trying to connect|connect ECONNREFUSED/.test(message))
+    return true
   const cause = (err as { cause?: unknown }).cause
   return cause !== undefined && cause !== err && isStoreUnavailable(cause)
 }

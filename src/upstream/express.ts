@@ -26,14 +26,17 @@ function sendProblem(res: ServerResponse, p: Problem): void {
 
 function wrap(verifier: Verifier, decide: (req: GatehouseRequest, caller: Caller | undefined) => Problem | undefined): Middleware {
   return (req, res, next) => {
-    verifier.fromHeaders(req.headers).then(
-      (caller) => {
-        const p = decide(req, caller)
-        if (p) sendProblem(res, p)
-        else next()
-      },
-      () => sendProblem(res, unauthorized('invalid identity assertion')),
-    ).catch(next)
+    verifier
+      .fromHeaders(req.headers)
+      .then(
+        (caller) => {
+          const p = decide(req, caller)
+          if (p) sendProblem(res, p)
+          else next()
+        },
+        () => sendProblem(res, unauthorized('invalid identity assertion')),
+      )
+      .catch(next)
   }
 }
 

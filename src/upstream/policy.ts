@@ -16,14 +16,18 @@ export const forbidden = (detail: string): Problem => ({ status: 403, title: 'Fo
  * The org a request acts on: the explicit org id when given (looked up in the user's memberships),
  * else the gateway's active org.
  */
-export function checkOrgMember(caller: Caller, orgId: string | undefined, req: OrgRequirement): { user: User; org: OrgMemberInfo } | Problem {
+export function checkOrgMember(
+  caller: Caller,
+  orgId: string | undefined,
+  req: OrgRequirement,
+): { user: User; org: OrgMemberInfo } | Problem {
   const user = caller.user
   if (!user) return unauthorized('a user is required')
   let org: OrgMemberInfo | undefined
   if (orgId !== undefined && orgId !== '') {
     org = user.getOrg(orgId)
   } else {
-    org = caller.org ? user.getOrg(caller.org.orgId) ?? caller.org : undefined
+    org = caller.org ? (user.getOrg(caller.org.orgId) ?? caller.org) : undefined
   }
   if (!org) return forbidden('not a member of the org')
   if (req.role !== undefined && !org.userIsRole(req.role)) return forbidden(`requires role ${req.role}`)

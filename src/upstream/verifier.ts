@@ -56,9 +56,10 @@ export function createVerifier(options: VerifierOptions): Verifier {
     let payload: Record<string, unknown>
     try {
       const k = await key
-      const result = typeof k === 'function'
-        ? await jwtVerify(assertion, k, { issuer, audience, algorithms, clockTolerance, requiredClaims: ['exp', 'iat', 'sub'] })
-        : await jwtVerify(assertion, k, { issuer, audience, algorithms, clockTolerance, requiredClaims: ['exp', 'iat', 'sub'] })
+      const result =
+        typeof k === 'function'
+          ? await jwtVerify(assertion, k, { issuer, audience, algorithms, clockTolerance, requiredClaims: ['exp', 'iat', 'sub'] })
+          : await jwtVerify(assertion, k, { issuer, audience, algorithms, clockTolerance, requiredClaims: ['exp', 'iat', 'sub'] })
       payload = result.payload as Record<string, unknown>
     } catch (err) {
       throw new AssertionError(`invalid assertion: ${(err as Error).message}`, { cause: err })
@@ -109,7 +110,11 @@ function isIdentity(v: unknown): v is AssertedIdentity {
   const i = v as Record<string, unknown>
   if (!['user', 'org', 'service'].includes(i.principal as string)) return false
   if (!['token', 'api_key'].includes(i.method as string)) return false
-  if (i.user !== undefined && (typeof i.user !== 'object' || i.user === null || typeof (i.user as { userId?: unknown }).userId !== 'string')) return false
+  if (
+    i.user !== undefined &&
+    (typeof i.user !== 'object' || i.user === null || typeof (i.user as { userId?: unknown }).userId !== 'string')
+  )
+    return false
   return true
 }
 

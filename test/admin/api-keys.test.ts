@@ -50,7 +50,8 @@ async function refused(reply: Reply<unknown>, status: number, code: string): Pro
   return body
 }
 const get = (id: string) => h.call<KeyView>('GET', `/v1/api_keys/${id}`)
-const list = (query = '', archived = false) => h.call<KeysPage>('GET', `/v1/api_keys${archived ? '/archived' : ''}${query ? `?${query}` : ''}`)
+const list = (query = '', archived = false) =>
+  h.call<KeysPage>('GET', `/v1/api_keys${archived ? '/archived' : ''}${query ? `?${query}` : ''}`)
 
 const VIEW_FIELDS = [
   'api_key_id',
@@ -75,8 +76,15 @@ const VIEW_FIELDS = [
 ].sort()
 
 describe('POST /v1/api_keys', () => {
-  it('creates a personal key: the secret once, in the type\'s format, and the view without any hash', async () => {
-    const reply = await create({ user_id: alice, name: 'CI', description: 'deploys', metadata: { team: 'ops' }, scopes: ['read', 'write', 'read'], rate_limit_override: 120 })
+  it("creates a personal key: the secret once, in the type's format, and the view without any hash", async () => {
+    const reply = await create({
+      user_id: alice,
+      name: 'CI',
+      description: 'deploys',
+      metadata: { team: 'ops' },
+      scopes: ['read', 'write', 'read'],
+      rate_limit_override: 120,
+    })
     assert.equal(reply.status, 201, reply.text)
     const key = reply.body
     assert.deepEqual(Object.keys(key).sort(), [...VIEW_FIELDS, 'api_key_token'].sort())
@@ -299,7 +307,15 @@ describe('GET /v1/api_keys/{id} and the lists', () => {
 
 describe('PATCH /v1/api_keys/{id}', () => {
   it('updates fields, clears with null, replaces metadata and scopes, and announces it', async () => {
-    const key = await created({ user_id: alice, name: 'a', description: 'd', metadata: { a: 1 }, scopes: ['x'], rate_limit_override: 10, expiration: 'one_month' })
+    const key = await created({
+      user_id: alice,
+      name: 'a',
+      description: 'd',
+      metadata: { a: 1 },
+      scopes: ['x'],
+      rate_limit_override: 10,
+      expiration: 'one_month',
+    })
     h.changes.length = 0
     const patch = (body: Record<string, unknown>) => h.call<KeyView>('PATCH', `/v1/api_keys/${key.api_key_id}`, body)
     const r1 = await patch({ name: 'b', description: null, metadata: { b: 2 }, scopes: [], rate_limit_override: null })
@@ -494,7 +510,10 @@ describe('POST /v1/api_keys/import and validate_imported', () => {
   })
 
   it('imports org and generic keys; a short string shows only its start', async () => {
-    const org = await h.call<{ api_key_id: string }>('POST', '/v1/api_keys/import', { imported_api_key: 'abcdefghijklmnopqrstuvwxyz012345', org_id: acme })
+    const org = await h.call<{ api_key_id: string }>('POST', '/v1/api_keys/import', {
+      imported_api_key: 'abcdefghijklmnopqrstuvwxyz012345',
+      org_id: acme,
+    })
     assert.equal(org.status, 201)
     assert.equal((await get(org.body.api_key_id)).body.type, 'org')
     const short = 'nounderscore1234'
@@ -518,7 +537,7 @@ describe('POST /v1/api_keys/import and validate_imported', () => {
 })
 
 describe('POST /v1/api_keys/validate (and _personal, _org)', () => {
-  it('validates a personal key, with or without a bearer prefix, in PropelAuth\'s shape', async () => {
+  it("validates a personal key, with or without a bearer prefix, in PropelAuth's shape", async () => {
     const key = await created({ user_id: alice, metadata: { m: 1 }, scopes: ['read'] })
     for (const token of [key.api_key_token, `Bearer ${key.api_key_token}`, `BEARER ${key.api_key_token}`]) {
       for (const path of ['validate', 'validate_personal', 'validate_imported']) {
@@ -633,14 +652,14 @@ describe('POST /v1/api_keys/validate (and _personal, _org)', () => {
     await refused(await validate(key.api_key_token, 'validate_org'), 400, 'owner_disabled')
   })
 
-  it('says owner_disabled when a creator-bound key\'s creator is no longer a member', async () => {
+  it("says owner_disabled when a creator-bound key's creator is no longer a member", async () => {
     const key = await created({ org_id: acme, user_id: alice, revoke_on_creator_leave: true })
     // Removed behind the API's back, so the key is not archived: validation still checks the membership.
     assert.equal(await h.store.removeMember(acme, alice), true)
     await refused(await validate(key.api_key_token, 'validate_org'), 400, 'owner_disabled')
   })
 
-  it("keeps an org key without revoke_on_creator_leave working after its creator leaves, without user_in_org", async () => {
+  it('keeps an org key without revoke_on_creator_leave working after its creator leaves, without user_in_org', async () => {
     const key = await created({ org_id: acme, user_id: alice })
     assert.equal((await h.call('DELETE', `/v1/orgs/${acme}/members/${alice}`)).status, 204)
     const reply = await validate(key.api_key_token)
@@ -681,7 +700,7 @@ describe('automatic archiving when a creator leaves', () => {
 })
 
 describe('GET /v1/api_keys/usage', () => {
-  it('sums the day\'s counts over the keys matching the filters', async () => {
+  it("sums the day's counts over the keys matching the filters", async () => {
     const a1 = await created({ user_id: alice })
     const a2 = await created({ org_id: acme, user_id: alice })
     const b1 = await created({ user_id: bob })

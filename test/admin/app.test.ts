@@ -82,11 +82,19 @@ describe('admin app: probes, admin key, OpenAPI document', () => {
 
   it('turns malformed bodies into problems: bad JSON 400, a non-object 400, a body without JSON content type 415', async () => {
     const auth = { authorization: `Bearer ${ADMIN_KEY}` }
-    const badJson = await send(h.app, '/v1/users', { method: 'POST', body: '{"email":', headers: { ...auth, 'content-type': 'application/json' } })
+    const badJson = await send(h.app, '/v1/users', {
+      method: 'POST',
+      body: '{"email":',
+      headers: { ...auth, 'content-type': 'application/json' },
+    })
     assertProblem(badJson, 400)
     assertProblem(await h.call('POST', '/v1/users', [1, 2]), 400, 'body')
     assertProblem(await h.call('POST', '/v1/users', null), 400, 'body')
-    const text = await send(h.app, '/v1/users', { method: 'POST', body: 'email=a@b.co', headers: { ...auth, 'content-type': 'text/plain' } })
+    const text = await send(h.app, '/v1/users', {
+      method: 'POST',
+      body: 'email=a@b.co',
+      headers: { ...auth, 'content-type': 'text/plain' },
+    })
     assertProblem(text, 415)
   })
 
@@ -165,15 +173,16 @@ describe('admin app: probes, admin key, OpenAPI document', () => {
       assert.equal(reply.status, 200)
       const doc = reply.body
       assert.equal(doc.openapi, '3.1.0')
-      assert.deepEqual(
-        Object.fromEntries(Object.entries(doc.paths).map(([path, ops]) => [path, Object.keys(ops).sort()])),
-        expected,
-      )
+      assert.deepEqual(Object.fromEntries(Object.entries(doc.paths).map(([path, ops]) => [path, Object.keys(ops).sort()])), expected)
     })
 
     it('declares the bearer scheme on every /v1/ operation and on nothing else', async () => {
       const doc = (await send<Doc>(h.app, '/openapi.json')).body
-      assert.deepEqual(doc.components.securitySchemes.adminKey, { type: 'http', scheme: 'bearer', description: 'The admin API key (admin.api_key)' })
+      assert.deepEqual(doc.components.securitySchemes.adminKey, {
+        type: 'http',
+        scheme: 'bearer',
+        description: 'The admin API key (admin.api_key)',
+      })
       for (const [path, ops] of Object.entries(doc.paths)) {
         for (const op of Object.values(ops)) {
           assert.deepEqual(op.security, path.startsWith('/v1/') ? [{ adminKey: [] }] : undefined, path)
@@ -183,7 +192,11 @@ describe('admin app: probes, admin key, OpenAPI document', () => {
 
     it('is generated from the validating schemas (a strict body, a password-free user)', async () => {
       const doc = (await send<Doc>(h.app, '/openapi.json')).body
-      const createUser = doc.components.schemas.CreateUser as { properties: Record<string, unknown>; additionalProperties: boolean; required: string[] }
+      const createUser = doc.components.schemas.CreateUser as {
+        properties: Record<string, unknown>
+        additionalProperties: boolean
+        required: string[]
+      }
       assert.equal(createUser.additionalProperties, false)
       assert.deepEqual(createUser.required, ['email'])
       assert.ok(!('password' in createUser.properties))

@@ -66,7 +66,7 @@ export async function harness(deps: Partial<AdminDeps> = {}): Promise<Harness> {
     onChange: (event) => changes.push(event),
     ...deps,
   })
-  const call: Harness['call'] = <T,>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
+  const call: Harness['call'] = <T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
     send<T>(app, path, {
       method,
       headers: { authorization: `Bearer ${ADMIN_KEY}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },

@@ -123,9 +123,15 @@ describe('PATCH /v1/orgs/{org_id}', () => {
       ['New Name', 'new-name', null, { b: 2 }, 'old.com'],
     )
     assert.deepEqual((await getOrg(id)).body, reply.body)
-    const rules = await h.call<OrgView>('PATCH', `/v1/orgs/${id}`, { members_must_have_matching_domain: true, enable_auto_joining_by_domain: true })
+    const rules = await h.call<OrgView>('PATCH', `/v1/orgs/${id}`, {
+      members_must_have_matching_domain: true,
+      enable_auto_joining_by_domain: true,
+    })
     assert.deepEqual([rules.body.members_must_have_matching_domain, rules.body.enable_auto_joining_by_domain], [true, true])
-    assert.deepEqual(h.changes, [{ kind: 'org', orgId: id }, { kind: 'org', orgId: id }])
+    assert.deepEqual(h.changes, [
+      { kind: 'org', orgId: id },
+      { kind: 'org', orgId: id },
+    ])
   })
 
   it('keeps the domain rules coherent: no rule without a domain, whether the rule or the removal comes last', async () => {
@@ -240,7 +246,14 @@ describe('org members', () => {
       await h.createUser('outsider@example.com')
       const page = (await h.call<OrgUsersPage>('GET', `/v1/orgs/${org}/users?page_size=3`)).body
       assert.deepEqual([page.total_users, page.current_page, page.page_size, page.has_more_results], [4, 0, 3, true])
-      assert.deepEqual(page.users.map((u) => [u.user_id, u.role]), [[user, 'Owner'], [others[0], 'Member'], [others[1], 'Member']])
+      assert.deepEqual(
+        page.users.map((u) => [u.user_id, u.role]),
+        [
+          [user, 'Owner'],
+          [others[0], 'Member'],
+          [others[1], 'Member'],
+        ],
+      )
       assert.equal(page.users[0]?.email, 'member@example.com')
       const rest = (await h.call<OrgUsersPage>('GET', `/v1/orgs/${org}/users?page_size=3&page_number=1`)).body
       assert.deepEqual([rest.users.map((u) => u.user_id), rest.has_more_results], [[others[2]], false])
@@ -285,7 +298,10 @@ describe('org members', () => {
       const outsider = await h.createUser('out@example.com')
       assertProblem(await h.call('PUT', `/v1/orgs/${org}/members/${outsider}`, { role: 'Admin' }), 404)
       assertProblem(await h.call('PUT', `/v1/orgs/nope/members/${user}`, { role: 'Admin' }), 404)
-      assert.deepEqual(h.changes.filter((c) => c.kind === 'membership'), [])
+      assert.deepEqual(
+        h.changes.filter((c) => c.kind === 'membership'),
+        [],
+      )
     })
   })
 

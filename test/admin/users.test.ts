@@ -62,7 +62,7 @@ describe('POST /v1/users', () => {
     assertProblem(reply, 400, 'password')
     assert.match(reply.body.errors?.[0]?.message ?? '', /no passwords/)
     assert.ok(!reply.text.includes('hunter2'), 'the password is not echoed')
-    assert.equal((await h.store.getUserByEmail('p@example.com')), undefined)
+    assert.equal(await h.store.getUserByEmail('p@example.com'), undefined)
   })
 
   const invalid: [string, Record<string, unknown>][] = [
@@ -139,7 +139,10 @@ describe('GET /v1/users/{user_id}, /email/{email}, /username/{username}', () => 
       },
     }
     assert.deepEqual((await getUser(id, '?include_orgs=true')).body.org_id_to_org_info, expected)
-    assert.deepEqual((await h.call<UserMetadata>('GET', '/v1/users/email/owner@example.com?include_orgs=true')).body.org_id_to_org_info, expected)
+    assert.deepEqual(
+      (await h.call<UserMetadata>('GET', '/v1/users/email/owner@example.com?include_orgs=true')).body.org_id_to_org_info,
+      expected,
+    )
     assert.deepEqual((await h.call<UserMetadata>('GET', '/v1/users/username/owner?include_orgs=true')).body.org_id_to_org_info, expected)
     assert.ok(!('org_id_to_org_info' in (await getUser(id, '?include_orgs=false')).body))
   })
@@ -199,7 +202,10 @@ describe('GET /v1/users', () => {
   it('pages with defaults page_size 10 and page_number 0', async () => {
     for (let i = 0; i < 12; i++) await h.createUser(`user${String(i).padStart(2, '0')}@example.com`)
     const first = (await list('?order_by=EMAIL')).body
-    assert.deepEqual({ ...first, users: first.users.length }, { total_users: 12, current_page: 0, page_size: 10, has_more_results: true, users: 10 })
+    assert.deepEqual(
+      { ...first, users: first.users.length },
+      { total_users: 12, current_page: 0, page_size: 10, has_more_results: true, users: 10 },
+    )
     const second = (await list('?order_by=EMAIL&page_number=1')).body
     assert.deepEqual(emails(second), ['user10@example.com', 'user11@example.com'])
     assert.equal(second.has_more_results, false)
@@ -226,7 +232,11 @@ describe('GET /v1/users', () => {
     assert.deepEqual(await order('CREATED_AT_DESC'), ['third', 'second', 'first'])
     assert.deepEqual(await order('LAST_ACTIVE_AT_ASC'), ['second', 'third', 'first'])
     assert.deepEqual(await order('LAST_ACTIVE_AT_DESC'), ['first', 'third', 'second'])
-    assert.deepEqual((await list()).body.users.map((u) => u.user_id), ids, 'CREATED_AT_ASC is the default')
+    assert.deepEqual(
+      (await list()).body.users.map((u) => u.user_id),
+      ids,
+      'CREATED_AT_ASC is the default',
+    )
   })
 
   it('orders by email and by username (users without one last)', async () => {
@@ -307,19 +317,32 @@ describe('PUT /v1/users/{user_id}/email', () => {
   it('changes the email; require_email_confirmation decides whether it counts as confirmed', async () => {
     const id = await h.createUser('old@example.com', { email_confirmed: true })
     h.changes.length = 0
-    const unconfirmed = await h.call<UserMetadata>('PUT', `/v1/users/${id}/email`, { new_email: 'new@example.com', require_email_confirmation: true })
+    const unconfirmed = await h.call<UserMetadata>('PUT', `/v1/users/${id}/email`, {
+      new_email: 'new@example.com',
+      require_email_confirmation: true,
+    })
     assert.equal(unconfirmed.status, 200)
     assert.deepEqual([unconfirmed.body.email, unconfirmed.body.email_confirmed], ['new@example.com', false])
-    const confirmed = await h.call<UserMetadata>('PUT', `/v1/users/${id}/email`, { new_email: 'newer@example.com', require_email_confirmation: false })
+    const confirmed = await h.call<UserMetadata>('PUT', `/v1/users/${id}/email`, {
+      new_email: 'newer@example.com',
+      require_email_confirmation: false,
+    })
     assert.deepEqual([confirmed.body.email, confirmed.body.email_confirmed], ['newer@example.com', true])
     assert.equal((await h.call('GET', '/v1/users/email/old@example.com')).status, 404)
-    assert.deepEqual(h.changes, [{ kind: 'user', userId: id }, { kind: 'user', userId: id }])
+    assert.deepEqual(h.changes, [
+      { kind: 'user', userId: id },
+      { kind: 'user', userId: id },
+    ])
   })
 
   it('answers 409 naming new_email when taken, 404 for an unknown user, 400 for bad input', async () => {
     await h.createUser('taken@example.com')
     const id = await h.createUser('mine@example.com')
-    assertProblem(await h.call('PUT', `/v1/users/${id}/email`, { new_email: 'TAKEN@example.com', require_email_confirmation: false }), 409, 'new_email')
+    assertProblem(
+      await h.call('PUT', `/v1/users/${id}/email`, { new_email: 'TAKEN@example.com', require_email_confirmation: false }),
+      409,
+      'new_email',
+    )
     assertProblem(await h.call('PUT', '/v1/users/nobody/email', { new_email: 'x@example.com', require_email_confirmation: false }), 404)
     assertProblem(await h.call('PUT', `/v1/users/${id}/email`, { new_email: 'x@example.com' }), 400, 'require_email_confirmation')
     assertProblem(await h.call('PUT', `/v1/users/${id}/email`, { new_email: 'nope', require_email_confirmation: true }), 400, 'new_email')
@@ -336,7 +359,10 @@ describe('disable, enable, can-create-orgs', () => {
     assert.equal((await h.store.getUser(id))?.enabled, false)
     const enabled = await h.call<UserMetadata>('POST', `/v1/users/${id}/enable`)
     assert.deepEqual([enabled.body.enabled, enabled.body.locked], [true, false])
-    assert.deepEqual(h.changes, [{ kind: 'user', userId: id }, { kind: 'user', userId: id }])
+    assert.deepEqual(h.changes, [
+      { kind: 'user', userId: id },
+      { kind: 'user', userId: id },
+    ])
   })
 
   it('enable_can_create_orgs and disable_can_create_orgs flip can_create_orgs', async () => {
@@ -394,15 +420,27 @@ describe('POST /v1/users/migrate', () => {
   })
 
   it('can bring a user in disabled, and without a legacy id', async () => {
-    const reply = await h.call<{ user_id: string }>('POST', '/v1/users/migrate', { email: 'off@example.com', email_confirmed: false, enabled: false })
+    const reply = await h.call<{ user_id: string }>('POST', '/v1/users/migrate', {
+      email: 'off@example.com',
+      email_confirmed: false,
+      enabled: false,
+    })
     const user = (await getUser(reply.body.user_id)).body
     assert.deepEqual([user.enabled, user.locked, 'legacy_user_id' in user], [false, true, false])
   })
 
   it('refuses password hashes and MFA secrets, requires email_confirmed, and answers 409 for a taken email', async () => {
     const base = { email: 'm@example.com', email_confirmed: true }
-    assertProblem(await h.call('POST', '/v1/users/migrate', { ...base, existing_password_hash: '$2b$10$abc' }), 400, 'existing_password_hash')
-    assertProblem(await h.call('POST', '/v1/users/migrate', { ...base, existing_mfa_base32_encoded_secret: 'JBSWY3DP' }), 400, 'existing_mfa_base32_encoded_secret')
+    assertProblem(
+      await h.call('POST', '/v1/users/migrate', { ...base, existing_password_hash: '$2b$10$abc' }),
+      400,
+      'existing_password_hash',
+    )
+    assertProblem(
+      await h.call('POST', '/v1/users/migrate', { ...base, existing_mfa_base32_encoded_secret: 'JBSWY3DP' }),
+      400,
+      'existing_mfa_base32_encoded_secret',
+    )
     assertProblem(await h.call('POST', '/v1/users/migrate', { email: 'm@example.com' }), 400, 'email_confirmed')
     await h.createUser('m@example.com')
     assertProblem(await h.call('POST', '/v1/users/migrate', base), 409, 'email')

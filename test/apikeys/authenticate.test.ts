@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { createApiKeyAuthenticator, DEFAULT_PREFIXES, generateApiKeySecret, InvalidApiKeyError, parseApiKeySecret } from '../../src/apikeys/index.ts'
+import {
+  createApiKeyAuthenticator,
+  DEFAULT_PREFIXES,
+  generateApiKeySecret,
+  InvalidApiKeyError,
+  parseApiKeySecret,
+} from '../../src/apikeys/index.ts'
 import { createRoleTable } from '../../src/authz/index.ts'
 import { createSqliteStore } from '../../src/store/index.ts'
 import type { Store } from '../../src/store/index.ts'
@@ -34,7 +40,13 @@ describe('createApiKeyAuthenticator', () => {
   after(() => store.close())
 
   const authenticator = () =>
-    createApiKeyAuthenticator({ store, roles, prefixes: DEFAULT_PREFIXES, acceptImported: false, cache: { maxEntries: 100, ttlMs: 60_000 } })
+    createApiKeyAuthenticator({
+      store,
+      roles,
+      prefixes: DEFAULT_PREFIXES,
+      acceptImported: false,
+      cache: { maxEntries: 100, ttlMs: 60_000 },
+    })
 
   it('rejects garbage and bad checksums without a store lookup', async () => {
     const auth = authenticator()
@@ -54,7 +66,14 @@ describe('createApiKeyAuthenticator', () => {
     const org = await store.createOrg({ name: 'O' })
     await store.addMember(org.org_id, user.user_id, 'Owner')
     const generated = generateApiKeySecret('personal')
-    const key = await store.createApiKey({ type: 'personal', user_id: user.user_id, org_id: null, expires_at: null, scopes: ['read'], ...generated })
+    const key = await store.createApiKey({
+      type: 'personal',
+      user_id: user.user_id,
+      org_id: null,
+      expires_at: null,
+      scopes: ['read'],
+      ...generated,
+    })
     const auth = authenticator()
     const first = await auth.authenticate(generated.secret)
     const second = await auth.authenticate(generated.secret)

@@ -58,7 +58,13 @@ test('propelauth claims map to a user Identity with config-derived role hierarch
         impersonatorUserId: '9a8b7c6d-0000-4000-8000-000000000000',
       },
       orgs: {
-        'org-acme': { orgId: 'org-acme', orgName: 'Acme', role: 'Admin', inheritedRoles: ['Admin', 'Member'], permissions: ['manage_keys', 'read'] },
+        'org-acme': {
+          orgId: 'org-acme',
+          orgName: 'Acme',
+          role: 'Admin',
+          inheritedRoles: ['Admin', 'Member'],
+          permissions: ['manage_keys', 'read'],
+        },
         'org-beta': { orgId: 'org-beta', orgName: 'Beta', role: 'Member', inheritedRoles: ['Member'], permissions: ['read'] },
       },
     },
@@ -72,7 +78,13 @@ test('an active-org token: org_member_info replaces the map', () => {
     ROLES,
   )
   assert.deepEqual(plain(identity.orgs), {
-    'org-gamma': { orgId: 'org-gamma', orgName: 'Gamma', role: 'Owner', inheritedRoles: ['Owner', 'Admin', 'Member'], permissions: ['billing'] },
+    'org-gamma': {
+      orgId: 'org-gamma',
+      orgName: 'Gamma',
+      role: 'Owner',
+      inheritedRoles: ['Owner', 'Admin', 'Member'],
+      permissions: ['billing'],
+    },
   })
   // Even a malformed org_member_info never widens the token back to the whole map.
   assert.deepEqual(plain(propelauthIdentity({ ...PROPELAUTH_CLAIMS, org_member_info: 'org-gamma' }, ROLES).orgs), {})
@@ -116,13 +128,22 @@ test('propelauth claims are read defensively', () => {
   )
   assert.deepEqual(identity.user, { userId: 'u', properties: {} })
   assert.deepEqual(Object.keys(identity.orgs).sort(), ['noName'])
-  assert.deepEqual(identity.orgs.noName, { orgId: 'noName', orgName: 'noName', role: 'Member', inheritedRoles: ['Member'], permissions: ['read'] })
+  assert.deepEqual(identity.orgs.noName, {
+    orgId: 'noName',
+    orgName: 'noName',
+    role: 'Member',
+    inheritedRoles: ['Member'],
+    permissions: ['read'],
+  })
   // The orgs map has no prototype: request-supplied ids like these find nothing.
   assert.equal(identity.orgs.constructor, undefined)
   assert.equal(identity.orgs.toString, undefined)
 
   const protoOrg = propelauthIdentity(
-    { user_id: 'u', org_id_to_org_member_info: JSON.parse('{"__proto__": {"org_id": "__proto__", "org_name": "P", "user_role": "Admin"}}') },
+    {
+      user_id: 'u',
+      org_id_to_org_member_info: JSON.parse('{"__proto__": {"org_id": "__proto__", "org_name": "P", "user_role": "Admin"}}'),
+    },
     ROLES,
   )
   assert.equal(Object.getPrototypeOf(protoOrg.orgs), null)
@@ -132,7 +153,7 @@ test('propelauth claims are read defensively', () => {
   assert.deepEqual(plain(propelauthIdentity({ user_id: 'u', org_id_to_org_member_info: [1, 2] }, ROLES).orgs), {})
 })
 
-test('inherited roles are the role table\'s shared, frozen arrays: no identity can change them', () => {
+test("inherited roles are the role table's shared, frozen arrays: no identity can change them", () => {
   const identity = propelauthIdentity({ user_id: 'u', org_member_info: orgMemberInfo('o', 'O', 'Admin', []) }, ROLES)
   assert.equal(identity.orgs.o!.inheritedRoles, ROLES.inheritedRoles('Admin'))
   assert.throws(() => (identity.orgs.o!.inheritedRoles as string[]).push('Owner'), TypeError)
@@ -160,7 +181,13 @@ test('oidc claims map through the configured claim names and dotted paths', () =
       method: 'token',
       user: { userId: 'auth0|42', email: 'x@y.z', properties: {} },
       orgs: {
-        'org-1': { orgId: 'org-1', orgName: 'One', role: 'Admin', inheritedRoles: ['Admin', 'Member'], permissions: ['manage_keys', 'read'] },
+        'org-1': {
+          orgId: 'org-1',
+          orgName: 'One',
+          role: 'Admin',
+          inheritedRoles: ['Admin', 'Member'],
+          permissions: ['manage_keys', 'read'],
+        },
       },
     },
   )
@@ -168,7 +195,13 @@ test('oidc claims map through the configured claim names and dotted paths', () =
 
 test('oidc: org name defaults to the id, an unknown role gets nothing, no role means no membership', () => {
   const noName = oidcIdentity({ sub: 's', o: { id: 'org-1' }, 'https://example.com/role': 'Member' }, OIDC, ROLES)
-  assert.deepEqual(noName.orgs['org-1'], { orgId: 'org-1', orgName: 'org-1', role: 'Member', inheritedRoles: ['Member'], permissions: ['read'] })
+  assert.deepEqual(noName.orgs['org-1'], {
+    orgId: 'org-1',
+    orgName: 'org-1',
+    role: 'Member',
+    inheritedRoles: ['Member'],
+    permissions: ['read'],
+  })
 
   const unknownRole = oidcIdentity({ sub: 's', o: { id: 'org-1' }, 'https://example.com/role': 'Root' }, OIDC, ROLES)
   assert.deepEqual(unknownRole.orgs['org-1'], { orgId: 'org-1', orgName: 'org-1', role: 'Root', inheritedRoles: [], permissions: [] })
@@ -180,7 +213,11 @@ test('oidc: org name defaults to the id, an unknown role gets nothing, no role m
   assert.deepEqual(plain(numericOrg.orgs), {})
 
   // Paths read own properties only.
-  const inherited = oidcIdentity({ sub: 's', o: 'string', 'https://example.com/role': 'Admin' }, { ...OIDC, orgId: 'o.constructor.name' }, ROLES)
+  const inherited = oidcIdentity(
+    { sub: 's', o: 'string', 'https://example.com/role': 'Admin' },
+    { ...OIDC, orgId: 'o.constructor.name' },
+    ROLES,
+  )
   assert.deepEqual(plain(inherited.orgs), {})
 })
 

@@ -59,6 +59,13 @@ test('keys are refreshed periodically in the background', async (t) => {
   server.state.keys = [es2.jwk]
   const token = await sign(es2)
   // Within the cooldown no refetch happens for an unknown kid: only the periodic refresh can find this key.
-  await eventually(() => keyFor(source, token).then(() => true, () => false), 3000)
+  await eventually(
+    () =>
+      keyFor(source, token).then(
+        () => true,
+        () => false,
+      ),
+    3000,
+  )
   assert.equal(server.state.fetches, 2)
 })

@@ -70,7 +70,10 @@ test('a key that cannot serve the pinned algorithms is a configuration error', a
 test('secrets, private keys and non-keys are refused as public keys', async () => {
   const privateJwk = await exportJWK(es.privateKey)
   await assert.rejects(verifierFor({ publicKey: JSON.stringify(privateJwk), algorithms: ['ES256'] }), /must be a public key/)
-  await assert.rejects(verifierFor({ publicKey: JSON.stringify({ kty: 'oct', k: 'c2VjcmV0' }), algorithms: ['ES256'] }), /must be a public key/)
+  await assert.rejects(
+    verifierFor({ publicKey: JSON.stringify({ kty: 'oct', k: 'c2VjcmV0' }), algorithms: ['ES256'] }),
+    /must be a public key/,
+  )
   await assert.rejects(verifierFor({ publicKey: JSON.stringify({ ...es.jwk, use: 'enc' }), algorithms: ['ES256'] }), /not a signing key/)
   await assert.rejects(verifierFor({ publicKey: 'ssh-rsa AAAA', algorithms: ['RS256'] }), /PEM public key/)
   await assert.rejects(verifierFor({ publicKey: '{"kty": ', algorithms: ['RS256'] }), /does not parse/)

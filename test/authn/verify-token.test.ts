@@ -50,17 +50,23 @@ async function setup(t: TestContext, keys = [es, rs], options: SetupOptions = {}
 }
 
 async function rejectsInvalid(verifier: TokenVerifier, token: string, reason?: RegExp): Promise<void> {
-  await assert.rejects(async () => verifier.verify(token), (error: unknown) => {
-    assert.ok(error instanceof InvalidTokenError, `expected InvalidTokenError, got ${String(error)}`)
-    assert.equal(error.status, 401)
-    if (token) assert.equal(`${error.message} ${error.reason}`.includes(token), false)
-    if (reason) assert.match(error.reason, reason)
-    return true
-  })
+  await assert.rejects(
+    async () => verifier.verify(token),
+    (error: unknown) => {
+      assert.ok(error instanceof InvalidTokenError, `expected InvalidTokenError, got ${String(error)}`)
+      assert.equal(error.status, 401)
+      if (token) assert.equal(`${error.message} ${error.reason}`.includes(token), false)
+      if (reason) assert.match(error.reason, reason)
+      return true
+    },
+  )
 }
 
 async function rejectsUnavailable(verifier: TokenVerifier, token: string): Promise<void> {
-  await assert.rejects(async () => verifier.verify(token), (error: unknown) => error instanceof KeySourceUnavailableError && error.status === 503)
+  await assert.rejects(
+    async () => verifier.verify(token),
+    (error: unknown) => error instanceof KeySourceUnavailableError && error.status === 503,
+  )
 }
 
 test('valid ES256 and RS256 tokens verify into an Identity', async (t) => {
@@ -100,7 +106,15 @@ test('malformed tokens are rejected', async (t) => {
   const { verifier } = await setup(t)
   const good = await sign(es)
   const [header, payload] = good.split('.')
-  for (const token of ['', 'x', 'a.b.c', `${header}.${payload}`, `${header}.${payload}.AAAA`, `${good}.x.y`, `${header}.bm90IGpzb24.AAAA`]) {
+  for (const token of [
+    '',
+    'x',
+    'a.b.c',
+    `${header}.${payload}`,
+    `${header}.${payload}.AAAA`,
+    `${good}.x.y`,
+    `${header}.bm90IGpzb24.AAAA`,
+  ]) {
     await rejectsInvalid(verifier, token)
   }
 })
@@ -277,7 +291,7 @@ test('the cached Identity is shared and frozen: a later stage cannot change it',
   }, TypeError)
 })
 
-test('the issuer is chosen by iss; a token cannot borrow another issuer\'s keys', async (t) => {
+test("the issuer is chosen by iss; a token cannot borrow another issuer's keys", async (t) => {
   const server = await startJwksServer([es.jwk])
   const verifier = await createTokenVerifier({
     issuers: [
@@ -304,7 +318,10 @@ test('the issuer is chosen by iss; a token cannot borrow another issuer\'s keys'
 test('an issuer configured twice is a configuration error', async () => {
   await assert.rejects(
     createTokenVerifier({
-      issuers: [issuerConfig({ publicKey: await pemOf(es), algorithms: ['ES256'] }), issuerConfig({ publicKey: await pemOf(rs), algorithms: ['RS256'] })],
+      issuers: [
+        issuerConfig({ publicKey: await pemOf(es), algorithms: ['ES256'] }),
+        issuerConfig({ publicKey: await pemOf(rs), algorithms: ['RS256'] }),
+      ],
       leewayMs: 0,
       cache: { maxEntries: 10, ttlMs: 60_000 },
       jwks: { cooldownMs: 0, refreshMs: 600_000, timeoutMs: 1000 },

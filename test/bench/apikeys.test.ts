@@ -18,7 +18,8 @@ async function stubAdmin(fail?: string): Promise<{ origin: string; calls: Call[]
     req.on('end', () => {
       const path = req.url ?? ''
       calls.push({ path, authorization: req.headers.authorization, body: JSON.parse(text) as Record<string, unknown> })
-      const answer = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body))
+      const answer = (status: number, body: unknown) =>
+        res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body))
       if (path === fail) return answer(409, { error: 'conflict' })
       if (path === '/v1/orgs') return answer(201, { org_id: 'org-1', name: 'x' })
       if (path === '/v1/users') return answer(201, { user_id: `user-${users++}` })
@@ -54,7 +55,10 @@ describe('createBenchKeys', () => {
   it('fails the run on any answer but 201', async () => {
     const admin = await stubAdmin('/v1/api_keys')
     try {
-      await assert.rejects(createBenchKeys(admin.origin, 'admin-key-0123456789', { users: 1, keys: 1, label: 'hot' }), /POST \/v1\/api_keys: 409/)
+      await assert.rejects(
+        createBenchKeys(admin.origin, 'admin-key-0123456789', { users: 1, keys: 1, label: 'hot' }),
+        /POST \/v1\/api_keys: 409/,
+      )
     } finally {
       await admin.close()
     }

@@ -19,7 +19,14 @@ function barWidths(svg: string): number[] {
 }
 
 describe('renderBarChart', () => {
-  const svg = renderBarChart({ title: 'CPU per request', unit: 'µs', panels: [{ title: 'small', bars: small }, { title: 'uploads', bars: uploads }] })
+  const svg = renderBarChart({
+    title: 'CPU per request',
+    unit: 'µs',
+    panels: [
+      { title: 'small', bars: small },
+      { title: 'uploads', bars: uploads },
+    ],
+  })
 
   it('draws one bar per row, across panels', () => {
     assert.equal(barWidths(svg).length, small.length + uploads.length)

@@ -4,9 +4,27 @@ import { COMPARISONS, evaluateChecks, evaluateRatios, meets } from '../../bench/
 import type { Comparison } from '../../bench/evaluate.ts'
 import { measurement } from './fixtures.ts'
 
-const hot = measurement({ target: 'gatehouse', scenario: 'jwt-hot', cpu: { ticks: 0, usPerRequest: 35 }, rps: 13_000, latencyMs: { p50: 2, p99: 6, p999: 9 } })
-const node = measurement({ target: 'node-proxy', scenario: 'public', cpu: { ticks: 0, usPerRequest: 40 }, rps: 12_000, latencyMs: { p50: 2, p99: 5, p999: 8 } })
-const fastify = measurement({ target: 'fastify-stack', variant: 'cache on', scenario: 'jwt-hot', cpu: { ticks: 0, usPerRequest: 100 }, rps: 9_000 })
+const hot = measurement({
+  target: 'gatehouse',
+  scenario: 'jwt-hot',
+  cpu: { ticks: 0, usPerRequest: 35 },
+  rps: 13_000,
+  latencyMs: { p50: 2, p99: 6, p999: 9 },
+})
+const node = measurement({
+  target: 'node-proxy',
+  scenario: 'public',
+  cpu: { ticks: 0, usPerRequest: 40 },
+  rps: 12_000,
+  latencyMs: { p50: 2, p99: 5, p999: 8 },
+})
+const fastify = measurement({
+  target: 'fastify-stack',
+  variant: 'cache on',
+  scenario: 'jwt-hot',
+  cpu: { ticks: 0, usPerRequest: 100 },
+  rps: 9_000,
+})
 
 describe('meets', () => {
   it('treats the threshold itself as met, on both sides', () => {
@@ -29,7 +47,12 @@ describe('evaluateRatios', () => {
   })
 
   it('reports a MISS, with both values', () => {
-    const c: Comparison = { numerator: { target: 'gatehouse', scenario: 'jwt-hot' }, denominator: { target: 'fastify-stack', scenario: 'jwt-hot' }, metric: 'cpu', threshold: { op: '<=', value: 0.3 } }
+    const c: Comparison = {
+      numerator: { target: 'gatehouse', scenario: 'jwt-hot' },
+      denominator: { target: 'fastify-stack', scenario: 'jwt-hot' },
+      metric: 'cpu',
+      threshold: { op: '<=', value: 0.3 },
+    }
     const [r] = evaluateRatios([hot, fastify], [c])
     assert.equal(r!.status, 'MISS')
     assert.equal(r!.numeratorValue, 35)
@@ -104,6 +127,9 @@ describe('evaluateChecks', () => {
   })
 
   it('says n/a for what was not measured', () => {
-    assert.deepEqual(evaluateChecks([], undefined).map((c) => c.status), ['n/a', 'n/a'])
+    assert.deepEqual(
+      evaluateChecks([], undefined).map((c) => c.status),
+      ['n/a', 'n/a'],
+    )
   })
 })

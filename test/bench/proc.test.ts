@@ -4,7 +4,8 @@ import { cpuMicrosPerRequest, descendants, parseStat, parseStatusKb } from '../.
 import { summarize } from '../../bench/measure.ts'
 
 // A real /proc/<pid>/stat line (52 fields) with utime=1234 and stime=567.
-const STAT = '4242 (node) S 4200 4242 4200 0 -1 4194560 9000 0 0 0 1234 567 0 0 20 0 11 0 123456 1100000000 25000 18446744073709551615 1 1 0 0 0 0 0 16781312 134235650 0 0 0 17 1 0 0 0 0 0 0 0 0 0 0 0 0 0'
+const STAT =
+  '4242 (node) S 4200 4242 4200 0 -1 4194560 9000 0 0 0 1234 567 0 0 20 0 11 0 123456 1100000000 25000 18446744073709551615 1 1 0 0 0 0 0 16781312 134235650 0 0 0 17 1 0 0 0 0 0 0 0 0 0 0 0 0 0'
 
 describe('parseStat', () => {
   it('reads pid, ppid, utime and stime', () => {
@@ -40,7 +41,10 @@ describe('descendants', () => {
       { pid: 12, ppid: 11 },
       { pid: 20, ppid: 1 }, // unrelated
     ].map((s) => ({ ...s, utime: 0, stime: 0 }))
-    assert.deepEqual(descendants(stats, 10).sort((a, b) => a - b), [10, 11, 12])
+    assert.deepEqual(
+      descendants(stats, 10).sort((a, b) => a - b),
+      [10, 11, 12],
+    )
   })
 })
 

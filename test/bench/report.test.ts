@@ -60,7 +60,10 @@ describe('renderMarkdown', () => {
 
   it('lists every ratio with its target and status, missing rows as n/a', () => {
     assert.match(md, /\| gatehouse jwt-hot ÷ node-proxy public \| CPU µs\/request \| 36\.04 ÷ 40\.00 \| 0\.90× \| ≤ 1× \| \*\*PASS\*\* \|/)
-    assert.match(md, /\| gatehouse jwt-hot ÷ fastify-stack jwt-hot \| CPU µs\/request \| 36\.04 ÷ 120\.00 \| 0\.30× \| ≤ 0\.7× \| \*\*PASS\*\* \|/)
+    assert.match(
+      md,
+      /\| gatehouse jwt-hot ÷ fastify-stack jwt-hot \| CPU µs\/request \| 36\.04 ÷ 120\.00 \| 0\.30× \| ≤ 0\.7× \| \*\*PASS\*\* \|/,
+    )
     assert.match(md, /\| gatehouse jwt-hot ÷ nginx public \| throughput \(req\/s\) \| 10,000\.00 ÷ — \| — \| ≥ 0\.6× \| n\/a \|/)
     assert.match(md, /\| gatehouse RSS with 100,000 distinct cached identities \| 180\.3 MB \| ≤ 250 MB \| \*\*PASS\*\* \|/)
   })
@@ -68,8 +71,14 @@ describe('renderMarkdown', () => {
   it('has the API-key scenarios, apikey-hot judged as jwt-hot and apikey-cold for information', () => {
     assert.match(md, /### apikey-hot\n\none personal API key/)
     assert.match(md, /### apikey-cold\n\n2,000 personal API keys/)
-    assert.match(md, /\| gatehouse apikey-hot ÷ node-proxy public \| CPU µs\/request \| 38\.00 ÷ 40\.00 \| 0\.95× \| ≤ 1× \| \*\*PASS\*\* \|/)
-    assert.match(md, /\| gatehouse apikey-hot ÷ fastify-stack jwt-hot \| CPU µs\/request \| 38\.00 ÷ 120\.00 \| 0\.32× \| ≤ 0\.7× \| \*\*PASS\*\* \|/)
+    assert.match(
+      md,
+      /\| gatehouse apikey-hot ÷ node-proxy public \| CPU µs\/request \| 38\.00 ÷ 40\.00 \| 0\.95× \| ≤ 1× \| \*\*PASS\*\* \|/,
+    )
+    assert.match(
+      md,
+      /\| gatehouse apikey-hot ÷ fastify-stack jwt-hot \| CPU µs\/request \| 38\.00 ÷ 120\.00 \| 0\.32× \| ≤ 0\.7× \| \*\*PASS\*\* \|/,
+    )
     assert.match(md, /\| gatehouse apikey-cold ÷ gatehouse apikey-hot \| CPU µs\/request \| 95\.00 ÷ 38\.00 \| 2\.50× \| — \| info \|/)
     assert.match(md, /\| gatehouse apikey-cold ÷ gatehouse jwt-cold \| CPU µs\/request \| 95\.00 ÷ — \| — \| — \| n\/a \|/)
     assert.match(md, /apikey-cold: 2,000 keys of 100 users/)
@@ -92,7 +101,10 @@ describe('renderSummary', () => {
 
 describe('renderCpuChart', () => {
   it('charts every row, uploads in a panel of their own', () => {
-    const rows = [...results().measurements, measurement({ target: 'gatehouse', scenario: 'upload', cpu: { ticks: 0, usPerRequest: 9000 } })]
+    const rows = [
+      ...results().measurements,
+      measurement({ target: 'gatehouse', scenario: 'upload', cpu: { ticks: 0, usPerRequest: 9000 } }),
+    ]
     const svg = renderCpuChart(rows)
     assert.equal(svg.match(/<rect class="bar"/g)?.length, rows.length)
     assert.match(svg, />10 MB uploads</)

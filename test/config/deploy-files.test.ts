@@ -20,11 +20,15 @@ describe('deployment files', () => {
   })
 
   it('the Kubernetes ConfigMap carries a valid config', () => {
-    const docs = parseAllDocuments(readFileSync('deploy/k8s/gatehouse-sidecar.yaml', 'utf8')).map((d) => d.toJS() as Record<string, unknown>)
+    const docs = parseAllDocuments(readFileSync('deploy/k8s/gatehouse-sidecar.yaml', 'utf8')).map(
+      (d) => d.toJS() as Record<string, unknown>,
+    )
     const configMap = docs.find((d) => d.kind === 'ConfigMap') as { data: Record<string, string> }
     const { config } = parseConfig(configMap.data['gatehouse.yaml']!, 'configmap', ENV)
     assert.equal(config.upstream.url.href, 'http://127.0.0.1:3000/')
-    const deployment = docs.find((d) => d.kind === 'Deployment') as { spec: { template: { spec: { containers: { name: string; readinessProbe?: unknown }[] } } } }
+    const deployment = docs.find((d) => d.kind === 'Deployment') as {
+      spec: { template: { spec: { containers: { name: string; readinessProbe?: unknown }[] } } }
+    }
     assert.ok(deployment.spec.template.spec.containers.find((c) => c.name === 'gatehouse')?.readinessProbe)
   })
 })

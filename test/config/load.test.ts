@@ -60,7 +60,10 @@ describe('loadConfig', () => {
   })
 
   it('rejects durations and rates without units', () => {
-    const lines = problemsOf(BASE.replace('url: http://127.0.0.1:3000', 'url: http://127.0.0.1:3000\n  timeout: 30') + '  - { path: /x, auth: user, rate_limit: "100" }\n')
+    const lines = problemsOf(
+      BASE.replace('url: http://127.0.0.1:3000', 'url: http://127.0.0.1:3000\n  timeout: 30') +
+        '  - { path: /x, auth: user, rate_limit: "100" }\n',
+    )
     assert.equal(lines.length, 2)
     assert.match(lines[0]!, /^gh\.yaml:3:3 upstream\.timeout: /)
     assert.match(lines[1]!, /routes\[0\]\.rate_limit: "100" is not a rate/)
@@ -82,7 +85,9 @@ describe('loadConfig', () => {
   })
 
   it('requires exactly one key source per issuer', () => {
-    const lines = problemsOf(BASE.replace('      jwks_url: https://auth.example.com/.well-known/jwks.json\n', '') + '  - { path: /x, auth: user }\n')
+    const lines = problemsOf(
+      BASE.replace('      jwks_url: https://auth.example.com/.well-known/jwks.json\n', '') + '  - { path: /x, auth: user }\n',
+    )
     assert.match(lines[0]!, /tokens\.issuers\[0\]: set exactly one of jwks_url, public_key, public_key_file/)
   })
 

@@ -257,7 +257,10 @@ describe('gatehouse start', () => {
     assert.equal(lines[0]?.gateway, `127.0.0.1:${port}`)
     assert.equal(lines[0]?.admin, `127.0.0.1:${adminPort}`)
     assert.ok(lines.some((l) => l.msg === 'shutting down' && l.signal === 'SIGTERM'))
-    assert.ok(lines.some((l) => l.msg === 'request' && l.path === '/slow' && l.status === 200), 'the drained request is logged')
+    assert.ok(
+      lines.some((l) => l.msg === 'request' && l.path === '/slow' && l.status === 200),
+      'the drained request is logged',
+    )
     assert.equal(lines.at(-1)?.msg, 'gatehouse stopped')
   })
 })

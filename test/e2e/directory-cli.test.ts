@@ -51,10 +51,14 @@ describe('directory CLI on the configured store, and a gateway sharing it', () =
   })
 
   it('creates a user and an org, adds the member, mints a token the gateway accepts; a disable from another process stops it within the cache ttl', async () => {
-    const user = JSON.parse((await gatehouse(['users', 'create', '--email', 'grace@example.com', '--first-name', 'Grace', '--config', config])).stdout) as { user_id: string }
+    const user = JSON.parse(
+      (await gatehouse(['users', 'create', '--email', 'grace@example.com', '--first-name', 'Grace', '--config', config])).stdout,
+    ) as { user_id: string }
     const org = JSON.parse((await gatehouse(['orgs', 'create', '--name', 'Navy', '--config', config])).stdout) as { org_id: string }
     await gatehouse(['orgs', 'add-member', org.org_id, '--user', user.user_id, '--role', 'Admin', '--config', config])
-    const listed = JSON.parse((await gatehouse(['users', 'list', '--query', 'grace', '--config', config])).stdout) as { total_users: number }
+    const listed = JSON.parse((await gatehouse(['users', 'list', '--query', 'grace', '--config', config])).stdout) as {
+      total_users: number
+    }
     assert.equal(listed.total_users, 1)
     const token = (await gatehouse(['token', '--user', user.user_id, '--minutes', '10', '--config', config])).stdout.trim()
     assert.match(token, /^[\w-]+\.[\w-]+\.[\w-]+$/)
@@ -63,7 +67,8 @@ describe('directory CLI on the configured store, and a gateway sharing it', () =
     const running = await startGatehouse(loadConfig(config), { log })
     try {
       const call = async () =>
-        (await fetch(`http://127.0.0.1:${running.gateway.port}/org/${org.org_id}/admin`, { headers: { authorization: `Bearer ${token}` } })).status
+        (await fetch(`http://127.0.0.1:${running.gateway.port}/org/${org.org_id}/admin`, { headers: { authorization: `Bearer ${token}` } }))
+          .status
       assert.equal(await call(), 200)
       assert.equal(upstream.last().headers['x-gatehouse-org-role'], 'Admin')
 
@@ -84,16 +89,35 @@ describe('directory CLI on the configured store, and a gateway sharing it', () =
   })
 
   it('manages API keys: create shows the secret once, list never does, validate and archive', async () => {
-    const user = JSON.parse((await gatehouse(['users', 'create', '--email', 'keys@example.com', '--config', config])).stdout) as { user_id: string }
+    const user = JSON.parse((await gatehouse(['users', 'create', '--email', 'keys@example.com', '--config', config])).stdout) as {
+      user_id: string
+    }
     const created = JSON.parse(
-      (await gatehouse(['keys', 'create', '--user', user.user_id, '--name', 'laptop', '--scopes', 'a,b', '--expiration', 'one_month', '--config', config])).stdout,
+      (
+        await gatehouse([
+          'keys',
+          'create',
+          '--user',
+          user.user_id,
+          '--name',
+          'laptop',
+          '--scopes',
+          'a,b',
+          '--expiration',
+          'one_month',
+          '--config',
+          config,
+        ])
+      ).stdout,
     ) as { api_key_id: string; api_key_token: string; scopes: string[]; expires_at_seconds: number }
     assert.match(created.api_key_token, /^gtu_[0-9A-Za-z]{28}$/)
     assert.deepEqual(created.scopes, ['a', 'b'])
     assert.ok(created.expires_at_seconds > Date.now() / 1000 + 29 * 86400)
     const listed = (await gatehouse(['keys', 'list', '--user', user.user_id, '--config', config])).stdout
     assert.ok(listed.includes(created.api_key_id) && !listed.includes(created.api_key_token))
-    const valid = JSON.parse((await gatehouse(['keys', 'validate', created.api_key_token, '--config', config])).stdout) as { user: { user_id: string } }
+    const valid = JSON.parse((await gatehouse(['keys', 'validate', created.api_key_token, '--config', config])).stdout) as {
+      user: { user_id: string }
+    }
     assert.equal(valid.user.user_id, user.user_id)
     await gatehouse(['keys', 'archive', created.api_key_id, '--reason', 'rotated out', '--config', config])
     await assert.rejects(gatehouse(['keys', 'validate', created.api_key_token, '--config', config]), (err: { stderr: string }) => {
@@ -103,12 +127,15 @@ describe('directory CLI on the configured store, and a gateway sharing it', () =
   })
 
   it('refuses what the API refuses, with the problem on stderr and exit 1', async () => {
-    await assert.rejects(gatehouse(['orgs', 'add-member', 'no-such-org', '--user', 'nobody', '--role', 'Wizard', '--config', config]), (err: { code: number; stderr: string }) => {
-      assert.equal(err.code, 1)
-      assert.match(err.stderr, /"status":400/)
-      assert.match(err.stderr, /unknown role/)
-      return true
-    })
+    await assert.rejects(
+      gatehouse(['orgs', 'add-member', 'no-such-org', '--user', 'nobody', '--role', 'Wizard', '--config', config]),
+      (err: { code: number; stderr: string }) => {
+        assert.equal(err.code, 1)
+        assert.match(err.stderr, /"status":400/)
+        assert.match(err.stderr, /unknown role/)
+        return true
+      },
+    )
   })
 
   it('npm run demo prints a working token and stops cleanly on SIGINT', async () => {

@@ -62,7 +62,8 @@ describe('identity backend end to end: admin API, own tokens, gateway rules', ()
   })
 
   const api = adminClient(() => admin, ADMIN_KEY)
-  const asUser = async (path: string, token: string) => (await fetch(gateway + path, { headers: { authorization: `Bearer ${token}` } })).status
+  const asUser = async (path: string, token: string) =>
+    (await fetch(gateway + path, { headers: { authorization: `Bearer ${token}` } })).status
 
   let userId: string
   let orgId: string

@@ -58,11 +58,15 @@ describe('token keys, assertion and rate limits through the real gateway', () =>
     const token = await issuer.sign(propelauthClaims('u-assert', { 'org-a': { role: 'Admin', permissions: ['p1'] } }))
     assert.equal((await call('/org/org-a/x', token)).status, 200)
     const assertion = String(upstream.last().headers['x-gatehouse-assertion'])
-    const { payload, protectedHeader } = await jwtVerify(assertion, createRemoteJWKSet(new URL(`${gateway.adminUrl}/.well-known/jwks.json`)), {
-      issuer: 'gatehouse',
-      audience: 'my-upstream',
-      algorithms: ['EdDSA'],
-    })
+    const { payload, protectedHeader } = await jwtVerify(
+      assertion,
+      createRemoteJWKSet(new URL(`${gateway.adminUrl}/.well-known/jwks.json`)),
+      {
+        issuer: 'gatehouse',
+        audience: 'my-upstream',
+        algorithms: ['EdDSA'],
+      },
+    )
     assert.equal(protectedHeader.alg, 'EdDSA')
     assert.ok(protectedHeader.kid)
     assert.equal(payload.sub, 'u-assert')

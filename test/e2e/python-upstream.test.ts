@@ -58,7 +58,9 @@ describe('examples/python-upstream behind the real gateway (HS256 assertion)', (
     assert.equal(body.upstream, 'python')
     assert.equal(body.user_id, 'u-py')
     assert.equal(body.principal, 'user')
-    const org = (await (await fetch(`${gateway.url}/org/org-py/admin`, { headers: { authorization: `Bearer ${token}` } })).json()) as Record<string, string>
+    const org = (await (
+      await fetch(`${gateway.url}/org/org-py/admin`, { headers: { authorization: `Bearer ${token}` } })
+    ).json()) as Record<string, string>
     assert.equal(org.org_id, 'org-py')
     assert.equal(org.org_role, 'Admin')
   })

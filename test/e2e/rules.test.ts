@@ -36,11 +36,15 @@ describe('route rules through the real gateway', () => {
         { path: '/api/*', methods: ['GET', 'POST'], auth: 'user' },
       ],
     })
-    tokens.owner = await issuer.sign(propelauthClaims('u-owner', { [ORG]: { role: 'Owner', permissions: ['can_view_billing', 'can_manage_api_keys'] } }))
+    tokens.owner = await issuer.sign(
+      propelauthClaims('u-owner', { [ORG]: { role: 'Owner', permissions: ['can_view_billing', 'can_manage_api_keys'] } }),
+    )
     tokens.admin = await issuer.sign(propelauthClaims('u-admin', { [ORG]: { role: 'Admin', permissions: ['can_manage_api_keys'] } }))
     tokens.member = await issuer.sign(propelauthClaims('u-member', { [ORG]: { role: 'Member' } }))
     tokens.stranger = await issuer.sign(propelauthClaims('u-stranger', { 'org-2': { role: 'Owner' } }))
-    tokens.unknownRole = await issuer.sign(propelauthClaims('u-weird', { [ORG]: { role: 'SuperAdmin', permissions: ['can_view_billing'] } }))
+    tokens.unknownRole = await issuer.sign(
+      propelauthClaims('u-weird', { [ORG]: { role: 'SuperAdmin', permissions: ['can_view_billing'] } }),
+    )
   })
 
   after(async () => {

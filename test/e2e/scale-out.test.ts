@@ -105,14 +105,18 @@ describe('two replicas sharing PostgreSQL and Redis', { skip: postgres.skip ?? r
     assert.ok(Date.now() - started < 2000)
     const ready = (await (await fetch(`${a.adminUrl}/readyz`)).json()) as { checks: { redis: { detail: { rate_limits: string } } } }
     assert.equal(ready.checks.redis.detail.rate_limits, 'fallback')
-    assert.ok(a.logs.some((l) => /Redis unavailable/.test(String(l.msg))), 'logged once')
+    assert.ok(
+      a.logs.some((l) => /Redis unavailable/.test(String(l.msg))),
+      'logged once',
+    )
 
     redisServer = await startRedisServer(redisServer.port)
     let state = 'fallback'
     for (let i = 0; i < 60 && state !== 'redis'; i++) {
       await new Promise((r) => setTimeout(r, 200))
       await call(a, key.secret)
-      state = ((await (await fetch(`${a.adminUrl}/readyz`)).json()) as { checks: { redis: { detail: { rate_limits: string } } } }).checks.redis.detail.rate_limits
+      state = ((await (await fetch(`${a.adminUrl}/readyz`)).json()) as { checks: { redis: { detail: { rate_limits: string } } } }).checks
+        .redis.detail.rate_limits
     }
     assert.equal(state, 'redis')
   })

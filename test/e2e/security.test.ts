@@ -58,7 +58,10 @@ describe('security through the real gateway', () => {
     ]
     for (const name of spellings) {
       it(`${name} on a public and on an authenticated route`, async () => {
-        for (const [path, auth] of [['/public/a', {}], ['/api/a', { Authorization: `Bearer ${token}` }]] as const) {
+        for (const [path, auth] of [
+          ['/public/a', {}],
+          ['/api/a', { Authorization: `Bearer ${token}` }],
+        ] as const) {
           const res = await rawRequest(port, path, { [name]: 'u-evil', ...auth })
           assert.equal(res.status, 200)
           const raw = upstream.last().rawHeaders
@@ -70,7 +73,10 @@ describe('security through the real gateway', () => {
     }
 
     it('a Connection header naming an identity header does not remove the real one', async () => {
-      const res = await rawRequest(port, '/api/a', { Authorization: `Bearer ${token}`, Connection: 'close, X-Gatehouse-User-Id, X-Gatehouse-Assertion' })
+      const res = await rawRequest(port, '/api/a', {
+        Authorization: `Bearer ${token}`,
+        Connection: 'close, X-Gatehouse-User-Id, X-Gatehouse-Assertion',
+      })
       assert.equal(res.status, 200)
       assert.equal(upstream.last().headers['x-gatehouse-user-id'], 'u-1')
       assert.ok(upstream.last().headers['x-gatehouse-assertion'])
@@ -141,7 +147,10 @@ describe('security through the real gateway', () => {
     })
 
     it('alg: none is refused', async () => {
-      const unsigned = new UnsecuredJWT({ ...propelauthClaims('u-1'), aud: 'my-api' }).setIssuer(issuer.issuer).setExpirationTime('5m').encode()
+      const unsigned = new UnsecuredJWT({ ...propelauthClaims('u-1'), aud: 'my-api' })
+        .setIssuer(issuer.issuer)
+        .setExpirationTime('5m')
+        .encode()
       assert.equal(await status(unsigned), 401)
     })
 

@@ -112,7 +112,7 @@ describe('assertion signer', () => {
     assert.equal((await jwtVerify(otherJwt, createLocalJWKSet(keys.jwks()), verifyAt(T0))).payload.sub, 'someone-else')
   })
 
-  it('keeps an owner\'s assertion from its second request on', () => {
+  it("keeps an owner's assertion from its second request on", () => {
     return loadOrCreateAssertionKeys({ algorithm: 'EdDSA', keyFile: path.join(dir, 'doorkeeper.json') }).then((keys) => {
       // One recent entry: every other identity pushes the previous one out.
       const signer = createAssertionSigner({ keys, algorithm: 'EdDSA', ...base, recentMax: 1 })

@@ -52,15 +52,24 @@ for (const algorithm of ['EdDSA', 'ES256'] as const) {
       const original = await loadOrCreateAssertionKeys({ algorithm, keyFile })
       const rotated = await rotateAssertionKeys(keyFile, algorithm)
       assert.notEqual(rotated.current.kid, original.current.kid)
-      assert.deepEqual(rotated.jwks().keys.map((k) => k.kid), [rotated.current.kid, original.current.kid])
+      assert.deepEqual(
+        rotated.jwks().keys.map((k) => k.kid),
+        [rotated.current.kid, original.current.kid],
+      )
 
       const reloaded = await loadOrCreateAssertionKeys({ algorithm, keyFile })
       assert.equal(reloaded.current.kid, rotated.current.kid)
-      assert.deepEqual(reloaded.jwks().keys.map((k) => k.kid), [rotated.current.kid, original.current.kid])
+      assert.deepEqual(
+        reloaded.jwks().keys.map((k) => k.kid),
+        [rotated.current.kid, original.current.kid],
+      )
       assert.equal((await stat(keyFile)).mode & 0o777, 0o600)
 
       const twice = await rotateAssertionKeys(keyFile, algorithm)
-      assert.deepEqual(twice.jwks().keys.map((k) => k.kid), [twice.current.kid, rotated.current.kid])
+      assert.deepEqual(
+        twice.jwks().keys.map((k) => k.kid),
+        [twice.current.kid, rotated.current.kid],
+      )
     })
   })
 }
@@ -73,7 +82,10 @@ describe('assertion keys (files)', () => {
     const es = await rotateAssertionKeys(keyFile, 'ES256')
     assert.deepEqual(
       es.jwks().keys.map((k) => [k.alg, k.kid]),
-      [['ES256', es.current.kid], ['EdDSA', ed.current.kid]],
+      [
+        ['ES256', es.current.kid],
+        ['EdDSA', ed.current.kid],
+      ],
     )
   })
 

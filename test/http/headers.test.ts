@@ -42,12 +42,19 @@ describe('createInboundHeaderFilter', () => {
   }
 
   it('keeps headers that only resemble the prefix', () => {
-    assert.deepEqual(names(['X-Gatehouse', 'a', 'X-Gatehousex-Id', 'b', 'Gatehouse-User-Id', 'c']), ['X-Gatehouse', 'X-Gatehousex-Id', 'Gatehouse-User-Id'])
+    assert.deepEqual(names(['X-Gatehouse', 'a', 'X-Gatehousex-Id', 'b', 'Gatehouse-User-Id', 'c']), [
+      'X-Gatehouse',
+      'X-Gatehousex-Id',
+      'Gatehouse-User-Id',
+    ])
   })
 
   it('folds the policy names too, and removes an assertion header outside the prefix', () => {
     const custom = createInboundHeaderFilter({ identityPrefix: 'x_auth_', assertionHeader: 'Upstream-Assertion' })
-    assert.deepEqual(custom(['X-Auth-User', 'u', 'upstream_assertion', 'jwt', 'UPSTREAM-ASSERTION', 'jwt', 'X-Auth', 'keep']), ['X-Auth', 'keep'])
+    assert.deepEqual(custom(['X-Auth-User', 'u', 'upstream_assertion', 'jwt', 'UPSTREAM-ASSERTION', 'jwt', 'X-Auth', 'keep']), [
+      'X-Auth',
+      'keep',
+    ])
   })
 
   it('refuses an empty identity prefix, which would strip every header', () => {
@@ -55,11 +62,33 @@ describe('createInboundHeaderFilter', () => {
   })
 
   const removed = [
-    'X-HTTP-Method-Override', 'x_http_method_override', 'X-HTTP-Method', 'X-Method-Override', 'x-method_override',
-    'Connection', 'Keep-Alive', 'Proxy-Connection', 'proxy_connection', 'TE', 'Trailer', 'Transfer-Encoding',
-    'transfer_encoding', 'Upgrade', 'Proxy-Authorization', 'Proxy-Authenticate', 'Expect',
-    'Host', 'Forwarded', 'X-Forwarded-For', 'x_forwarded_for', 'X-Forwarded-Proto', 'X-Forwarded-Host', 'X-Real-IP',
-    'X-Request-Id', 'X-Original-URL', 'X-Rewrite-URL',
+    'X-HTTP-Method-Override',
+    'x_http_method_override',
+    'X-HTTP-Method',
+    'X-Method-Override',
+    'x-method_override',
+    'Connection',
+    'Keep-Alive',
+    'Proxy-Connection',
+    'proxy_connection',
+    'TE',
+    'Trailer',
+    'Transfer-Encoding',
+    'transfer_encoding',
+    'Upgrade',
+    'Proxy-Authorization',
+    'Proxy-Authenticate',
+    'Expect',
+    'Host',
+    'Forwarded',
+    'X-Forwarded-For',
+    'x_forwarded_for',
+    'X-Forwarded-Proto',
+    'X-Forwarded-Host',
+    'X-Real-IP',
+    'X-Request-Id',
+    'X-Original-URL',
+    'X-Rewrite-URL',
   ]
   for (const name of removed) {
     it(`removes ${name}`, () => assert.deepEqual(filter([name, 'v', 'Accept', '*/*']), ['Accept', '*/*']))
@@ -67,13 +96,20 @@ describe('createInboundHeaderFilter', () => {
 
   it('removes the headers named in Connection, wherever they appear', () => {
     const raw = [
-      'X-Before', '1',
-      'Connection', 'keep-alive, X-Before , x_after',
-      'Accept', '*/*',
-      'X-After', '2',
-      'connection', 'Close,,X-Third',
-      'x-third', '3',
-      'X-Other', '4',
+      'X-Before',
+      '1',
+      'Connection',
+      'keep-alive, X-Before , x_after',
+      'Accept',
+      '*/*',
+      'X-After',
+      '2',
+      'connection',
+      'Close,,X-Third',
+      'x-third',
+      '3',
+      'X-Other',
+      '4',
     ]
     assert.deepEqual(filter(raw), ['Accept', '*/*', 'X-Other', '4'])
   })
@@ -242,7 +278,8 @@ describe('createForwardedHeaders', () => {
     })
 
     it('decides the same after many distinct addresses have gone through', () => {
-      for (let i = 0; i < 10_000; i++) forwarded({ remoteAddress: `10.${i >> 8}.${i & 255}.1`, xForwardedFor: `198.51.${i >> 8}.${i & 255}` })
+      for (let i = 0; i < 10_000; i++)
+        forwarded({ remoteAddress: `10.${i >> 8}.${i & 255}.1`, xForwardedFor: `198.51.${i >> 8}.${i & 255}` })
       assert.equal(forwarded({ remoteAddress: '10.1.2.3', xForwardedFor: '6.6.6.6, 10.0.0.7' }).clientIp, '6.6.6.6')
       assert.equal(forwarded({ remoteAddress: '203.0.113.1', xForwardedFor: '6.6.6.6' }).clientIp, '203.0.113.1')
     })
@@ -269,7 +306,18 @@ describe('createForwardedHeaders', () => {
       assert.equal(client('::ffff:192.169.0.1'), '192.169.0.1')
     })
 
-    for (const entry of ['', 'localhost', '10.0.0.0/', '10.0.0.0/33', '10.0.0.0/-1', '10.0.0.0/8/8', '10.0.0.0/ 8', '::1/129', '256.0.0.1', '10.0.0.0/0x8']) {
+    for (const entry of [
+      '',
+      'localhost',
+      '10.0.0.0/',
+      '10.0.0.0/33',
+      '10.0.0.0/-1',
+      '10.0.0.0/8/8',
+      '10.0.0.0/ 8',
+      '::1/129',
+      '256.0.0.1',
+      '10.0.0.0/0x8',
+    ]) {
       it(`rejects trust entry ${JSON.stringify(entry)}`, () => {
         assert.throws(() => createForwardedHeaders([entry]), /not an IP address or CIDR block/)
       })
@@ -278,7 +326,15 @@ describe('createForwardedHeaders', () => {
 })
 
 describe('encodeHeaderValue', () => {
-  const unchanged = ['', 'user_123', 'alice@example.com', 'Owner', 'read:users,write:users', 'Ada Lovelace', '!"#$&\'()*+,-./:;<=>?@[\\]^_`{|}~']
+  const unchanged = [
+    '',
+    'user_123',
+    'alice@example.com',
+    'Owner',
+    'read:users,write:users',
+    'Ada Lovelace',
+    '!"#$&\'()*+,-./:;<=>?@[\\]^_`{|}~',
+  ]
   for (const value of unchanged) {
     it(`leaves ${JSON.stringify(value)} unchanged`, () => assert.equal(encodeHeaderValue(value), value))
   }

@@ -107,8 +107,15 @@ describe('redis limiter (GCRA on the Redis clock)', { skip: reason }, () => {
     }
     const decisions = await Promise.all(takes)
     assert.equal(decisions.filter((d) => d.allowed).length, 20)
-    const remaining = decisions.filter((d) => d.allowed).map((d) => d.remaining).sort((x, y) => x - y)
-    assert.deepEqual(remaining, Array.from({ length: 20 }, (_, i) => i), 'each slot granted once')
+    const remaining = decisions
+      .filter((d) => d.allowed)
+      .map((d) => d.remaining)
+      .sort((x, y) => x - y)
+    assert.deepEqual(
+      remaining,
+      Array.from({ length: 20 }, (_, i) => i),
+      'each slot granted once',
+    )
     assert.deepEqual([...one.changes, ...two.changes], [], 'no decision came from the fallback')
     one.l.close()
     two.l.close()
@@ -214,7 +221,10 @@ describe('redis limiter fallback', { skip: reason }, () => {
       return l.state() === 'redis'
     })
     console.log(`back on redis ${back} ms after restarting redis-server`)
-    assert.deepEqual(changes.map(([s]) => s), ['fallback', 'redis'])
+    assert.deepEqual(
+      changes.map(([s]) => s),
+      ['fallback', 'redis'],
+    )
     // A fresh server: the budget starts again in Redis.
     await until('a redis decision for k', 2000, async () => (await l.take('k', spec, 'user')).remaining === 2)
     l.close()

@@ -158,7 +158,7 @@ export function describeStore(name: string, open: () => Promise<Store>): void {
           assert.equal(await store.updateUser('00000000-0000-4000-8000-000000000000', { first_name: 'x' }), undefined)
         }))
 
-      it('rejects an update to another user\'s email or username', () =>
+      it("rejects an update to another user's email or username", () =>
         withStore(async (store) => {
           await store.createUser({ email: 'taken@example.com', username: 'taken' })
           const user = await store.createUser({ email: 'me@example.com', username: 'me' })
@@ -195,7 +195,12 @@ export function describeStore(name: string, open: () => Promise<Store>): void {
           }
           assert.deepEqual(
             pages.map((p) => [p.total, p.items.length]),
-            [[5, 2], [5, 2], [5, 1], [5, 0]],
+            [
+              [5, 2],
+              [5, 2],
+              [5, 1],
+              [5, 0],
+            ],
           )
           const items = pages.flatMap((p) => p.items)
           const expected = [...items].sort((a, b) => a.created_at - b.created_at || byId(a.user_id, b.user_id))
@@ -363,11 +368,17 @@ export function describeStore(name: string, open: () => Promise<Store>): void {
           const org = await store.createOrg({ name: 'Acme' })
           const user = await store.createUser({ email: 'u@example.com' })
           const unknown = '00000000-0000-4000-8000-000000000000'
-          await assert.rejects(store.addMember(unknown, user.user_id, 'Member'), (e) => e instanceof StoreNotFoundError && e.entity === 'org')
-          await assert.rejects(store.addMember(org.org_id, unknown, 'Member'), (e) => e instanceof StoreNotFoundError && e.entity === 'user')
+          await assert.rejects(
+            store.addMember(unknown, user.user_id, 'Member'),
+            (e) => e instanceof StoreNotFoundError && e.entity === 'org',
+          )
+          await assert.rejects(
+            store.addMember(org.org_id, unknown, 'Member'),
+            (e) => e instanceof StoreNotFoundError && e.entity === 'user',
+          )
         }))
 
-      it('lists an org\'s members by join time, with a role filter and paging', (t) =>
+      it("lists an org's members by join time, with a role filter and paging", (t) =>
         withStore(async (store) => {
           const setClock = clockAt(t, T0)
           const org = await store.createOrg({ name: 'Acme' })
@@ -401,7 +412,10 @@ export function describeStore(name: string, open: () => Promise<Store>): void {
           assert.equal(admins.total, 2)
           assert.deepEqual(
             admins.items.map((m) => [m.user.user_id, m.membership.role]),
-            [[u2.user_id, 'Admin'], [u3.user_id, 'Admin']],
+            [
+              [u2.user_id, 'Admin'],
+              [u3.user_id, 'Admin'],
+            ],
           )
 
           const page = await store.listOrgMembers(org.org_id, { page_size: 3, page_number: 1 })
@@ -410,7 +424,10 @@ export function describeStore(name: string, open: () => Promise<Store>): void {
           const memberships = await store.listUserMemberships(u1.user_id)
           assert.deepEqual(
             memberships.map((m) => [m.org.org_id, m.membership.role]),
-            [[org.org_id, 'Member'], [other.org_id, 'Owner']].sort((a, b) => byId(a[0]!, b[0]!)),
+            [
+              [org.org_id, 'Member'],
+              [other.org_id, 'Owner'],
+            ].sort((a, b) => byId(a[0]!, b[0]!)),
           )
           assert.deepEqual(await store.listUserMemberships(u0.user_id), [
             { org, membership: { org_id: org.org_id, user_id: u0.user_id, role: 'Member', created_at: T0 + 20 } },
@@ -509,7 +526,12 @@ export function describeStore(name: string, open: () => Promise<Store>): void {
           const key = await store.createApiKey(input)
           const { secret_hash: _hash, ...shown } = input
           assert.deepEqual(key, { ...key, ...shown })
-          assert.deepEqual(await store.getApiKey(key.api_key_id), { ...key, secret_hash: input.secret_hash, previous_secret_hash: null, previous_valid_until: null })
+          assert.deepEqual(await store.getApiKey(key.api_key_id), {
+            ...key,
+            secret_hash: input.secret_hash,
+            previous_secret_hash: null,
+            previous_valid_until: null,
+          })
         }))
 
       it('rejects a duplicate secret hash, at create and at rotate', () =>
@@ -518,7 +540,10 @@ export function describeStore(name: string, open: () => Promise<Store>): void {
           const b = await store.createApiKey(personal('u1'))
           const stored = await store.getApiKey(a.api_key_id)
           await assert.rejects(store.createApiKey(personal('u2', { secret_hash: stored!.secret_hash })), conflictOn('api_key'))
-          await assert.rejects(store.rotateApiKey(b.api_key_id, { secret_hash: stored!.secret_hash, display: 'x' }, null), conflictOn('api_key'))
+          await assert.rejects(
+            store.rotateApiKey(b.api_key_id, { secret_hash: stored!.secret_hash, display: 'x' }, null),
+            conflictOn('api_key'),
+          )
           assert.equal((await store.listApiKeys({ ...page, archived: false })).total, 2)
         }))
 
@@ -535,10 +560,7 @@ export function describeStore(name: string, open: () => Promise<Store>): void {
           const rotated = await store.rotateApiKey(key.api_key_id, { secret_hash: newHash, display: 'gh_pk_New1' }, T0 + 100)
           assert.deepEqual(rotated, { ...key, display: 'gh_pk_New1', updated_at: T0 + 10 })
           const stored = await store.getApiKey(key.api_key_id)
-          assert.deepEqual(
-            [stored?.secret_hash, stored?.previous_secret_hash, stored?.previous_valid_until],
-            [newHash, oldHash, T0 + 100],
-          )
+          assert.deepEqual([stored?.secret_hash, stored?.previous_secret_hash, stored?.previous_valid_until], [newHash, oldHash, T0 + 100])
           assert.equal((await store.findApiKeyBySecretHash(newHash, T0 + 10))?.api_key_id, key.api_key_id)
           assert.deepEqual(await store.findApiKeyBySecretHash(oldHash, T0 + 99), stored)
           assert.equal(await store.findApiKeyBySecretHash(oldHash, T0 + 100), undefined)
@@ -624,7 +646,12 @@ export function describeStore(name: string, open: () => Promise<Store>): void {
             expires_at: null,
             updated_at: T0 + 5,
           })
-          const { secret_hash: _h, previous_secret_hash: _p, previous_valid_until: _v, ...fetched } = (await store.getApiKey(key.api_key_id))!
+          const {
+            secret_hash: _h,
+            previous_secret_hash: _p,
+            previous_valid_until: _v,
+            ...fetched
+          } = (await store.getApiKey(key.api_key_id))!
           assert.deepEqual(fetched, updated)
           assert.deepEqual(keyIds((await store.listApiKeys({ ...page, archived: false, query: 'new n' })).items), [key.api_key_id])
           assert.deepEqual((await store.listApiKeys({ ...page, archived: false, query: 'old' })).items, [])
@@ -716,7 +743,8 @@ export function describeStore(name: string, open: () => Promise<Store>): void {
             { api_key_id: k1.api_key_id, date: '2026-01-01', count: 10, last_used_at: T0 + 30 },
             { api_key_id: k4.api_key_id, date: '2026-01-01', count: 1, last_used_at: T0 + 60 },
           ])
-          const usage = (query: Omit<Parameters<Store['apiKeyUsage']>[0], 'date'>, date = '2026-01-01') => store.apiKeyUsage({ date, ...query })
+          const usage = (query: Omit<Parameters<Store['apiKeyUsage']>[0], 'date'>, date = '2026-01-01') =>
+            store.apiKeyUsage({ date, ...query })
           assert.equal(await usage({ api_key_id: k1.api_key_id }), 16)
           assert.equal(await usage({ api_key_id: k1.api_key_id }, '2026-01-02'), 2)
           assert.equal(await usage({ api_key_id: k1.api_key_id }, '2026-01-03'), 0)

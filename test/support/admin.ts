@@ -1,5 +1,10 @@
 /** A client for the admin API of a running gatehouse: JSON in, status and parsed JSON out. */
-export type AdminClient = (method: string, path: string, body?: unknown, key?: string) => Promise<{ status: number; body: Record<string, unknown> }>
+export type AdminClient = (
+  method: string,
+  path: string,
+  body?: unknown,
+  key?: string,
+) => Promise<{ status: number; body: Record<string, unknown> }>
 
 export function adminClient(baseUrl: () => string, adminKey: string): AdminClient {
   return async (method, path, body, key = adminKey) => {

@@ -64,7 +64,10 @@ function canConnect(port: number): Promise<boolean> {
  * A TCP forwarder the test can cut and restore, to make a real server (PostgreSQL) unreachable
  * for one process without stopping it for everyone else on the machine.
  */
-export async function startCuttableProxy(target: { host: string; port: number }): Promise<{ port: number; cut(): Promise<void>; restore(): Promise<void>; close(): Promise<void> }> {
+export async function startCuttableProxy(target: {
+  host: string
+  port: number
+}): Promise<{ port: number; cut(): Promise<void>; restore(): Promise<void>; close(): Promise<void> }> {
   const port = await freePort()
   const sockets = new Set<Socket>()
   let server: Server | undefined

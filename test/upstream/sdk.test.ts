@@ -18,7 +18,14 @@ const SECRET = 'a-shared-secret-of-at-least-32-bytes!!'
 const IDENTITY: AssertedIdentity = {
   principal: 'user',
   method: 'token',
-  user: { userId: 'u-1', email: 'u1@example.com', firstName: 'Ada', lastName: 'L', properties: { tier: 'gold' }, impersonatorUserId: 'u-admin' },
+  user: {
+    userId: 'u-1',
+    email: 'u1@example.com',
+    firstName: 'Ada',
+    lastName: 'L',
+    properties: { tier: 'gold' },
+    impersonatorUserId: 'u-admin',
+  },
   orgs: {
     'org-1': { orgId: 'org-1', orgName: 'Acme', role: 'Admin', inheritedRoles: ['Admin', 'Member'], permissions: ['can_manage_api_keys'] },
     'org-2': { orgId: 'org-2', orgName: 'Other', role: 'Member', inheritedRoles: ['Member'], permissions: [] },
@@ -92,7 +99,9 @@ describe('upstream SDK', () => {
 
   it('verifies HS256 with a secret, and carries API-key facts', async () => {
     const identity: AssertedIdentity = {
-      principal: 'service', method: 'api_key', orgs: {},
+      principal: 'service',
+      method: 'api_key',
+      orgs: {},
       apiKey: { id: 'key-1', type: 'generic', scopes: ['read'], metadata: { env: 'ci' }, expiresAt: null },
     }
     const caller = await hsVerifier.verify(await sign({ alg: 'HS256', identity }))
@@ -140,7 +149,9 @@ describe('upstream SDK', () => {
       const a = new Hono<GatehouseEnv>()
       a.get('/me', honoMw.requireUser(verifier), (c) => c.json({ userId: c.get('currentUser')!.userId }))
       a.get('/maybe', honoMw.optionalUser(verifier), (c) => c.json({ userId: c.get('currentUser')?.userId ?? null }))
-      a.get('/org/:org_id/admin', honoMw.requireOrgMember(verifier, { minRole: 'Admin' }), (c) => c.json({ org: c.get('currentOrg')!.orgId }))
+      a.get('/org/:org_id/admin', honoMw.requireOrgMember(verifier, { minRole: 'Admin' }), (c) =>
+        c.json({ org: c.get('currentOrg')!.orgId }),
+      )
       a.get('/org/:org_id/billing', honoMw.requireOrgMember(verifier, { permission: 'can_view_billing' }), (c) => c.json({}))
       a.get('/active', honoMw.requireOrgMember(verifier, { role: 'Admin' }), (c) => c.json({ org: c.get('currentOrg')!.orgId }))
       return a
@@ -175,7 +186,10 @@ describe('upstream SDK', () => {
     function run(mws: Middleware[], req: GatehouseRequest, res: ServerResponse, done: () => void) {
       let i = 0
       const next = (err?: unknown) => {
-        if (err) { res.writeHead(500).end(); return }
+        if (err) {
+          res.writeHead(500).end()
+          return
+        }
         const mw = mws[i++]
         if (mw) mw(req, res, next)
         else done()
@@ -211,7 +225,10 @@ describe('upstream SDK', () => {
       assert.equal((await fetch(`${base}/me`, { headers: { 'x-gatehouse-assertion': 'bad' } })).status, 401)
       assert.deepEqual(await (await fetch(`${base}/me`, { headers: { 'x-gatehouse-assertion': token } })).json(), { user: 'u-1' })
       assert.deepEqual(await (await fetch(`${base}/maybe`)).json(), { user: null })
-      assert.deepEqual(await (await fetch(`${base}/org/org-1/admin`, { headers: { 'x-gatehouse-assertion': token } })).json(), { user: 'u-1', org: 'org-1' })
+      assert.deepEqual(await (await fetch(`${base}/org/org-1/admin`, { headers: { 'x-gatehouse-assertion': token } })).json(), {
+        user: 'u-1',
+        org: 'org-1',
+      })
       assert.equal((await fetch(`${base}/org/org-2/admin`, { headers: { 'x-gatehouse-assertion': token } })).status, 403)
     })
   })
