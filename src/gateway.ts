@@ -2,10 +2,21 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { extractCredential, InvalidTokenError } from './authn/index.ts'
 import type { Credential, Identity, TokenVerifier } from './authn/index.ts'
 import { authorize } from './authz/index.ts'
+import { REFUSED_METHODS } from './config/index.ts'
 import type { GatehouseConfig } from './config/index.ts'
 import type { AssertionSigner, UpstreamProxy } from './forward/index.ts'
 import { createIdentityHeaders } from './forward/index.ts'
-import { createForwardedHeaders, createInboundHeaderFilter, normalizeTarget, ProblemError, problems, sendProblem } from './http/index.ts'
+import {
+  checkInboundHeaders,
+  createForwardedHeaders,
+  createInboundHeaderFilter,
+  normalizeTarget,
+  ProblemError,
+  problems,
+  sendProblem,
+  singleHeader,
+  singleQueryParam,
+} from './http/index.ts'
 import type { Problem } from './http/index.ts'
 import type { ApiKeyAuthenticator, UsageCounter } from './apikeys/index.ts'
 import type { RateSpec } from './config/index.ts'
@@ -34,13 +45,13 @@ type Outcome = { status: number; route?: CompiledRoute; identity?: Identity; req
  * forward, each a module of its own. Responses are written to Node's response directly (the
  * proxy streams into it); the returned promise settles once the access-log line is written.
  */
-export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: ServerResponse, expectsContinue?: boolean) => Promise<void> {
   const { config, routes, verifier, apiKeys, usage, limiter, signer, proxy, log } = deps
   const policy = { identityPrefix: config.identity.headerPrefix, assertionHeader: config.identity.assertion.header }
-  const passAllHeaders = createInboundHeaderFilter(policy)
-  const hideCredentials = config.upstream.hideCredentials
-    ? createInboundHeaderFilter({ ...policy, alsoRemove: ['authorization', 'x-api-key'] })
-    : passAllHeaders
+  // Indexed [from a trusted proxy][hide credentials]: four filters built once, one picked per request.
+  const headerFilters = [false, true].map((fromTrustedProxy) =>
+    [false, true].map((hide) => createInboundHeaderFilter({ ...policy, fromTrustedProxy, alsoRemove: hide ? CREDENTIAL_HEADERS : [] })),
+  )
   const forwardedFor = createForwardedHeaders(config.server.trustProxy)
   const identityHeaders = createIdentityHeaders(config.identity.headerPrefix)
   const assertionHeader = config.identity.assertion.header
@@ -77,17 +88,25 @@ export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: S
     return taken
   }
 
-  async function run(req: IncomingMessage, res: ServerResponse): Promise<Outcome> {
+  async function run(req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): Promise<Outcome> {
+    const method = req.method ?? 'GET'
+    if (REFUSED.has(method)) return respond(res, problems.methodNotAllowed(`${method} is never forwarded`))
+    // `Expect: 100-continue`: the client holds its body until told to send it, which is only once
+    // the request has passed every check; a refusal is final, so the connection ends with it.
+    const keepAlive = res.shouldKeepAlive
+    if (expectsContinue) res.shouldKeepAlive = false
     let target
+    let inbound
     try {
+      inbound = checkInboundHeaders(req.rawHeaders, req.httpVersion)
       target = normalizeTarget(req.url ?? '')
     } catch (err) {
       return reject(res, err)
     }
-    const match = routes.match(req.method ?? 'GET', target.path)
+    const match = routes.match(method, target.path)
     if (match.kind === 'not-found') return respond(res, problems.notFound())
     if (match.kind === 'method-not-allowed') {
-      return respond(res, problems.methodNotAllowed(`${req.method} is not allowed here`), ['allow', match.allow.join(', ')])
+      return respond(res, problems.methodNotAllowed(`${method} is not allowed here`), ['allow', match.allow.join(', ')])
     }
     const { route, params } = match
 
@@ -102,11 +121,16 @@ export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: S
       }
     }
 
-    const decision = authorize(route, identity, {
-      params,
-      header: (name) => header(req, name.toLowerCase()),
-      query: (name) => new URLSearchParams(target.query).get(name) ?? undefined,
-    })
+    let decision
+    try {
+      decision = authorize(route, identity, {
+        params,
+        header: (name) => singleHeader(req.rawHeaders, name),
+        query: (name) => singleQueryParam(target.query, name),
+      })
+    } catch (err) {
+      return reject(res, err, { route, identity })
+    }
     if (!decision.allow) {
       return respond(res, decision.problem, decision.problem.status === 401 ? WWW_AUTHENTICATE : undefined, { route, identity })
     }
@@ -120,7 +144,8 @@ export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: S
       xForwardedFor: header(req, 'x-forwarded-for'),
       xForwardedProto: header(req, 'x-forwarded-proto'),
       xForwardedHost: header(req, 'x-forwarded-host'),
-      host: req.headers.host,
+      xForwardedPort: header(req, 'x-forwarded-port'),
+      host: inbound.host,
       requestId: header(req, 'x-request-id'),
     })
     const responseHeaders = ['x-request-id', forwarded.requestId]
@@ -138,23 +163,28 @@ export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: S
       }
     }
 
-    const headers = (route.auth === 'none' ? passAllHeaders : hideCredentials)(req.rawHeaders)
-    headers.push('x-forwarded-proto', forwarded.proto, 'x-request-id', forwarded.requestId)
+    const hide = config.upstream.hideCredentials && !route.passCredentials
+    const headers = headerFilters[forwarded.trusted ? 1 : 0]![hide ? 1 : 0]!(req.rawHeaders)
+    headers.push('x-forwarded-proto', forwarded.proto, 'x-forwarded-port', forwarded.port, 'x-request-id', forwarded.requestId)
     if (forwarded.forwardedFor) headers.push('x-forwarded-for', forwarded.forwardedFor)
     if (forwarded.host) headers.push('x-forwarded-host', forwarded.host)
     if (identity) {
       headers.push(...identityHeaders(identity))
       headers.push(assertionHeader, signer.sign(identity, authenticated))
     }
+    if (expectsContinue) {
+      res.shouldKeepAlive = keepAlive
+      res.writeContinue()
+    }
     const outcome = await proxy.forward(req, res, { path: target.path + target.query, headers, responseHeaders })
     return { status: outcome.status, route, identity, requestId: forwarded.requestId, error: outcome.error }
   }
 
-  return async (req, res) => {
+  return async (req, res, expectsContinue = false) => {
     const started = performance.now()
     let outcome: Outcome
     try {
-      outcome = await run(req, res)
+      outcome = await run(req, res, expectsContinue)
     } catch (err) {
       log.error({ err: errorSummary(err), method: req.method }, 'request failed')
       outcome = respond(res, problems.internal())
@@ -179,6 +209,8 @@ export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: S
 }
 
 const WWW_AUTHENTICATE = ['www-authenticate', 'Bearer realm="gatehouse"']
+const CREDENTIAL_HEADERS = ['authorization', 'x-api-key']
+const REFUSED: ReadonlySet<string> = new Set(REFUSED_METHODS)
 
 function respond(res: ServerResponse, p: Problem, headers?: readonly string[], context: Omit<Outcome, 'status'> = {}): Outcome {
   sendProblem(res, p, headers)

@@ -74,7 +74,7 @@ function check(file: string): number {
 export function formatRouteTable(routes: readonly CompiledRoute[]): string {
   const rows = routes.map((r) => [
     String(r.index),
-    r.methods ? [...r.methods].join(',') : '*',
+    r.listsMethods ? [...r.methods].join(',') : '*',
     r.pattern,
     r.auth,
     requirement(r),

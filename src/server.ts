@@ -10,6 +10,7 @@ import type { LoadedConfig } from './config/index.ts'
 import { createAssertionSigner, createUpstreamProxy, loadOrCreateAssertionKeys } from './forward/index.ts'
 import { openDirectory } from './directory.ts'
 import { createPipeline } from './gateway.ts'
+import { answerClientError, refuseConnect } from './http/index.ts'
 import type { ListenAddress } from './config/index.ts'
 import { createLogger } from './log.ts'
 import type { Logger } from './log.ts'
@@ -110,6 +111,14 @@ export async function startGatehouse(loaded: LoadedConfig, options: StartOptions
   // uses none of it. Hono serves the admin API, where its routing and validation pay off.
   const pipeline = createPipeline({ config, routes, verifier, apiKeys, usage, limiter, signer, proxy, log })
   const gatewayServer = createServer((req, res) => void pipeline(req, res))
+  // With a listener, Node leaves `Expect: 100-continue` to the pipeline instead of inviting the
+  // body before anything was checked.
+  // Node keeps only the first 2,000 header lines and drops the rest without a word; the 16 KiB
+  // header-size limit already bounds them, and every check must see every line.
+  gatewayServer.maxHeadersCount = 0
+  gatewayServer.on('checkContinue', (req, res) => void pipeline(req, res, true))
+  gatewayServer.on('connect', refuseConnect)
+  gatewayServer.on('clientError', answerClientError)
   const adminApp = createAdminApp({
     ...directory.adminDeps,
     jwks: () => keys.jwks(),

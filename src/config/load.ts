@@ -58,7 +58,7 @@ export function parseConfig(text: string, file: string, env: Environment = proce
   }
   if (problems.length > 0 || !parsed.success) throw new ConfigError(file, sortProblems(problems))
 
-  const { table, problems: routeProblems } = compileRoutes(parsed.data.routes)
+  const { table, problems: routeProblems } = compileRoutes(parsed.data.routes, { caseSensitive: parsed.data.upstream.caseSensitivePaths })
   if (routeProblems.length > 0) {
     throw new ConfigError(
       file,

@@ -1,6 +1,7 @@
+import { METHODS } from 'node:http'
 import { z } from 'zod'
-import { parseDuration, parseListen, parseRate } from './units.ts'
-import type { ListenAddress, RateSpec } from './units.ts'
+import { parseCidr, parseDuration, parseListen, parseRate } from './units.ts'
+import type { ListenAddress, Network, RateSpec } from './units.ts'
 
 /**
  * The config file's schema. Input keys are snake_case as users write them; the parsed
@@ -50,20 +51,14 @@ const httpUrl = z.string().transform((text, ctx) => {
   return url
 })
 
-const cidr = z.string().refine((text) => parseCidr(text) !== undefined, {
-  error: (issue) => `"${String(issue.input)}" is not an IP address or CIDR block`,
+const cidr = z.string().transform((text, ctx): Network => {
+  const network = parseCidr(text)
+  if (!network) {
+    ctx.addIssue({ code: 'custom', message: `"${text.slice(0, 64)}" is not an IP address or CIDR block` })
+    return z.NEVER
+  }
+  return network
 })
-
-export function parseCidr(text: string): { address: string; prefix: number; family: 'ipv4' | 'ipv6' } | undefined {
-  const [address = '', prefixText] = text.split('/')
-  const family = /^\d{1,3}(\.\d{1,3}){3}$/.test(address) ? 'ipv4' : address.includes(':') ? 'ipv6' : undefined
-  if (!family) return undefined
-  const max = family === 'ipv4' ? 32 : 128
-  const prefix = prefixText === undefined ? max : Number(prefixText)
-  if (!Number.isInteger(prefix) || prefix < 0 || prefix > max) return undefined
-  if (family === 'ipv4' && address.split('.').some((octet) => Number(octet) > 255)) return undefined
-  return { address, prefix, family }
-}
 
 /** The `iss` of tokens minted by gatehouse's own issuer unless the config names another. */
 export const LOCAL_ISSUER = 'urn:gatehouse:local'
@@ -123,7 +118,17 @@ export type AuthKind = (typeof AUTH_KINDS)[number]
 export const CREDENTIAL_KINDS = ['token', 'personal_key', 'org_key', 'generic_key'] as const
 export type CredentialKind = (typeof CREDENTIAL_KINDS)[number]
 
-const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
+/** What a route without `methods:` accepts: the methods of RFC 9110 that an API serves. */
+export const DEFAULT_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
+/** Never forwarded: TRACE echoes the request (credentials included), CONNECT asks for a tunnel. */
+export const REFUSED_METHODS = ['TRACE', 'TRACK', 'CONNECT'] as const
+
+// Any other method Node's parser knows (WebDAV's PROPFIND, MKCOL, …) only where a route lists it.
+const routeMethod = z
+  .string()
+  .transform((m) => m.toUpperCase())
+  .refine((m) => !(REFUSED_METHODS as readonly string[]).includes(m), { error: (i) => `${String(i.input)} is never forwarded` })
+  .refine((m) => METHODS.includes(m), { error: (i) => `${String(i.input)} is not an HTTP method` })
 
 const orgIdSource = z.string().transform((text, ctx) => {
   const m = /^(?:(path|header|query):)?([A-Za-z0-9_-]+)$/.exec(text)
@@ -137,15 +142,7 @@ const orgIdSource = z.string().transform((text, ctx) => {
 const route = z
   .strictObject({
     path: z.string().startsWith('/', 'a route path starts with /'),
-    methods: z
-      .array(
-        z
-          .string()
-          .transform((m) => m.toUpperCase())
-          .pipe(z.enum(HTTP_METHODS)),
-      )
-      .min(1)
-      .optional(),
+    methods: z.array(routeMethod).min(1).optional(),
     auth: z.enum(AUTH_KINDS),
     org_id: orgIdSource.optional(),
     role: z.string().optional(),
@@ -155,6 +152,8 @@ const route = z
     credentials: z.array(z.enum(CREDENTIAL_KINDS)).min(1).optional(),
     scopes: z.array(z.string()).min(1).optional(),
     rate_limit: rate.optional(),
+    // The upstream does its own authentication with the caller's credential (hide_credentials off for this route).
+    pass_credentials: z.boolean().default(false),
   })
   .superRefine((r, ctx) => {
     const orgOnly = ['org_id', 'role', 'min_role', 'permission', 'all_permissions'] as const
@@ -226,6 +225,8 @@ export const configSchema = z
       connections: z.number().int().min(1).max(4096).default(256),
       // Kong's name and meaning; the default is the safe side: the upstream gets the assertion instead.
       hide_credentials: z.boolean().default(true),
+      // Route literals match in any letter case unless the upstream is known to tell cases apart.
+      case_sensitive_paths: z.boolean().default(false),
     }),
     admin: z
       .strictObject({
@@ -376,6 +377,7 @@ export const configSchema = z
       bodyTimeoutMs: c.upstream.body_timeout,
       connections: c.upstream.connections,
       hideCredentials: c.upstream.hide_credentials,
+      caseSensitivePaths: c.upstream.case_sensitive_paths,
     },
     admin: { listen: c.admin.listen, apiKey: c.admin.api_key },
     roles: c.roles,

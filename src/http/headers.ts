@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { BlockList, isIP, isIPv4, isIPv6 } from 'node:net'
+import type { Network } from '../config/index.ts'
 
 export type HeaderPolicy = {
   /** Prefix of the identity headers gatehouse sets, e.g. `X-Gatehouse-`. */
@@ -8,17 +9,19 @@ export type HeaderPolicy = {
   assertionHeader: string
   /** Further headers to remove, e.g. the credential gatehouse consumed (`hide_credentials`). */
   alsoRemove?: readonly string[]
+  /** Whether the peer is a `trust_proxy` entry, whose forwarding headers are passed on. */
+  fromTrustedProxy?: boolean
 }
 
 /**
- * Header names compared after lower-casing and `_`→`-`: servers built on CGI conventions (WSGI,
- * Rack, PHP) turn both `X-Gatehouse-User-Id` and `x_gatehouse_user_id` into
- * `HTTP_X_GATEHOUSE_USER_ID`, so a spelling gatehouse did not recognise would reach the upstream
- * as the identity header itself.
+ * Header names compared after lower-casing and `_`/`.`→`-`: servers built on CGI conventions (WSGI,
+ * Rack, PHP) turn `X-Gatehouse-User-Id`, `x_gatehouse_user_id` and (PHP) `X.Gatehouse.User.Id`
+ * alike into `HTTP_X_GATEHOUSE_USER_ID`, so a spelling gatehouse did not recognise would reach the
+ * upstream as the identity header itself.
  */
 function foldName(name: string): string {
   const lower = name.toLowerCase()
-  return lower.includes('_') ? lower.replaceAll('_', '-') : lower
+  return lower.includes('_') || lower.includes('.') ? lower.replace(/[_.]/g, '-') : lower
 }
 
 /**
@@ -52,22 +55,39 @@ const REMOVED = [
   'proxy-authorization',
   'proxy-authenticate',
   'expect',
+  // Only meaningful with an h2c Upgrade, which is never passed on.
+  'http2-settings',
   // A rule allows a method; an override would let the upstream run another one.
   'x-http-method-override',
   'x-http-method',
   'x-method-override',
-  // Path overrides honoured by IIS URL Rewrite and some PHP frameworks: the upstream would serve
-  // a path other than the one that was matched.
+  // Path overrides honoured by IIS URL Rewrite and some PHP frameworks: the upstream would serve a
+  // path other than the one that was matched. Not even a trusted proxy may send them.
   'x-original-url',
   'x-rewrite-url',
   // Set by the forward stage for the upstream; the inbound ones go through createForwardedHeaders.
   'host',
-  'forwarded',
   'x-forwarded-for',
   'x-forwarded-proto',
   'x-forwarded-host',
-  'x-real-ip',
+  'x-forwarded-port',
   'x-request-id',
+]
+
+/**
+ * What a proxy in front tells the upstream about the original request: believed from a
+ * `trust_proxy` peer and passed on as sent, removed from anyone else — an upstream that builds
+ * redirects, links or routing from them would otherwise take the client's word for its own URL.
+ */
+const FROM_TRUSTED_PROXIES_ONLY = [
+  'forwarded',
+  'x-real-ip',
+  'x-forwarded-uri',
+  'x-forwarded-path',
+  'x-forwarded-prefix',
+  'x-forwarded-server',
+  'x-original-uri',
+  'x-envoy-original-path',
 ]
 
 const KEEP = 0
@@ -84,7 +104,12 @@ export function createInboundHeaderFilter(policy: HeaderPolicy): (rawHeaders: re
   const prefix = foldName(policy.identityPrefix)
   // An empty prefix would silently strip every header.
   if (prefix === '') throw new Error('The identity header prefix must not be empty')
-  const removed = new Set([...REMOVED, foldName(policy.assertionHeader), ...(policy.alsoRemove ?? []).map(foldName)])
+  const removed = new Set([
+    ...REMOVED,
+    ...(policy.fromTrustedProxy ? [] : FROM_TRUSTED_PROXIES_ONLY),
+    foldName(policy.assertionHeader),
+    ...(policy.alsoRemove ?? []).map(foldName),
+  ])
   const isRemoved = (folded: string) => removed.has(folded) || folded.startsWith(prefix)
   const classify = remembered((name) => {
     const folded = foldName(name)
@@ -129,6 +154,8 @@ export type ForwardedInput = {
   xForwardedFor?: string
   xForwardedProto?: string
   xForwardedHost?: string
+  xForwardedPort?: string
+  /** The request's Host, already validated. */
   host?: string
   requestId?: string
 }
@@ -139,6 +166,10 @@ export type Forwarded = {
   proto: 'http' | 'https'
   /** The X-Forwarded-Host to send upstream; `''` when no well-formed host was given. */
   host: string
+  /** The X-Forwarded-Port: the port the client connected to, as the host and proto imply. */
+  port: string
+  /** Whether the peer is a trusted proxy (its forwarding headers were believed). */
+  trusted: boolean
   requestId: string
   /** The address gatehouse believes is the client's: the key for rate limits and logs. */
   clientIp: string
@@ -178,27 +209,15 @@ function entryAddress(entry: string): string | undefined {
   return colon > 0 && isIPv4(entry.slice(0, colon)) && /^\d{1,5}$/.test(entry.slice(colon + 1)) ? entry.slice(0, colon) : undefined
 }
 
-function addTrusted(list: BlockList, entry: string): void {
-  const [address = '', prefixText, extra] = entry.split('/')
-  const family = isIP(address)
-  const max = family === 4 ? 32 : 128
-  // Number('') is 0: without the digit check, `10.0.0.0/` would trust every address.
-  const prefix = prefixText === undefined ? max : /^\d{1,3}$/.test(prefixText) ? Number(prefixText) : -1
-  if (family === 0 || extra !== undefined || prefix < 0 || prefix > max) {
-    throw new Error(`trust_proxy entry "${entry.slice(0, 64)}" is not an IP address or CIDR block`)
-  }
-  list.addSubnet(address, prefix, family === 4 ? 'ipv4' : 'ipv6')
-}
-
 /**
  * Builds the function that computes the forwarding headers and the client address of a request.
  * Inbound forwarding headers are believed only when the direct peer is a trusted proxy (an IP or
  * CIDR of `trustProxy`, IPv4 and IPv6, IPv4-mapped IPv6 matching its IPv4 form); otherwise anyone
  * could choose the client address that rate limits are keyed on.
  */
-export function createForwardedHeaders(trustProxy: readonly string[]): (input: ForwardedInput) => Forwarded {
+export function createForwardedHeaders(trustProxy: readonly Network[]): (input: ForwardedInput) => Forwarded {
   const trusted = new BlockList()
-  for (const entry of trustProxy) addTrusted(trusted, entry)
+  for (const network of trustProxy) trusted.addSubnet(network.address, network.prefix, network.family)
   // BlockList.check costs about 1.7 µs a call here; peers and proxies repeat, so answers are remembered.
   const isTrusted =
     trustProxy.length === 0
@@ -212,21 +231,44 @@ export function createForwardedHeaders(trustProxy: readonly string[]): (input: F
     const peer = input.remoteAddress === undefined ? '' : unmap(input.remoteAddress)
     if (!isTrusted(peer)) {
       const host = isWellFormedHost(input.host) ? input.host : ''
-      return { forwardedFor: peer, proto: 'http', host, requestId: randomUUID(), clientIp: peer }
+      return {
+        forwardedFor: peer,
+        proto: 'http',
+        host,
+        port: portOf(host, 'http'),
+        trusted: false,
+        requestId: randomUUID(),
+        clientIp: peer,
+      }
     }
     const chain = (input.xForwardedFor ?? '')
       .split(',')
       .map((entry) => entry.trim())
       .filter((entry) => entry !== '')
-    const proto = input.xForwardedProto?.trim().toLowerCase()
+    const proto = input.xForwardedProto?.trim().toLowerCase() === 'https' ? 'https' : 'http'
+    const host = isWellFormedHost(input.xForwardedHost) ? input.xForwardedHost : isWellFormedHost(input.host) ? input.host : ''
+    const port = input.xForwardedPort?.trim()
     return {
       forwardedFor: chain.length === 0 ? peer : `${chain.join(', ')}, ${peer}`,
-      proto: proto === 'https' ? 'https' : 'http',
-      host: isWellFormedHost(input.xForwardedHost) ? input.xForwardedHost : isWellFormedHost(input.host) ? input.host : '',
+      proto,
+      host,
+      port: port !== undefined && isPort(port) ? port : portOf(host, proto),
+      trusted: true,
       requestId: input.requestId !== undefined && REQUEST_ID.test(input.requestId) ? input.requestId : randomUUID(),
       clientIp: clientAddress(chain, peer, isTrusted),
     }
   }
+}
+
+function isPort(text: string): boolean {
+  return /^\d{1,5}$/.test(text) && Number(text) >= 1 && Number(text) <= 65535
+}
+
+/** The port written in `host`, or the scheme's default when it names none. */
+function portOf(host: string, proto: 'http' | 'https'): string {
+  const colon = host.lastIndexOf(':')
+  const port = colon === -1 || host.endsWith(']') ? '' : host.slice(colon + 1)
+  return isPort(port) ? port : proto === 'https' ? '443' : '80'
 }
 
 /**

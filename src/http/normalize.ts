@@ -89,6 +89,7 @@ export function normalizeTarget(rawTarget: string): NormalizedTarget {
 function canonicalPath(path: string): string {
   const segments: string[] = []
   let segment = ''
+  let nonAscii = false
   let i = 1
   for (;;) {
     if (i === path.length || path.charCodeAt(i) === SLASH) {
@@ -107,6 +108,7 @@ function canonicalPath(path: string): string {
       if (byte >= 0x80) {
         const length = utf8EscapeLength(path, i, byte)
         if (length === 0) reject('Percent-escapes in the path are not valid UTF-8')
+        nonAscii = true
         segment += path.slice(i, i + length).toUpperCase()
         i += length
         continue
@@ -124,7 +126,19 @@ function canonicalPath(path: string): string {
   }
   // The last segment was left unpushed when it was empty or a dot-segment: RFC 3986 keeps the slash.
   const trailing = segment === '' || segment === '.' || segment === '..'
-  return segments.length === 0 ? '/' : `/${segments.join('/')}${trailing ? '/' : ''}`
+  const canonical = segments.length === 0 ? '/' : `/${segments.join('/')}${trailing ? '/' : ''}`
+  if (nonAscii) rejectLookAlikes(canonical)
+  return canonical
+}
+
+/**
+ * Refuses a path that Unicode compatibility normalization (NFKC) would change: fullwidth `％` and
+ * `ａ`, ligatures, the Kelvin sign. Upstreams that normalize (IIS, Python's unicodedata, many
+ * frameworks' slug handling) would read `/ａdmin` as `/admin`, a path no rule matched.
+ */
+function rejectLookAlikes(path: string): void {
+  const decoded = decodeURIComponent(path)
+  if (decoded.normalize('NFKC') !== decoded) reject('The path holds characters that Unicode NFKC normalization changes (look-alikes)')
 }
 
 function hexValue(c: number): number {

@@ -39,6 +39,9 @@ export const problems = {
   forbidden: (detail: string) => problem(403, 'forbidden', 'Forbidden', detail),
   notFound: (detail = 'No route matches this request') => problem(404, 'not-found', 'Not Found', detail),
   methodNotAllowed: (detail: string) => problem(405, 'method-not-allowed', 'Method Not Allowed', detail),
+  requestTimeout: (detail: string) => problem(408, 'request-timeout', 'Request Timeout', detail),
+  headersTooLarge: (detail: string) => problem(431, 'headers-too-large', 'Request Header Fields Too Large', detail),
+  httpVersionNotSupported: (detail: string) => problem(505, 'http-version-not-supported', 'HTTP Version Not Supported', detail),
   tooManyRequests: (waitSeconds: number) =>
     problem(429, 'rate-limited', 'Too Many Requests', `Rate limit exceeded; retry in ${waitSeconds} s`, {
       wait_seconds: waitSeconds,

@@ -1,8 +1,9 @@
+import { DEFAULT_METHODS } from '../config/schema.ts'
 import type { AuthKind, CredentialKind, RouteConfig } from '../config/schema.ts'
 import type { RateSpec } from '../config/units.ts'
 
-/** One path segment of a route pattern. */
-type Segment = { kind: 'literal'; text: string } | { kind: 'param'; name: string }
+/** One path segment of a route pattern; a literal's `match` is its text as compared (folded unless case-sensitive). */
+type Segment = { kind: 'literal'; text: string; match: string } | { kind: 'param'; name: string }
 
 export type OrgIdSource = { from: 'path' | 'header' | 'query'; name: string }
 
@@ -11,8 +12,10 @@ export type CompiledRoute = {
   /** Position in the config file's `routes` list. */
   index: number
   pattern: string
-  /** Allowed methods, HEAD included wherever GET is; null when the rule names none (all methods). */
-  methods: ReadonlySet<string> | null
+  /** Allowed methods, HEAD included wherever GET is; the RFC 9110 set when the rule names none. */
+  methods: ReadonlySet<string>
+  /** Whether the rule named its methods (for display: the default set is shown as `*`). */
+  listsMethods: boolean
   auth: AuthKind
   orgId: OrgIdSource
   role?: string
@@ -21,6 +24,8 @@ export type CompiledRoute = {
   credentials: ReadonlySet<CredentialKind>
   scopes: readonly string[]
   rateLimit?: RateSpec
+  /** Forward the caller's Authorization / X-Api-Key even when hide_credentials is on. */
+  passCredentials: boolean
   segments: readonly Segment[]
   /** True when the pattern ends in `*`: any number (zero included) of further segments. */
   rest: boolean
@@ -43,21 +48,35 @@ const DEFAULT_CREDENTIALS: Record<AuthKind, readonly CredentialKind[]> = {
 
 const NOT_FOUND: RouteMatch = { kind: 'not-found' }
 
+export type RouteTableOptions = {
+  /**
+   * Compare literal segments exactly. Off by default: `/ADMIN` must not slip past an `/admin/*`
+   * rule to a weaker one when the upstream serves both as one path (Windows, macOS file systems,
+   * ASP.NET, Spring with lower-casing, most CMSs).
+   */
+  caseSensitive: boolean
+}
+
+const DEFAULT_METHOD_SET: ReadonlySet<string> = new Set(DEFAULT_METHODS)
+
 export class RouteTable {
   readonly routes: readonly CompiledRoute[]
+  readonly caseSensitive: boolean
 
-  constructor(routes: readonly CompiledRoute[]) {
+  constructor(routes: readonly CompiledRoute[], options: RouteTableOptions) {
     this.routes = routes
+    this.caseSensitive = options.caseSensitive
   }
 
   /** First rule in file order whose pattern and methods fit; `path` must already be canonical. */
   match(method: string, path: string): RouteMatch {
     const parts = path.split('/')
+    const compared = this.caseSensitive ? parts : parts.map(foldSegment)
     let allow: Set<string> | undefined
     for (const route of this.routes) {
-      const params = matchSegments(route, parts)
+      const params = matchSegments(route, parts, compared)
       if (!params) continue
-      if (route.methods === null || route.methods.has(method)) return { kind: 'matched', route, params }
+      if (route.methods.has(method)) return { kind: 'matched', route, params }
       allow ??= new Set()
       for (const m of route.methods) allow.add(m)
     }
@@ -65,8 +84,19 @@ export class RouteTable {
   }
 }
 
-/** `parts` is the canonical path split on `/`, so parts[0] is the empty string before the first slash. */
-function matchSegments(route: CompiledRoute, parts: readonly string[]): Record<string, string> | undefined {
+/**
+ * A segment as literals are compared without case: escapes decoded (the canonical path keeps only
+ * well-formed UTF-8 escapes), then lower-cased, so that `%C3%89` and `%C3%A9` compare alike too.
+ */
+function foldSegment(segment: string): string {
+  return segment.includes('%') ? decodeURIComponent(segment).toLowerCase() : segment.toLowerCase()
+}
+
+/**
+ * `parts` is the canonical path split on `/`, so parts[0] is the empty string before the first
+ * slash; `compared` is the same list as literals are compared (folded, or `parts` itself).
+ */
+function matchSegments(route: CompiledRoute, parts: readonly string[], compared: readonly string[]): Record<string, string> | undefined {
   const { segments, rest } = route
   const count = parts.length - 1
   if (rest ? count < segments.length : count !== segments.length) return undefined
@@ -75,7 +105,7 @@ function matchSegments(route: CompiledRoute, parts: readonly string[]): Record<s
     const segment = segments[i]!
     const part = parts[i + 1]!
     if (segment.kind === 'literal') {
-      if (part !== segment.text) return undefined
+      if (compared[i + 1] !== segment.match) return undefined
     } else {
       if (part === '') return undefined
       params ??= {}
@@ -96,9 +126,12 @@ const PARAM = /^:([A-Za-z_][A-Za-z0-9_]*)$/
 const LITERAL = /^(?:[A-Za-z0-9\-._~]|%[89A-F][0-9A-F])*$/
 
 /** Compiles the route list; problems name the rule index and key for the config loader to locate. */
-export function compileRoutes(configs: readonly RouteConfig[]): { table: RouteTable; problems: RouteProblem[] } {
+export function compileRoutes(
+  configs: readonly RouteConfig[],
+  options: RouteTableOptions = { caseSensitive: false },
+): { table: RouteTable; problems: RouteProblem[] } {
   const problems: RouteProblem[] = []
-  const routes = configs.map((config, index) => compileRoute(config, index, problems))
+  const routes = configs.map((config, index) => compileRoute(config, index, options, problems))
   routes.forEach((route, i) => {
     const shadow = routes.slice(0, i).find((earlier) => covers(earlier, route))
     if (shadow) {
@@ -109,10 +142,10 @@ export function compileRoutes(configs: readonly RouteConfig[]): { table: RouteTa
       })
     }
   })
-  return { table: new RouteTable(routes), problems }
+  return { table: new RouteTable(routes, options), problems }
 }
 
-function compileRoute(config: RouteConfig, index: number, problems: RouteProblem[]): CompiledRoute {
+function compileRoute(config: RouteConfig, index: number, options: RouteTableOptions, problems: RouteProblem[]): CompiledRoute {
   const raw = config.path.split('/').slice(1)
   const rest = raw.at(-1) === '*'
   const segments: Segment[] = []
@@ -128,7 +161,18 @@ function compileRoute(config: RouteConfig, index: number, problems: RouteProblem
     } else if (text === '' && raw.length > 1) {
       problems.push({ index, key: 'path', message: 'empty path segment (//); requests are normalized and never contain one' })
     } else {
-      segments.push({ kind: 'literal', text })
+      const decoded = decodeLiteral(text)
+      if (decoded === undefined) {
+        problems.push({ index, key: 'path', message: `"${text}" is not valid UTF-8 once its escapes are decoded` })
+      } else if (decoded.normalize('NFKC') !== decoded) {
+        problems.push({
+          index,
+          key: 'path',
+          message: `"${text}" is not in Unicode NFKC form, so no request can match it (such paths are refused)`,
+        })
+      } else {
+        segments.push({ kind: 'literal', text, match: options.caseSensitive ? text : foldSegment(text) })
+      }
     }
   }
   const orgId = config.org_id ?? { from: 'path' as const, name: 'org_id' }
@@ -139,15 +183,17 @@ function compileRoute(config: RouteConfig, index: number, problems: RouteProblem
       message: `auth: org_member reads the org id from :${orgId.name}, which the path does not have`,
     })
   }
-  let methods: Set<string> | null = null
+  let methods = DEFAULT_METHOD_SET
   if (config.methods) {
-    methods = new Set(config.methods)
-    if (methods.has('GET')) methods.add('HEAD')
+    const listed = new Set(config.methods)
+    if (listed.has('GET')) listed.add('HEAD')
+    methods = listed
   }
   return {
     index,
     pattern: config.path,
     methods,
+    listsMethods: config.methods !== undefined,
     auth: config.auth,
     orgId,
     role: config.role,
@@ -156,6 +202,7 @@ function compileRoute(config: RouteConfig, index: number, problems: RouteProblem
     credentials: new Set(config.credentials ?? DEFAULT_CREDENTIALS[config.auth]),
     scopes: config.scopes ?? [],
     rateLimit: config.rate_limit,
+    passCredentials: config.pass_credentials,
     segments,
     rest,
   }
@@ -163,9 +210,7 @@ function compileRoute(config: RouteConfig, index: number, problems: RouteProblem
 
 /** Whether every request `later` can match is matched by `earlier` first (same or wider methods). */
 function covers(earlier: CompiledRoute, later: CompiledRoute): boolean {
-  if (earlier.methods !== null && (later.methods === null || [...later.methods].some((m) => !earlier.methods!.has(m)))) {
-    return false
-  }
+  if ([...later.methods].some((m) => !earlier.methods.has(m))) return false
   if (earlier.rest) {
     if (later.segments.length < earlier.segments.length) return false
   } else if (later.rest || later.segments.length !== earlier.segments.length) {
@@ -174,6 +219,14 @@ function covers(earlier: CompiledRoute, later: CompiledRoute): boolean {
   return earlier.segments.every((segment, i) => {
     const other = later.segments[i]!
     if (segment.kind === 'param') return other.kind === 'param' || other.text !== ''
-    return other.kind === 'literal' && other.text === segment.text
+    return other.kind === 'literal' && other.match === segment.match
   })
+}
+
+function decodeLiteral(text: string): string | undefined {
+  try {
+    return decodeURIComponent(text)
+  } catch {
+    return undefined
+  }
 }

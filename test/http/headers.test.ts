@@ -1,8 +1,20 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import { parseCidr } from '../../src/config/index.ts'
 import { createForwardedHeaders, createInboundHeaderFilter, encodeHeaderValue } from '../../src/http/index.ts'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
+
+/** Trust entries as the config schema hands them over: parsed once, by the one parser. */
+function trusting(entries: string[]) {
+  return createForwardedHeaders(
+    entries.map((entry) => {
+      const network = parseCidr(entry)
+      if (!network) throw new Error(`bad test entry ${entry}`)
+      return network
+    }),
+  )
+}
 
 describe('createInboundHeaderFilter', () => {
   const filter = createInboundHeaderFilter({ identityPrefix: 'X-Gatehouse-', assertionHeader: 'X-Gatehouse-Assertion' })
@@ -139,7 +151,7 @@ describe('createInboundHeaderFilter', () => {
 
 describe('createForwardedHeaders', () => {
   describe('untrusted peer', () => {
-    const forwarded = createForwardedHeaders(['10.0.0.0/8'])
+    const forwarded = trusting(['10.0.0.0/8'])
 
     it('ignores every inbound forwarding header', () => {
       const out = forwarded({
@@ -183,7 +195,7 @@ describe('createForwardedHeaders', () => {
   })
 
   describe('trusted peer', () => {
-    const forwarded = createForwardedHeaders(['10.0.0.0/8', '192.168.1.5', '2001:db8::/32', '::1', '::ffff:172.16.0.0/108'])
+    const forwarded = trusting(['10.0.0.0/8', '192.168.1.5', '2001:db8::/32', '::1', '::ffff:172.16.0.0/108'])
 
     it('appends the peer to X-Forwarded-For and finds the client', () => {
       const out = forwarded({ remoteAddress: '10.1.2.3', xForwardedFor: '198.51.100.1' })
@@ -291,12 +303,12 @@ describe('createForwardedHeaders', () => {
 
   describe('trust list', () => {
     it('accepts addresses and CIDRs of both families', () => {
-      const forwarded = createForwardedHeaders(['127.0.0.1', '10.0.0.0/8', '0.0.0.0/0', '::1', 'fd00::/8', '::/0', '::ffff:1.2.3.4'])
+      const forwarded = trusting(['127.0.0.1', '10.0.0.0/8', '0.0.0.0/0', '::1', 'fd00::/8', '::/0', '::ffff:1.2.3.4'])
       assert.equal(forwarded({ remoteAddress: '8.8.8.8', xForwardedFor: '9.9.9.9' }).clientIp, '9.9.9.9')
     })
 
     it('trusts exactly what is listed', () => {
-      const forwarded = createForwardedHeaders(['192.168.0.0/16', 'fd00::/8'])
+      const forwarded = trusting(['192.168.0.0/16', 'fd00::/8'])
       const client = (remoteAddress: string) => forwarded({ remoteAddress, xForwardedFor: '9.9.9.9' }).clientIp
       assert.equal(client('192.168.255.255'), '9.9.9.9')
       assert.equal(client('192.169.0.1'), '192.169.0.1')
@@ -319,7 +331,7 @@ describe('createForwardedHeaders', () => {
       '10.0.0.0/0x8',
     ]) {
       it(`rejects trust entry ${JSON.stringify(entry)}`, () => {
-        assert.throws(() => createForwardedHeaders([entry]), /not an IP address or CIDR block/)
+        assert.equal(parseCidr(entry), undefined)
       })
     }
   })

@@ -20,7 +20,25 @@ describe('RouteTable.match', () => {
     assert.equal(table.match('GET', '/healthz').kind, 'matched')
     assert.equal(table.match('GET', '/healthz/').kind, 'not-found')
     assert.equal(table.match('GET', '/healthzx').kind, 'not-found')
-    assert.equal(table.match('GET', '/HEALTHZ').kind, 'not-found')
+  })
+
+  it('matches literals in any letter case, so /ADMIN cannot slip past an admin rule', () => {
+    const m = table.match('GET', '/org/1/ADMIN')
+    assert.equal(m.kind === 'matched' && m.route.pattern, '/org/:org_id/admin')
+    assert.equal(table.match('GET', '/HeAlThZ').kind, 'matched')
+  })
+
+  it('keeps the letter case of parameters', () => {
+    const m = table.match('GET', '/org/AcMe/Admin')
+    assert.deepEqual(m.kind === 'matched' && m.params, { org_id: 'AcMe' })
+  })
+
+  it('a route without methods accepts the RFC 9110 methods only', () => {
+    for (const method of ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']) {
+      assert.equal(table.match(method, '/healthz').kind, 'matched', method)
+    }
+    const m = table.match('PROPFIND', '/healthz')
+    assert.equal(m.kind, 'method-not-allowed')
   })
 
   it('binds and decodes path parameters', () => {
@@ -53,7 +71,42 @@ describe('RouteTable.match', () => {
   })
 })
 
+describe('case-sensitive matching (upstream.case_sensitive_paths)', () => {
+  const { table } = compileRoutes([route('/admin/*'), route('/*', { auth: 'none' })], { caseSensitive: true })
+  const pattern = (path: string) => {
+    const m = table.match('GET', path)
+    return m.kind === 'matched' ? m.route.pattern : m.kind
+  }
+
+  it('compares literals exactly', () => {
+    assert.equal(pattern('/admin/x'), '/admin/*')
+    assert.equal(pattern('/ADMIN/x'), '/*')
+  })
+})
+
+describe('non-ASCII literals', () => {
+  it('fold with their escapes decoded: É and é are one letter in two cases', () => {
+    const { table, problems } = compileRoutes([route('/caf%C3%A9/*')])
+    assert.deepEqual(problems, [])
+    assert.equal(table.match('GET', '/CAF%C3%89/x').kind, 'matched')
+  })
+
+  it('a literal that is not NFKC can never match and is a config error', () => {
+    assert.equal(compileRoutes([route('/%EF%BD%81dmin')]).problems.length, 1)
+  })
+})
+
 describe('compileRoutes problems', () => {
+  it('a later rule differing only in letter case is unreachable', () => {
+    assert.equal(compileRoutes([route('/admin/*'), route('/Admin/x')]).problems.length, 1)
+    assert.equal(compileRoutes([route('/admin/*'), route('/Admin/x')], { caseSensitive: true }).problems.length, 0)
+  })
+
+  it('a rule listing WebDAV methods is not shadowed by one with the default methods', () => {
+    assert.equal(compileRoutes([route('/dav/*'), route('/dav/*', { methods: ['PROPFIND'] })]).problems.length, 0)
+    assert.equal(compileRoutes([route('/dav/*'), route('/dav/*', { methods: ['GET'] })]).problems.length, 1)
+  })
+
   it('reports a rule made unreachable by an earlier one', () => {
     const { problems } = compileRoutes([route('/api/*'), route('/api/users/:id')])
     assert.equal(problems.length, 1)

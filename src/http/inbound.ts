@@ -1,0 +1,107 @@
+import { ProblemError, problems } from './problem.ts'
+
+/** What the checks learned about the request's header section, for later stages. */
+export type InboundHeaders = {
+  /** The one Host value, validated; undefined for an HTTP/1.0 request that sent none. */
+  host: string | undefined
+}
+
+const HOST = 'host'
+const AUTHORIZATION = 'authorization'
+const X_API_KEY = 'x-api-key'
+const TRANSFER_ENCODING = 'transfer-encoding'
+
+// RFC 3986 reg-name (unreserved and sub-delims; no escapes: no client needs them in a Host) or
+// IPv4, or an IP literal in brackets; then an optional port of 1–5 digits.
+const HOST_VALUE = /^(?:[A-Za-z0-9\-._~!$&'()*+,;=]+|\[[0-9A-Fa-f:.]+\])(?::(\d{1,5}))?$/
+
+function refuse(detail: string): never {
+  throw new ProblemError(problems.badRequest(detail))
+}
+
+/**
+ * Refuses a header section that two readers could read two ways (RFC 9112 §3.2, RFC 9110 §5.3):
+ *
+ * - more than one Host line, or a Host that is empty, non-ASCII, carries userinfo or a bad port:
+ *   one server routes on the first line, another on the last, a third on the authority of a
+ *   userinfo form;
+ * - more than one credential line (`Authorization`, `X-Api-Key`), or an `X-Api-Key` value that is
+ *   a comma-joined list: Node keeps the first `Authorization` and joins `X-Api-Key` lines, an
+ *   upstream may read the other one;
+ * - a credential header spelled with `_` or `.`: gatehouse reads `X-Api-Key`, but CGI-style
+ *   servers turn `X_Api_Key` into the same variable and would take a credential gatehouse never checked.
+ *
+ * - a Transfer-Encoding other than `chunked`.
+ *
+ * `rawHeaders` is Node's flat list; it is walked once and nothing is allocated for the usual request.
+ */
+export function checkInboundHeaders(rawHeaders: readonly string[], httpVersion: string): InboundHeaders {
+  // Node also parses HTTP/0.9-style and 2.0 version strings; neither is what the upstream will see.
+  if (httpVersion !== '1.1' && httpVersion !== '1.0') {
+    throw new ProblemError(problems.httpVersionNotSupported('Only HTTP/1.1 and HTTP/1.0 are accepted'))
+  }
+  let host: string | undefined
+  let hosts = 0
+  let authorizations = 0
+  let apiKeys = 0
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] as string
+    // Only names of the right length can be one of these; most headers stop here.
+    if (name.length !== 4 && name.length !== 9 && name.length !== 13 && name.length !== 17) continue
+    const folded = name.toLowerCase()
+    if (folded === TRANSFER_ENCODING) {
+      // Node decodes chunked and passes `gzip, chunked` on as if it were plain chunked; the body the
+      // upstream would get is not the one the client framed.
+      if ((rawHeaders[i + 1] as string).trim().toLowerCase() !== 'chunked') refuse('Only Transfer-Encoding: chunked is accepted')
+    } else if (folded === HOST) {
+      hosts++
+      host = rawHeaders[i + 1] as string
+    } else if (folded === AUTHORIZATION) {
+      authorizations++
+    } else if (folded.replace(/[_.]/g, '-') === X_API_KEY) {
+      if (folded !== X_API_KEY) refuse('Credential headers must be spelled with dashes (X-Api-Key)')
+      apiKeys++
+      if ((rawHeaders[i + 1] as string).includes(',')) refuse('X-Api-Key holds a list; send exactly one key')
+    }
+  }
+  if (authorizations > 1) refuse('More than one Authorization header was sent; send one')
+  if (apiKeys > 1) refuse('More than one X-Api-Key header was sent; send one')
+  if (hosts > 1) refuse('More than one Host header was sent')
+  if (hosts === 0) {
+    // Node refuses an HTTP/1.1 request without Host itself; HTTP/1.0 had none.
+    if (httpVersion !== '1.0') refuse('The Host header is missing')
+    return { host: undefined }
+  }
+  if (!isValidHost(host as string)) refuse('The Host header is not a valid host[:port]')
+  return { host }
+}
+
+function isValidHost(host: string): boolean {
+  const m = HOST_VALUE.exec(host)
+  if (m === null) return false
+  const port = m[1]
+  return port === undefined || (Number(port) >= 1 && Number(port) <= 65535)
+}
+
+/**
+ * The one value of a header the decision reads (the org id of an org rule): undefined when absent,
+ * 400 when sent twice — Node would join the lines into `a, b`, and an upstream that reads the
+ * first or the last line would act on an org that was never checked.
+ */
+export function singleHeader(rawHeaders: readonly string[], name: string): string | undefined {
+  const wanted = name.toLowerCase()
+  let value: string | undefined
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    if ((rawHeaders[i] as string).toLowerCase() !== wanted) continue
+    if (value !== undefined) refuse(`More than one ${name} header was sent`)
+    value = rawHeaders[i + 1] as string
+  }
+  return value
+}
+
+/** The one value of a query parameter the decision reads; 400 when it is given twice, for the same reason. */
+export function singleQueryParam(query: string, name: string): string | undefined {
+  const values = new URLSearchParams(query).getAll(name)
+  if (values.length > 1) refuse(`The query parameter ${name} was given more than once`)
+  return values[0]
+}
