@@ -21,7 +21,7 @@ import type { Problem } from './http/index.ts'
 import type { ApiKeyAuthenticator, UsageCounter } from './apikeys/index.ts'
 import type { RateSpec } from './config/index.ts'
 import type { Logger } from './log.ts'
-import type { LimitDecision, Limiter } from './ratelimit/index.ts'
+import type { Budget, LimitDecision, Limiter } from './ratelimit/index.ts'
 import { rateLimitHeaders } from './ratelimit/index.ts'
 import type { CompiledRoute, RouteTable } from './rules/index.ts'
 
@@ -69,23 +69,26 @@ export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: S
     }
   }
 
-  /** Each applicable budget, keyed so that switching credentials never escapes one. */
-  async function takeBudgets(route: CompiledRoute, identity: Identity | undefined, clientIp: string): Promise<LimitDecision[]> {
-    const taken: LimitDecision[] = []
+  /**
+   * Each applicable budget, keyed so that switching credentials never escapes one, decided in one
+   * `takeAll`: a request one budget refuses spends none of the others.
+   */
+  function takeBudgets(route: CompiledRoute, identity: Identity | undefined, clientIp: string): LimitDecision[] | Promise<LimitDecision[]> {
+    const budgets: Budget[] = []
     const subject = identity ? subjectOf(identity) : `ip:${clientIp}`
-    if (identity?.user && limits.user) taken.push(await limiter.take(`user:${identity.user.userId}`, limits.user, 'user'))
+    if (identity?.user && limits.user) budgets.push({ key: `user:${identity.user.userId}`, spec: limits.user, name: 'user' })
     const orgId = identity?.activeOrg?.orgId ?? identity?.org?.orgId
-    if (orgId && limits.org) taken.push(await limiter.take(`org:${orgId}`, limits.org, 'org'))
+    if (orgId && limits.org) budgets.push({ key: `org:${orgId}`, spec: limits.org, name: 'org' })
     const key = identity?.apiKey
     // A generic key's override replaces the generic budget; any other key's is its own budget on
     // top of its owner's, so no key can escape the user's or the org's.
     const keyBudget = key?.rateLimit === undefined ? undefined : perMinute(key.rateLimit)
     const generic = identity?.principal === 'service' ? (keyBudget ?? limits.generic) : undefined
-    if (generic) taken.push(await limiter.take(subject, generic, 'generic'))
-    else if (key && keyBudget) taken.push(await limiter.take(`key:${key.id}`, keyBudget, 'key'))
-    if (!identity && limits.anonymous && route.auth !== 'none') taken.push(await limiter.take(subject, limits.anonymous, 'anonymous'))
-    if (route.rateLimit) taken.push(await limiter.take(`route:${route.index}:${subject}`, route.rateLimit, 'route'))
-    return taken
+    if (generic) budgets.push({ key: subject, spec: generic, name: 'generic' })
+    else if (key && keyBudget) budgets.push({ key: `key:${key.id}`, spec: keyBudget, name: 'key' })
+    if (!identity && limits.anonymous && route.auth !== 'none') budgets.push({ key: subject, spec: limits.anonymous, name: 'anonymous' })
+    if (route.rateLimit) budgets.push({ key: `route:${route.index}:${subject}`, spec: route.rateLimit, name: 'route' })
+    return limiter.takeAll(budgets)
   }
 
   async function run(req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): Promise<Outcome> {

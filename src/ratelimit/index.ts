@@ -1,4 +1,4 @@
-export type { LimitDecision, Limiter } from './limiter.ts'
+export type { Budget, LimitDecision, Limiter } from './limiter.ts'
 export { createMemoryLimiter } from './memory.ts'
 export type { MemoryLimiter, MemoryLimiterOptions } from './memory.ts'
 export { rateLimitHeaders } from './headers.ts'

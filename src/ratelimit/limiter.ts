@@ -1,9 +1,24 @@
 import type { RateSpec } from '../config/units.ts'
 
-/** The outcome of taking one request from a budget. */
+/** One budget a request draws on. */
+export type Budget = {
+  /**
+   * Unique per policy (e.g. `user:42` and `route:3:user:42`): two policies sharing a key would
+   * share one budget. The keys of one `takeAll` are distinct.
+   */
+  key: string
+  spec: RateSpec
+  /** Only echoed into the decision: names the policy in the RateLimit headers, e.g. `user`, `route`. */
+  name: string
+}
+
+/** One budget's part in deciding a request. */
 export type LimitDecision = {
+  /**
+   * Whether this budget has room for the request. The request passes only when every budget of
+   * its `takeAll` allows; when one refuses, the others are reported as they stand, not charged.
+   */
   allowed: boolean
-  /** Names the policy in the RateLimit headers, e.g. `user`, `org`, `route`. */
   name: string
   limit: number
   /** How many more requests would be allowed right now. */
@@ -19,9 +34,9 @@ export type LimitDecision = {
 
 export interface Limiter {
   /**
-   * Takes one request from the budget `spec` grants to `key`. The key must be unique per policy
-   * (e.g. `user:42` and `route:3:user:42`): two policies sharing a key would share one budget.
-   * `name` is only echoed into the decision. The async form is for a shared (Redis) limiter.
+   * Decides one request against all of its budgets at once: when every budget allows, each is
+   * charged one request; when any refuses, none is, so a refused request spends nothing. The
+   * decisions come in the order of `budgets`. The async form is for a shared (Redis) limiter.
    */
-  take(key: string, spec: RateSpec, name: string, now?: number): LimitDecision | Promise<LimitDecision>
+  takeAll(budgets: readonly Budget[], now?: number): LimitDecision[] | Promise<LimitDecision[]>
 }

@@ -1,7 +1,6 @@
 import { LRUCache } from 'lru-cache'
-import type { RateSpec } from '../config/units.ts'
-import { emissionInterval, gcraDecision } from './gcra.ts'
-import type { LimitDecision, Limiter } from './limiter.ts'
+import { emissionInterval, gcraDecisions } from './gcra.ts'
+import type { Budget, LimitDecision, Limiter } from './limiter.ts'
 
 export type MemoryLimiterOptions = {
   /** Most keys remembered; the least recently used is forgotten first, which only ever favours it. */
@@ -10,7 +9,7 @@ export type MemoryLimiterOptions = {
 
 /** The memory limiter answers synchronously, sparing the hot path a promise. */
 export interface MemoryLimiter extends Limiter {
-  take(key: string, spec: RateSpec, name: string, now?: number): LimitDecision
+  takeAll(budgets: readonly Budget[], now?: number): LimitDecision[]
   /** Keys currently remembered. */
   size(): number
 }
@@ -25,7 +24,8 @@ const US_PER_MS = 1000
  * The emission interval T is the window divided by the limit (at least 1 µs, which caps a key at
  * one million requests a second). A request is allowed when the debt `TAT - now` is at most
  * (limit-1)·T and then adds T to it, so a fresh key gets exactly `limit` at once, then one per T,
- * and is back to a full budget once TAT has passed.
+ * and is back to a full budget once TAT has passed. A request's budgets are all read, decided,
+ * and only then all charged, in one synchronous step, so no other request can come in between.
  *
  * The cache has no TTL: a TAT in the past reads the same as an absent key, so stale entries are
  * harmless and the LRU bound alone caps memory, without a clock read or timer per entry.
@@ -33,15 +33,19 @@ const US_PER_MS = 1000
 export function createMemoryLimiter(options: MemoryLimiterOptions): MemoryLimiter {
   const tats = new LRUCache<string, number>({ max: options.maxTracked })
 
-  function take(key: string, spec: RateSpec, name: string, now = Date.now()): LimitDecision {
+  function takeAll(budgets: readonly Budget[], now = Date.now()): LimitDecision[] {
     const nowUs = Math.floor(now * US_PER_MS)
-    const interval = emissionInterval(spec)
-    const stored = tats.get(key)
-    const tat = stored === undefined || stored < nowUs ? nowUs : stored
-    const decision = gcraDecision(spec, name, interval, tat - nowUs)
-    if (decision.allowed) tats.set(key, tat + interval)
-    return decision
+    const intervals = budgets.map(({ spec }) => emissionInterval(spec))
+    const debts = budgets.map(({ key }) => {
+      const stored = tats.get(key)
+      return stored === undefined || stored < nowUs ? 0 : stored - nowUs
+    })
+    const decisions = gcraDecisions(budgets, intervals, debts)
+    if (decisions.every((d) => d.allowed)) {
+      for (let i = 0; i < budgets.length; i++) tats.set(budgets[i]!.key, nowUs + debts[i]! + intervals[i]!)
+    }
+    return decisions
   }
 
-  return { take, size: () => tats.size }
+  return { takeAll, size: () => tats.size }
 }

@@ -1,7 +1,6 @@
 import type { Redis } from 'ioredis'
-import type { RateSpec } from '../config/units.ts'
-import { emissionInterval, gcraDecision } from './gcra.ts'
-import type { LimitDecision, Limiter } from './limiter.ts'
+import { emissionInterval, gcraDecisions } from './gcra.ts'
+import type { Budget, LimitDecision, Limiter } from './limiter.ts'
 
 export type RedisLimiterState = 'redis' | 'fallback'
 
@@ -25,40 +24,47 @@ export type RedisLimiterOptions = {
 }
 
 export interface RedisLimiter extends Limiter {
-  take(key: string, spec: RateSpec, name: string, now?: number): Promise<LimitDecision>
+  takeAll(budgets: readonly Budget[], now?: number): Promise<LimitDecision[]>
   state(): RedisLimiterState
   /** Detaches from the client and stops timers; does not quit the client. */
   close(): void
 }
 
-const COMMAND = 'gatehouseGcraTake'
+const COMMAND = 'gatehouseGcraTakeAll'
 
 /**
- * The same GCRA as memory.ts, atomically, on the Redis server clock (replicas with skewed clocks
- * agree). KEYS[1] the key, ARGV[1] the emission interval T in µs, ARGV[2] the limit.
- * Lua numbers are doubles: µs timestamps stay exact below 2^53, but tostring() would print
- * them with 14 significant digits, hence string.format('%.0f').
- * Returns { allowed (0|1), debt µs, wait µs }.
+ * The same GCRA as memory.ts over all of a request's budgets in one atomic script, on the Redis
+ * server clock (replicas with skewed clocks agree): every key is read and decided before any is
+ * written, and all are charged only if all have room. KEYS the budgets' keys; ARGV per key its
+ * emission interval T in µs then its limit. Lua numbers are doubles: µs timestamps stay exact below
+ * 2^53, but tostring() would print them with 14 significant digits, hence string.format('%.0f').
+ * Returns each key's debt in µs before the request, from which gcra.ts derives the decisions.
  */
 const GCRA_LUA = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local interval = tonumber(ARGV[1])
-local tolerance = (tonumber(ARGV[2]) - 1) * interval
-local stored = tonumber(redis.call('GET', KEYS[1]))
-local tat = now
-if stored ~= nil and stored >= now then tat = stored end
-local debt = tat - now
-if debt > tolerance then
-  return { 0, debt, debt - tolerance }
+local stored = redis.call('MGET', unpack(KEYS))
+local debts = {}
+local admitted = true
+for i = 1, #KEYS do
+  local tat = tonumber(stored[i])
+  local debt = 0
+  if tat ~= nil and tat >= now then debt = tat - now end
+  debts[i] = debt
+  if debt > (tonumber(ARGV[2 * i]) - 1) * tonumber(ARGV[2 * i - 1]) then admitted = false end
 end
-local newTat = tat + interval
-redis.call('SET', KEYS[1], string.format('%.0f', newTat), 'PX', math.ceil((newTat - now) / 1000) + 1)
-return { 1, debt, 0 }
+if admitted then
+  for i = 1, #KEYS do
+    local newTat = now + debts[i] + tonumber(ARGV[2 * i - 1])
+    redis.call('SET', KEYS[i], string.format('%.0f', newTat), 'PX', math.ceil((newTat - now) / 1000) + 1)
+  end
+end
+return debts
 `
 
 type GcraClient = Redis & {
-  [COMMAND](key: string, interval: number, limit: number): Promise<[number, number, number]>
+  /** ioredis's form for a variable number of keys: the count first, then the keys, then ARGV. */
+  [COMMAND](numberOfKeys: number, ...keysThenArgs: Array<string | number>): Promise<number[]>
 }
 
 class TimeoutError extends Error {
@@ -83,7 +89,7 @@ export function createRedisLimiter(options: RedisLimiterOptions): RedisLimiter {
   let nextAttemptAt = 0
   let closed = false
 
-  redis.defineCommand(COMMAND, { numberOfKeys: 1, lua: GCRA_LUA })
+  redis.defineCommand(COMMAND, { lua: GCRA_LUA })
   const client = redis as GcraClient
 
   function setState(next: RedisLimiterState, err?: unknown): void {
@@ -134,28 +140,32 @@ export function createRedisLimiter(options: RedisLimiterOptions): RedisLimiter {
   const onError = (): void => {}
   redis.on('error', onError)
 
-  async function take(key: string, spec: RateSpec, name: string, now?: number): Promise<LimitDecision> {
-    if (current === 'fallback' && Date.now() < nextAttemptAt) return fallback.take(key, spec, name, now)
+  async function takeAll(budgets: readonly Budget[], now?: number): Promise<LimitDecision[]> {
+    // No budget, nothing to share: no round trip.
+    if (budgets.length === 0) return []
+    if (current === 'fallback' && Date.now() < nextAttemptAt) return fallback.takeAll(budgets, now)
     if (redis.status !== 'ready') {
       fail(new Error(`redis client is ${redis.status}`))
-      return fallback.take(key, spec, name, now)
+      return fallback.takeAll(budgets, now)
     }
     // One probe per cooldown while on the fallback, so a dead Redis is not hammered.
     if (current === 'fallback') nextAttemptAt = Date.now() + retryAfterMs
-    const interval = emissionInterval(spec)
+    const intervals = budgets.map(({ spec }) => emissionInterval(spec))
+    const args: Array<string | number> = budgets.map(({ key }) => keyPrefix + key)
+    for (let i = 0; i < budgets.length; i++) args.push(intervals[i]!, budgets[i]!.spec.limit)
     try {
-      const reply = await withTimeout(client[COMMAND](keyPrefix + key, interval, spec.limit))
+      const debts = await withTimeout(client[COMMAND](budgets.length, ...args))
       setState('redis')
-      // The script decides on the same debt rule; the decision's numbers come from the shared arithmetic.
-      return gcraDecision(spec, name, interval, Number(reply[1]))
+      // The script admits on the same debt rule; the decisions' numbers come from the shared arithmetic.
+      return gcraDecisions(budgets, intervals, debts.map(Number))
     } catch (err) {
       fail(err)
-      return fallback.take(key, spec, name, now)
+      return fallback.takeAll(budgets, now)
     }
   }
 
   return {
-    take,
+    takeAll,
     state: () => current,
     close() {
       closed = true

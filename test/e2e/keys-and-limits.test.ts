@@ -1,12 +1,17 @@
 import assert from 'node:assert/strict'
+import { randomUUID } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
+import { Redis } from 'ioredis'
 import { createRemoteJWKSet, jwtVerify } from 'jose'
 import { startGateway } from '../support/gateway.ts'
 import type { TestGateway } from '../support/gateway.ts'
 import { propelauthClaims, startIssuer } from '../support/issuer.ts'
 import type { TestIssuer } from '../support/issuer.ts'
+import { redisUnavailable } from '../support/services.ts'
 import { startUpstream } from '../support/upstream.ts'
 import type { TestUpstream } from '../support/upstream.ts'
+
+const redisReason = await redisUnavailable('the Redis-backed refused-request test')
 
 describe('token keys, assertion and rate limits through the real gateway', () => {
   let upstream: TestUpstream
@@ -122,6 +127,76 @@ describe('token keys, assertion and rate limits through the real gateway', () =>
       assert.equal(await hit(), 200)
     } finally {
       await fast.close()
+    }
+  })
+
+  /** user 3/1m and a route 1/1m: the route's 429s must not spend the user's budget. */
+  async function refusedRequestSpendsNothing(redis?: Redis): Promise<void> {
+    const prefix = `gh:test:e2e:${randomUUID()}:`
+    const gw = await startGateway({
+      upstream: { url: upstream.url },
+      tokens: { issuers: [{ issuer: issuer.issuer, jwks_url: issuer.jwksUrl, algorithms: ['ES256'] }] },
+      rate_limits: { user: '3/1m' },
+      routes: [
+        { path: '/once', auth: 'user', rate_limit: '1/1m' },
+        { path: '/free', auth: 'user' },
+      ],
+      ...(redis && { redis: { url: process.env.GATEHOUSE_TEST_REDIS_URL, key_prefix: prefix, timeout: '1s' } }),
+    })
+    const hit = async (userId: string, path: string) => {
+      const res = await fetch(gw.url + path, { headers: { authorization: `Bearer ${await issuer.sign(propelauthClaims(userId))}` } })
+      await res.arrayBuffer()
+      return { status: res.status, ratelimit: res.headers.get('ratelimit') }
+    }
+    const inRedis = async (userId: string) => (await redis!.exists(`${prefix}rl:user:${userId}`)) === 1
+    try {
+      if (redis) {
+        // The gateway serves before its Redis client is connected, deciding locally until then:
+        // start once a warm-up user's decision has landed in Redis.
+        let warm = false
+        for (let i = 0; i < 50 && !warm; i++) {
+          const warmUser = `u-warm-${randomUUID()}`
+          await hit(warmUser, '/free')
+          warm = await inRedis(warmUser)
+          if (!warm) await new Promise((r) => setTimeout(r, 100))
+        }
+        assert.ok(warm, 'the gateway decides on Redis')
+      }
+      const user = `u-refused-${randomUUID()}`
+      const once = [await hit(user, '/once'), await hit(user, '/once'), await hit(user, '/once')]
+      assert.deepEqual(
+        once.map((r) => r.status),
+        [200, 429, 429],
+      )
+      const free = [await hit(user, '/free'), await hit(user, '/free'), await hit(user, '/free')]
+      assert.deepEqual(
+        free.map((r) => r.status),
+        [200, 200, 429],
+        'two requests were left of the user budget, and then it is spent',
+      )
+      assert.match(free[0]!.ratelimit ?? '', /^"user";r=1;/)
+      if (redis) {
+        assert.ok(await inRedis(user), 'the user budget lives in Redis')
+        const ready = (await (await fetch(`${gw.adminUrl}/readyz`)).json()) as { checks: { redis: { detail: { rate_limits: string } } } }
+        assert.equal(ready.checks.redis.detail.rate_limits, 'redis', 'no decision came from the fallback')
+      }
+    } finally {
+      await gw.close()
+      if (redis) {
+        const keys = await redis.keys(`${prefix}*`)
+        if (keys.length) await redis.del(...keys)
+      }
+    }
+  }
+
+  it('a request one budget refuses spends none of the others (memory limiter)', () => refusedRequestSpendsNothing())
+
+  it('a request one budget refuses spends none of the others (Redis limiter)', { skip: redisReason }, async () => {
+    const redis = new Redis(process.env.GATEHOUSE_TEST_REDIS_URL!)
+    try {
+      await refusedRequestSpendsNothing(redis)
+    } finally {
+      redis.disconnect()
     }
   })
 

@@ -68,8 +68,8 @@ describe('redis limiter (GCRA on the Redis clock)', { skip: reason }, () => {
     const { l, changes } = limiter(a)
     const memory = createMemoryLimiter({ maxTracked: 10 })
     for (let i = 0; i < 12; i++) {
-      const got = await l.take('fresh', spec, 'user')
-      const want = memory.take('fresh', spec, 'user', T0)
+      const got = (await l.takeAll([{ key: 'fresh', spec, name: 'user' }]))[0]!
+      const want = memory.takeAll([{ key: 'fresh', spec, name: 'user' }], T0)[0]!
       const { waitSeconds: gotWait, ...gotRest } = got
       const { waitSeconds: wantWait, ...wantRest } = want
       assert.deepEqual(gotRest, wantRest, `request ${i + 1}`)
@@ -89,8 +89,8 @@ describe('redis limiter (GCRA on the Redis clock)', { skip: reason }, () => {
     const two = limiter(b).l
     const seq: boolean[] = []
     for (let i = 0; i < 4; i++) {
-      seq.push((await one.take('shared', spec, 'user')).allowed)
-      seq.push((await two.take('shared', spec, 'user')).allowed)
+      seq.push((await one.takeAll([{ key: 'shared', spec, name: 'user' }]))[0]!.allowed)
+      seq.push((await two.takeAll([{ key: 'shared', spec, name: 'user' }]))[0]!.allowed)
     }
     assert.deepEqual(seq, [true, true, true, true, true, false, false, false])
     one.close()
@@ -103,9 +103,9 @@ describe('redis limiter (GCRA on the Redis clock)', { skip: reason }, () => {
     const two = limiter(b)
     const takes = []
     for (let i = 0; i < 50; i++) {
-      takes.push(one.l.take('race', spec, 'user'), two.l.take('race', spec, 'user'))
+      takes.push(one.l.takeAll([{ key: 'race', spec, name: 'user' }]), two.l.takeAll([{ key: 'race', spec, name: 'user' }]))
     }
-    const decisions = await Promise.all(takes)
+    const decisions = (await Promise.all(takes)).flat()
     assert.equal(decisions.filter((d) => d.allowed).length, 20)
     const remaining = decisions
       .filter((d) => d.allowed)
@@ -119,6 +119,116 @@ describe('redis limiter (GCRA on the Redis clock)', { skip: reason }, () => {
     assert.deepEqual([...one.changes, ...two.changes], [], 'no decision came from the fallback')
     one.l.close()
     two.l.close()
+  })
+
+  it('charges none of a request’s budgets when one refuses, all of them when all admit', async () => {
+    const user: RateSpec = { limit: 3, windowMs: 60_000, text: '3/1m' }
+    const route: RateSpec = { limit: 1, windowMs: 60_000, text: '1/1m' }
+    const onRoute = [
+      { key: 'atomic:user', spec: user, name: 'user' },
+      { key: 'atomic:route', spec: route, name: 'route' },
+    ]
+    const elsewhere = [{ key: 'atomic:user', spec: user, name: 'user' }]
+    const { l, changes } = limiter(a)
+    const admitted = await l.takeAll(onRoute)
+    assert.deepEqual(
+      admitted.map((d) => [d.allowed, d.remaining]),
+      [
+        [true, 2],
+        [true, 0],
+      ],
+    )
+    const userTtl = await a.pttl(`${prefix}atomic:user`)
+    for (let i = 0; i < 2; i++) {
+      const refused = await l.takeAll(onRoute)
+      assert.deepEqual(
+        refused.map((d) => [d.name, d.allowed, d.remaining]),
+        [
+          ['user', true, 2],
+          ['route', false, 0],
+        ],
+      )
+    }
+    const ttl = await a.pttl(`${prefix}atomic:user`)
+    assert.ok(ttl <= userTtl, `the refusals did not push the user key's TAT (pttl ${userTtl} → ${ttl})`)
+    const after = []
+    for (let i = 0; i < 3; i++) after.push((await l.takeAll(elsewhere))[0]!)
+    assert.deepEqual(
+      after.map((d) => [d.allowed, d.remaining]),
+      [
+        [true, 1],
+        [true, 0],
+        [false, 0],
+      ],
+      'the route’s 429s left the user two requests elsewhere',
+    )
+    assert.deepEqual(changes, [], 'every decision came from Redis')
+    l.close()
+  })
+
+  it('decides several budgets as the memory limiter does', async () => {
+    const specs: RateSpec[] = [
+      { limit: 4, windowMs: 60_000, text: '4/1m' },
+      { limit: 2, windowMs: 60_000, text: '2/1m' },
+      { limit: 6, windowMs: 60_000, text: '6/1m' },
+    ]
+    const { l, changes } = limiter(a)
+    const memory = createMemoryLimiter({ maxTracked: 10 })
+    // Requests drawing on different subsets, so some are refused by one budget while others admit.
+    const subsets = [[0, 1], [0], [1, 2], [0, 2], [0, 1, 2], [2], [0], [1], [2], [0, 2]]
+    for (const [n, subset] of subsets.entries()) {
+      const budgets = subset.map((i) => ({ key: `same:${i}`, spec: specs[i]!, name: `b${i}` }))
+      const got = await l.takeAll(budgets)
+      const want = memory.takeAll(budgets, T0)
+      assert.deepEqual(
+        got.map((d) => [d.name, d.allowed, d.remaining]),
+        want.map((d) => [d.name, d.allowed, d.remaining]),
+        `request ${n + 1}`,
+      )
+    }
+    assert.deepEqual(changes, [])
+    l.close()
+  })
+
+  it('never over-admits a budget under concurrent takeAll over overlapping keys from two replicas', async () => {
+    // T ≥ 4 s: nothing refills during the race, so admissions and charges must match exactly.
+    const specs: RateSpec[] = [
+      { limit: 10, windowMs: 60_000, text: '10/1m' },
+      { limit: 15, windowMs: 60_000, text: '15/1m' },
+      { limit: 7, windowMs: 60_000, text: '7/1m' },
+    ]
+    const subsets = [[0, 1], [1, 2], [0, 2], [0, 1, 2], [1], [2, 0]]
+    const one = limiter(a)
+    const two = limiter(b)
+    const requests = Array.from({ length: 120 }, (_, n) =>
+      subsets[n % subsets.length]!.map((i) => ({ key: `overlap:${i}`, spec: specs[i]!, name: `b${i}` })),
+    )
+    const results = await Promise.all(requests.map((budgets, n) => (n % 2 ? one : two).l.takeAll(budgets)))
+    const admitted = results.filter((decisions) => decisions.every((d) => d.allowed))
+    assert.ok(admitted.length > 0, 'some requests were admitted')
+    for (const [i, spec] of specs.entries()) {
+      const granted = admitted.flatMap((decisions) => decisions.filter((d) => d.name === `b${i}`)).map((d) => d.remaining)
+      assert.ok(granted.length <= spec.limit, `budget ${i}: ${granted.length} admitted over a limit of ${spec.limit}`)
+      assert.equal(new Set(granted).size, granted.length, `budget ${i}: each slot granted once`)
+      // Refused requests charged nothing: what is left is exactly the limit less the admitted ones.
+      const [now] = await one.l.takeAll([{ key: `overlap:${i}`, spec, name: `b${i}` }])
+      const left = spec.limit - granted.length
+      assert.equal(now!.allowed, left > 0, `budget ${i}`)
+      if (left > 0) assert.equal(now!.remaining, left - 1, `budget ${i}: charged only for admitted requests`)
+    }
+    assert.deepEqual([...one.changes, ...two.changes], [], 'no decision came from the fallback')
+    one.l.close()
+    two.l.close()
+  })
+
+  it('sends nothing to Redis for a request without budgets', async () => {
+    const offline = client('redis://127.0.0.1:1', { lazyConnect: true })
+    const { l, changes } = limiter(offline)
+    assert.deepEqual(await l.takeAll([]), [])
+    assert.equal(l.state(), 'redis', 'no failed attempt: Redis was not asked')
+    assert.deepEqual(changes, [])
+    l.close()
+    offline.disconnect()
   })
 })
 
@@ -196,14 +306,14 @@ describe('redis limiter fallback', { skip: reason }, () => {
       onStateChange: (s, err) => changes.push([s, err]),
     })
 
-    assert.equal((await l.take('k', spec, 'user')).remaining, 2)
-    assert.equal((await l.take('k', spec, 'user')).remaining, 1)
+    assert.equal((await l.takeAll([{ key: 'k', spec, name: 'user' }]))[0]!.remaining, 2)
+    assert.equal((await l.takeAll([{ key: 'k', spec, name: 'user' }]))[0]!.remaining, 1)
     assert.equal(l.state(), 'redis')
 
     await stop(server)
     for (let i = 0; i < 5; i++) {
       const start = performance.now()
-      const d = await l.take('k', spec, 'user')
+      const d = (await l.takeAll([{ key: 'k', spec, name: 'user' }]))[0]!
       const elapsed = performance.now() - start
       assert.ok(elapsed < timeoutMs + 100, `decision ${i + 1} took ${elapsed.toFixed(1)} ms`)
       // The fallback has its own fresh budget for `k`.
@@ -217,7 +327,7 @@ describe('redis limiter fallback', { skip: reason }, () => {
 
     server = startRedis(port)
     const back = await until('the limiter to return to redis', 10_000, async () => {
-      await l.take('other', spec, 'user')
+      await l.takeAll([{ key: 'other', spec, name: 'user' }])
       return l.state() === 'redis'
     })
     console.log(`back on redis ${back} ms after restarting redis-server`)
@@ -226,7 +336,7 @@ describe('redis limiter fallback', { skip: reason }, () => {
       ['fallback', 'redis'],
     )
     // A fresh server: the budget starts again in Redis.
-    await until('a redis decision for k', 2000, async () => (await l.take('k', spec, 'user')).remaining === 2)
+    await until('a redis decision for k', 2000, async () => (await l.takeAll([{ key: 'k', spec, name: 'user' }]))[0]!.remaining === 2)
     l.close()
   })
 })
