@@ -19,6 +19,8 @@ export type CompiledRoute = {
   minRole?: string
   permissions: readonly string[]
   credentials: ReadonlySet<CredentialKind>
+  /** Names of the issuers whose tokens this route accepts; null: any configured issuer. API keys are not bound by it. */
+  issuers: ReadonlySet<string> | null
   scopes: readonly string[]
   rateLimit?: RateSpec
   segments: readonly Segment[]
@@ -154,6 +156,7 @@ function compileRoute(config: RouteConfig, index: number, problems: RouteProblem
     minRole: config.min_role,
     permissions: [...(config.permission ? [config.permission] : []), ...(config.all_permissions ?? [])],
     credentials: new Set(config.credentials ?? DEFAULT_CREDENTIALS[config.auth]),
+    issuers: config.issuers ? new Set(config.issuers) : null,
     scopes: config.scopes ?? [],
     rateLimit: config.rate_limit,
     segments,
