@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { setTimeout as delay } from 'node:timers/promises'
+import { adminClient } from '../support/admin.ts'
 import { startGateway } from '../support/gateway.ts'
 import type { TestGateway } from '../support/gateway.ts'
 import { propelauthClaims, startIssuer } from '../support/issuer.ts'
@@ -162,5 +163,59 @@ describe('token hardening through the real gateway', () => {
       )
       assert.equal(partner.fetches, fetches + 1, 'one fetch for all of them')
     })
+  })
+})
+
+describe("issuer binding with gatehouse's own issuer and API keys", () => {
+  const ADMIN_KEY = 'test-admin-key-0123456789'
+  let upstream: TestUpstream
+  let corp: TestIssuer
+  let gateway: TestGateway
+  let localToken: string
+  let apiKey: string
+
+  before(async () => {
+    upstream = await startUpstream()
+    corp = await startIssuer()
+    gateway = await startGateway({
+      admin: { listen: '127.0.0.1:0', api_key: ADMIN_KEY },
+      upstream: { url: upstream.url },
+      store: { url: 'sqlite:./issuers.db' },
+      tokens: {
+        local_issuer: true,
+        issuers: [{ name: 'corp', issuer: corp.issuer, jwks_url: corp.jwksUrl, algorithms: ['ES256'] }],
+      },
+      routes: [
+        { path: '/local/*', auth: 'user', issuers: ['local'] },
+        { path: '/corp/*', auth: 'user', issuers: ['corp'] },
+      ],
+    })
+    await waitReady(gateway)
+    const api = adminClient(() => gateway.adminUrl, ADMIN_KEY)
+    const userId = String((await api('POST', '/v1/users', { email: 'lou@example.com' })).body.user_id)
+    localToken = String((await api('POST', '/v1/access_tokens', { user_id: userId, duration_in_minutes: 5 })).body.access_token)
+    apiKey = String((await api('POST', '/v1/api_keys', { user_id: userId, name: 'cli' })).body.api_key_token)
+  })
+
+  after(async () => {
+    await gateway.close()
+    await corp.close()
+    await upstream.close()
+  })
+
+  const status = async (path: string, credential: string) =>
+    (await fetch(gateway.url + path, { headers: { authorization: `Bearer ${credential}` } })).status
+
+  it("local names gatehouse's own issuer: its tokens pass local routes only", async () => {
+    assert.equal(await status('/local/x', localToken), 200)
+    assert.equal(await status('/corp/x', localToken), 401)
+    const corpToken = await corp.sign(propelauthClaims('u-corp-local'))
+    assert.equal(await status('/corp/x', corpToken), 200)
+    assert.equal(await status('/local/x', corpToken), 401)
+  })
+
+  it('issuers binds tokens only: an API key is governed by credentials', async () => {
+    assert.equal(await status('/local/x', apiKey), 200)
+    assert.equal(await status('/corp/x', apiKey), 200)
   })
 })
