@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { extractCredential, InvalidTokenError } from './authn/index.ts'
+import { extractCredential, InvalidTokenError, KeySourceUnavailableError } from './authn/index.ts'
 import type { Credential, Identity, TokenVerifier } from './authn/index.ts'
 import { authorize } from './authz/index.ts'
 import { REFUSED_METHODS } from './config/index.ts'
@@ -135,7 +135,8 @@ export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: S
       return reject(res, err, { route, identity })
     }
     if (!decision.allow) {
-      return respond(res, decision.problem, decision.problem.status === 401 ? WWW_AUTHENTICATE : undefined, { route, identity })
+      const context = { route, identity, error: decision.reason }
+      return respond(res, decision.problem, decision.problem.status === 401 ? WWW_AUTHENTICATE : undefined, context)
     }
     if (identity?.apiKey) usage.count(identity.apiKey.id)
     // The authenticated identity is the cached, shared one; the request's own facts go on a copy.
@@ -224,7 +225,10 @@ function reject(res: ServerResponse, err: unknown, context: Omit<Outcome, 'statu
   if (!(err instanceof ProblemError)) throw err
   const extra = Object.entries(err.headers).flat()
   const headers = err.status === 401 ? [...WWW_AUTHENTICATE, ...extra] : extra
-  return { ...respond(res, err.problem, headers, context), error: err instanceof InvalidTokenError ? err.reason : undefined }
+  return {
+    ...respond(res, err.problem, headers, context),
+    error: err instanceof InvalidTokenError || err instanceof KeySourceUnavailableError ? err.reason : undefined,
+  }
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util'
-import { ConfigError, loadConfig } from './config/index.ts'
+import { ConfigError, configWarnings, loadConfig } from './config/index.ts'
 import type { LoadedConfig } from './config/index.ts'
 import { DIRECTORY_USAGE, runDirectoryCommand } from './commands/directory.ts'
 import { runDemo } from './demo.ts'
@@ -68,6 +68,7 @@ function check(file: string): number {
   if (!loaded) return 1
   console.log(`${file}: valid, ${loaded.routes.routes.length} routes (first match wins; anything else is denied)`)
   console.log(formatRouteTable(loaded.routes.routes))
+  for (const warning of configWarnings(loaded.config)) console.warn(`warning: ${warning}`)
   return 0
 }
 
@@ -99,6 +100,7 @@ function requirement(route: CompiledRoute): string {
   if (route.minRole) parts.push(`role>=${route.minRole}`)
   if (route.permissions.length > 0) parts.push(`permissions=${route.permissions.join('+')}`)
   if (route.auth !== 'none') parts.push(`credentials=${[...route.credentials].join(',')}`)
+  if (route.issuers) parts.push(`issuers=${[...route.issuers].join(',')}`)
   if (route.scopes.length > 0) parts.push(`scopes=${route.scopes.join(',')}`)
   return parts.join(' ')
 }

@@ -15,12 +15,18 @@ export class InvalidTokenError extends ProblemError {
   }
 }
 
-/** The key that would decide whether a token is valid cannot be fetched now: neither 401 nor 200 is honest. */
+/**
+ * The key that would decide whether a token is valid cannot be fetched now: neither 401 nor 200 is
+ * honest. `retryAfterSeconds`, when known, is when a retry can first be answered differently.
+ */
 export class KeySourceUnavailableError extends ProblemError {
   readonly reason: string
 
-  constructor(reason: string) {
-    super(problems.serviceUnavailable('The key needed to verify the access token cannot be fetched right now'))
+  constructor(reason: string, retryAfterSeconds?: number) {
+    super(
+      problems.serviceUnavailable('The key needed to verify the access token cannot be fetched right now'),
+      retryAfterSeconds === undefined ? {} : { 'retry-after': String(retryAfterSeconds) },
+    )
     this.name = 'KeySourceUnavailableError'
     this.reason = reason
   }

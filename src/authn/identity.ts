@@ -38,6 +38,13 @@ export type IdentityApiKey = {
   rateLimit?: number
 }
 
+/**
+ * Which configured issuer verified a token identity: its `name:` (`local` for gatehouse's own),
+ * absent for an unnamed issuer and for API keys. A symbol key, because the assertion carries the
+ * Identity as JSON and JSON leaves symbol keys out: route binding reads it, the upstream never sees it.
+ */
+export const VERIFIED_BY: unique symbol = Symbol('gatehouse.verifiedBy')
+
 export type Identity = {
   principal: Principal
   method: AuthMethod
@@ -47,4 +54,5 @@ export type Identity = {
   apiKey?: IdentityApiKey
   /** Set by an org rule: the org the request was authorized against (PropelAuth's current_org). */
   activeOrg?: OrgMembership
+  [VERIFIED_BY]?: string
 }

@@ -1,4 +1,5 @@
 export type { AuthMethod, ApiKeyType, Identity, IdentityApiKey, IdentityUser, OrgMembership, Principal } from './identity.ts'
+export { VERIFIED_BY } from './identity.ts'
 export { extractCredential } from './credentials.ts'
 export type { Credential } from './credentials.ts'
 export { InvalidTokenError, KeySourceUnavailableError } from './errors.ts'

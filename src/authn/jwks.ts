@@ -14,7 +14,12 @@ export type JwksSourceOptions = {
 }
 
 export type JwksSource = {
-  /** A jose key function: resolves the key for a token's header, refetching once per cooldown on an unknown kid. */
+  /**
+   * A jose key function: resolves the key for a token's header, refetching once per cooldown on an
+   * unknown kid. An unknown kid is InvalidTokenError (401) only when a fetch ran for this lookup;
+   * within the cooldown it is KeySourceUnavailableError (503 with Retry-After), because a key
+   * rotated in since the last fetch cannot be told from a kid that does not exist.
+   */
   getKey(protectedHeader: JWSHeaderParameters, token: FlattenedJWSInput): Promise<CryptoKey>
   /** Fetches now (sharing a fetch already under way); on failure the previous keys stay in use. */
   refresh(): Promise<void>
@@ -37,6 +42,7 @@ export function createJwksSource(options: JwksSourceOptions): JwksSource {
   const fetchImpl = options.fetch ?? fetch
   const closing = new AbortController()
   let keys: LocalJWKSet | undefined
+  let knownKids = new Set<string>()
   let lastAttemptAt = -Infinity
   let lastAttemptFailed = false
   let inFlight: Promise<void> | undefined
@@ -51,7 +57,9 @@ export function createJwksSource(options: JwksSourceOptions): JwksSource {
   async function load(): Promise<void> {
     lastAttemptAt = performance.now()
     try {
-      keys = createLocalJWKSet(await fetchKeySet(url, fetchImpl, options.timeoutMs, closing.signal))
+      const keySet = await fetchKeySet(url, fetchImpl, options.timeoutMs, closing.signal)
+      keys = createLocalJWKSet(keySet)
+      knownKids = new Set(keySet.keys.flatMap((jwk) => (typeof jwk.kid === 'string' ? [jwk.kid] : [])))
       lastAttemptFailed = false
     } catch (error) {
       lastAttemptFailed = true
@@ -61,9 +69,15 @@ export function createJwksSource(options: JwksSourceOptions): JwksSource {
     }
   }
 
-  function refetchForUnknownKey(): Promise<void> {
+  /** Whether a fetch ran for this lookup: one it started, or one already under way when it came. */
+  async function refetchForUnknownKey(): Promise<boolean> {
     const due = inFlight !== undefined || performance.now() - lastAttemptAt >= options.cooldownMs
-    return due ? refresh().catch(() => undefined) : Promise.resolve()
+    if (due) await refresh().catch(() => undefined)
+    return due
+  }
+
+  function secondsUntilRefetch(): number {
+    return Math.max(1, Math.ceil((lastAttemptAt + options.cooldownMs - performance.now()) / 1000))
   }
 
   async function select(header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<CryptoKey | undefined> {
@@ -79,12 +93,25 @@ export function createJwksSource(options: JwksSourceOptions): JwksSource {
   async function getKey(header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<CryptoKey> {
     const known = await select(header, token)
     if (known) return known
-    await refetchForUnknownKey()
+    const kid = typeof header.kid === 'string' ? JSON.stringify(header.kid.slice(0, 64)) : 'none'
+    // The kid names a key of another type than the token's alg: no refetch would change that.
+    if (typeof header.kid === 'string' && knownKids.has(header.kid)) {
+      throw new InvalidTokenError(`the key with kid ${kid} in the JWKS at ${where} does not fit the token's alg`)
+    }
+    const refetched = await refetchForUnknownKey()
     const fetched = await select(header, token)
     if (fetched) return fetched
-    const kid = typeof header.kid === 'string' ? JSON.stringify(header.kid.slice(0, 64)) : 'none'
-    // Whether the kid is unknown or merely not fetched yet cannot be told while the JWKS is unreachable.
-    if (lastAttemptFailed) throw new KeySourceUnavailableError(`no key for kid ${kid} and the JWKS at ${where} cannot be fetched`)
+    // Whether the kid is unknown or merely not fetched yet cannot be told while the JWKS is unreachable,
+    if (lastAttemptFailed) {
+      throw new KeySourceUnavailableError(`no key for kid ${kid} and the JWKS at ${where} cannot be fetched`, secondsUntilRefetch())
+    }
+    // nor while the cooldown holds a refetch off: the issuer may have published the key since the last fetch.
+    if (!refetched) {
+      throw new KeySourceUnavailableError(
+        `no key for kid ${kid} in the JWKS at ${where} as last fetched, and the cooldown holds off a refetch`,
+        secondsUntilRefetch(),
+      )
+    }
     throw new InvalidTokenError(`no key in the JWKS at ${where} matches kid ${kid}`)
   }
 

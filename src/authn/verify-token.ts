@@ -1,15 +1,18 @@
 import { decodeJwt, errors, jwtVerify } from 'jose'
 import type { JWTVerifyGetKey, JWTVerifyOptions } from 'jose'
 import type { RoleTable } from '../authz/index.ts'
+import { LOCAL_ISSUER_NAME } from '../config/index.ts'
 import type { IssuerConfig, TokenAlgorithm } from '../config/index.ts'
 import { createClaimsMapper } from './claims.ts'
 import type { ClaimsMapper } from './claims.ts'
 import { InvalidTokenError, KeySourceUnavailableError } from './errors.ts'
 import { createIdentityCache } from './identity-cache.ts'
+import { VERIFIED_BY } from './identity.ts'
 import type { Identity } from './identity.ts'
 import { createJwksSource } from './jwks.ts'
 import type { JwksSource } from './jwks.ts'
 import { loadLocalKey } from './local-key.ts'
+import { checkAccessToken, checkIssuedAt } from './token-checks.ts'
 
 export type TokenVerifier = {
   /**
@@ -53,9 +56,12 @@ export type OwnIssuer = {
 }
 
 type IssuerVerifier = {
+  /** The issuer's `name:`, which route `issuers:` lists refer to. */
+  name?: string
   getKey: JWTVerifyGetKey
   verifyOptions: JWTVerifyOptions
   toIdentity: ClaimsMapper
+  accessTokensOnly: boolean
   check?: (identity: Identity) => Promise<void>
 }
 
@@ -86,6 +92,7 @@ export async function createTokenVerifier(options: TokenVerifierOptions): Promis
   const issuers = new Map<string, IssuerVerifier>()
   for (const issuer of options.issuers) {
     issuers.set(issuer.issuer, {
+      name: issuer.name,
       // The schema guarantees exactly one key source: a JWKS URL, or a local key loaded above.
       getKey: issuer.jwksUrl ? startJwks(issuer.issuer, issuer.jwksUrl) : localKeys.get(issuer.issuer)!,
       verifyOptions: {
@@ -96,6 +103,7 @@ export async function createTokenVerifier(options: TokenVerifierOptions): Promis
         requiredClaims: ['exp'],
       },
       toIdentity: createClaimsMapper(issuer, options.roles),
+      accessTokensOnly: issuer.tokenType === 'access',
     })
   }
 
@@ -103,9 +111,12 @@ export async function createTokenVerifier(options: TokenVerifierOptions): Promis
   if (own) {
     if (issuers.has(own.issuer)) throw new Error(`issuer ${own.issuer} is both configured and gatehouse's own`)
     issuers.set(own.issuer, {
+      name: LOCAL_ISSUER_NAME,
       getKey: own.getKey,
       verifyOptions: { algorithms: own.algorithms, issuer: own.issuer, clockTolerance: leewaySeconds, requiredClaims: ['exp'] },
       toIdentity: createClaimsMapper({ claims: 'propelauth', oidc: PROPELAUTH_ONLY }, options.roles),
+      // Its tokens are minted with typ JWT and never carry a nonce; nothing else is signed with its key.
+      accessTokensOnly: false,
       check: own.check,
     })
   }
@@ -125,7 +136,10 @@ export async function createTokenVerifier(options: TokenVerifierOptions): Promis
     } catch (error) {
       throw asAuthnError(error)
     }
+    checkIssuedAt(verified.payload, Date.now() / 1000, leewaySeconds)
+    if (issuer.accessTokensOnly) checkAccessToken(verified.protectedHeader, verified.payload)
     const identity = issuer.toIdentity(verified.payload)
+    if (issuer.name !== undefined) identity[VERIFIED_BY] = issuer.name
     await issuer.check?.(identity)
     // requiredClaims makes jose reject a token without a numeric exp before we get here.
     cache.set(token, identity, (verified.payload.exp! + leewaySeconds) * 1000, generation)

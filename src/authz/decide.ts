@@ -1,10 +1,12 @@
+import { VERIFIED_BY } from '../authn/identity.ts'
 import type { Identity, OrgMembership } from '../authn/identity.ts'
 import type { CredentialKind } from '../config/schema.ts'
 import { problems } from '../http/problem.ts'
 import type { Problem } from '../http/problem.ts'
 import type { CompiledRoute } from '../rules/index.ts'
 
-export type Decision = { allow: true; activeOrg?: OrgMembership } | { allow: false; problem: Problem }
+/** `reason` is for the access log only, like InvalidTokenError's. */
+export type Decision = { allow: true; activeOrg?: OrgMembership } | { allow: false; problem: Problem; reason?: string }
 
 /** Where an org rule may read the org id from; only the route's configured source is consulted. */
 export type OrgIdLookup = {
@@ -22,6 +24,9 @@ export function authorize(route: CompiledRoute, identity: Identity | undefined, 
   if (!identity) return deny(problems.unauthorized('No authorization header found'))
   if (!route.credentials.has(credentialKind(identity))) {
     return deny(problems.forbidden('This route does not accept this kind of credential'))
+  }
+  if (!issuerTrusted(route, identity)) {
+    return deny(problems.unauthorized('Invalid access token'), 'the token was verified by an issuer this route does not list in issuers')
   }
   if (route.scopes.length > 0 && identity.apiKey && !route.scopes.every((s) => identity.apiKey!.scopes.includes(s))) {
     return deny(problems.forbidden("API key doesn't have the required scopes"))
@@ -59,6 +64,14 @@ export function credentialKind(identity: Identity): CredentialKind {
   }
 }
 
+// A valid token of an issuer the route does not list is, for this route, no valid token (401).
+// API keys are bound by `credentials:` instead; they have no issuer.
+function issuerTrusted(route: CompiledRoute, identity: Identity): boolean {
+  if (route.issuers === null || identity.method !== 'token') return true
+  const verifiedBy = identity[VERIFIED_BY]
+  return verifiedBy !== undefined && route.issuers.has(verifiedBy)
+}
+
 function readOrgId(route: CompiledRoute, lookup: OrgIdLookup): string | undefined {
   const { from, name } = route.orgId
   const value = from === 'path' ? lookup.params[name] : from === 'header' ? lookup.header(name) : lookup.query(name)
@@ -67,6 +80,6 @@ function readOrgId(route: CompiledRoute, lookup: OrgIdLookup): string | undefine
 
 const ALLOW: Decision = { allow: true }
 
-function deny(problem: Problem): Decision {
-  return { allow: false, problem }
+function deny(problem: Problem, reason?: string): Decision {
+  return { allow: false, problem, reason }
 }

@@ -62,6 +62,8 @@ const cidr = z.string().transform((text, ctx): Network => {
 
 /** The `iss` of tokens minted by gatehouse's own issuer unless the config names another. */
 export const LOCAL_ISSUER = 'urn:gatehouse:local'
+/** The name routes use (`issuers: [local]`) for gatehouse's own issuer; reserved for it. */
+export const LOCAL_ISSUER_NAME = 'local'
 
 export const TOKEN_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const
 export type TokenAlgorithm = (typeof TOKEN_ALGORITHMS)[number]
@@ -76,8 +78,11 @@ const oidcMapping = z
   })
   .transform((m) => ({ userId: m.user_id, email: m.email, orgId: m.org_id, orgName: m.org_name, orgRole: m.org_role }))
 
+const issuerName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'an issuer name is letters, digits, _, . and -')
+
 const issuer = z
   .strictObject({
+    name: issuerName.optional(),
     issuer: z.string().min(1),
     audience: z.union([z.string(), z.array(z.string()).min(1)]).optional(),
     jwks_url: httpUrl.optional(),
@@ -86,6 +91,8 @@ const issuer = z
     algorithms: z.array(z.enum(TOKEN_ALGORITHMS)).min(1).default(['RS256']),
     claims: z.enum(['propelauth', 'oidc']).default('propelauth'),
     oidc: oidcMapping.optional(),
+    // any: no check of the token's type; access: refuse what is not an access token (an ID token).
+    token_type: z.enum(['any', 'access']).default('any'),
   })
   .superRefine((value, ctx) => {
     const sources = [value.jwks_url, value.public_key, value.public_key_file].filter((v) => v !== undefined)
@@ -95,8 +102,12 @@ const issuer = z
     if (value.oidc && value.claims !== 'oidc') {
       ctx.addIssue({ code: 'custom', path: ['oidc'], message: 'oidc mapping is only read with claims: oidc' })
     }
+    if (value.name === LOCAL_ISSUER_NAME) {
+      ctx.addIssue({ code: 'custom', path: ['name'], message: `the name ${LOCAL_ISSUER_NAME} is reserved for gatehouse's own issuer` })
+    }
   })
   .transform((v) => ({
+    name: v.name,
     issuer: v.issuer,
     audience: v.audience,
     jwksUrl: v.jwks_url,
@@ -105,6 +116,7 @@ const issuer = z
     algorithms: v.algorithms,
     claims: v.claims,
     oidc: v.oidc ?? { userId: 'sub', email: 'email', orgId: undefined, orgName: undefined, orgRole: undefined },
+    tokenType: v.token_type,
   }))
 
 export type IssuerConfig = z.output<typeof issuer>
@@ -151,6 +163,8 @@ const route = z
     all_permissions: z.array(z.string()).min(1).optional(),
     credentials: z.array(z.enum(CREDENTIAL_KINDS)).min(1).optional(),
     scopes: z.array(z.string()).min(1).optional(),
+    // Names of tokens.issuers[] entries (or local): tokens of any other issuer are refused here.
+    issuers: z.array(z.string()).min(1).optional(),
     rate_limit: rate.optional(),
     // The upstream does its own authentication with the caller's credential (hide_credentials off for this route).
     pass_credentials: z.boolean().default(false),
@@ -166,7 +180,7 @@ const route = z
       ctx.addIssue({ code: 'custom', path: ['min_role'], message: 'set role or min_role, not both' })
     }
     if (r.auth === 'none' || r.auth === 'optional') {
-      for (const key of ['credentials', 'scopes'] as const) {
+      for (const key of ['credentials', 'scopes', 'issuers'] as const) {
         if (r[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: `${key} has no effect with auth: ${r.auth}` })
       }
     }
@@ -251,11 +265,11 @@ export const configSchema = z
           .default({ max_entries: 100_000, ttl: 30_000 }),
         jwks: z
           .strictObject({
-            cooldown: duration.default(30_000),
+            cooldown: duration.default(5_000),
             refresh: duration.default(600_000),
             timeout: duration.default(5_000),
           })
-          .default({ cooldown: 30_000, refresh: 600_000, timeout: 5_000 }),
+          .default({ cooldown: 5_000, refresh: 600_000, timeout: 5_000 }),
         issuers: z.array(issuer).default([]),
         local_issuer: z
           .union([
@@ -271,7 +285,7 @@ export const configSchema = z
       .default({
         leeway: 60_000,
         cache: { max_entries: 100_000, ttl: 30_000 },
-        jwks: { cooldown: 30_000, refresh: 600_000, timeout: 5_000 },
+        jwks: { cooldown: 5_000, refresh: 600_000, timeout: 5_000 },
         issuers: [],
         local_issuer: undefined,
       }),
@@ -347,7 +361,23 @@ export const configSchema = z
       if (names.has(r.name)) ctx.addIssue({ code: 'custom', path: ['roles', i, 'name'], message: `role ${r.name} is defined twice` })
       names.add(r.name)
     })
+    const issuerNames = new Set<string>(c.tokens.local_issuer ? [LOCAL_ISSUER_NAME] : [])
+    c.tokens.issuers.forEach((issuer, i) => {
+      if (issuer.name === undefined) return
+      if (issuerNames.has(issuer.name)) {
+        ctx.addIssue({ code: 'custom', path: ['tokens', 'issuers', i, 'name'], message: `issuer name ${issuer.name} is used twice` })
+      }
+      issuerNames.add(issuer.name)
+    })
     c.routes.forEach((r, i) => {
+      r.issuers?.forEach((name, j) => {
+        if (issuerNames.has(name)) return
+        ctx.addIssue({
+          code: 'custom',
+          path: ['routes', i, 'issuers', j],
+          message: `unknown issuer "${name}" (issuer names: ${[...issuerNames].join(', ') || 'none defined'})`,
+        })
+      })
       for (const key of ['role', 'min_role'] as const) {
         const name = r[key]
         if (name !== undefined && !names.has(name)) {

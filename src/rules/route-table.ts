@@ -22,6 +22,8 @@ export type CompiledRoute = {
   minRole?: string
   permissions: readonly string[]
   credentials: ReadonlySet<CredentialKind>
+  /** Names of the issuers whose tokens this route accepts; null: any configured issuer. API keys are not bound by it. */
+  issuers: ReadonlySet<string> | null
   scopes: readonly string[]
   rateLimit?: RateSpec
   /** Forward the caller's Authorization / X-Api-Key even when hide_credentials is on. */
@@ -200,6 +202,7 @@ function compileRoute(config: RouteConfig, index: number, options: RouteTableOpt
     minRole: config.min_role,
     permissions: [...(config.permission ? [config.permission] : []), ...(config.all_permissions ?? [])],
     credentials: new Set(config.credentials ?? DEFAULT_CREDENTIALS[config.auth]),
+    issuers: config.issuers ? new Set(config.issuers) : null,
     scopes: config.scopes ?? [],
     rateLimit: config.rate_limit,
     passCredentials: config.pass_credentials,

@@ -66,6 +66,7 @@ export async function startJwksServer(keys: JWK[]) {
 
 export function issuerConfig(overrides: Partial<IssuerConfig>): IssuerConfig {
   return {
+    name: undefined,
     issuer: ISSUER,
     audience: undefined,
     jwksUrl: undefined,
@@ -74,6 +75,7 @@ export function issuerConfig(overrides: Partial<IssuerConfig>): IssuerConfig {
     algorithms: ['ES256', 'RS256'],
     claims: 'propelauth',
     oidc: { userId: 'sub', email: 'email', orgId: undefined, orgName: undefined, orgRole: undefined },
+    tokenType: 'any',
     ...overrides,
   }
 }

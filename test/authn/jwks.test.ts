@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { createJwksSource, KeySourceUnavailableError } from '../../src/authn/index.ts'
+import { createJwksSource, InvalidTokenError, KeySourceUnavailableError } from '../../src/authn/index.ts'
 import { createKey, eventually, sign, startJwksServer } from './fixtures.ts'
 
 const es = await createKey('ES256', 'es-1')
@@ -67,5 +67,30 @@ test('keys are refreshed periodically in the background', async (t) => {
       ),
     3000,
   )
+  assert.equal(server.state.fetches, 2)
+})
+
+test('a lookup that comes while a fetch is under way waits for it; within the cooldown after it, an unknown kid is 503', async (t) => {
+  const server = await startJwksServer([es.jwk])
+  const source = createJwksSource({ url: server.url, cooldownMs: 60_000, refreshMs: 600_000, timeoutMs: 500 })
+  t.after(async () => {
+    source.close()
+    await server.close()
+  })
+  await eventually(() => source.ready())
+  server.state.keys = [es.jwk, es2.jwk]
+  const ghost = await createKey('ES256', 'ghost')
+  const [rotated, stray] = [await sign(es2), await sign(ghost)]
+  const underWay = source.refresh()
+  await Promise.all([keyFor(source, rotated), assert.rejects(keyFor(source, stray), InvalidTokenError), underWay])
+  assert.equal(server.state.fetches, 2, 'both lookups shared the fetch under way')
+
+  await assert.rejects(keyFor(source, stray), (error: KeySourceUnavailableError) => {
+    assert.ok(error instanceof KeySourceUnavailableError)
+    assert.match(error.reason, /cooldown/)
+    const retryAfter = Number(error.headers['retry-after'])
+    assert.ok(retryAfter >= 59 && retryAfter <= 60, `Retry-After ${retryAfter}: the seconds left of the cooldown`)
+    return true
+  })
   assert.equal(server.state.fetches, 2)
 })

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { ConfigError, loadConfig, parseConfig } from '../../src/config/index.ts'
+import { ConfigError, configWarnings, loadConfig, parseConfig } from '../../src/config/index.ts'
 
 const BASE = `upstream:
   url: http://127.0.0.1:3000
@@ -89,6 +89,59 @@ describe('loadConfig', () => {
       BASE.replace('      jwks_url: https://auth.example.com/.well-known/jwks.json\n', '') + '  - { path: /x, auth: user }\n',
     )
     assert.match(lines[0]!, /tokens\.issuers\[0\]: set exactly one of jwks_url, public_key, public_key_file/)
+  })
+
+  it('defaults the JWKS cooldown to 5s', () => {
+    const { config } = parseConfig(BASE + '  - { path: /x, auth: none }\n', 'gh.yaml', {})
+    assert.equal(config.tokens.jwks.cooldownMs, 5_000)
+    assert.equal(config.tokens.issuers[0]!.tokenType, 'any')
+  })
+
+  it("binds routes to named issuers, local being gatehouse's own", () => {
+    const text = BASE.replace('    - issuer:', '    - name: corp\n      token_type: access\n      issuer:').replace(
+      'tokens:\n',
+      'tokens:\n  local_issuer: true\n',
+    )
+    const { config, routes } = parseConfig(
+      text + '  - { path: /x, auth: user, issuers: [corp, local] }\n  - { path: /y, auth: user }\n',
+      'gh.yaml',
+      {},
+    )
+    assert.equal(config.tokens.issuers[0]!.name, 'corp')
+    assert.equal(config.tokens.issuers[0]!.tokenType, 'access')
+    assert.deepEqual([...routes.routes[0]!.issuers!], ['corp', 'local'])
+    assert.equal(routes.routes[1]!.issuers, null)
+  })
+
+  it('rejects issuer names no issuer has, at their line', () => {
+    const text = BASE.replace('    - issuer:', '    - name: corp\n      issuer:')
+    const lines = problemsOf(text + '  - path: /x\n    auth: user\n    issuers:\n      - corp\n      - local\n')
+    assert.deepEqual(lines, ['gh.yaml:16:9 routes[0].issuers[1]: unknown issuer "local" (issuer names: corp)'])
+  })
+
+  it('rejects a duplicate or reserved issuer name, and issuers on routes that read no credential', () => {
+    const second = '    - { name: corp, issuer: https://b.example.com, jwks_url: https://b.example.com/jwks }\n'
+    const twice = BASE.replace('    - issuer:', '    - name: corp\n      issuer:').replace('roles:', second + 'roles:')
+    assert.deepEqual(problemsOf(twice + '  - { path: /x, auth: none }\n'), [
+      'gh.yaml:8:9 tokens.issuers[1].name: issuer name corp is used twice',
+    ])
+    const lines = problemsOf(
+      BASE.replace('    - issuer:', '    - name: local\n      issuer:') + '  - { path: /x, auth: optional, issuers: [local] }\n',
+    )
+    assert.deepEqual(lines, [
+      "gh.yaml:5:7 tokens.issuers[0].name: the name local is reserved for gatehouse's own issuer",
+      'gh.yaml:12:33 routes[0].issuers: issuers has no effect with auth: optional',
+    ])
+  })
+
+  it('warns about an OIDC issuer without audience', () => {
+    const oidc = BASE.replace('      jwks_url:', '      claims: oidc\n      jwks_url:') + '  - { path: /x, auth: none }\n'
+    assert.deepEqual(configWarnings(parseConfig(oidc, 'gh.yaml', {}).config), [
+      'tokens.issuers[0] (https://auth.example.com): claims: oidc without audience: an ID token for another client would pass; set audience',
+    ])
+    const withAudience = oidc.replace('      claims: oidc\n', '      claims: oidc\n      audience: my-api\n')
+    assert.deepEqual(configWarnings(parseConfig(withAudience, 'gh.yaml', {}).config), [])
+    assert.deepEqual(configWarnings(parseConfig(BASE + '  - { path: /x, auth: none }\n', 'gh.yaml', {}).config), [])
   })
 
   it('reports a missing file', () => {

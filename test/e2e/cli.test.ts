@@ -135,6 +135,51 @@ describe('gatehouse check', () => {
     assert.equal(lines[1], `${file}:7:3 upstream.retries: unknown key "retries"`)
   })
 
+  it('rejects a route bound to an issuer name that no issuer has, at its line', { timeout: 30_000 }, async () => {
+    const file = join(tempDir(dirs), 'issuers.yaml')
+    writeFileSync(
+      file,
+      [
+        'upstream: { url: "http://127.0.0.1:3000" }', //                                         1
+        'tokens:', //                                                                           2
+        '  issuers:', //                                                                        3
+        '    - { name: corp, issuer: https://a.example, jwks_url: https://a.example/jwks }', // 4
+        'routes:', //                                                                           5
+        '  - path: /x', //                                                                      6
+        '    auth: user', //                                                                    7
+        '    issuers: [corp, crop]', //                                                         8  typo
+        '',
+      ].join('\n'),
+    )
+    const run = cli(['check', '--config', file])
+    assert.equal((await run.exited).code, 1)
+    assert.equal(run.stderr().trimEnd(), `${file}:8:21 routes[0].issuers[1]: unknown issuer "crop" (issuer names: corp)`)
+  })
+
+  it('warns, and still succeeds, when an OIDC issuer has no audience', { timeout: 30_000 }, async () => {
+    const file = join(tempDir(dirs), 'oidc.yaml')
+    writeFileSync(
+      file,
+      [
+        'upstream: { url: "http://127.0.0.1:3000" }',
+        'tokens:',
+        '  issuers:',
+        '    - { name: corp, issuer: https://a.example, jwks_url: https://a.example/jwks, claims: oidc }',
+        'routes:',
+        '  - { path: /x, auth: user, issuers: [corp] }',
+        '',
+      ].join('\n'),
+    )
+    const run = cli(['check', '--config', file])
+    assert.equal((await run.exited).code, 0, run.stderr())
+    assert.match(run.stdout(), /valid, 1 routes/)
+    assert.match(run.stdout(), /issuers=corp/)
+    assert.equal(
+      run.stderr().trimEnd(),
+      'warning: tokens.issuers[0] (https://a.example): claims: oidc without audience: an ID token for another client would pass; set audience',
+    )
+  })
+
   it('reads GATEHOUSE_CONFIG when --config is absent, and --config wins over it', { timeout: 30_000 }, async () => {
     const file = join(tempDir(dirs), 'from-env.yaml')
     writeFileSync(file, 'upstream: { url: "http://127.0.0.1:3000" }\nroutes:\n  - { path: /from-env, auth: none }\n')
