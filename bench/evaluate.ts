@@ -19,6 +19,7 @@ export type RatioResult = Comparison & {
 export type CheckResult = { label: string; value: number | null; unit: string; threshold: Threshold; status: Status }
 
 const HOT: RowKey = { target: 'gatehouse', scenario: 'jwt-hot' }
+const HOT_BIND: RowKey = { target: 'gatehouse', scenario: 'jwt-hot+bind' }
 const COLD: RowKey = { target: 'gatehouse', scenario: 'jwt-cold' }
 const NODE: RowKey = { target: 'node-proxy', scenario: 'public' }
 const FASTIFY_HOT: RowKey = { target: 'fastify-stack', scenario: 'jwt-hot' }
@@ -49,6 +50,8 @@ function hotTargets(hot: RowKey): Comparison[] {
  */
 export const COMPARISONS: readonly Comparison[] = [
   ...hotTargets(HOT),
+  // What binding the assertion to each request costs: a signature per request instead of a cache hit.
+  { numerator: HOT_BIND, denominator: HOT, metric: 'cpu' },
   { numerator: COLD, denominator: FASTIFY_COLD, metric: 'cpu', threshold: { op: '<=', value: 1.1 } },
   { numerator: COLD, denominator: FASTIFY_COLD, metric: 'rps' },
   { numerator: COLD, denominator: FASTIFY_COLD, metric: 'p99' },

@@ -35,6 +35,10 @@ export type BenchResults = {
 const SCENARIOS: ReadonlyArray<[name: string, what: string]> = [
   ['public', 'an `auth: none` route: the proxy alone (gatehouse still normalizes, matches and strips headers)'],
   ['jwt-hot', 'one token on an `auth: user` route: verified once, then cached; the user rate limit runs and admits'],
+  [
+    'jwt-hot+bind',
+    'jwt-hot with `identity.assertion.bind_request: true`: the token stays cached, but every request gets an assertion of its own (one ES256 signature)',
+  ],
   ['jwt-hot+log', 'jwt-hot with the JSON access log on (one line per request to a file), to show what logging costs'],
   ['jwt-cold', 'a different valid token on every request, so every request verifies an ES256 signature'],
   ['jwt-many', '10,000 distinct users, all cached beforehand, requested round-robin'],

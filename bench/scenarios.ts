@@ -87,6 +87,15 @@ export function benchRuns(ctx: BenchContext): Run[] {
     { spec: { target: 'gatehouse', scenario: 'public', load: get(GATEHOUSE_PATHS.public) }, start: gatehouse('public') },
     { spec: { target: 'gatehouse', scenario: 'jwt-hot', load: get(GATEHOUSE_PATHS.user, { headers: hot }) }, start: gatehouse('jwt-hot') },
     {
+      spec: {
+        target: 'gatehouse',
+        variant: 'bind_request on',
+        scenario: 'jwt-hot+bind',
+        load: get(GATEHOUSE_PATHS.user, { headers: hot }),
+      },
+      start: gatehouse('jwt-hot-bind', { bindRequest: true }),
+    },
+    {
       spec: { target: 'fastify-stack', variant: 'cache on', scenario: 'jwt-hot', load: get(GATEHOUSE_PATHS.user, { headers: hot }) },
       start: fastify(true),
     },

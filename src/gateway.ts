@@ -174,7 +174,12 @@ export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: S
     if (forwarded.host) headers.push('x-forwarded-host', forwarded.host)
     if (identity) {
       headers.push(...identityHeaders(identity))
-      headers.push(assertionHeader, signer.sign(identity, authenticated))
+      headers.push(
+        assertionHeader,
+        signer.bindsRequests
+          ? signer.signBound(identity, { method: req.method ?? 'GET', path: target.path + target.query, requestId: forwarded.requestId })
+          : signer.sign(identity, authenticated),
+      )
     }
     if (expectsContinue) {
       res.shouldKeepAlive = keepAlive

@@ -33,6 +33,13 @@ export type StartOptions = { log?: Logger }
 export async function startGatehouse(loaded: LoadedConfig, options: StartOptions = {}): Promise<RunningGatehouse> {
   const { config, routes, dir } = loaded
   const log = options.log ?? createLogger(config.log.level)
+  // First: a key file that does not fit the config stops the start before anything is opened.
+  const assertion = config.identity.assertion
+  const keys = await loadOrCreateAssertionKeys({
+    algorithm: assertion.algorithm,
+    keyFile: resolve(dir, assertion.keyFile),
+    secret: assertion.secret,
+  })
   const directory = await openDirectory(loaded)
   const { roles, localIssuer } = directory
   const verifier = await createTokenVerifier({
@@ -45,18 +52,14 @@ export async function startGatehouse(loaded: LoadedConfig, options: StartOptions
     log,
     ownIssuer: localIssuer?.verifier,
   })
-  const assertion = config.identity.assertion
-  const keys = await loadOrCreateAssertionKeys({
-    algorithm: assertion.algorithm,
-    keyFile: resolve(dir, assertion.keyFile),
-    secret: assertion.secret,
-  })
   const signer = createAssertionSigner({
     keys,
     algorithm: assertion.algorithm,
     issuer: assertion.issuer,
     audience: assertion.audience,
     ttlMs: assertion.ttlMs,
+    bindRequest: assertion.bindRequest,
+    pathPrefix: config.upstream.url.pathname.replace(/\/$/, ''),
   })
   const apiKeys = createApiKeyAuthenticator({
     store: directory.store,

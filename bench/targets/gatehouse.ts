@@ -18,6 +18,8 @@ export type GatehouseOptions = {
   adminApiKey?: string
   /** The sqlite store, relative to the config's folder: one per process, so no run sees another's keys. */
   storeFile: string
+  /** identity.assertion.bind_request: an assertion signed for every request instead of one cached per identity. */
+  bindRequest?: boolean
 }
 
 /** Paths the scenarios request; the routes below give each its rule. */
@@ -38,7 +40,7 @@ export function gatehouseConfig(options: GatehouseOptions): Record<string, unkno
     store: { url: `sqlite:./${options.storeFile}` },
     // High enough never to trip: the limiter runs on every request but admits.
     rate_limits: { user: '100000000/1m' },
-    identity: { assertion: { key_file: 'assertion-keys.json' } },
+    identity: { assertion: { key_file: 'assertion-keys.json', bind_request: options.bindRequest ?? false } },
     // Level info, not warn: the "gatehouse started" line that carries the port is logged at info.
     // Nothing else is logged per request unless access_log is on (errors aside).
     log: { level: 'info', access_log: options.accessLog },

@@ -24,8 +24,9 @@ def b64url_decode(part: str) -> bytes:
     return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
 
 
-def verify_assertion(token: str) -> dict:
-    """The assertion's claims, or ValueError. The algorithm is pinned: only HS256 is accepted."""
+def verify_assertion(token: str, method: str, target: str) -> dict:
+    """The assertion's claims, or ValueError. The algorithm is pinned: only HS256 is accepted.
+    An assertion bound to a request (gatehouse's bind_request: htm, htp, jti) must be this one's."""
     try:
         header_b64, payload_b64, signature_b64 = token.split(".")
         header = json.loads(b64url_decode(header_b64))
@@ -43,6 +44,9 @@ def verify_assertion(token: str) -> dict:
         raise ValueError("wrong issuer or audience")
     if not isinstance(claims.get("exp"), (int, float)) or claims["exp"] + LEEWAY < now:
         raise ValueError("expired")
+    bound = [name for name in ("htm", "htp", "jti") if name in claims]
+    if bound and (len(bound) < 3 or claims["htm"] != method or claims["htp"] != target):
+        raise ValueError("bound to another request")
     return claims
 
 
@@ -50,7 +54,7 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):  # noqa: N802 - http.server's naming
         token = self.headers.get("X-Gatehouse-Assertion")
         try:
-            claims = verify_assertion(token or "")
+            claims = verify_assertion(token or "", self.command, self.path)
         except ValueError as err:
             return self.answer(401, {"title": "Unauthorized", "status": 401, "detail": str(err)})
         identity = claims["identity"]

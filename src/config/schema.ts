@@ -194,8 +194,12 @@ const assertion = z
       .string()
       .regex(/^[A-Za-z0-9-]+$/)
       .default('X-Gatehouse-Assertion'),
-    algorithm: z.enum(['EdDSA', 'ES256', 'HS256']).default('EdDSA'),
-    ttl: duration.default(300_000),
+    // ES256, not EdDSA: jsonwebtoken, the most used JWT library in Node, cannot verify Ed25519.
+    algorithm: z.enum(['EdDSA', 'ES256', 'HS256']).default('ES256'),
+    // Short, because an assertion is a bearer credential of its own: a leaked one works until exp.
+    ttl: duration.default(30_000),
+    // Binds each assertion to its request (htm, htp, jti): one signature per request instead of one per identity.
+    bind_request: z.boolean().default(false),
     audience: z.string().min(1).default('upstream'),
     issuer: z.string().min(1).default('gatehouse'),
     key_file: z.string().default('gatehouse-keys.json'),
@@ -208,12 +212,14 @@ const assertion = z
     if (a.algorithm !== 'HS256' && a.secret !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['secret'], message: 'secret is only used with algorithm: HS256' })
     }
-    if (a.ttl < 10_000) ctx.addIssue({ code: 'custom', path: ['ttl'], message: 'ttl must be at least 10s' })
+    // Below that, clock skew between gatehouse and the upstream (5 s tolerated by the SDK) eats the lifetime.
+    if (a.ttl < 5_000) ctx.addIssue({ code: 'custom', path: ['ttl'], message: 'ttl must be at least 5s' })
   })
   .transform((a) => ({
     header: a.header,
     algorithm: a.algorithm,
     ttlMs: a.ttl,
+    bindRequest: a.bind_request,
     audience: a.audience,
     issuer: a.issuer,
     keyFile: a.key_file,

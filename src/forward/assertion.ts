@@ -13,6 +13,19 @@ export type AssertionSignerOptions = {
   ttlMs: number
   /** Assertions of recently seen identity contents, for credentials verified afresh; 10,000 by default. */
   recentMax?: number
+  /** `identity.assertion.bind_request`: the gateway signs every request with {@link AssertionSigner.signBound}. */
+  bindRequest?: boolean
+  /** The upstream URL's base path, which the proxy puts before every forwarded path: `htp` is what the upstream receives. */
+  pathPrefix?: string
+}
+
+/** The request a bound assertion is valid for. */
+export type RequestBinding = {
+  method: string
+  /** The canonical path plus the raw query, as forwarded (without the upstream base path). */
+  path: string
+  /** The X-Request-Id the upstream receives; becomes `jti`. */
+  requestId: string
 }
 
 export type AssertionSigner = {
@@ -27,6 +40,15 @@ export type AssertionSigner = {
    * the serialized identity serves identical identities under new owners (a user's next token).
    */
   sign(identity: Identity, owner?: object, now?: number): string
+  /**
+   * An assertion for one request only: `htm` (its method), `htp` (the path and query the upstream
+   * receives) and `jti` (its request id) join the claims, so a leaked assertion is refused by any
+   * other endpoint, and by the same one once the upstream remembers the `jti`. Never cached — a
+   * signature per request — and separate from `sign`, whose cached path stays as it is.
+   */
+  signBound(identity: Identity, binding: RequestBinding, now?: number): string
+  /** Whether the configuration asks for bound assertions (`bind_request`). */
+  readonly bindsRequests: boolean
 }
 
 type Cached = { jwt: string; refreshAt: number }
@@ -39,10 +61,13 @@ const SEEN_ONCE = null
  *
  *   header  { alg, kid, typ: 'JWT' }
  *   claims  { iss, aud, sub, iat, exp, identity }
+ *           { iss, aud, sub, iat, exp, jti, htm, htp, identity }   (bound to a request)
  *
  * `identity` is the Identity object as-is (camelCase, see src/authn/identity.ts), the one
  * contract the upstream SDK reads. `sub` is the principal's id: the user id for a user, the org id
- * for an org key, the API key id for a generic key. `iat` and `exp` are Unix seconds.
+ * for an org key, the API key id for a generic key. `iat` and `exp` are Unix seconds. `htm` has
+ * DPoP's meaning (RFC 9449); `htp` is not DPoP's `htu` (a full URI without the query) but the
+ * origin-form target with the query, because the query often names the resource acted on.
  *
  * Signing uses node:crypto directly (Ed25519 ≈ 40 µs, ES256 ≈ 35 µs, HS256 ≈ 2 µs here, against
  * 80–140 µs through jose's WebCrypto), because a new identity pays it on its first request.
@@ -51,6 +76,7 @@ const SEEN_ONCE = null
  */
 export function createAssertionSigner(options: AssertionSignerOptions): AssertionSigner {
   const { keys, algorithm, issuer, audience, ttlMs } = options
+  const pathPrefix = options.pathPrefix ?? ''
   const { current } = keys
   if (current.alg !== algorithm) {
     throw new Error(`the assertion key is ${current.alg} but the configured algorithm is ${algorithm}`)
@@ -66,11 +92,12 @@ export function createAssertionSigner(options: AssertionSignerOptions): Assertio
   const seenSubjects = new LRUCache<string, true>({ max: recentMax })
 
   // The identity is serialized once: it is both the content key and the payload's `identity`.
-  function signFresh(identity: Identity, content: string, now: number): Cached {
+  // `binding` is the bound claims' JSON members, each followed by a comma.
+  function signFresh(identity: Identity, content: string, now: number, binding = ''): Cached {
     const iat = Math.floor(now / 1000)
     const exp = Math.floor((now + ttlMs) / 1000)
     const sub = subjectOf(identity)
-    const claims = `${claimsPrefix}${sub === undefined ? '' : `"sub":${JSON.stringify(sub)},`}"iat":${iat},"exp":${exp},"identity":${content}}`
+    const claims = `${claimsPrefix}${sub === undefined ? '' : `"sub":${JSON.stringify(sub)},`}"iat":${iat},"exp":${exp},${binding}"identity":${content}}`
     const input = `${encodedHeader}.${base64url(claims)}`
     return { jwt: `${input}.${signature(input)}`, refreshAt: exp * 1000 - ttlMs / 3 }
   }
@@ -93,7 +120,12 @@ export function createAssertionSigner(options: AssertionSignerOptions): Assertio
     return entry.jwt
   }
 
-  return { sign }
+  function signBound(identity: Identity, binding: RequestBinding, now = Date.now()): string {
+    const members = `"jti":${JSON.stringify(binding.requestId)},"htm":${JSON.stringify(binding.method)},"htp":${JSON.stringify(pathPrefix + binding.path)},`
+    return signFresh(identity, JSON.stringify(identity), now, members).jwt
+  }
+
+  return { sign, signBound, bindsRequests: options.bindRequest ?? false }
 }
 
 function signatureFunction(algorithm: AssertionAlgorithm, key: KeyObject): (input: string) => string {

@@ -1,5 +1,5 @@
 export { createAssertionSigner } from './assertion.ts'
-export type { AssertionSigner, AssertionSignerOptions } from './assertion.ts'
+export type { AssertionSigner, AssertionSignerOptions, RequestBinding } from './assertion.ts'
 export { loadOrCreateAssertionKeys, rotateAssertionKeys } from './keys.ts'
 export type { AssertionAlgorithm, AssertionKey, AssertionKeys } from './keys.ts'
 export { createIdentityHeaders } from './identity-headers.ts'

@@ -79,9 +79,13 @@ async function generateStoredKey(alg: KeyPairAlgorithm): Promise<StoredKey> {
 
 async function keysFromFile(file: KeyFile, algorithm: KeyPairAlgorithm, keyFile: string): Promise<AssertionKeys> {
   const first = file.keys[0]!
+  // Never a silent switch: an upstream that pins the old algorithm would refuse every assertion.
   if (first.alg !== algorithm) {
     throw new Error(
-      `${keyFile}: the current assertion key is ${first.alg} but the configured algorithm is ${algorithm}; rotate the keys to switch`,
+      `${keyFile}: the current assertion key is ${first.alg} but the configured algorithm is ${algorithm}` +
+        (algorithm === 'ES256' && first.alg === 'EdDSA' ? ' (the default since it replaced EdDSA, which jsonwebtoken cannot verify)' : '') +
+        `. Set identity.assertion.algorithm: ${first.alg} to keep signing with this key, or remove the file (or rotate it with` +
+        ` rotateAssertionKeys) to sign with a new ${algorithm} key once every upstream accepts ${algorithm}.`,
     )
   }
   const published = await Promise.all(file.keys.map((k) => publishedJwk(k, keyFile)))

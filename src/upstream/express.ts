@@ -6,6 +6,8 @@ import type { Verifier } from './verifier.ts'
 
 export type GatehouseRequest = IncomingMessage & {
   params?: Record<string, string | undefined>
+  /** Express's target before a router stripped its mount path; the assertion is bound to it. */
+  originalUrl?: string
   caller?: Caller
   currentUser?: User
   currentOrg?: OrgMemberInfo
@@ -27,7 +29,7 @@ function sendProblem(res: ServerResponse, p: Problem): void {
 function wrap(verifier: Verifier, decide: (req: GatehouseRequest, caller: Caller | undefined) => Problem | undefined): Middleware {
   return (req, res, next) => {
     verifier
-      .fromHeaders(req.headers)
+      .fromHeaders(req.headers, { method: req.method ?? '', path: req.originalUrl ?? req.url ?? '' })
       .then(
         (caller) => {
           const p = decide(req, caller)

@@ -24,7 +24,7 @@ function problem(c: Context, p: Problem): Response {
 
 async function readCaller(verifier: Verifier, c: Context): Promise<Caller | undefined | Problem> {
   try {
-    return await verifier.fromHeaders(c.req.raw.headers)
+    return await verifier.fromHeaders(c.req.raw.headers, { method: c.req.method, path: c.req.url })
   } catch {
     return unauthorized('invalid identity assertion')
   }

@@ -1,5 +1,6 @@
 export { createVerifier, AssertionError, ASSERTION_HEADER } from './verifier.ts'
 export type { Verifier, VerifierOptions, AssertionAlgorithm } from './verifier.ts'
+export type { RequestBinding, RequestFacts } from './binding.ts'
 export { User, OrgMemberInfo, callerFromIdentity } from './models.ts'
 export type { Caller } from './models.ts'
 export type { AssertedIdentity, AssertedUser, AssertedApiKey, AssertedOrgMembership } from './types.ts'

@@ -1,7 +1,10 @@
 import { createLocalJWKSet, createRemoteJWKSet, importSPKI, jwtVerify } from 'jose'
 import type { CryptoKey, JSONWebKeySet, JWK, JWTVerifyGetKey, KeyObject } from 'jose'
+import { bindingMismatch, bindingOf } from './binding.ts'
+import type { RequestFacts } from './binding.ts'
 import { callerFromIdentity } from './models.ts'
 import type { Caller } from './models.ts'
+import { createReplayCache } from './replay.ts'
 import type { AssertedIdentity } from './types.ts'
 
 export const ASSERTION_HEADER = 'x-gatehouse-assertion'
@@ -17,22 +20,38 @@ export type VerifierOptions = {
   secret?: string
   issuer?: string
   audience?: string
-  /** Defaults: ['EdDSA', 'ES256'] for keys, ['HS256'] for a secret. Never mixed. */
+  /** Defaults: ['ES256', 'EdDSA'] for keys, ['HS256'] for a secret. Never mixed. */
   algorithms?: AssertionAlgorithm[]
   /** Clock tolerance in seconds (default 5). */
   clockTolerance?: number
+  /**
+   * Refuse assertions that are not bound to a request (set it when gatehouse runs with
+   * `identity.assertion.bind_request: true`, so that turning binding off there is noticed here).
+   */
+  requireBinding?: boolean
+  /**
+   * Accept each bound assertion once: its `jti` (the request id) is remembered until it expires.
+   * Per process; off by default because a front proxy that retries with the same X-Request-Id
+   * would see its retry refused. `true` is `{ maxEntries: 100_000 }`.
+   */
+  replayCache?: boolean | { maxEntries?: number }
 }
 
 export type Verifier = {
-  verify(assertion: string): Promise<Caller>
-  fromHeaders(headers: Headers | Record<string, string | string[] | undefined>): Promise<Caller | undefined>
+  /**
+   * The caller an assertion names. With `request`, an assertion bound to a request (`htm`, `htp`,
+   * `jti`) must have been signed for this method and path; a bound assertion without `request`
+   * is refused, since its binding cannot be checked.
+   */
+  verify(assertion: string, request?: RequestFacts): Promise<Caller>
+  fromHeaders(headers: Headers | Record<string, string | string[] | undefined>, request?: RequestFacts): Promise<Caller | undefined>
 }
 
 export class AssertionError extends Error {
   override readonly name = 'AssertionError'
 }
 
-const KEY_ALGS: AssertionAlgorithm[] = ['EdDSA', 'ES256']
+const KEY_ALGS: AssertionAlgorithm[] = ['ES256', 'EdDSA']
 
 export function createVerifier(options: VerifierOptions): Verifier {
   const sources = [options.jwksUrl, options.publicKey, options.secret].filter((s) => s !== undefined)
@@ -50,8 +69,12 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const audience = options.audience ?? 'upstream'
   const clockTolerance = options.clockTolerance ?? 5
   const key = resolveKey(options)
+  const requireBinding = options.requireBinding ?? false
+  const replay = options.replayCache
+    ? createReplayCache((options.replayCache === true ? {} : options.replayCache).maxEntries ?? 100_000)
+    : undefined
 
-  async function verify(assertion: string): Promise<Caller> {
+  async function verify(assertion: string, request?: RequestFacts): Promise<Caller> {
     if (typeof assertion !== 'string' || assertion.length === 0) throw new AssertionError('missing assertion')
     let payload: Record<string, unknown>
     try {
@@ -66,15 +89,34 @@ export function createVerifier(options: VerifierOptions): Verifier {
     }
     const identity = payload.identity
     if (!isIdentity(identity)) throw new AssertionError('invalid assertion: no identity claim')
+    checkBinding(payload, request)
     return callerFromIdentity(identity)
+  }
+
+  // After the signature: only gatehouse's own assertions may take room in the replay cache.
+  function checkBinding(payload: Record<string, unknown>, request: RequestFacts | undefined): void {
+    const binding = bindingOf(payload)
+    if (binding === 'malformed') throw new AssertionError('invalid assertion: incomplete request binding (htm, htp, jti)')
+    if (binding === undefined) {
+      if (requireBinding) throw new AssertionError('invalid assertion: not bound to a request')
+      return
+    }
+    if (!request) throw new AssertionError('invalid assertion: bound to a request, but no request was given to check it against')
+    const mismatch = bindingMismatch(binding, request)
+    if (mismatch) throw new AssertionError(`invalid assertion: ${mismatch}`)
+    // Kept as long as jose would still accept it: until exp plus the clock tolerance.
+    const now = Date.now()
+    if (replay && !replay.claim(binding.requestId, (payload.exp as number) * 1000 + clockTolerance * 1000, now)) {
+      throw new AssertionError('invalid assertion: already used (jti replayed)')
+    }
   }
 
   return {
     verify,
-    async fromHeaders(headers) {
+    async fromHeaders(headers, request) {
       const value = readHeader(headers, ASSERTION_HEADER)
       if (value === undefined) return undefined
-      return verify(value)
+      return verify(value, request)
     },
   }
 }

@@ -144,6 +144,22 @@ describe('loadConfig', () => {
     assert.deepEqual(configWarnings(parseConfig(BASE + '  - { path: /x, auth: none }\n', 'gh.yaml', {}).config), [])
   })
 
+  it('defaults the assertion to ES256, 30 s and unbound; bind_request turns binding on; ttl below 5 s is refused', () => {
+    const { config } = parseConfig(BASE + '  - { path: /x, auth: none }\n', 'gh.yaml', {})
+    assert.equal(config.identity.assertion.algorithm, 'ES256')
+    assert.equal(config.identity.assertion.ttlMs, 30_000)
+    assert.equal(config.identity.assertion.bindRequest, false)
+    const bound = parseConfig(
+      BASE + '  - { path: /x, auth: none }\nidentity: { assertion: { bind_request: true, ttl: 5s } }\n',
+      'gh.yaml',
+      {},
+    )
+    assert.equal(bound.config.identity.assertion.bindRequest, true)
+    assert.equal(bound.config.identity.assertion.ttlMs, 5_000)
+    const lines = problemsOf(BASE + '  - { path: /x, auth: none }\nidentity:\n  assertion:\n    ttl: 4s\n')
+    assert.match(lines[0]!, /^gh\.yaml:\d+:\d+ identity\.assertion\.ttl: ttl must be at least 5s/)
+  })
+
   it('reports a missing file', () => {
     assert.throws(() => loadConfig('/nonexistent/gatehouse.yaml'), /cannot read the file: ENOENT/)
   })

@@ -76,4 +76,25 @@ describe('examples/python-upstream behind the real gateway (HS256 assertion)', (
     const none = `${b64({ alg: 'none', typ: 'JWT' })}.${input.split('.')[1]}.`
     assert.equal((await fetch(`${pythonUrl}/api/whoami`, { headers: { 'x-gatehouse-assertion': none } })).status, 401)
   })
+
+  it('holds an assertion bound to a request (bind_request) to its method and path', async () => {
+    const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url')
+    const claims = {
+      iss: 'gatehouse',
+      aud: 'upstream',
+      exp: Math.floor(Date.now() / 1000) + 30,
+      identity: { principal: 'user', user: { userId: 'u-py' } },
+    }
+    const signed = (extra: object) => {
+      const input = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ ...claims, ...extra })}`
+      return { 'x-gatehouse-assertion': `${input}.${createHmac('sha256', SECRET).update(input).digest('base64url')}` }
+    }
+    const bound = signed({ htm: 'GET', htp: '/api/whoami?view=full', jti: 'req-1' })
+    assert.equal((await fetch(`${pythonUrl}/api/whoami?view=full`, { headers: bound })).status, 200)
+    const elsewhere = await fetch(`${pythonUrl}/api/whoami`, { headers: bound })
+    assert.equal(elsewhere.status, 401)
+    assert.equal(((await elsewhere.json()) as { detail: string }).detail, 'bound to another request')
+    const partial = signed({ htm: 'GET', htp: '/api/whoami' })
+    assert.equal((await fetch(`${pythonUrl}/api/whoami`, { headers: partial })).status, 401)
+  })
 })

@@ -140,6 +140,50 @@ describe('assertion signer', () => {
     await jwtVerify(oldToken, jwks, verifyAt(T0))
   })
 
+  describe('bound to a request', () => {
+    const binding = { method: 'POST', path: '/org/org_1/invoices?draft=1', requestId: 'req-1' }
+
+    it('carries htm, htp (behind the upstream base path) and jti, and verifies', async () => {
+      const keys = await loadOrCreateAssertionKeys({ algorithm: 'ES256', keyFile: path.join(dir, 'bound.json') })
+      const signer = createAssertionSigner({ keys, algorithm: 'ES256', ...base, bindRequest: true, pathPrefix: '/v1' })
+      assert.equal(signer.bindsRequests, true)
+      const { payload } = await jwtVerify(signer.signBound(identity, binding, T0), createLocalJWKSet(keys.jwks()), verifyAt(T0))
+      assert.deepEqual(payload, {
+        iss: 'gatehouse',
+        aud: 'upstream',
+        sub: 'user_1',
+        iat: T0 / 1000,
+        exp: (T0 + TTL) / 1000,
+        jti: 'req-1',
+        htm: 'POST',
+        htp: '/v1/org/org_1/invoices?draft=1',
+        identity,
+      })
+    })
+
+    it('signs every request afresh and leaves the cached unbound path as it was', async () => {
+      // EdDSA signatures are deterministic: equal input would give an equal assertion, so a reuse would show.
+      const keys = await loadOrCreateAssertionKeys({ algorithm: 'EdDSA', keyFile: path.join(dir, 'bound-fresh.json') })
+      const signer = createAssertionSigner({ keys, algorithm: 'EdDSA', ...base })
+      assert.equal(signer.bindsRequests, false)
+      signer.sign(identity, identity, T0 - 1000)
+      const unbound = signer.sign(identity, identity, T0)
+      const first = signer.signBound(identity, binding, T0)
+      const second = signer.signBound(identity, { ...binding, requestId: 'req-2' }, T0)
+      const other = signer.signBound(identity, { ...binding, method: 'DELETE' }, T0)
+      assert.equal(new Set([unbound, first, second, other]).size, 4)
+      const jwks = createLocalJWKSet(keys.jwks())
+      assert.deepEqual(await Promise.all([first, second, other].map(async (t) => (await jwtVerify(t, jwks, verifyAt(T0))).payload.jti)), [
+        'req-1',
+        'req-2',
+        'req-1',
+      ])
+      assert.equal(signer.sign(identity, identity, T0 + 1000), unbound, 'the unbound assertion is still the cached one')
+      const { payload } = await jwtVerify(unbound, jwks, verifyAt(T0))
+      assert.deepEqual([payload.jti, payload.htm, payload.htp], [undefined, undefined, undefined])
+    })
+  })
+
   it('refuses keys of another algorithm', async () => {
     const keys = await loadOrCreateAssertionKeys({ algorithm: 'EdDSA', keyFile: path.join(dir, 'mismatch.json') })
     assert.throws(() => createAssertionSigner({ keys, algorithm: 'ES256', ...base }), /configured algorithm is ES256/)

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { randomUUID } from 'node:crypto'
 import { createServer } from 'node:http'
 import type { Server, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -8,6 +9,7 @@ import { exportJWK, generateKeyPair, SignJWT } from 'jose'
 import type { CryptoKey, JWK } from 'jose'
 import { createVerifier } from '../../src/upstream/index.ts'
 import type { AssertedIdentity, Verifier } from '../../src/upstream/index.ts'
+import { createReplayCache } from '../../src/upstream/replay.ts'
 import * as honoMw from '../../src/upstream/hono.ts'
 import type { GatehouseEnv } from '../../src/upstream/hono.ts'
 import * as expressMw from '../../src/upstream/express.ts'
@@ -33,7 +35,17 @@ const IDENTITY: AssertedIdentity = {
   activeOrg: { orgId: 'org-1', orgName: 'Acme', role: 'Admin', inheritedRoles: ['Admin', 'Member'], permissions: ['can_manage_api_keys'] },
 }
 
-type SignOpts = { alg?: string; kid?: string; iss?: string; aud?: string; exp?: number; identity?: unknown; key?: CryptoKey | Uint8Array }
+type SignOpts = {
+  alg?: string
+  kid?: string
+  iss?: string
+  aud?: string
+  exp?: number
+  identity?: unknown
+  key?: CryptoKey | Uint8Array
+  /** Extra claims, e.g. a request binding (htm, htp, jti). */
+  claims?: Record<string, unknown>
+}
 
 describe('upstream SDK', () => {
   let edKey: CryptoKey
@@ -47,7 +59,7 @@ describe('upstream SDK', () => {
   async function sign(o: SignOpts = {}): Promise<string> {
     const alg = o.alg ?? 'EdDSA'
     const now = Math.floor(Date.now() / 1000)
-    return new SignJWT({ identity: o.identity ?? IDENTITY })
+    return new SignJWT({ ...o.claims, identity: o.identity ?? IDENTITY })
       .setProtectedHeader({ alg, kid: o.kid ?? 'k1', typ: 'JWT' })
       .setIssuer(o.iss ?? 'gatehouse')
       .setAudience(o.aud ?? 'upstream')
@@ -142,6 +154,89 @@ describe('upstream SDK', () => {
     assert.equal((await v.fromHeaders({ 'X-Gatehouse-Assertion': token }))?.user?.userId, 'u-1')
     assert.equal(await v.fromHeaders({ 'x-gatehouse-user-id': 'u-1' }), undefined)
     assert.equal((await v.fromHeaders(new Headers({ 'x-gatehouse-assertion': token })))?.user?.userId, 'u-1')
+  })
+
+  describe('assertions bound to a request', () => {
+    const bound = (htm: string, htp: string, jti: string = randomUUID()) => sign({ claims: { htm, htp, jti } })
+
+    it('accepts a bound assertion for its own method and path, and refuses it for another', async () => {
+      const token = await bound('POST', '/org/org-1/invoices?draft=1')
+      assert.equal((await verifier.verify(token, { method: 'POST', path: '/org/org-1/invoices?draft=1' })).user?.userId, 'u-1')
+      // A full URL (what Request.url gives) is compared by its path and query.
+      assert.ok(await verifier.verify(token, { method: 'POST', path: 'http://127.0.0.1:3000/org/org-1/invoices?draft=1' }))
+      await assert.rejects(verifier.verify(token, { method: 'DELETE', path: '/org/org-1/invoices?draft=1' }), /bound to POST, not DELETE/)
+      await assert.rejects(verifier.verify(token, { method: 'POST', path: '/org/org-2/invoices?draft=1' }), /bound to another path/)
+      await assert.rejects(verifier.verify(token, { method: 'POST', path: '/org/org-1/invoices' }), /bound to another path/)
+      await assert.rejects(verifier.verify(token, { method: 'POST', path: '//org/org-1/invoices?draft=1' }), /bound to another path/)
+      await assert.rejects(verifier.verify(token), /no request was given/)
+    })
+
+    it('refuses a partial binding, and an unbound assertion when requireBinding is set', async () => {
+      const partial = await sign({ claims: { htm: 'GET', htp: '/me' } })
+      await assert.rejects(verifier.verify(partial, { method: 'GET', path: '/me' }), /incomplete request binding/)
+      const strict = createVerifier({ jwksUrl, requireBinding: true })
+      await assert.rejects(strict.verify(await sign(), { method: 'GET', path: '/me' }), /not bound to a request/)
+      assert.ok(await strict.verify(await bound('GET', '/me'), { method: 'GET', path: '/me' }))
+    })
+
+    it('with a replay cache, accepts each jti once', async () => {
+      const once = createVerifier({ jwksUrl, replayCache: true })
+      const request = { method: 'GET', path: '/me' }
+      const token = await bound('GET', '/me', 'req-42')
+      assert.ok(await once.verify(token, request))
+      await assert.rejects(once.verify(token, request), /already used/)
+      // Another assertion of the same request id is the same request played again.
+      await assert.rejects(once.verify(await bound('GET', '/me', 'req-42'), request), /already used/)
+      assert.ok(await once.verify(await bound('GET', '/me', 'req-43'), request))
+      // Without the cache a valid bound assertion may be presented again until it expires.
+      assert.ok(await verifier.verify(token, request))
+      assert.ok(await verifier.verify(token, request))
+    })
+
+    it('the replay cache forgets expired entries first and stays within its bound', () => {
+      const cache = createReplayCache(2)
+      assert.equal(cache.claim('a', 1_000, 0), true)
+      assert.equal(cache.claim('a', 1_000, 999), false)
+      assert.equal(cache.claim('b', 2_000, 999), true)
+      // Full of live entries: the oldest is forgotten to make room.
+      assert.equal(cache.claim('c', 3_000, 999), true)
+      assert.equal(cache.claim('a', 3_000, 999), true)
+      assert.equal(cache.claim('c', 3_000, 999), false)
+      // Expired: a jti is accepted again only once its assertion could not verify any more.
+      assert.equal(cache.claim('c', 4_000, 3_000), true)
+    })
+
+    it('the Hono and Express middleware check the binding against the request they serve', async () => {
+      const app = new Hono<GatehouseEnv>()
+      app.post('/org/:org_id/admin', honoMw.requireOrgMember(verifier, { minRole: 'Admin' }), (c) =>
+        c.json({ org: c.get('currentOrg')!.orgId }),
+      )
+      app.get('/search', honoMw.requireUser(verifier), (c) => c.json({ q: c.req.query('q') }))
+      const post = { 'x-gatehouse-assertion': await bound('POST', '/org/org-1/admin') }
+      assert.deepEqual(await (await app.request('/org/org-1/admin', { method: 'POST', headers: post })).json(), { org: 'org-1' })
+      assert.equal((await app.request('/org/org-1/admin?x=1', { method: 'POST', headers: post })).status, 401)
+      // A query as gatehouse forwards it (raw "), which Request.url percent-encodes.
+      const search = { 'x-gatehouse-assertion': await bound('GET', '/search?q="a"') }
+      assert.equal((await app.request('http://localhost/search?q="a"', { headers: search })).status, 200)
+      assert.equal((await app.request('http://localhost/search?q=b', { headers: search })).status, 401)
+
+      const server = createServer((req: GatehouseRequest, res) => {
+        // As Express does under app.use('/api', router): the router sees the stripped url.
+        req.originalUrl = req.url
+        req.url = req.url!.replace(/^\/api/, '')
+        expressMw.requireUser(verifier)(req, res, () => res.end(JSON.stringify({ user: req.currentUser!.userId })))
+      })
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+      try {
+        const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+        const headers = { 'x-gatehouse-assertion': await bound('GET', '/api/me') }
+        assert.deepEqual(await (await fetch(`${url}/api/me`, { headers })).json(), { user: 'u-1' })
+        assert.equal((await fetch(`${url}/api/other`, { headers })).status, 401)
+        assert.equal((await fetch(`${url}/api/me`, { method: 'DELETE', headers })).status, 401)
+      } finally {
+        await new Promise<void>((r) => server.close(() => r()))
+      }
+    })
   })
 
   describe('Hono middleware', () => {
