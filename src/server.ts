@@ -32,7 +32,7 @@ export type StartOptions = { log?: Logger }
 export async function startGatehouse(loaded: LoadedConfig, options: StartOptions = {}): Promise<RunningGatehouse> {
   const { config, routes, dir } = loaded
   const log = options.log ?? createLogger(config.log.level)
-  const directory = await openDirectory(loaded)
+  const directory = await openDirectory(loaded, { warn: (message) => log.warn(message) })
   const { roles, localIssuer } = directory
   const verifier = await createTokenVerifier({
     issuers: config.tokens.issuers,

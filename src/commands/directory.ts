@@ -196,7 +196,7 @@ export async function runDirectoryCommand(words: string[], loaded: () => LoadedC
   }
   const config = loaded()
   if (!config) return 1
-  const directory = await openDirectory(config)
+  const directory = await openDirectory(config, { warn: (message) => console.error(`warning: ${message}`) })
   try {
     // A key for this one process: the in-process admin API requires one like the listener does.
     const apiKey = randomBytes(24).toString('base64url')
