@@ -13,7 +13,7 @@ import { createPipeline } from './gateway.ts'
 import type { ListenAddress } from './config/index.ts'
 import { createLogger } from './log.ts'
 import type { Logger } from './log.ts'
-import { createInvalidationBus, createLocalInvalidationBus } from './invalidation/index.ts'
+import { createInvalidationBus, createLocalInvalidationBus, invalidationChannel } from './invalidation/index.ts'
 import type { InvalidationEvent } from './invalidation/index.ts'
 import { createMemoryLimiter, createRedisLimiter } from './ratelimit/index.ts'
 import { connectRedis } from './redis.ts'
@@ -133,7 +133,7 @@ async function build(loaded: LoadedConfig, log: Logger, opened: CloseStack): Pro
     ? createInvalidationBus({
         publisher: shared.client,
         subscriber: shared.subscriber,
-        channel: `${config.redis!.keyPrefix}invalidate`,
+        channel: invalidationChannel(config.redis!.keyPrefix),
         onMessage: evict,
       })
     : createLocalInvalidationBus()
