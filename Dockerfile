@@ -36,7 +36,8 @@ COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY bin ./bin
 COPY config.example.yaml /etc/gatehouse/gatehouse.yaml
-RUN mkdir -p /var/lib/gatehouse && chown node:node /var/lib/gatehouse
+# Owner-only: the store and key files in it hold private keys.
+RUN install -d -m 0700 -o node -g node /var/lib/gatehouse
 USER node
 EXPOSE 8080 8081
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \

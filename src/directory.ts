@@ -19,10 +19,15 @@ export type Directory = {
 
 const NO_KEYS = Object.freeze({ keys: [] })
 
-export async function openDirectory(loaded: LoadedConfig): Promise<Directory> {
+export type OpenDirectoryOptions = {
+  /** Where a fixed-up problem of the store's files is told (a store file readable by others). */
+  warn: (message: string) => void
+}
+
+export async function openDirectory(loaded: LoadedConfig, options: OpenDirectoryOptions): Promise<Directory> {
   const { config, dir } = loaded
   const roles = createRoleTable(config.roles)
-  const store = await openStore(config.store.url, dir)
+  const store = await openStore(config.store.url, dir, options)
   try {
     const own = config.tokens.localIssuer
     const localIssuer = own ? await createLocalIssuer({ store, roles, issuer: own.issuer, algorithm: own.algorithm }) : undefined

@@ -4,7 +4,7 @@ import type { LoadedConfig } from './config/index.ts'
 import { DIRECTORY_USAGE, runDirectoryCommand } from './commands/directory.ts'
 import { runDemo } from './demo.ts'
 import type { CompiledRoute } from './rules/index.ts'
-import { startGatehouse } from './server.ts'
+import { ListenError, startGatehouse } from './server.ts'
 
 const USAGE = `usage: gatehouse <command> [--config FILE]
 
@@ -108,7 +108,15 @@ function requirement(route: CompiledRoute): string {
 async function start(file: string): Promise<number> {
   const loaded = load(file)
   if (!loaded) return 1
-  const running = await startGatehouse(loaded)
+  let running
+  try {
+    running = await startGatehouse(loaded)
+  } catch (err) {
+    // A port in use is an operator's mistake, not a crash: one line naming the config key, no stack.
+    if (!(err instanceof ListenError)) throw err
+    console.error(`gatehouse: ${err.message}`)
+    return 1
+  }
   await new Promise<void>((resolveSignal) => {
     const stop = (signal: NodeJS.Signals) => {
       running.log.info({ signal }, 'shutting down')

@@ -43,3 +43,15 @@ export function connectRedis(config: { url: string }, log: Logger): SharedRedis 
     },
   }
 }
+
+/**
+ * One connection for a short-lived process that only publishes (the CLI): its commands wait for
+ * the connection instead of failing at once, and a Redis that cannot be reached fails them within
+ * `connectTimeoutMs` instead of being retried forever.
+ */
+export function connectRedisPublisher(config: { url: string }, connectTimeoutMs = 2000): Redis {
+  const client = new Redis(config.url, { connectTimeout: connectTimeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null })
+  // The failure reaches the caller through its command; without a listener ioredis would print it too.
+  client.on('error', () => {})
+  return client
+}

@@ -14,7 +14,7 @@ import { answerClientError, refuseConnect } from './http/index.ts'
 import type { ListenAddress } from './config/index.ts'
 import { createLogger } from './log.ts'
 import type { Logger } from './log.ts'
-import { createInvalidationBus, createLocalInvalidationBus } from './invalidation/index.ts'
+import { createInvalidationBus, createLocalInvalidationBus, invalidationChannel } from './invalidation/index.ts'
 import type { InvalidationEvent } from './invalidation/index.ts'
 import { createMemoryLimiter, createRedisLimiter } from './ratelimit/index.ts'
 import { connectRedis } from './redis.ts'
@@ -29,10 +29,39 @@ export type RunningGatehouse = {
 
 export type StartOptions = { log?: Logger }
 
-/** Builds every part from a loaded config and starts the gateway and admin listeners. */
+/** A listener that could not bind: names the config key and the address, for a one-line message. */
+export class ListenError extends Error {
+  constructor(
+    readonly key: 'server.listen' | 'admin.listen',
+    address: ListenAddress,
+    cause: NodeJS.ErrnoException,
+  ) {
+    const why = cause.code === 'EADDRINUSE' ? 'the address is already in use' : cause.message
+    const host = address.host.includes(':') ? `[${address.host}]` : address.host
+    super(`${key} ${host}:${address.port}: cannot listen: ${why}`, { cause })
+  }
+}
+
+/**
+ * Builds every part from a loaded config and starts the gateway and admin listeners. A start that
+ * fails part-way (a port in use, an unreadable key file) closes what it had opened before it
+ * rejects, so nothing keeps the process alive or holds a port.
+ */
 export async function startGatehouse(loaded: LoadedConfig, options: StartOptions = {}): Promise<RunningGatehouse> {
+  const log = options.log ?? createLogger(loaded.config.log.level)
+  const opened = createCloseStack(log)
+  try {
+    return await build(loaded, log, opened)
+  } catch (err) {
+    await opened.closeAll()
+    log.error({ err: err instanceof Error ? err.message : String(err) }, 'gatehouse failed to start')
+    await flushLog(log)
+    throw err
+  }
+}
+
+async function build(loaded: LoadedConfig, log: Logger, opened: CloseStack): Promise<RunningGatehouse> {
   const { config, routes, dir } = loaded
-  const log = options.log ?? createLogger(config.log.level)
   // First: a key file that does not fit the config stops the start before anything is opened.
   const assertion = config.identity.assertion
   const keys = await loadOrCreateAssertionKeys({
@@ -40,7 +69,7 @@ export async function startGatehouse(loaded: LoadedConfig, options: StartOptions
     keyFile: resolve(dir, assertion.keyFile),
     secret: assertion.secret,
   })
-  const directory = await openDirectory(loaded)
+  const directory = opened.add(await openDirectory(loaded, { warn: (message) => log.warn(message) }))
   const { roles, localIssuer } = directory
   const verifier = await createTokenVerifier({
     issuers: config.tokens.issuers,
@@ -52,6 +81,7 @@ export async function startGatehouse(loaded: LoadedConfig, options: StartOptions
     log,
     ownIssuer: localIssuer?.verifier,
   })
+  opened.add(verifier)
   const signer = createAssertionSigner({
     keys,
     algorithm: assertion.algorithm,
@@ -74,8 +104,10 @@ export async function startGatehouse(loaded: LoadedConfig, options: StartOptions
     flushMs: config.apiKeys.usageFlushMs,
     onError: (err) => log.warn({ err: String(err) }, 'writing API key usage failed; kept for the next flush'),
   })
-  const proxy = createUpstreamProxy(config.upstream)
-  const shared = config.redis ? connectRedis(config.redis, log) : undefined
+  // Closed after the listeners and before the store: its last flush writes to the store.
+  opened.add(usage)
+  const proxy = opened.add(createUpstreamProxy(config.upstream))
+  const shared = config.redis ? opened.add(connectRedis(config.redis, log)) : undefined
   const memoryLimiter = createMemoryLimiter({ maxTracked: config.rateLimits.maxTracked })
   const redisLimiter =
     shared &&
@@ -89,6 +121,7 @@ export async function startGatehouse(loaded: LoadedConfig, options: StartOptions
           ? log.warn({ err: String(err) }, 'Redis unavailable: rate limits fall back to this replica alone')
           : log.info('Redis back: rate limits are shared again'),
     })
+  if (redisLimiter) opened.add(redisLimiter)
   const limiter = redisLimiter ?? memoryLimiter
 
   /** Evicts what a directory change makes stale, whichever replica it was made on. */
@@ -104,10 +137,11 @@ export async function startGatehouse(loaded: LoadedConfig, options: StartOptions
     ? createInvalidationBus({
         publisher: shared.client,
         subscriber: shared.subscriber,
-        channel: `${config.redis!.keyPrefix}invalidate`,
+        channel: invalidationChannel(config.redis!.keyPrefix),
         onMessage: evict,
       })
     : createLocalInvalidationBus()
+  opened.add(bus)
 
   // The proxied path is a plain node:http handler: Hono's Request/Response adapter costs about
   // 16 µs of CPU per request (measured: ~92 vs ~108 µs with one cached token) and the pipeline
@@ -146,7 +180,14 @@ export async function startGatehouse(loaded: LoadedConfig, options: StartOptions
   // Leave the process's global Request/Response alone: gatehouse may be embedded (tests, SDKs).
   const adminServer = createServer(getRequestListener(adminApp.fetch, { overrideGlobalObjects: false }))
 
-  const [gateway, admin] = await Promise.all([listen(gatewayServer, config.server.listen), listen(adminServer, config.admin.listen)])
+  // Drained together, each listener as soon as it listens: one after the other, so that when the
+  // admin address fails the gateway listener is already there to be closed.
+  const listening: Server[] = []
+  opened.add({ close: () => Promise.all(listening.map((server) => drain(server, config.server.shutdownTimeoutMs))) })
+  const gateway = await listen(gatewayServer, 'server.listen', config.server.listen)
+  listening.push(gatewayServer)
+  const admin = await listen(adminServer, 'admin.listen', config.admin.listen)
+  listening.push(adminServer)
   log.info(
     { gateway: `${gateway.address}:${gateway.port}`, admin: `${admin.address}:${admin.port}`, routes: routes.routes.length },
     'gatehouse started',
@@ -155,25 +196,49 @@ export async function startGatehouse(loaded: LoadedConfig, options: StartOptions
   let closing: Promise<void> | undefined
   const close = () =>
     (closing ??= (async () => {
-      await Promise.all([drain(gatewayServer, config.server.shutdownTimeoutMs), drain(adminServer, config.server.shutdownTimeoutMs)])
-      await proxy.close()
-      verifier.close()
-      await usage.close()
-      await bus.close()
-      redisLimiter?.close()
-      await shared?.close()
-      await directory.close()
+      await opened.closeAll()
       log.info('gatehouse stopped')
-      await new Promise<void>((done) => log.flush(() => done()))
+      await flushLog(log)
     })())
   return { gateway, admin, log, close }
 }
 
-function listen(server: Server, address: ListenAddress): Promise<AddressInfo> {
+type Closable = { close(): unknown }
+type CloseStack = { add<T extends Closable>(resource: T): T; closeAll(): Promise<void> }
+
+/**
+ * What a start has opened, closed in the reverse order: listeners first (they drain), the store
+ * last. A close that fails is logged and the others still run.
+ */
+function createCloseStack(log: Logger): CloseStack {
+  const resources: Closable[] = []
+  return {
+    add(resource) {
+      resources.push(resource)
+      return resource
+    },
+    async closeAll() {
+      for (const resource of resources.splice(0).reverse()) {
+        try {
+          await resource.close()
+        } catch (err) {
+          log.warn({ err: String(err) }, 'closing a part of gatehouse failed')
+        }
+      }
+    },
+  }
+}
+
+function flushLog(log: Logger): Promise<void> {
+  return new Promise<void>((done) => log.flush(() => done()))
+}
+
+function listen(server: Server, key: ListenError['key'], address: ListenAddress): Promise<AddressInfo> {
   return new Promise((resolveListen, rejectListen) => {
-    server.once('error', rejectListen)
+    const fail = (err: NodeJS.ErrnoException) => rejectListen(new ListenError(key, address, err))
+    server.once('error', fail)
     server.listen(address.port, address.host, () => {
-      server.off('error', rejectListen)
+      server.off('error', fail)
       resolveListen(server.address() as AddressInfo)
     })
   })

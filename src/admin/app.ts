@@ -11,6 +11,7 @@ import type { ApiContext, ApiKeySettings, AuditEvent, DirectoryChange } from './
 import { respondToError, problemResponse, validationHook } from './errors.ts'
 import { json } from './openapi.ts'
 import { registerOrgRoutes } from './orgs.ts'
+import { refuseUndeclaredQueries } from './query.ts'
 import { registerTokenRoutes } from './tokens.ts'
 import type { AccessTokenIssuer } from './tokens.ts'
 import { registerUserRoutes } from './users.ts'
@@ -49,6 +50,7 @@ export type AdminDeps = {
  */
 export function createAdminApp(deps: AdminDeps): OpenAPIHono {
   const app = new OpenAPIHono({ defaultHook: validationHook })
+  refuseUndeclaredQueries(app)
   registerProbes(app, deps)
 
   const { apiKey, store } = deps

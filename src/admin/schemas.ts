@@ -4,7 +4,8 @@ import { z } from '@hono/zod-openapi'
  * The zod schemas of the management API. The same objects validate requests and generate
  * /openapi.json, so the document cannot drift from what the API accepts. Bodies are strict
  * objects: an unknown field (a typo, or a `password`) is a 400 naming it rather than silently
- * ignored; query strings ignore unknown parameters, as caches and proxies add their own.
+ * ignored. Query strings are as strict (query.ts): the keys of a route's query schema are the
+ * only parameters it takes, each once.
  */
 
 const jsonObject = z.record(z.string(), z.unknown()).openapi({ description: 'Any JSON object' })

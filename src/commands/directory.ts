@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto'
 import { parseArgs } from 'node:util'
 import { createAdminApp } from '../admin/index.ts'
+import type { DirectoryChange } from '../admin/index.ts'
 import type { LoadedConfig } from '../config/index.ts'
 import { openDirectory } from '../directory.ts'
+import { announceChanges } from './announce.ts'
 
 /**
  * `gatehouse users|orgs|token …`: the admin API's operations from the shell, on the configured
@@ -196,11 +198,12 @@ export async function runDirectoryCommand(words: string[], loaded: () => LoadedC
   }
   const config = loaded()
   if (!config) return 1
-  const directory = await openDirectory(config)
+  const directory = await openDirectory(config, { warn: (message) => console.error(`warning: ${message}`) })
   try {
     // A key for this one process: the in-process admin API requires one like the listener does.
     const apiKey = randomBytes(24).toString('base64url')
-    const app = createAdminApp({ ...directory.adminDeps, apiKey })
+    const changes: DirectoryChange[] = []
+    const app = createAdminApp({ ...directory.adminDeps, apiKey, onChange: (change) => changes.push(change) })
     const { method, path, body } = command.request(parsed.positionals, parsed.values)
     const res = await app.request(path, {
       method,
@@ -211,6 +214,7 @@ export async function runDirectoryCommand(words: string[], loaded: () => LoadedC
     const answer = text ? (JSON.parse(text) as Record<string, unknown>) : undefined
     if (res.ok) console.log(!answer ? 'ok' : command.output ? command.output(answer) : JSON.stringify(answer, null, 2))
     else console.error(text)
+    await announceChanges(config.config, changes)
     return res.ok ? 0 : 1
   } finally {
     await directory.close()

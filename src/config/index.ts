@@ -13,5 +13,5 @@ export {
 } from './schema.ts'
 export type { AuthKind, CredentialKind, GatehouseConfig, IssuerConfig, RoleConfig, RouteConfig, TokenAlgorithm } from './schema.ts'
 export { configWarnings } from './warnings.ts'
-export { parseCidr, parseDuration, parseListen, parseRate } from './units.ts'
+export { formatDuration, parseCidr, parseDuration, parseListen, parseRate } from './units.ts'
 export type { ListenAddress, Network, RateSpec } from './units.ts'

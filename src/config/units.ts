@@ -18,6 +18,14 @@ export function parseDuration(text: string): number | undefined {
   return Math.round(Number(m[1]) * DURATION_UNITS_MS[m[2]!]!)
 }
 
+/** Milliseconds → the shortest duration text that parses back to them (`30s`, `5m`, `1500ms`). */
+export function formatDuration(ms: number): string {
+  const [unit, size] = Object.entries(DURATION_UNITS_MS)
+    .reverse()
+    .find(([, size]) => ms % size === 0 && ms >= size) ?? ['ms', 1]
+  return `${ms / size}${unit}`
+}
+
 export type RateSpec = {
   /** Requests allowed per window. */
   limit: number

@@ -20,5 +20,11 @@ export function createLocalInvalidationBus(): InvalidationBus {
   }
 }
 
-export { createRedisInvalidationBus, createInvalidationBus, DEFAULT_INVALIDATION_CHANNEL } from './redis.ts'
+export {
+  createRedisInvalidationBus,
+  createRedisInvalidationPublisher,
+  createInvalidationBus,
+  DEFAULT_INVALIDATION_CHANNEL,
+  invalidationChannel,
+} from './redis.ts'
 export type { RedisInvalidationBusOptions } from './redis.ts'

@@ -42,6 +42,29 @@ function parse(raw: string): Wire | undefined {
   return { origin, event: out }
 }
 
+/** The channel of a config's `redis.key_prefix`: the gateways listen on it, the CLI publishes on it. */
+export function invalidationChannel(keyPrefix: string): string {
+  return `${keyPrefix}invalidate`
+}
+
+function publishOn(publisher: Redis, channel: string, origin: string): InvalidationBus['publish'] {
+  return async (event) => {
+    const wire: Wire = { origin, event }
+    await publisher.publish(channel, JSON.stringify(wire))
+  }
+}
+
+/**
+ * Tells the replicas of changes and hears nothing: for a process that makes changes but caches
+ * nothing (the CLI). The caller owns the client.
+ */
+export function createRedisInvalidationPublisher(options: { publisher: Redis; channel?: string }): InvalidationBus {
+  return {
+    publish: publishOn(options.publisher, options.channel ?? DEFAULT_INVALIDATION_CHANNEL, randomUUID()),
+    close: async () => {},
+  }
+}
+
 /**
  * Invalidation over Redis pub/sub. Each bus has a random origin id, so a replica ignores its own
  * messages; malformed messages are dropped. Pub/sub is at-most-once: a replica disconnected while
@@ -82,10 +105,7 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions)
   return {
     origin,
     ready,
-    async publish(event: InvalidationEvent): Promise<void> {
-      const wire: Wire = { origin, event }
-      await publisher.publish(channel, JSON.stringify(wire))
-    },
+    publish: publishOn(publisher, channel, origin),
     async close(): Promise<void> {
       subscriber.off('message', listener)
       if (subscriber.status === 'ready') await subscriber.unsubscribe(channel).catch(() => {})

@@ -24,6 +24,7 @@ export type {
 export { StoreConflictError, StoreLimitError, StoreNotFoundError } from './types.ts'
 export { openStore } from './open.ts'
 export { createSqliteStore } from './sqlite.ts'
+export type { SqliteStoreOptions } from './sqlite.ts'
 export { createPostgresStore } from './postgres.ts'
 export type { PostgresStoreOptions } from './postgres.ts'
 export { isStoreUnavailable } from './unavailable.ts'

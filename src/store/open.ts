@@ -1,6 +1,7 @@
 import { resolve } from 'node:path'
 import { createPostgresStore } from './postgres.ts'
 import { createSqliteStore } from './sqlite.ts'
+import type { SqliteStoreOptions } from './sqlite.ts'
 import type { Store } from './types.ts'
 
 /**
@@ -10,12 +11,12 @@ import type { Store } from './types.ts'
  * where an optional `?schema=NAME` puts the tables in that schema (created if missing) instead of
  * the server's default. The other query parameters go to the driver as usual (e.g. `sslmode`).
  */
-export async function openStore(url: string, baseDir: string): Promise<Store> {
+export async function openStore(url: string, baseDir: string, options: SqliteStoreOptions = {}): Promise<Store> {
   if (url.startsWith('sqlite:')) {
     const path = url.slice('sqlite:'.length)
     if (path === '') throw new Error('store url sqlite: needs a path, e.g. sqlite:./data/gatehouse.db')
     if (path === ':memory:') return createSqliteStore(path)
-    return createSqliteStore(resolve(baseDir, path))
+    return createSqliteStore(resolve(baseDir, path), options)
   }
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
     const { url: connectionUrl, schema } = splitSchemaParameter(url)

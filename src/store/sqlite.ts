@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs'
+import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs'
 import { dirname } from 'node:path'
 import Sqlite from 'better-sqlite3'
 import { Kysely, SqliteDialect, sql } from 'kysely'
@@ -21,12 +21,17 @@ const sqliteAdapter: EngineAdapter = {
   },
 }
 
+export type SqliteStoreOptions = {
+  /** Told when an existing database file was readable by others and has been made owner-only. */
+  warn?: (message: string) => void
+}
+
 /**
  * Opens (creating if needed) the SQLite store at `path`, or a private in-memory one for
  * `:memory:`, and brings its schema up to date.
  */
-export async function createSqliteStore(path: string): Promise<Store> {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
+export async function createSqliteStore(path: string, options: SqliteStoreOptions = {}): Promise<Store> {
+  if (path !== ':memory:') makeOwnerOnly(path, options.warn ?? (() => {}))
   const file = new Sqlite(path)
   try {
     // Wait for another process's write (the CLI next to a running server) instead of failing at once.
@@ -59,4 +64,39 @@ export async function createSqliteStore(path: string): Promise<Store> {
     throw error
   }
   return createKyselyStore(db, sqliteAdapter)
+}
+
+const OWNER_ONLY = 0o600
+
+/**
+ * The store holds the access-token signing key, so its files are the owner's alone: a folder
+ * gatehouse creates is 0700 and the database is created 0600 before SQLite opens it (SQLite gives
+ * the -wal and -shm files it creates the database file's mode). Files that already exist with
+ * looser modes are tightened, with a warning, rather than refused: an upgrade from a version
+ * that created them 0644 keeps starting. One that cannot be tightened (another owner) is refused.
+ */
+function makeOwnerOnly(path: string, warn: (message: string) => void): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 })
+  closeSync(openSync(path, 'a', OWNER_ONLY))
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) tighten(file, warn)
+}
+
+function tighten(file: string, warn: (message: string) => void): void {
+  let mode: number
+  try {
+    mode = statSync(file).mode & 0o777
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return
+    throw error
+  }
+  if ((mode & 0o077) === 0) return
+  const was = `0${mode.toString(8)}`
+  try {
+    chmodSync(file, OWNER_ONLY)
+  } catch (error) {
+    throw new Error(`${file} holds the token signing key but is mode ${was} and cannot be made 0600: ${(error as Error).message}`, {
+      cause: error,
+    })
+  }
+  warn(`${file} was mode ${was} (readable beyond its owner); it holds the token signing key, so it is now 0600`)
 }

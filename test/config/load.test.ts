@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { ConfigError, configWarnings, loadConfig, parseConfig } from '../../src/config/index.ts'
+import { ConfigError, configWarnings, formatDuration, loadConfig, parseConfig, parseDuration } from '../../src/config/index.ts'
 
 const BASE = `upstream:
   url: http://127.0.0.1:3000
@@ -162,5 +162,23 @@ describe('loadConfig', () => {
 
   it('reports a missing file', () => {
     assert.throws(() => loadConfig('/nonexistent/gatehouse.yaml'), /cannot read the file: ENOENT/)
+  })
+})
+
+describe('formatDuration', () => {
+  it('writes the largest whole unit, and parses back to the same milliseconds', () => {
+    const cases: [number, string][] = [
+      [30_000, '30s'],
+      [300_000, '5m'],
+      [90_000, '90s'],
+      [1500, '1500ms'],
+      [7_200_000, '2h'],
+      [86_400_000, '1d'],
+      [0, '0ms'],
+    ]
+    for (const [ms, text] of cases) {
+      assert.equal(formatDuration(ms), text)
+      assert.equal(parseDuration(text), ms)
+    }
   })
 })

@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:http'
+import type { Server } from 'node:http'
 import { connect } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -25,11 +26,11 @@ type Cli = {
 
 const children: ChildProcess[] = []
 
-/** Runs `src/cli.ts` in a child process from the repository root; GATEHOUSE_CONFIG only when given. */
-function cli(args: string[], env: Record<string, string> = {}): Cli {
+/** Runs `src/cli.ts` (or `entry`) in a child process from the repository root; GATEHOUSE_CONFIG only when given. */
+function cli(args: string[], env: Record<string, string> = {}, entry: string[] = ['src/cli.ts']): Cli {
   const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env }
   if (!('GATEHOUSE_CONFIG' in env)) delete childEnv.GATEHOUSE_CONFIG
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
+  const child = spawn(process.execPath, ['--import', 'tsx', ...entry, ...args], {
     cwd: ROOT,
     env: childEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -49,6 +50,15 @@ function tempDir(dirs: string[]): string {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-cli-'))
   dirs.push(dir)
   return dir
+}
+
+/**
+ * Runs main() of src/main.ts in a child process that is not ended by process.exit(): it exits
+ * only once nothing (listener, socket, timer) keeps it alive, with main()'s code.
+ */
+function mainWithoutExit(args: string[]): Cli {
+  const script = `import('./src/main.ts').then((m) => m.main(${JSON.stringify(args)})).then((code) => { process.exitCode = code })`
+  return cli([], {}, ['--eval', script])
 }
 
 /** A port free right now: bound, then released (the child binds it a moment later). */
@@ -307,5 +317,55 @@ describe('gatehouse start', () => {
       'the drained request is logged',
     )
     assert.equal(lines.at(-1)?.msg, 'gatehouse stopped')
+  })
+
+  describe('on a port in use', () => {
+    let held: Server
+    let heldPort: number
+    before(async () => {
+      held = createServer()
+      await new Promise<void>((resolve) => held.listen(0, '127.0.0.1', resolve))
+      heldPort = (held.address() as AddressInfo).port
+    })
+    after(() => new Promise<void>((resolve) => held.close(() => resolve())))
+
+    const startFails = async (run: Cli, key: string) => {
+      const { code, signal } = await run.exited
+      assert.equal(signal, null)
+      assert.equal(code, 1, run.stderr())
+      assert.equal(run.stderr(), `gatehouse: ${key} 127.0.0.1:${heldPort}: cannot listen: the address is already in use\n`)
+      const failed = jsonLines(run.stdout()).find((line) => line.msg === 'gatehouse failed to start')
+      assert.ok(failed, run.stdout())
+      assert.match(String(failed.err), new RegExp(`^${key.replace('.', '\\.')} `))
+    }
+
+    it('gatehouse start exits 1 with one line naming server.listen and the address, no stack trace', { timeout: 30_000 }, async () => {
+      await startFails(cli(['start', '--config', writeConfig(`127.0.0.1:${heldPort}`, '127.0.0.1:0')]), 'server.listen')
+    })
+
+    it('names admin.listen when the admin port is the one in use, after the gateway listened', { timeout: 30_000 }, async () => {
+      const port = await freePort()
+      await startFails(cli(['start', '--config', writeConfig(`127.0.0.1:${port}`, `127.0.0.1:${heldPort}`)]), 'admin.listen')
+    })
+
+    it(
+      'leaves nothing that keeps the process alive: main() returns 1 and the process ends without process.exit',
+      { timeout: 30_000 },
+      async () => {
+        for (const [gateway, admin, key] of [
+          [`127.0.0.1:${heldPort}`, '127.0.0.1:0', 'server.listen'],
+          [`127.0.0.1:${await freePort()}`, `127.0.0.1:${heldPort}`, 'admin.listen'],
+        ] as const) {
+          const spawnedAt = Date.now()
+          const run = mainWithoutExit(['start', '--config', writeConfig(gateway, admin)])
+          // Well above the child's own start (tsx compiling the sources: about 2 s here), far below a hang.
+          const exit = await Promise.race([run.exited, delay(15_000).then(() => 'still running')])
+          if (exit === 'still running') run.child.kill('SIGKILL')
+          assert.notEqual(exit, 'still running', `a failed start (${key}) kept the process alive`)
+          console.log(`# ${key} in use: the process ended by itself ${Date.now() - spawnedAt} ms after it was spawned`)
+          await startFails(run, key)
+        }
+      },
+    )
   })
 })

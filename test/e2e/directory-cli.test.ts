@@ -126,6 +126,33 @@ describe('directory CLI on the configured store, and a gateway sharing it', () =
     })
   })
 
+  it('sends only query parameters the admin API declares: every reading command, with every flag, succeeds', async () => {
+    const user = JSON.parse((await gatehouse(['users', 'create', '--email', 'flags@example.com', '--config', config])).stdout) as {
+      user_id: string
+    }
+    const org = JSON.parse((await gatehouse(['orgs', 'create', '--name', 'Flags', '--config', config])).stdout) as { org_id: string }
+    const key = JSON.parse((await gatehouse(['keys', 'create', '--org', org.org_id, '--config', config])).stdout) as { api_key_id: string }
+    const paging = ['--page', '0', '--page-size', '5']
+    const commands = [
+      ['users', 'get', user.user_id],
+      ['users', 'get', '--email', 'flags@example.com'],
+      ['users', 'list', '--query', 'flags', ...paging],
+      ['orgs', 'list', '--name', 'Flags', ...paging],
+      ['keys', 'list', '--user', user.user_id, '--org', org.org_id, ...paging],
+      ['keys', 'list', '--org', org.org_id, '--archived', ...paging],
+      ['keys', 'get', key.api_key_id],
+    ]
+    // The admin API answers an undeclared or repeated query parameter with 400, which would fail the command.
+    for (const command of commands) JSON.parse((await gatehouse([...command, '--config', config])).stdout)
+    const orgKeys = JSON.parse((await gatehouse(['keys', 'list', '--org', org.org_id, '--config', config])).stdout) as {
+      api_keys: { api_key_id: string }[]
+    }
+    assert.deepEqual(
+      orgKeys.api_keys.map((k) => k.api_key_id),
+      [key.api_key_id],
+    )
+  })
+
   it('refuses what the API refuses, with the problem on stderr and exit 1', async () => {
     await assert.rejects(
       gatehouse(['orgs', 'add-member', 'no-such-org', '--user', 'nobody', '--role', 'Wizard', '--config', config]),

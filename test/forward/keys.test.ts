@@ -75,6 +75,21 @@ for (const algorithm of ['EdDSA', 'ES256'] as const) {
 }
 
 describe('assertion keys (files)', () => {
+  it('creates the key file 0600 and a missing folder 0700, even under a permissive umask, and keeps 0600 across a rotation', async () => {
+    const keyFile = path.join(dir, 'umask', 'nested', 'keys.json')
+    const previous = process.umask(0)
+    try {
+      await loadOrCreateAssertionKeys({ algorithm: 'EdDSA', keyFile })
+      assert.equal((await stat(keyFile)).mode & 0o777, 0o600)
+      assert.equal((await stat(path.dirname(keyFile))).mode & 0o777, 0o700)
+      assert.equal((await stat(path.join(dir, 'umask'))).mode & 0o777, 0o700)
+      await rotateAssertionKeys(keyFile, 'EdDSA')
+      assert.equal((await stat(keyFile)).mode & 0o777, 0o600)
+    } finally {
+      process.umask(previous)
+    }
+  })
+
   it('refuses a file whose current key has another algorithm, and rotation switches it', async () => {
     const keyFile = path.join(dir, 'switch.json')
     const ed = await loadOrCreateAssertionKeys({ algorithm: 'EdDSA', keyFile })

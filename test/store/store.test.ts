@@ -1,6 +1,6 @@
 import { after, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Sqlite from 'better-sqlite3'
@@ -69,6 +69,60 @@ describe('SQLite file store', () => {
     } finally {
       raw.close()
     }
+  })
+})
+
+describe('SQLite file modes (the store holds the token signing key)', () => {
+  const modeOf = (file: string) => statSync(file).mode & 0o777
+
+  it('creates its folder 0700 and the database, -wal and -shm 0600, even under a permissive umask', async () => {
+    const file = freshFile()
+    const previous = process.umask(0)
+    try {
+      const store = await createSqliteStore(file)
+      try {
+        await store.createUser({ email: 'modes@example.com' })
+        assert.equal(modeOf(join(file, '..')), 0o700)
+        for (const f of [file, `${file}-wal`, `${file}-shm`]) assert.equal(modeOf(f), 0o600, f)
+      } finally {
+        await store.close()
+      }
+    } finally {
+      process.umask(previous)
+    }
+  })
+
+  it('tightens existing files readable by others to 0600 and says so', async () => {
+    const file = freshFile()
+    await (await createSqliteStore(file)).close()
+    chmodSync(file, 0o644)
+    writeFileSync(`${file}-wal`, '')
+    chmodSync(`${file}-wal`, 0o664)
+    const warnings: string[] = []
+    const store = await createSqliteStore(file, { warn: (message) => warnings.push(message) })
+    try {
+      assert.equal(modeOf(file), 0o600)
+      assert.equal(modeOf(`${file}-wal`), 0o600)
+      assert.deepEqual(warnings, [
+        `${file} was mode 0644 (readable beyond its owner); it holds the token signing key, so it is now 0600`,
+        `${file}-wal was mode 0664 (readable beyond its owner); it holds the token signing key, so it is now 0600`,
+      ])
+    } finally {
+      await store.close()
+    }
+  })
+
+  it('leaves an existing folder and owner-only files as they are, without a warning', async () => {
+    const folder = join(dir, 'shared-folder')
+    mkdirSync(folder, { mode: 0o755 })
+    chmodSync(folder, 0o755)
+    const file = join(folder, 'gatehouse.db')
+    await (await createSqliteStore(file)).close()
+    const warnings: string[] = []
+    await (await createSqliteStore(file, { warn: (message) => warnings.push(message) })).close()
+    assert.equal(modeOf(folder), 0o755)
+    assert.equal(modeOf(file), 0o600)
+    assert.deepEqual(warnings, [])
   })
 })
 
