@@ -111,6 +111,7 @@ async function start(file: string): Promise<number> {
   let running
   try {
     running = await startGatehouse(loaded)
+    for (const warning of configWarnings(loaded.config)) running.log.warn({ warning }, 'config warning')
   } catch (err) {
     // A port in use is an operator's mistake, not a crash: one line naming the config key, no stack.
     if (!(err instanceof ListenError)) throw err
