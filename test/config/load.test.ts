@@ -160,6 +160,29 @@ describe('loadConfig', () => {
     assert.match(lines[0]!, /^gh\.yaml:\d+:\d+ identity\.assertion\.ttl: ttl must be at least 5s/)
   })
 
+  it('refuses trust_proxy entries that are not an address or CIDR, at their line, with the parser start uses', () => {
+    const text = BASE + '  - { path: /x, auth: none }\nserver:\n  trust_proxy: [10.0.0.0/8, 10.0.0.0/, 10.0.0.0/33, localhost]\n'
+    assert.deepEqual(problemsOf(text), [
+      'gh.yaml:13:29 server.trust_proxy[1]: "10.0.0.0/" is not an IP address or CIDR block',
+      'gh.yaml:13:40 server.trust_proxy[2]: "10.0.0.0/33" is not an IP address or CIDR block',
+      'gh.yaml:13:53 server.trust_proxy[3]: "localhost" is not an IP address or CIDR block',
+    ])
+    const { config } = parseConfig(BASE + '  - { path: /x, auth: none }\nserver:\n  trust_proxy: [10.0.0.0/8, "::1"]\n', 'gh.yaml', {})
+    assert.deepEqual(config.server.trustProxy, [
+      { address: '10.0.0.0', prefix: 8, family: 'ipv4' },
+      { address: '::1', prefix: 128, family: 'ipv6' },
+    ])
+  })
+
+  it('refuses TRACE, CONNECT and unknown methods in a route', () => {
+    const lines = problemsOf(BASE + '  - { path: /x, auth: none, methods: [GET, trace, CONNECT, FETCH] }\n')
+    assert.equal(lines.length, 3)
+    assert.match(lines[0]!, /routes\[0\]\.methods\[1\]: TRACE is never forwarded/)
+    assert.match(lines[2]!, /routes\[0\]\.methods\[3\]: FETCH is not an HTTP method/)
+    const { routes } = parseConfig(BASE + '  - { path: /x, auth: none, methods: [propfind] }\n', 'gh.yaml', {})
+    assert.deepEqual([...routes.routes[0]!.methods], ['PROPFIND'])
+  })
+
   it('reports a missing file', () => {
     assert.throws(() => loadConfig('/nonexistent/gatehouse.yaml'), /cannot read the file: ENOENT/)
   })
