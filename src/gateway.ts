@@ -94,10 +94,6 @@ export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: S
   async function run(req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): Promise<Outcome> {
     const method = req.method ?? 'GET'
     if (REFUSED.has(method)) return respond(res, problems.methodNotAllowed(`${method} is never forwarded`))
-    // `Expect: 100-continue`: the client holds its body until told to send it, which is only once
-    // the request has passed every check; a refusal is final, so the connection ends with it.
-    const keepAlive = res.shouldKeepAlive
-    if (expectsContinue) res.shouldKeepAlive = false
     let target
     let inbound
     try {
@@ -112,6 +108,7 @@ export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: S
       return respond(res, problems.methodNotAllowed(`${method} is not allowed here`), ['allow', match.allow.join(', ')])
     }
     const { route, params } = match
+    if (hasBody(req)) boundBodyTime(req, res, route.requestTimeoutMs ?? config.server.requestTimeoutMs)
 
     let identity: Identity | undefined
     if (route.auth !== 'none') {
@@ -181,10 +178,9 @@ export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: S
           : signer.sign(identity, authenticated),
       )
     }
-    if (expectsContinue) {
-      res.shouldKeepAlive = keepAlive
-      res.writeContinue()
-    }
+    // `Expect: 100-continue`: the client holds its body until told to send it, which is only once
+    // the request has passed every check.
+    if (expectsContinue) res.writeContinue()
     const outcome = await proxy.forward(req, res, { path: target.path + target.query, headers, responseHeaders })
     return { status: outcome.status, route, identity, requestId: forwarded.requestId, error: outcome.error }
   }
@@ -222,8 +218,41 @@ const CREDENTIAL_HEADERS = ['authorization', 'x-api-key']
 const REFUSED: ReadonlySet<string> = new Set(REFUSED_METHODS)
 
 function respond(res: ServerResponse, p: Problem, headers?: readonly string[], context: Omit<Outcome, 'status'> = {}): Outcome {
+  // A refused request's large body is not read: the connection ends with the answer, so that a
+  // 401 for a 100 MB upload does not cost 100 MB of reading. A small one is read and dropped
+  // (Node does so), which keeps the connection; an `Expect: 100-continue` body is never coming.
+  if (!res.req.complete && !smallBody(res.req)) res.shouldKeepAlive = false
   sendProblem(res, p, headers)
   return { status: p.status, ...context }
+}
+
+function hasBody(req: IncomingMessage): boolean {
+  return req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0'
+}
+
+/**
+ * A client that sent its headers and then trickles the body would hold the connection (and an
+ * upstream request) for as long as it likes: after `ms` without the whole body, 408 if nothing was
+ * answered yet, and the connection is closed either way.
+ */
+function boundBodyTime(req: IncomingMessage, res: ServerResponse, ms: number): void {
+  const timer = setTimeout(() => {
+    if (req.complete) return
+    if (res.headersSent) return void req.socket.destroy()
+    res.shouldKeepAlive = false
+    sendProblem(res, problems.requestTimeout('The request body did not arrive in time'))
+  }, ms)
+  const clear = () => clearTimeout(timer)
+  req.once('end', clear)
+  res.once('close', clear)
+}
+
+/** The most of a refused request's body that is read to keep its connection alive. */
+const DISCARDED_BODY_BYTES = 64 * 1024
+
+function smallBody(req: IncomingMessage): boolean {
+  if (req.headers['transfer-encoding'] !== undefined || req.headers.expect !== undefined) return false
+  return Number(req.headers['content-length'] ?? '0') <= DISCARDED_BODY_BYTES
 }
 
 function reject(res: ServerResponse, err: unknown, context: Omit<Outcome, 'status'> = {}): Outcome {

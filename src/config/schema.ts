@@ -166,6 +166,8 @@ const route = z
     // Names of tokens.issuers[] entries (or local): tokens of any other issuer are refused here.
     issuers: z.array(z.string()).min(1).optional(),
     rate_limit: rate.optional(),
+    // Longer (uploads) or shorter than server.request_timeout for this route's request bodies.
+    request_timeout: duration.optional(),
     // The upstream does its own authentication with the caller's credential (hide_credentials off for this route).
     pass_credentials: z.boolean().default(false),
   })
@@ -235,8 +237,19 @@ export const configSchema = z
         listen: listen.default({ host: '0.0.0.0', port: 8080 }),
         trust_proxy: z.array(cidr).default([]),
         shutdown_timeout: duration.default(10_000),
+        // A client that trickles its headers, or its body, holds a connection; these bound it (408).
+        headers_timeout: duration.default(10_000),
+        request_timeout: duration.default(60_000),
+        keep_alive_timeout: duration.default(5_000),
       })
-      .default({ listen: { host: '0.0.0.0', port: 8080 }, trust_proxy: [], shutdown_timeout: 10_000 }),
+      .default({
+        listen: { host: '0.0.0.0', port: 8080 },
+        trust_proxy: [],
+        shutdown_timeout: 10_000,
+        headers_timeout: 10_000,
+        request_timeout: 60_000,
+        keep_alive_timeout: 5_000,
+      }),
     upstream: z.strictObject({
       url: httpUrl,
       timeout: duration.default(30_000),
@@ -405,6 +418,9 @@ export const configSchema = z
       listen: c.server.listen,
       trustProxy: c.server.trust_proxy,
       shutdownTimeoutMs: c.server.shutdown_timeout,
+      headersTimeoutMs: c.server.headers_timeout,
+      requestTimeoutMs: c.server.request_timeout,
+      keepAliveTimeoutMs: c.server.keep_alive_timeout,
     },
     upstream: {
       url: c.upstream.url,

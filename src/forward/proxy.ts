@@ -78,8 +78,10 @@ class ResponseWriter implements Dispatcher.DispatchHandler {
     res.once('close', this.onClientClose)
   }
 
+  // Also when gatehouse itself answered (a body that timed out): the upstream exchange still
+  // under way would otherwise wait for the rest of a body that is never coming.
   private readonly onClientClose = () => {
-    if (!this.res.writableFinished) this.abort?.(new Error('client closed the connection'))
+    if (!this.settled) this.abort?.(new Error('client closed the connection'))
   }
 
   onConnect(abort: (err?: Error) => void): void {
@@ -88,6 +90,11 @@ class ResponseWriter implements Dispatcher.DispatchHandler {
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
+    // The gateway already answered (the request body timed out): the upstream's answer has no taker.
+    if (this.res.headersSent) {
+      this.abort?.(new Error('the client was already answered'))
+      return false
+    }
     const headers: string[] = []
     for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
       const name = rawHeaders[i]!.toString('latin1')

@@ -8,3 +8,5 @@ export { PROBLEM_CONTENT_TYPE, ProblemError, problem, problemBody, problems } fr
 export type { Problem } from './problem.ts'
 export { sendProblem } from './send.ts'
 export { answerClientError, refuseConnect } from './raw-answers.ts'
+export { createGracefulServer, IDLE_GRACE_MS } from './listener.ts'
+export type { GracefulServer, ListenerHandlers, ListenerTimeouts } from './listener.ts'

@@ -26,6 +26,8 @@ export type CompiledRoute = {
   issuers: ReadonlySet<string> | null
   scopes: readonly string[]
   rateLimit?: RateSpec
+  /** The route's own bound on receiving the request body, in ms (else server.request_timeout). */
+  requestTimeoutMs?: number
   /** Forward the caller's Authorization / X-Api-Key even when hide_credentials is on. */
   passCredentials: boolean
   segments: readonly Segment[]
@@ -205,6 +207,7 @@ function compileRoute(config: RouteConfig, index: number, options: RouteTableOpt
     issuers: config.issuers ? new Set(config.issuers) : null,
     scopes: config.scopes ?? [],
     rateLimit: config.rate_limit,
+    requestTimeoutMs: config.request_timeout,
     passCredentials: config.pass_credentials,
     segments,
     rest,
