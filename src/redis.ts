@@ -6,13 +6,17 @@ export type SharedRedis = {
   client: Redis
   /** A second connection: a subscribed Redis connection can do nothing else. */
   subscriber: Redis
+  /** Resolves true once the command connection is ready, false if it is not within `timeoutMs`. */
+  ready(timeoutMs: number): Promise<boolean>
   close(): Promise<void>
 }
 
 /**
  * The Redis connections of one gatehouse. Commands fail fast while disconnected (no offline
- * queue, one retry): a rate-limit decision must fall back within its timeout, not wait for a
- * reconnect; ioredis keeps reconnecting in the background on its own.
+ * queue, one retry): the rate limiter's breaker opens on the spot instead of queueing decisions
+ * behind a reconnect; ioredis keeps reconnecting in the background on its own. No
+ * `commandTimeout`: the limiter bounds its own wait (`redis.timeout`), and a late answer still
+ * lands in Redis, so it is charged rather than lost.
  */
 export function connectRedis(config: { url: string }, log: Logger): SharedRedis {
   const options = {
@@ -37,6 +41,18 @@ export function connectRedis(config: { url: string }, log: Logger): SharedRedis 
   return {
     client,
     subscriber,
+    ready: (timeoutMs) =>
+      new Promise<boolean>((resolve) => {
+        if (client.status === 'ready') return resolve(true)
+        const done = (ok: boolean) => {
+          clearTimeout(timer)
+          client.off('ready', onReady)
+          resolve(ok)
+        }
+        const onReady = () => done(true)
+        const timer = setTimeout(() => done(false), timeoutMs)
+        client.on('ready', onReady)
+      }),
     close: async () => {
       client.disconnect()
       subscriber.disconnect()

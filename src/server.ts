@@ -115,6 +115,9 @@ async function build(loaded: LoadedConfig, log: Logger, opened: CloseStack): Pro
       redis: shared.client,
       fallback: memoryLimiter,
       timeoutMs: config.redis!.timeoutMs,
+      breakerTimeouts: config.redis!.breakerTimeouts,
+      retryAfterMs: config.redis!.breakerCooldownMs,
+      replicas: config.redis!.replicas,
       keyPrefix: `${config.redis!.keyPrefix}rl:`,
       onStateChange: (state, err) =>
         state === 'fallback'
@@ -184,6 +187,11 @@ async function build(loaded: LoadedConfig, log: Logger, opened: CloseStack): Pro
   })
   // Leave the process's global Request/Response alone: gatehouse may be embedded (tests, SDKs).
   const admin = createGracefulServer({ request: getRequestListener(adminApp.fetch, { overrideGlobalObjects: false }) }, listenerTimeouts)
+
+  // Serving before Redis answers would decide the first requests on this replica alone.
+  if (shared && !(await shared.ready(config.redis!.startTimeoutMs))) {
+    log.warn({ waited_ms: config.redis!.startTimeoutMs }, 'Redis not connected yet: serving with local rate limits until it is')
+  }
 
   // Drained together, each listener as soon as it listens: one after the other, so that when the
   // admin address fails the gateway listener is already there to be closed.

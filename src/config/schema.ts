@@ -353,8 +353,16 @@ export const configSchema = z
     redis: z
       .strictObject({
         url: z.string().regex(/^rediss?:\/\//, 'a redis url is redis://HOST:PORT or rediss://…'),
-        // How long a rate-limit decision may wait for Redis before the local limiter answers.
-        timeout: duration.default(50),
+        // How long a rate-limit decision waits for Redis before the local limiter answers it.
+        timeout: duration.default(2000),
+        // Consecutive timeouts that open the breaker, and how long it stays open before a probe.
+        breaker: z
+          .strictObject({ timeouts: z.number().int().min(1).default(3), cooldown: duration.default(1000) })
+          .default({ timeouts: 3, cooldown: 1000 }),
+        // Replicas sharing the budgets: each grants its share while Redis is unreachable.
+        replicas: z.number().int().min(1).default(1),
+        // How long start waits for the Redis connection before serving on the local limiter.
+        start_timeout: duration.default(5000),
         key_prefix: z.string().default('gatehouse:'),
       })
       .optional(),
@@ -455,7 +463,15 @@ export const configSchema = z
       acceptImported: c.api_keys.accept_imported,
       usageFlushMs: c.api_keys.usage_flush,
     },
-    redis: c.redis && { url: c.redis.url, timeoutMs: c.redis.timeout, keyPrefix: c.redis.key_prefix },
+    redis: c.redis && {
+      url: c.redis.url,
+      timeoutMs: c.redis.timeout,
+      breakerTimeouts: c.redis.breaker.timeouts,
+      breakerCooldownMs: c.redis.breaker.cooldown,
+      replicas: c.redis.replicas,
+      startTimeoutMs: c.redis.start_timeout,
+      keyPrefix: c.redis.key_prefix,
+    },
     store: { url: c.store.url },
     log: { level: c.log.level, accessLog: c.log.access_log },
     routes: c.routes,

@@ -10,6 +10,11 @@ export type MemoryLimiterOptions = {
 /** The memory limiter answers synchronously, sparing the hot path a promise. */
 export interface MemoryLimiter extends Limiter {
   takeAll(budgets: readonly Budget[], now?: number): LimitDecision[]
+  /**
+   * Sets a key's debt (TAT − now, in µs) as another store last reported it: the Redis limiter
+   * mirrors Redis's state here, so a fallback starts from what was already spent, not from full.
+   */
+  remember(key: string, debtUs: number, now?: number): void
   /** Keys currently remembered. */
   size(): number
 }
@@ -47,5 +52,10 @@ export function createMemoryLimiter(options: MemoryLimiterOptions): MemoryLimite
     return decisions
   }
 
-  return { takeAll, size: () => tats.size }
+  function remember(key: string, debtUs: number, now = Date.now()): void {
+    if (debtUs > 0) tats.set(key, Math.floor(now * US_PER_MS) + debtUs)
+    else tats.delete(key)
+  }
+
+  return { takeAll, remember, size: () => tats.size }
 }

@@ -1,6 +1,9 @@
 import type { Redis } from 'ioredis'
 import { emissionInterval, gcraDecisions } from './gcra.ts'
 import type { Budget, LimitDecision, Limiter } from './limiter.ts'
+import type { MemoryLimiter } from './memory.ts'
+import { formatDuration } from '../config/units.ts'
+import type { RateSpec } from '../config/units.ts'
 
 export type RedisLimiterState = 'redis' | 'fallback'
 
@@ -11,14 +14,24 @@ export type RedisLimiterOptions = {
    * owns the client: `close()` does not quit it.
    */
   redis: Redis
-  /** Answers while Redis is slow or down (normally the memory limiter). */
-  fallback: Limiter
-  /** How long one decision may wait for Redis before the fallback answers. Default 50. */
+  /**
+   * Answers while the breaker is open or Redis did not answer in time. Every Redis answer is
+   * mirrored into it, so it starts from the state Redis last reported, not from a full budget.
+   */
+  fallback: MemoryLimiter
+  /** How long one decision waits for Redis before the fallback answers it. Default 2000. */
   timeoutMs?: number
+  /** Consecutive timeouts that open the breaker (a connection error opens it at once). Default 3. */
+  breakerTimeouts?: number
+  /** How long the breaker stays open before one request probes Redis again. Default 1000. */
+  retryAfterMs?: number
+  /**
+   * How many replicas share the budgets: while on the fallback this replica grants
+   * ceil(limit / replicas) per window, so the replicas together stay near one budget. Default 1.
+   */
+  replicas?: number
   /** Default `gh:rl:`. */
   keyPrefix?: string
-  /** How long to stay on the fallback after a failure before trying Redis again. Default 1000. */
-  retryAfterMs?: number
   /** Called once per transition; the caller logs it. */
   onStateChange?: (state: RedisLimiterState, err?: unknown) => void
 }
@@ -75,18 +88,32 @@ class TimeoutError extends Error {
 }
 
 /**
- * A limiter whose state lives in Redis, shared by every replica. When Redis errors, is not
- * connected, or is slower than `timeoutMs`, the decision comes from `fallback` and the limiter
- * switches to 'fallback'; it retries Redis after `retryAfterMs` (or as soon as the client
- * reconnects) and switches back on the first answer. `now` is ignored: Redis's clock rules.
+ * A limiter whose state lives in Redis, shared by every replica, behind a circuit breaker.
+ *
+ * Closed ('redis'): every decision waits for Redis, up to `timeoutMs` — long enough that a busy
+ * but healthy Redis always answers, so the shared budget stays exact under load. A decision Redis
+ * does not answer in time is taken by the fallback; `breakerTimeouts` of them in a row, a command
+ * error, or a client that is not connected open the breaker.
+ *
+ * Open ('fallback'): decisions come from the fallback with no round trip. After `retryAfterMs`
+ * one request probes Redis (the others stay local until it answers), and a reconnecting client
+ * probes at once; the first answer in time closes the breaker.
+ *
+ * The fallback is never a fresh budget: each Redis answer leaves its debts in it, scaled to this
+ * replica's share (`replicas`), so an outage grants about what the shared budget had left.
+ * `now` is ignored while Redis answers: Redis's clock rules.
  */
 export function createRedisLimiter(options: RedisLimiterOptions): RedisLimiter {
   const { redis, fallback, onStateChange } = options
-  const timeoutMs = options.timeoutMs ?? 50
-  const keyPrefix = options.keyPrefix ?? 'gh:rl:'
+  const timeoutMs = options.timeoutMs ?? 2000
+  const breakerTimeouts = options.breakerTimeouts ?? 3
   const retryAfterMs = options.retryAfterMs ?? 1000
+  const keyPrefix = options.keyPrefix ?? 'gh:rl:'
+  const share = createShare(options.replicas ?? 1)
   let current: RedisLimiterState = 'redis'
-  let nextAttemptAt = 0
+  let timeoutsInARow = 0
+  let probeAt = 0
+  let probing = false
   let closed = false
 
   redis.defineCommand(COMMAND, { lua: GCRA_LUA })
@@ -104,13 +131,19 @@ export function createRedisLimiter(options: RedisLimiterOptions): RedisLimiter {
 
   function withTimeout<T>(promise: Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new TimeoutError(timeoutMs)), timeoutMs)
+      let settled = false
+      // A busy event loop runs due timers before it reads the sockets: the answer may already be
+      // waiting. The check phase comes after this turn's I/O, so only a reply that truly has not
+      // arrived is called late.
+      const timer = setTimeout(() => setImmediate(() => settled || reject(new TimeoutError(timeoutMs))), timeoutMs)
       promise.then(
         (v) => {
+          settled = true
           clearTimeout(timer)
           resolve(v)
         },
         (e: unknown) => {
+          settled = true
           clearTimeout(timer)
           reject(e)
         },
@@ -118,18 +151,38 @@ export function createRedisLimiter(options: RedisLimiterOptions): RedisLimiter {
     })
   }
 
-  function fail(err: unknown): void {
-    nextAttemptAt = Date.now() + retryAfterMs
+  function open(err: unknown): void {
+    probeAt = Date.now() + retryAfterMs
+    timeoutsInARow = 0
     setState('fallback', err)
+  }
+
+  function answered(): void {
+    timeoutsInARow = 0
+    setState('redis')
+  }
+
+  function failed(err: unknown, probe: boolean): void {
+    if (probe || !(err instanceof TimeoutError) || ++timeoutsInARow >= breakerTimeouts) open(err)
+  }
+
+  /** Whether this decision goes to Redis; while open, only one probe per cooldown does. */
+  function viaRedis(): boolean | 'probe' {
+    if (redis.status !== 'ready') {
+      if (current === 'redis') open(new Error(`redis client is ${redis.status}`))
+      return false
+    }
+    if (current === 'redis') return true
+    if (probing || Date.now() < probeAt) return false
+    return 'probe'
   }
 
   // Back to Redis as soon as the client reconnects, without waiting for traffic.
   const onReady = (): void => {
     if (closed || current === 'redis') return
-    nextAttemptAt = 0
     withTimeout(redis.ping()).then(
       () => {
-        if (!closed) setState('redis')
+        if (!closed) answered()
       },
       () => {},
     )
@@ -140,37 +193,73 @@ export function createRedisLimiter(options: RedisLimiterOptions): RedisLimiter {
   const onError = (): void => {}
   redis.on('error', onError)
 
+  function local(budgets: readonly Budget[], now?: number): LimitDecision[] {
+    return fallback.takeAll(share.budgets(budgets), now)
+  }
+
   async function takeAll(budgets: readonly Budget[], now?: number): Promise<LimitDecision[]> {
     // No budget, nothing to share: no round trip.
     if (budgets.length === 0) return []
-    if (current === 'fallback' && Date.now() < nextAttemptAt) return fallback.takeAll(budgets, now)
-    if (redis.status !== 'ready') {
-      fail(new Error(`redis client is ${redis.status}`))
-      return fallback.takeAll(budgets, now)
-    }
-    // One probe per cooldown while on the fallback, so a dead Redis is not hammered.
-    if (current === 'fallback') nextAttemptAt = Date.now() + retryAfterMs
+    const route = viaRedis()
+    if (!route) return local(budgets, now)
+    const probe = route === 'probe'
+    if (probe) probing = true
     const intervals = budgets.map(({ spec }) => emissionInterval(spec))
     const args: Array<string | number> = budgets.map(({ key }) => keyPrefix + key)
     for (let i = 0; i < budgets.length; i++) args.push(intervals[i]!, budgets[i]!.spec.limit)
+    let debts: number[]
     try {
-      const debts = await withTimeout(client[COMMAND](budgets.length, ...args))
-      setState('redis')
-      // The script admits on the same debt rule; the decisions' numbers come from the shared arithmetic.
-      return gcraDecisions(budgets, intervals, debts.map(Number))
+      debts = (await withTimeout(client[COMMAND](budgets.length, ...args))).map(Number)
     } catch (err) {
-      fail(err)
-      return fallback.takeAll(budgets, now)
+      failed(err, probe)
+      return local(budgets, now)
+    } finally {
+      if (probe) probing = false
     }
+    answered()
+    // The script admits on the same debt rule; the decisions' numbers come from the shared arithmetic.
+    const decisions = gcraDecisions(budgets, intervals, debts)
+    const charged = decisions.every((d) => d.allowed)
+    for (let i = 0; i < budgets.length; i++) {
+      const { key, spec } = budgets[i]!
+      fallback.remember(key, share.debt(spec, debts[i]! + (charged ? intervals[i]! : 0), intervals[i]!))
+    }
+    return decisions
   }
 
   return {
     takeAll,
-    state: () => current,
+    // A client that is not connected sends every decision to the fallback, breaker closed or not.
+    state: () => (redis.status === 'ready' ? current : 'fallback'),
     close() {
       closed = true
       redis.off('ready', onReady)
       redis.off('error', onError)
     },
+  }
+}
+
+/**
+ * One replica's part of each budget while it decides alone: ceil(limit / replicas) over the same
+ * window, and the shared debt translated into it. The share of `d` µs of shared debt is d/(R·T)
+ * requests, which at the share's interval T' is d·T'/(R·T) µs (= d when R divides the limit).
+ */
+function createShare(replicas: number) {
+  const specs = new WeakMap<RateSpec, { spec: RateSpec; interval: number }>()
+  function of(spec: RateSpec): { spec: RateSpec; interval: number } {
+    let part = specs.get(spec)
+    if (!part) {
+      const limit = Math.ceil(spec.limit / replicas)
+      const shareSpec = { limit, windowMs: spec.windowMs, text: `${limit}/${formatDuration(spec.windowMs)}` }
+      part = { spec: shareSpec, interval: emissionInterval(shareSpec) }
+      specs.set(spec, part)
+    }
+    return part
+  }
+  return {
+    budgets: (budgets: readonly Budget[]): readonly Budget[] =>
+      replicas === 1 ? budgets : budgets.map((budget) => ({ ...budget, spec: of(budget.spec).spec })),
+    debt: (spec: RateSpec, sharedDebt: number, interval: number): number =>
+      replicas === 1 ? sharedDebt : Math.round((sharedDebt * of(spec).interval) / (replicas * interval)),
   }
 }

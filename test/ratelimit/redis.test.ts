@@ -5,7 +5,7 @@ import type { ChildProcess } from 'node:child_process'
 import { connect, createServer } from 'node:net'
 import { randomUUID } from 'node:crypto'
 import { Redis } from 'ioredis'
-import { redisUnavailable } from '../support/services.ts'
+import { redisUnavailable, startDelayingProxy } from '../support/services.ts'
 import { createMemoryLimiter, createRedisLimiter } from '../../src/ratelimit/index.ts'
 import type { RedisLimiterState } from '../../src/ratelimit/index.ts'
 import type { RateSpec } from '../../src/config/units.ts'
@@ -225,8 +225,8 @@ describe('redis limiter (GCRA on the Redis clock)', { skip: reason }, () => {
     const offline = client('redis://127.0.0.1:1', { lazyConnect: true })
     const { l, changes } = limiter(offline)
     assert.deepEqual(await l.takeAll([]), [])
-    assert.equal(l.state(), 'redis', 'no failed attempt: Redis was not asked')
-    assert.deepEqual(changes, [])
+    assert.equal(offline.status, 'wait', 'Redis was not asked: the client never even connected')
+    assert.deepEqual(changes, [], 'no failed attempt')
     l.close()
     offline.disconnect()
   })
@@ -288,7 +288,7 @@ describe('redis limiter fallback', { skip: reason }, () => {
     if (server) await stop(server)
   })
 
-  it('falls back to the local limiter when Redis dies, and returns to Redis by itself', async () => {
+  it('falls back to the local limiter, from the state Redis last reported, when Redis dies, and returns by itself', async () => {
     const port = await freePort()
     server = startRedis(port)
     await until('redis-server to accept connections', 5000, () => accepts(port))
@@ -316,9 +316,9 @@ describe('redis limiter fallback', { skip: reason }, () => {
       const d = (await l.takeAll([{ key: 'k', spec, name: 'user' }]))[0]!
       const elapsed = performance.now() - start
       assert.ok(elapsed < timeoutMs + 100, `decision ${i + 1} took ${elapsed.toFixed(1)} ms`)
-      // The fallback has its own fresh budget for `k`.
-      assert.equal(d.remaining, Math.max(0, 2 - i))
-      assert.equal(d.allowed, i < 3)
+      // Not a fresh budget: Redis had charged 2 of 3, so the fallback grants the last one only.
+      assert.equal(d.remaining, 0)
+      assert.equal(d.allowed, i < 1)
     }
     assert.equal(l.state(), 'fallback')
     assert.equal(changes.length, 1, 'onStateChange fired once')
@@ -338,5 +338,64 @@ describe('redis limiter fallback', { skip: reason }, () => {
     // A fresh server: the budget starts again in Redis.
     await until('a redis decision for k', 2000, async () => (await l.takeAll([{ key: 'k', spec, name: 'user' }]))[0]!.remaining === 2)
     l.close()
+  })
+})
+
+describe('redis limiter breaker on a slow Redis', { skip: reason }, () => {
+  it('waits for a slow answer; opens only after `breakerTimeouts` timeouts in a row; a probe closes it', async () => {
+    const target = new URL(url!)
+    const proxy = await startDelayingProxy({ host: target.hostname, port: Number(target.port || 6379) }, 150)
+    const r = client(`redis://127.0.0.1:${proxy.port}`)
+    await ready(r)
+    const spec: RateSpec = { limit: 100, windowMs: 60_000, text: '100/1m' }
+    const budget = [{ key: 'slow', spec, name: 'user' }]
+    const prefix = `gh:test:rl:${randomUUID()}:`
+    const changes: RedisLimiterState[] = []
+    const l = createRedisLimiter({
+      redis: r,
+      fallback: createMemoryLimiter({ maxTracked: 1000 }),
+      timeoutMs: 300,
+      breakerTimeouts: 3,
+      retryAfterMs: 100,
+      keyPrefix: prefix,
+      onStateChange: (s) => changes.push(s),
+    })
+    try {
+      const answers = await Promise.all(Array.from({ length: 20 }, () => l.takeAll(budget)))
+      assert.deepEqual(
+        answers.map(([d]) => d!.remaining).sort((x, y) => x - y),
+        Array.from({ length: 20 }, (_, i) => 80 + i),
+        'each from Redis, each slot once',
+      )
+      assert.deepEqual(changes, [], 'a 150 ms answer is waited for')
+
+      proxy.delayMs = 600
+      for (let i = 1; i <= 2; i++) {
+        await l.takeAll(budget)
+        assert.equal(l.state(), 'redis', `timeout ${i} alone does not open the breaker`)
+      }
+      await l.takeAll(budget)
+      assert.equal(l.state(), 'fallback', 'the third timeout in a row opens it')
+      const started = performance.now()
+      const [local] = await l.takeAll(budget)
+      assert.ok(performance.now() - started < 50, 'while open, decisions do not wait for Redis')
+      assert.ok(local!.remaining < 80, `the fallback continues from Redis's count (remaining ${local!.remaining})`)
+
+      proxy.delayMs = 0
+      // Let the delayed replies drain, then the cooldown pass: the next decision probes.
+      await new Promise((resolve) => setTimeout(resolve, 1500))
+      await l.takeAll(budget)
+      assert.equal(l.state(), 'redis', 'the probe answered in time and closed the breaker')
+      assert.deepEqual(changes, ['fallback', 'redis'])
+    } finally {
+      l.close()
+      const direct = client(url!)
+      await ready(direct)
+      const keys = await direct.keys(`${prefix}*`)
+      if (keys.length) await direct.del(...keys)
+      direct.disconnect()
+      r.disconnect()
+      await proxy.close()
+    }
   })
 })

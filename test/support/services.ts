@@ -125,3 +125,55 @@ export async function redisUnavailable(what: string): Promise<string | undefined
   }
   return reason
 }
+
+/**
+ * A TCP forwarder that holds every chunk the server sends back for `delayMs` (in order): a Redis
+ * that is healthy but slow to answer, for one process only. The delay can be changed while it runs.
+ */
+export async function startDelayingProxy(
+  target: { host: string; port: number },
+  delayMs: number,
+): Promise<{ port: number; delayMs: number; close(): Promise<void> }> {
+  const sockets = new Set<Socket>()
+  const state = { delayMs }
+  const server = createServer((client) => {
+    const upstream = connect(target.port, target.host)
+    sockets.add(client).add(upstream)
+    const drop = () => {
+      client.destroy()
+      upstream.destroy()
+    }
+    client.on('error', drop).on('close', drop)
+    upstream.on('error', drop).on('close', drop)
+    client.pipe(upstream)
+    // Replies leave in arrival order even when the delay shrinks: each waits for the one before.
+    let previous = Promise.resolve()
+    upstream.on('data', (chunk: Buffer) => {
+      const due = Date.now() + state.delayMs
+      previous = previous.then(
+        () =>
+          new Promise<void>((resolve) =>
+            setTimeout(() => {
+              if (client.writable) client.write(chunk)
+              resolve()
+            }, due - Date.now()),
+          ),
+      )
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    port: (server.address() as AddressInfo).port,
+    get delayMs() {
+      return state.delayMs
+    },
+    set delayMs(ms: number) {
+      state.delayMs = ms
+    },
+    close: () =>
+      new Promise((resolve) => {
+        for (const socket of sockets) socket.destroy()
+        server.close(() => resolve())
+      }),
+  }
+}
