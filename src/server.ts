@@ -112,7 +112,7 @@ async function build(
   const usage = createUsageCounter({
     store: directory.store,
     flushMs: config.apiKeys.usageFlushMs,
-    onError: (err) => log.warn({ err: String(err) }, 'writing API key usage failed; kept for the next flush'),
+    onError: (err) => log.warn({ err: String(err) }, 'writing usage failed; kept for the next flush'),
   })
   // Closed after the listeners and before the store: its last flush writes to the store.
   opened.add(usage)
