@@ -22,12 +22,15 @@ const NO_KEYS = Object.freeze({ keys: [] })
 export type OpenDirectoryOptions = {
   /** Where a fixed-up problem of the store's files is told (a store file readable by others). */
   warn: (message: string) => void
+  /** What the directory uses instead of the store it opened (tests hold store calls with it). */
+  wrapStore?: (store: Store) => Store
 }
 
 export async function openDirectory(loaded: LoadedConfig, options: OpenDirectoryOptions): Promise<Directory> {
   const { config, dir } = loaded
   const roles = createRoleTable(config.roles)
-  const store = await openStore(config.store.url, dir, options)
+  const opened = await openStore(config.store.url, dir, { warn: options.warn })
+  const store = options.wrapStore?.(opened) ?? opened
   try {
     const own = config.tokens.localIssuer
     const localIssuer = own ? await createLocalIssuer({ store, roles, issuer: own.issuer, algorithm: own.algorithm }) : undefined

@@ -135,7 +135,6 @@ export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: S
       const context = { route, identity, error: decision.reason }
       return respond(res, decision.problem, decision.problem.status === 401 ? WWW_AUTHENTICATE : undefined, context)
     }
-    if (identity?.apiKey) usage.count(identity.apiKey.id)
     // The authenticated identity is the cached, shared one; the request's own facts go on a copy.
     const authenticated = identity
     if (identity && decision.activeOrg) identity = { ...identity, activeOrg: decision.activeOrg }
@@ -181,6 +180,8 @@ export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: S
     // `Expect: 100-continue`: the client holds its body until told to send it, which is only once
     // the request has passed every check.
     if (expectsContinue) res.writeContinue()
+    // Only now: a request refused by a limit (or before) is no usage.
+    if (identity) usage.count(identity)
     const outcome = await proxy.forward(req, res, { path: target.path + target.query, headers, responseHeaders })
     return { status: outcome.status, route, identity, requestId: forwarded.requestId, error: outcome.error }
   }

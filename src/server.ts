@@ -18,6 +18,7 @@ import { createInvalidationBus, createLocalInvalidationBus, invalidationChannel 
 import type { InvalidationEvent } from './invalidation/index.ts'
 import { createMemoryLimiter, createRedisLimiter } from './ratelimit/index.ts'
 import { connectRedis } from './redis.ts'
+import type { Store } from './store/index.ts'
 
 export type RunningGatehouse = {
   gateway: AddressInfo
@@ -27,7 +28,11 @@ export type RunningGatehouse = {
   close(): Promise<void>
 }
 
-export type StartOptions = { log?: Logger }
+export type StartOptions = {
+  log?: Logger
+  /** Wraps the store the config names; tests use it to control when store calls answer. */
+  wrapStore?: (store: Store) => Store
+}
 
 /** A listener that could not bind: names the config key and the address, for a one-line message. */
 export class ListenError extends Error {
@@ -51,7 +56,7 @@ export async function startGatehouse(loaded: LoadedConfig, options: StartOptions
   const log = options.log ?? createLogger(loaded.config.log.level)
   const opened = createCloseStack(log)
   try {
-    return await build(loaded, log, opened)
+    return await build(loaded, log, opened, options.wrapStore)
   } catch (err) {
     await opened.closeAll()
     log.error({ err: err instanceof Error ? err.message : String(err) }, 'gatehouse failed to start')
@@ -60,7 +65,12 @@ export async function startGatehouse(loaded: LoadedConfig, options: StartOptions
   }
 }
 
-async function build(loaded: LoadedConfig, log: Logger, opened: CloseStack): Promise<RunningGatehouse> {
+async function build(
+  loaded: LoadedConfig,
+  log: Logger,
+  opened: CloseStack,
+  wrapStore: StartOptions['wrapStore'],
+): Promise<RunningGatehouse> {
   const { config, routes, dir } = loaded
   // First: a key file that does not fit the config stops the start before anything is opened.
   const assertion = config.identity.assertion
@@ -69,7 +79,7 @@ async function build(loaded: LoadedConfig, log: Logger, opened: CloseStack): Pro
     keyFile: resolve(dir, assertion.keyFile),
     secret: assertion.secret,
   })
-  const directory = opened.add(await openDirectory(loaded, { warn: (message) => log.warn(message) }))
+  const directory = opened.add(await openDirectory(loaded, { warn: (message) => log.warn(message), wrapStore }))
   const { roles, localIssuer } = directory
   const verifier = await createTokenVerifier({
     issuers: config.tokens.issuers,
@@ -102,7 +112,7 @@ async function build(loaded: LoadedConfig, log: Logger, opened: CloseStack): Pro
   const usage = createUsageCounter({
     store: directory.store,
     flushMs: config.apiKeys.usageFlushMs,
-    onError: (err) => log.warn({ err: String(err) }, 'writing API key usage failed; kept for the next flush'),
+    onError: (err) => log.warn({ err: String(err) }, 'writing usage failed; kept for the next flush'),
   })
   // Closed after the listeners and before the store: its last flush writes to the store.
   opened.add(usage)

@@ -14,6 +14,7 @@ import { registerOrgRoutes } from './orgs.ts'
 import { refuseUndeclaredQueries } from './query.ts'
 import { registerTokenRoutes } from './tokens.ts'
 import type { AccessTokenIssuer } from './tokens.ts'
+import { registerUsageRoutes } from './usage.ts'
 import { registerUserRoutes } from './users.ts'
 
 const PROBE_TAGS = ['probes']
@@ -83,6 +84,7 @@ export function createAdminApp(deps: AdminDeps): OpenAPIHono {
     registerOrgRoutes(app, ctx)
     registerTokenRoutes(app, ctx)
     registerApiKeyRoutes(app, ctx)
+    registerUsageRoutes(app, ctx)
   }
 
   app.doc31('/openapi.json', {

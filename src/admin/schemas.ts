@@ -381,6 +381,21 @@ export const apiKeyUsageQuery = z.object({
 })
 export const apiKeyUsageResponse = z.object({ count: z.int() }).openapi('ApiKeyUsage')
 
+export const subjectUsageQuery = z
+  .object({
+    date: isoDate.openapi({ description: 'A UTC day, YYYY-MM-DD' }),
+    user_id: id.optional().openapi({ description: 'Every forwarded request made as the user, with a token or a personal key' }),
+    org_id: id
+      .optional()
+      .openapi({ description: 'Every forwarded request authorized against the org: org keys, and tokens or personal keys acting in it' }),
+  })
+  .superRefine((query, ctx) => {
+    if ((query.user_id === undefined) === (query.org_id === undefined)) {
+      ctx.addIssue({ code: 'custom', path: query.org_id === undefined ? [] : ['org_id'], message: 'send exactly one of user_id, org_id' })
+    }
+  })
+export const subjectUsageResponse = z.object({ count: z.int() }).openapi('SubjectUsage')
+
 export const apiKey = z
   .object({
     api_key_id: z.string(),

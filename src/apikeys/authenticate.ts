@@ -1,8 +1,8 @@
-import { LRUCache } from 'lru-cache'
 import { ProblemError, problems } from '../http/index.ts'
 import { deepFreeze } from '../authn/index.ts'
 import type { Identity, OrgMembership } from '../authn/index.ts'
 import type { RoleTable } from '../authz/index.ts'
+import { createGuardedCache } from '../cache/index.ts'
 import { isStoreUnavailable } from '../store/index.ts'
 import type { Org, Store, StoredApiKey, User } from '../store/index.ts'
 import { hashApiKeySecret, parseApiKeySecret } from './format.ts'
@@ -29,8 +29,11 @@ export type ApiKeyAuthenticator = {
   lookups(): number
 }
 
-type Entry =
-  { identity: Identity; expiresAtMs: number | null; keyId: string; userIds: string[]; orgId: string | null } | { refused: string }
+type Entry = { identity: Identity; expiresAtMs: number | null } | { refused: string }
+
+// A refusal may turn into a key that works through any change (a key created with an imported
+// secret, a user enabled again), so every eviction drops the refusals too.
+const REFUSALS = 'refused'
 
 /**
  * Checks API keys for the proxy: the format and checksum first (no I/O for garbage), then a
@@ -46,11 +49,14 @@ export function createApiKeyAuthenticator(options: {
   cache: { maxEntries: number; ttlMs: number }
 }): ApiKeyAuthenticator {
   const { store, roles, prefixes, acceptImported } = options
-  const cache = new LRUCache<string, Entry>({ max: options.cache.maxEntries, ttl: options.cache.ttlMs })
+  const cache = createGuardedCache<Entry>(options.cache)
   let storeLookups = 0
 
   async function lookUp(hash: string): Promise<Identity> {
     storeLookups++
+    // Before the first read: an admin change evicting while this lookup is in flight may have
+    // come after what it read, and then neither its key nor its refusal may be cached.
+    const generation = cache.generation()
     const now = Date.now()
     let key: StoredApiKey | undefined
     let checked: Owner | { refusal: string }
@@ -64,7 +70,7 @@ export function createApiKeyAuthenticator(options: {
     }
     if (!key || 'refusal' in checked) {
       const refusal = 'refusal' in checked ? checked.refusal : 'not found'
-      cache.set(hash, { refused: refusal })
+      cache.set(hash, { refused: refusal }, { tags: [REFUSALS], generation })
       throw new InvalidApiKeyError(refusal)
     }
     const built = await identityOf(key, checked, store, roles, options.orgKeyRole).catch((err: unknown) => {
@@ -73,17 +79,9 @@ export function createApiKeyAuthenticator(options: {
     })
     const expiresAtMs = key.expires_at === null ? null : key.expires_at * 1000
     const ttl = Math.min(options.cache.ttlMs, (expiresAtMs ?? Infinity) - now, graceLeft(key, hash, now))
-    if (ttl >= 1) {
-      cache.set(hash, { identity: built.identity, expiresAtMs, keyId: key.api_key_id, userIds: built.userIds, orgId: key.org_id }, { ttl })
-    }
+    const tags = [`key:${key.api_key_id}`, ...built.userIds.map((id) => `user:${id}`), ...(key.org_id ? [`org:${key.org_id}`] : [])]
+    cache.set(hash, { identity: built.identity, expiresAtMs }, { tags, generation, ttlMs: ttl })
     return built.identity
-  }
-
-  function evictWhere(match: (entry: Extract<Entry, { keyId: string }>) => boolean): void {
-    for (const [hash, entry] of cache.entries()) {
-      if ('keyId' in entry && match(entry)) cache.delete(hash)
-      else if ('refused' in entry) cache.delete(hash)
-    }
   }
 
   return {
@@ -102,9 +100,9 @@ export function createApiKeyAuthenticator(options: {
       }
       return entry.identity
     },
-    evictKey: (apiKeyId) => evictWhere((e) => e.keyId === apiKeyId),
-    evictUser: (userId) => evictWhere((e) => e.userIds.includes(userId)),
-    evictOrg: (orgId) => evictWhere((e) => e.orgId === orgId),
+    evictKey: (apiKeyId) => cache.evict([`key:${apiKeyId}`, REFUSALS]),
+    evictUser: (userId) => cache.evict([`user:${userId}`, REFUSALS]),
+    evictOrg: (orgId) => cache.evict([`org:${orgId}`, REFUSALS]),
     lookups: () => storeLookups,
   }
 }

@@ -1,45 +1,71 @@
-import type { Store } from '../store/index.ts'
+import type { Identity } from '../authn/index.ts'
+import type { Store, SubjectUsage } from '../store/index.ts'
 
 export type UsageCounter = {
-  /** Counts one request of the key; memory only, never a write per request. */
-  count(apiKeyId: string, now?: number): void
-  /** Writes what was counted since the last flush, in one batch. */
+  /**
+   * Counts one request admitted on behalf of `identity`: call it once the request has passed
+   * authorization and every rate limit, so refusals (401, 403, 429) are never usage. The proxy
+   * calls it just before forwarding; a door that only answers allowed/refused (forward-auth)
+   * calls it when it answers allowed. Counts the API key it came with, its user, and the org it
+   * was authorized against (`activeOrg`, else an org key's org). Memory only, never a write per
+   * request.
+   */
+  count(identity: Identity, now?: number): void
+  /** Writes what was counted since the last flush, in one batch per table. */
   flush(): Promise<void>
   /** Stops the timer and flushes. */
   close(): Promise<void>
 }
 
-type Tally = { api_key_id: string; date: string; count: number; last_used_at: number }
+type KeyTally = { api_key_id: string; date: string; count: number; last_used_at: number }
 
 /**
- * Per-key, per-day request counts and last-used times, kept in memory and written to the store
- * in batches every `flushMs`. A failed write puts its counts back, so nothing is lost.
+ * Per-day request counts of keys (with their last-used times), users and orgs, kept in memory and
+ * written to the store in batches every `flushMs`. A failed write puts its counts back for the
+ * next flush; what is still in memory when the process dies (at most `flushMs` of traffic, more
+ * while the store is failing) is lost.
  */
 export function createUsageCounter(options: { store: Store; flushMs: number; onError(err: unknown): void }): UsageCounter {
-  let pending = new Map<string, Tally>()
+  let keys = new Map<string, KeyTally>()
+  let subjects = new Map<string, SubjectUsage>()
   let flushing: Promise<void> = Promise.resolve()
 
-  function add(tally: Tally): void {
+  function addKey(tally: KeyTally): void {
     const slot = `${tally.api_key_id} ${tally.date}`
-    const seen = pending.get(slot)
-    if (!seen) pending.set(slot, { ...tally })
+    const seen = keys.get(slot)
+    if (!seen) keys.set(slot, { ...tally })
     else {
       seen.count += tally.count
       seen.last_used_at = Math.max(seen.last_used_at, tally.last_used_at)
     }
   }
 
+  function addSubject(tally: SubjectUsage): void {
+    const slot = `${tally.kind} ${tally.id} ${tally.date}`
+    const seen = subjects.get(slot)
+    if (!seen) subjects.set(slot, { ...tally })
+    else seen.count += tally.count
+  }
+
+  /** Writes one table's batch; on failure its tallies go back for the next flush. */
+  async function write<T>(batch: T[], record: (batch: T[]) => Promise<void>, putBack: (tally: T) => void): Promise<void> {
+    if (batch.length === 0) return
+    try {
+      await record(batch)
+    } catch (err) {
+      for (const tally of batch) putBack(tally)
+      options.onError(err)
+    }
+  }
+
   function flush(): Promise<void> {
     flushing = flushing.then(async () => {
-      if (pending.size === 0) return
-      const batch = [...pending.values()]
-      pending = new Map()
-      try {
-        await options.store.recordApiKeyUsage(batch)
-      } catch (err) {
-        for (const tally of batch) add(tally)
-        options.onError(err)
-      }
+      const keyBatch = [...keys.values()]
+      const subjectBatch = [...subjects.values()]
+      keys = new Map()
+      subjects = new Map()
+      await write(keyBatch, (b) => options.store.recordApiKeyUsage(b), addKey)
+      await write(subjectBatch, (b) => options.store.recordSubjectUsage(b), addSubject)
     })
     return flushing
   }
@@ -60,8 +86,12 @@ export function createUsageCounter(options: { store: Store; flushMs: number; onE
   timer.unref()
 
   return {
-    count(apiKeyId, now = Date.now()) {
-      add({ api_key_id: apiKeyId, date: dateOf(now), count: 1, last_used_at: Math.floor(now / 1000) })
+    count(identity, now = Date.now()) {
+      const on = dateOf(now)
+      if (identity.apiKey) addKey({ api_key_id: identity.apiKey.id, date: on, count: 1, last_used_at: Math.floor(now / 1000) })
+      if (identity.user) addSubject({ kind: 'user', id: identity.user.userId, date: on, count: 1 })
+      const orgId = identity.activeOrg?.orgId ?? identity.org?.orgId
+      if (orgId !== undefined) addSubject({ kind: 'org', id: orgId, date: on, count: 1 })
     },
     flush,
     async close() {

@@ -1,5 +1,5 @@
 import { hash } from 'node:crypto'
-import { LRUCache } from 'lru-cache'
+import { createGuardedCache } from '../cache/index.ts'
 import { deepFreeze } from './freeze.ts'
 import type { Identity } from './identity.ts'
 
@@ -25,41 +25,19 @@ export type IdentityCache = {
 }
 
 export function createIdentityCache(options: { maxEntries: number; ttlMs: number }): IdentityCache {
-  // One key for the usual single token per user, a set only for users with several.
-  const tokensByUser = new Map<string, string | Set<string>>()
-  let evictions = 0
-  const cache = new LRUCache<string, Identity>({
-    max: options.maxEntries,
-    ttl: options.ttlMs,
-    dispose: (identity, key) => {
-      const userId = identity.user?.userId
-      if (userId === undefined) return
-      const keys = tokensByUser.get(userId)
-      if (keys === key || (typeof keys === 'object' && keys.delete(key) && keys.size === 0)) tokensByUser.delete(userId)
-    },
-  })
-
+  const cache = createGuardedCache<Identity>(options)
   return {
     get: (token) => cache.get(keyOf(token)),
-    generation: () => evictions,
+    generation: () => cache.generation(),
     set(token, identity, notAfterMs, generation) {
-      const ttl = Math.floor(Math.min(options.ttlMs, notAfterMs - Date.now()))
-      if (ttl < 1 || generation !== evictions) return
-      const key = keyOf(token)
-      // Indexed after the set: replacing an entry disposes the old one, which unindexes the key.
-      cache.set(key, deepFreeze(identity), { ttl })
       const userId = identity.user?.userId
-      if (userId === undefined) return
-      const keys = tokensByUser.get(userId)
-      if (keys === undefined || keys === key) tokensByUser.set(userId, key)
-      else if (typeof keys === 'string') tokensByUser.set(userId, new Set([keys, key]))
-      else keys.add(key)
+      cache.set(keyOf(token), deepFreeze(identity), {
+        tags: userId === undefined ? [] : [userId],
+        generation,
+        ttlMs: notAfterMs - Date.now(),
+      })
     },
-    evictUser(userId) {
-      evictions++
-      const keys = tokensByUser.get(userId)
-      for (const key of typeof keys === 'string' ? [keys] : [...(keys ?? [])]) cache.delete(key)
-    },
+    evictUser: (userId) => cache.evict([userId]),
     clear: () => cache.clear(),
   }
 }

@@ -17,6 +17,8 @@ export type {
   Paging,
   Store,
   StoredSigningKey,
+  SubjectUsage,
+  UsageSubjectKind,
   User,
   UserOrderBy,
   UserPatch,

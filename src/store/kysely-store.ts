@@ -20,7 +20,7 @@ import {
 import type { Database, OrgsTable, UsersTable } from './schema.ts'
 import { containsIgnoringCase, countOf, nowSeconds, pageWindow } from './sql.ts'
 import { StoreConflictError, StoreLimitError, StoreNotFoundError } from './types.ts'
-import type { OrgOrderBy, Store, User, UserOrderBy } from './types.ts'
+import type { OrgOrderBy, Store, SubjectUsage, User, UserOrderBy } from './types.ts'
 
 /** Keys per IN (…) list in batch lookups, far below SQLite's and PostgreSQL's parameter limits. */
 const BATCH = 500
@@ -440,6 +440,42 @@ export function createKyselyStore(db: Kysely<Database>, engine: EngineAdapter): 
       if (query.org_id !== undefined) matching = matching.where('api_keys.org_id', '=', query.org_id)
       const row = await matching.select((eb) => eb.fn.sum<number | string | null>('api_key_usage.count').as('n')).executeTakeFirstOrThrow()
       return Number(row.n ?? 0)
+    },
+
+    async recordSubjectUsage(batch) {
+      // One entry per subject and date, so each upsert touches a row once.
+      const counts = new Map<string, SubjectUsage>()
+      for (const entry of batch) {
+        const slot = `${entry.kind}\u0000${entry.id}\u0000${entry.date}`
+        const seen = counts.get(slot)
+        if (seen === undefined) counts.set(slot, { ...entry })
+        else seen.count += entry.count
+      }
+      if (counts.size === 0) return
+      await db.transaction().execute(async (trx) => {
+        for (const { kind, id, date, count } of counts.values()) {
+          await trx
+            .insertInto('subject_usage')
+            .values({ subject_kind: kind, subject_id: id, date, count })
+            .onConflict((oc) =>
+              oc.columns(['subject_kind', 'subject_id', 'date']).doUpdateSet((eb) => ({
+                count: eb(eb.ref('subject_usage.count'), '+', eb.ref('excluded.count')),
+              })),
+            )
+            .execute()
+        }
+      })
+    },
+
+    async subjectUsage(query) {
+      const row = await db
+        .selectFrom('subject_usage')
+        .select('count')
+        .where('subject_kind', '=', query.kind)
+        .where('subject_id', '=', query.id)
+        .where('date', '=', query.date)
+        .executeTakeFirst()
+      return Number(row?.count ?? 0)
     },
 
     async listSigningKeys() {

@@ -119,6 +119,20 @@ function migrations(types: ColumnTypes): Record<string, Migration> {
         await db.schema.createIndex('api_key_usage_date').on('api_key_usage').column('date').execute()
       },
     },
+    '0003_subject_usage': {
+      async up(db: Kysely<unknown>) {
+        // No foreign keys: a user's or org's history outlives neither a token nor a key, and
+        // counts flushed after the subject was deleted are not worth a failed batch.
+        await db.schema
+          .createTable('subject_usage')
+          .addColumn('subject_kind', 'text', (c) => c.notNull())
+          .addColumn('subject_id', types.sortedText, (c) => c.notNull())
+          .addColumn('date', 'text', (c) => c.notNull())
+          .addColumn('count', 'bigint', (c) => c.notNull())
+          .addPrimaryKeyConstraint('subject_usage_pkey', ['subject_kind', 'subject_id', 'date'])
+          .execute()
+      },
+    },
   }
 }
 

@@ -24,6 +24,7 @@ const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/
 const CONSTRAINT_COLUMNS: Record<string, readonly string[]> = {
   memberships_pkey: ['org_id', 'user_id'],
   api_key_usage_pkey: ['api_key_id', 'date'],
+  subject_usage_pkey: ['subject_kind', 'subject_id', 'date'],
   users_email_lower_key: ['email_lower'],
   users_username_lower_key: ['username_lower'],
   api_keys_secret_hash_key: ['secret_hash'],

@@ -1,5 +1,5 @@
 import type { ColumnDataType, ColumnType, Expression } from 'kysely'
-import type { JsonObject } from './types.ts'
+import type { JsonObject, UsageSubjectKind } from './types.ts'
 
 /**
  * The one SQL schema as Kysely sees it. Engines differ only in how a few column kinds are kept,
@@ -117,6 +117,14 @@ export interface ApiKeyUsageTable {
   count: ColumnType<number | string, number, number>
 }
 
+/** Requests per user or org per UTC day (`date` YYYY-MM-DD), whichever credential they came with. */
+export interface SubjectUsageTable {
+  subject_kind: UsageSubjectKind
+  subject_id: string
+  date: string
+  count: ColumnType<number | string, number, number>
+}
+
 /** Tables by name. */
 export interface Database {
   users: UsersTable
@@ -125,4 +133,5 @@ export interface Database {
   signing_keys: SigningKeysTable
   api_keys: ApiKeysTable
   api_key_usage: ApiKeyUsageTable
+  subject_usage: SubjectUsageTable
 }

@@ -185,6 +185,9 @@ export type ApiKeyQuery = Paging & {
 
 /** One day's request count of one key (`date` is YYYY-MM-DD, UTC). */
 export type ApiKeyUsage = { api_key_id: string; date: string; count: number }
+/** Whose usage: a user's (every request made as them) or an org's (every request authorized against it). */
+export type UsageSubjectKind = 'user' | 'org'
+export type SubjectUsage = { kind: UsageSubjectKind; id: string; date: string; count: number }
 
 /**
  * One interface over every engine (SQLite now, PostgreSQL later). Lookups of absent records
@@ -247,6 +250,10 @@ export interface Store {
   recordApiKeyUsage(batch: readonly { api_key_id: string; date: string; count: number; last_used_at: number }[]): Promise<void>
   /** Summed counts for the date, over the keys matching the filters. */
   apiKeyUsage(query: { date: string; api_key_id?: string; user_id?: string; org_id?: string }): Promise<number>
+  /** Adds per-user and per-org counts (a batch from the in-memory counter). */
+  recordSubjectUsage(batch: readonly SubjectUsage[]): Promise<void>
+  /** The count of one user or org on the date (0 when none was recorded). */
+  subjectUsage(query: { kind: UsageSubjectKind; id: string; date: string }): Promise<number>
 
   listSigningKeys(): Promise<StoredSigningKey[]>
   /** Inserts unless the kid exists; returns whether it inserted. */

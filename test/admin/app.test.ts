@@ -166,6 +166,7 @@ describe('admin app: probes, admin key, OpenAPI document', () => {
       '/v1/api_keys/{api_key_id}': ['delete', 'get', 'patch'],
       '/v1/api_keys/{api_key_id}/rotate': ['post'],
       '/v1/api_keys/{api_key_id}/archive': ['post'],
+      '/v1/usage': ['get'],
     }
 
     it('is public, OpenAPI 3.1, and lists every path and method', async () => {

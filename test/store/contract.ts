@@ -762,6 +762,33 @@ export function describeStore(name: string, open: () => Promise<Store>): void {
           // Usage is not an edit: updated_at stays.
           assert.equal((await store.getApiKey(k1.api_key_id))?.updated_at, k1.updated_at)
         }))
+
+      it('records user and org usage in batches: summed per subject and day, users and orgs apart', () =>
+        withStore(async (store) => {
+          await store.recordSubjectUsage([])
+          await store.recordSubjectUsage([
+            { kind: 'user', id: 'u1', date: '2026-01-01', count: 3 },
+            { kind: 'user', id: 'u1', date: '2026-01-01', count: 2 },
+            { kind: 'user', id: 'u1', date: '2026-01-02', count: 1 },
+            // The same id as an org is another subject.
+            { kind: 'org', id: 'u1', date: '2026-01-01', count: 40 },
+            { kind: 'org', id: 'org1', date: '2026-01-01', count: 7 },
+          ])
+          await store.recordSubjectUsage([
+            { kind: 'user', id: 'u1', date: '2026-01-01', count: 10 },
+            { kind: 'org', id: 'org1', date: '2026-01-01', count: 1 },
+          ])
+          const usage = (kind: 'user' | 'org', id: string, date = '2026-01-01') => store.subjectUsage({ kind, id, date })
+          assert.equal(await usage('user', 'u1'), 15)
+          assert.equal(await usage('user', 'u1', '2026-01-02'), 1)
+          assert.equal(await usage('user', 'u1', '2026-01-03'), 0)
+          assert.equal(await usage('org', 'u1'), 40)
+          assert.equal(await usage('org', 'org1'), 8)
+          assert.equal(await usage('user', 'org1'), 0)
+          assert.equal(await usage('user', 'nobody'), 0)
+          // Apart from the per-key counts: the key tables see none of it.
+          assert.equal(await store.apiKeyUsage({ date: '2026-01-01' }), 0)
+        }))
     })
 
     describe('signing keys', () => {

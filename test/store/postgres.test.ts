@@ -78,7 +78,7 @@ if (unavailable !== undefined) {
           const applied = await client.query<{ name: string }>(`select name from "${schema}".kysely_migration order by name`)
           assert.deepEqual(
             applied.rows.map((r) => r.name),
-            ['0001_directory', '0002_api_keys'],
+            ['0001_directory', '0002_api_keys', '0003_subject_usage'],
           )
         } finally {
           await client.end()

@@ -6,7 +6,7 @@ import { pino } from 'pino'
 import { stringify } from 'yaml'
 import { loadConfig } from '../../src/config/index.ts'
 import { startGatehouse } from '../../src/server.ts'
-import type { RunningGatehouse } from '../../src/server.ts'
+import type { RunningGatehouse, StartOptions } from '../../src/server.ts'
 
 export type TestGateway = {
   url: string
@@ -28,7 +28,7 @@ export const TEST_ROLES = [
  * Starts the real gateway on ephemeral loopback ports from a config object written as YAML into
  * a temporary folder (so relative key files land there too), with logs captured in memory.
  */
-export async function startGateway(config: Record<string, unknown>): Promise<TestGateway> {
+export async function startGateway(config: Record<string, unknown>, options: Omit<StartOptions, 'log'> = {}): Promise<TestGateway> {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-test-'))
   const file = join(dir, 'gatehouse.yaml')
   writeFileSync(
@@ -48,7 +48,7 @@ export async function startGateway(config: Record<string, unknown>): Promise<Tes
     },
   })
   const log = pino({ level: 'info', base: undefined }, sink)
-  const running = await startGatehouse(loadConfig(file), { log })
+  const running = await startGatehouse(loadConfig(file), { ...options, log })
   return {
     url: `http://127.0.0.1:${running.gateway.port}`,
     adminUrl: `http://127.0.0.1:${running.admin.port}`,

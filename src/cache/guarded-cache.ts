@@ -1,0 +1,72 @@
+import { LRUCache } from 'lru-cache'
+
+/**
+ * A bounded ttl cache of answers read from somewhere slower (the store, a token's signature),
+ * evicted by tag when what they were read from changes. It closes the race between a read and an
+ * eviction: a read that was in flight when an eviction happened may carry the state from before
+ * the change, so its answer is not cached (`set` is skipped). The caller takes `generation()`
+ * before it starts reading and hands it to `set`.
+ *
+ * The generation is one counter for the whole cache rather than one per tag: an eviction of any
+ * tag makes every read in flight uncacheable. That costs one more read for the few answers that
+ * were in flight during an admin change, and spares working out which tags an answer will carry
+ * before it is read.
+ */
+export type GuardedCache<V> = {
+  get(key: string): V | undefined
+  /** Taken before reading; passed to `set`. */
+  generation(): number
+  /**
+   * Caches `value` under `key` for `ttlMs` (capped at the cache's ttl), findable by each of
+   * `tags`. Skipped when an eviction happened since `generation` was taken, or when `ttlMs < 1`.
+   */
+  set(key: string, value: V, options: { tags: readonly string[]; generation: number; ttlMs?: number }): void
+  delete(key: string): void
+  /** Deletes every entry carrying any of `tags`, and makes every read in flight uncacheable. */
+  evict(tags: readonly string[]): void
+  clear(): void
+}
+
+export function createGuardedCache<V extends object>(options: { maxEntries: number; ttlMs: number }): GuardedCache<V> {
+  // One key for the usual tag held by a single entry (a user's one token), a set only beyond that.
+  const keysByTag = new Map<string, string | Set<string>>()
+  const tagsByKey = new Map<string, readonly string[]>()
+  let evictions = 0
+
+  function unindex(key: string): void {
+    for (const tag of tagsByKey.get(key) ?? []) {
+      const keys = keysByTag.get(tag)
+      if (keys === key || (typeof keys === 'object' && keys.delete(key) && keys.size === 0)) keysByTag.delete(tag)
+    }
+    tagsByKey.delete(key)
+  }
+
+  const cache = new LRUCache<string, V>({ max: options.maxEntries, ttl: options.ttlMs, dispose: (_value, key) => unindex(key) })
+
+  return {
+    get: (key) => cache.get(key),
+    generation: () => evictions,
+    set(key, value, { tags, generation, ttlMs = options.ttlMs }) {
+      const ttl = Math.floor(Math.min(options.ttlMs, ttlMs))
+      if (ttl < 1 || generation !== evictions) return
+      // Indexed after the set: replacing an entry disposes the old one, which unindexes the key.
+      cache.set(key, value, { ttl })
+      tagsByKey.set(key, tags)
+      for (const tag of tags) {
+        const keys = keysByTag.get(tag)
+        if (keys === undefined || keys === key) keysByTag.set(tag, key)
+        else if (typeof keys === 'string') keysByTag.set(tag, new Set([keys, key]))
+        else keys.add(key)
+      }
+    },
+    delete: (key) => void cache.delete(key),
+    evict(tags) {
+      evictions++
+      for (const tag of tags) {
+        const keys = keysByTag.get(tag)
+        for (const key of typeof keys === 'string' ? [keys] : [...(keys ?? [])]) cache.delete(key)
+      }
+    },
+    clear: () => cache.clear(),
+  }
+}
