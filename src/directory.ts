@@ -27,7 +27,8 @@ export type OpenDirectoryOptions = {
 export async function openDirectory(loaded: LoadedConfig, options: OpenDirectoryOptions): Promise<Directory> {
   const { config, dir } = loaded
   const roles = createRoleTable(config.roles)
-  const store = await openStore(config.store.url, dir, options)
+  const { url, ...limits } = config.store
+  const store = await openStore(url, dir, { warn: options.warn, ...limits })
   try {
     const own = config.tokens.localIssuer
     const localIssuer = own ? await createLocalIssuer({ store, roles, issuer: own.issuer, algorithm: own.algorithm }) : undefined

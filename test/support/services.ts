@@ -4,7 +4,7 @@ import type { ChildProcess } from 'node:child_process'
 import { createServer, connect } from 'node:net'
 import { test } from 'node:test'
 import { Redis } from 'ioredis'
-import type { AddressInfo, Server, Socket } from 'node:net'
+import type { AddressInfo } from 'node:net'
 
 /**
  * The real services a suite needs, per DEVELOPERS.md: with the URL unset the suite is skipped
@@ -58,46 +58,6 @@ function canConnect(port: number): Promise<boolean> {
     })
     socket.once('error', () => resolve(false))
   })
-}
-
-/**
- * A TCP forwarder the test can cut and restore, to make a real server (PostgreSQL) unreachable
- * for one process without stopping it for everyone else on the machine.
- */
-export async function startCuttableProxy(target: {
-  host: string
-  port: number
-}): Promise<{ port: number; cut(): Promise<void>; restore(): Promise<void>; close(): Promise<void> }> {
-  const port = await freePort()
-  const sockets = new Set<Socket>()
-  let server: Server | undefined
-  const open = () =>
-    new Promise<void>((resolve) => {
-      server = createServer((client) => {
-        const upstream = connect(target.port, target.host)
-        sockets.add(client).add(upstream)
-        const drop = () => {
-          client.destroy()
-          upstream.destroy()
-          sockets.delete(client)
-          sockets.delete(upstream)
-        }
-        client.on('error', drop).on('close', drop)
-        upstream.on('error', drop).on('close', drop)
-        client.pipe(upstream).pipe(client)
-      })
-      server.listen(port, '127.0.0.1', resolve)
-    })
-  const shut = () =>
-    new Promise<void>((resolve) => {
-      for (const socket of sockets) socket.destroy()
-      sockets.clear()
-      if (!server) return resolve()
-      server.close(() => resolve())
-      server = undefined
-    })
-  await open()
-  return { port, cut: shut, restore: open, close: shut }
 }
 
 /**
