@@ -6,13 +6,14 @@
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { connect, createServer } from 'node:net'
-import type { AddressInfo, Socket } from 'node:net'
+import { connect } from 'node:net'
+import type { Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import pg from 'pg'
 import { stringify } from 'yaml'
+import { freePort, startRedisServer } from '../test/support/services.ts'
 import { startTcpProxy } from '../test/support/tcp-proxy.ts'
 import { startUpstream } from '../test/support/upstream.ts'
 
@@ -33,7 +34,8 @@ async function main(): Promise<void> {
     const pgUrl = new URL(POSTGRES)
     const pgProxy = await startTcpProxy({ host: pgUrl.hostname, port: Number(pgUrl.port || 5432) })
     cleanup.push(() => pgProxy.close())
-    const redis = await startRedis()
+    let redis = await startRedisServer()
+    const redisPort = redis.port
     cleanup.push(() => redis.stop())
     const upstream = await startUpstream()
     cleanup.push(() => upstream.close())
@@ -50,7 +52,7 @@ async function main(): Promise<void> {
         upstream: { url: upstream.url },
         roles: [{ name: 'Admin', permissions: [] }, { name: 'Member' }],
         store: { url: storeUrl.toString(), query_timeout: '2s', connect_timeout: '2s' },
-        redis: { url: `redis://127.0.0.1:${redis.port}`, key_prefix: 'soak:' },
+        redis: { url: redis.url, key_prefix: 'soak:' },
         tokens: { local_issuer: true, cache: { ttl: '1s' } },
         api_keys: { cache: { ttl: '1s' } },
         rate_limits: { user: '100000/1m' },
@@ -86,7 +88,7 @@ async function main(): Promise<void> {
       { name: 'recovered' },
       { name: 'postgres blackholed', start: () => pgProxy.blackhole(), end: () => pgProxy.heal(), storeDown: true },
       { name: 'pg_terminate_backend every 2 s', during: () => terminateBackends() },
-      { name: 'redis killed', start: () => redis.stop(), end: () => redis.restart() },
+      { name: 'redis killed', start: () => redis.stop(), end: async () => (redis = await startRedisServer(redisPort)) },
       { name: 'recovered again' },
     ]
     const fdsAtStart = descriptors(child)
@@ -107,13 +109,16 @@ async function main(): Promise<void> {
       )
       if (!alive) problems.push(`${phase.name}: gatehouse ${crashed}; stderr: ${stderr}`)
       const stale = (counts['uncached-key:200'] ?? 0) + (counts['uncached-key:401'] ?? 0)
-      if (phase.storeDown && stale > 0) problems.push(`${phase.name}: ${stale} API-key requests answered 200/401 while the store was unreachable`)
+      if (phase.storeDown && stale > 0)
+        problems.push(`${phase.name}: ${stale} API-key requests answered 200/401 while the store was unreachable`)
     }
     await new Promise((r) => setTimeout(r, 2000))
     const fdsAtEnd = descriptors(child)
     if (fdsAtEnd > fdsAtStart + 50) problems.push(`descriptors grew from ${fdsAtStart} to ${fdsAtEnd}`)
     child.kill('SIGTERM')
-    const exit = await new Promise<number | null>((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', resolve)))
+    const exit = await new Promise<number | null>((resolve) =>
+      child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', resolve),
+    )
     console.log(`SIGTERM → exit ${exit}; fds at start ${fdsAtStart}, before SIGTERM ${fdsAtEnd}`)
     if (exit !== 0) problems.push(`exit code ${exit} after SIGTERM`)
     for (const p of problems) console.log(`PROBLEM: ${p}`)
@@ -149,7 +154,12 @@ async function traffic(gateway: string, token: string, keys: string[], ms: numbe
           controller.abort()
           note(kind, res.status)
         } else {
-          const res = await fetch(`${gateway}/x`, { method: kind === 'upload' ? 'POST' : 'GET', headers, body: kind === 'upload' ? upload : undefined, signal: AbortSignal.timeout(10_000) })
+          const res = await fetch(`${gateway}/x`, {
+            method: kind === 'upload' ? 'POST' : 'GET',
+            headers,
+            body: kind === 'upload' ? upload : undefined,
+            signal: AbortSignal.timeout(10_000),
+          })
           await res.arrayBuffer()
           note(storeDown && kind === 'key' && Date.now() > uncachedFrom ? 'uncached-key' : kind, res.status)
         }
@@ -194,26 +204,6 @@ async function freshDatabase(): Promise<void> {
   }
 }
 
-async function startRedis(): Promise<{ port: number; stop(): Promise<void>; restart(): Promise<void> }> {
-  const port = await freePort()
-  let process: ChildProcess | undefined
-  const start = async () => {
-    process = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
-    await waitForPort(port)
-  }
-  const stop = async () => {
-    const p = process
-    process = undefined
-    if (!p || p.exitCode !== null) return
-    await new Promise((resolve) => {
-      p.once('exit', resolve)
-      p.kill('SIGKILL')
-    })
-  }
-  await start()
-  return { port, stop, restart: start }
-}
-
 function adminClient(base: string) {
   return async (method: string, path: string, body?: unknown): Promise<Record<string, unknown>> => {
     const res = await fetch(base + path, {
@@ -225,31 +215,6 @@ function adminClient(base: string) {
     if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`)
     return json
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer()
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
-}
-
-async function waitForPort(port: number): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const open = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, '127.0.0.1', () => {
-        socket.destroy()
-        resolve(true)
-      })
-      socket.on('error', () => resolve(false))
-    })
-    if (open) return
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  throw new Error(`nothing listens on ${port}`)
 }
 
 async function waitForHttp(url: string): Promise<void> {

@@ -29,7 +29,8 @@ export type OpenDirectoryOptions = {
 export async function openDirectory(loaded: LoadedConfig, options: OpenDirectoryOptions): Promise<Directory> {
   const { config, dir } = loaded
   const roles = createRoleTable(config.roles)
-  const opened = await openStore(config.store.url, dir, { warn: options.warn })
+  const { url, ...limits } = config.store
+  const opened = await openStore(url, dir, { warn: options.warn, ...limits })
   const store = options.wrapStore?.(opened) ?? opened
   try {
     const own = config.tokens.localIssuer

@@ -18,6 +18,9 @@ const duration = z.string({ error: 'expected a duration such as 250ms, 30s, 5m, 
   return ms
 })
 
+/** A duration that must be at least 1 ms: a zero timeout would turn the bound off. */
+const positiveDuration = duration.pipe(z.number().min(1, 'must be at least 1ms'))
+
 const rate = z.string({ error: 'expected a rate such as 100/1m' }).transform((text, ctx): RateSpec => {
   const spec = parseRate(text)
   if (!spec) {
@@ -372,8 +375,13 @@ export const configSchema = z
           .string()
           .regex(/^(sqlite:|postgres:\/\/|postgresql:\/\/)/, 'a store url is sqlite:PATH or postgres://…')
           .default('sqlite:./data/gatehouse.db'),
+        // How long one query may take (PostgreSQL client side and server side; SQLite's busy wait).
+        query_timeout: positiveDuration.default(5_000),
+        // How long a PostgreSQL query may wait for a pooled connection, connecting included.
+        connect_timeout: positiveDuration.default(5_000),
+        pool_size: z.number().int().min(1).max(1000).default(10),
       })
-      .default({ url: 'sqlite:./data/gatehouse.db' }),
+      .default({ url: 'sqlite:./data/gatehouse.db', query_timeout: 5_000, connect_timeout: 5_000, pool_size: 10 }),
     log: z
       .strictObject({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'silent']).default('info'),
@@ -472,7 +480,12 @@ export const configSchema = z
       startTimeoutMs: c.redis.start_timeout,
       keyPrefix: c.redis.key_prefix,
     },
-    store: { url: c.store.url },
+    store: {
+      url: c.store.url,
+      queryTimeoutMs: c.store.query_timeout,
+      connectTimeoutMs: c.store.connect_timeout,
+      poolSize: c.store.pool_size,
+    },
     log: { level: c.log.level, accessLog: c.log.access_log },
     routes: c.routes,
   }))

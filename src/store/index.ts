@@ -25,6 +25,7 @@ export type {
 } from './types.ts'
 export { StoreConflictError, StoreLimitError, StoreNotFoundError } from './types.ts'
 export { openStore } from './open.ts'
+export type { OpenStoreOptions } from './open.ts'
 export { createSqliteStore } from './sqlite.ts'
 export type { SqliteStoreOptions } from './sqlite.ts'
 export { createPostgresStore } from './postgres.ts'

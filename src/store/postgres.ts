@@ -3,6 +3,7 @@ import { Kysely, PostgresDialect, sql } from 'kysely'
 import type { EngineAdapter } from './engine.ts'
 import { createKyselyStore } from './kysely-store.ts'
 import { migrateToLatest } from './migrations.ts'
+import { guardedPool } from './pg-pool.ts'
 import type { Database } from './schema.ts'
 import type { Store } from './types.ts'
 
@@ -11,10 +12,16 @@ export interface PostgresStoreOptions {
   schema?: string
   /** Most connections the pool opens (default 10). */
   poolSize?: number
-  /** Server-side limit on one statement, in milliseconds (default 30 000; 0 turns it off). */
-  statementTimeoutMillis?: number
-  /** How long to wait for a new connection before failing (default 5 000 ms). */
+  /**
+   * How long one query may take, in milliseconds (default 5 000). Enforced on both sides: the
+   * server's statement_timeout stops its work, and the client gives up on its own when the server
+   * cannot be reached at all (a partition that answers nothing), which a server-side limit never sees.
+   */
+  queryTimeoutMillis?: number
+  /** How long a query may wait for a pooled connection, opening one included (default 5 000 ms). */
   connectionTimeoutMillis?: number
+  /** The sessions' application_name, as pg_stat_activity shows it (default `gatehouse`; the url's own wins). */
+  applicationName?: string
 }
 
 /** A plain SQL identifier; anything else is refused rather than quoted, as it also goes into `-c search_path=`. */
@@ -56,36 +63,51 @@ export async function createPostgresStore(url: string, options: PostgresStoreOpt
   if (schema !== undefined && !SCHEMA_NAME.test(schema)) {
     throw new Error(`invalid PostgreSQL schema name ${JSON.stringify(schema)}: use letters, digits and _`)
   }
-  const pool = new pg.Pool({
+  const connection = {
     connectionString: url,
-    max: options.poolSize ?? 10,
+    application_name: options.applicationName ?? 'gatehouse',
     connectionTimeoutMillis: options.connectionTimeoutMillis ?? 5_000,
-    statement_timeout: options.statementTimeoutMillis ?? 30_000,
+    // Notices a dead peer on an idle connection sooner than the OS default of hours.
+    keepAlive: true,
     // Every connection of the pool resolves unqualified names in the store's schema.
     ...(schema === undefined ? {} : { options: `-c search_path=${schema}` }),
-  })
+  }
+  // Migrating runs on a connection of its own without the query timeout: a replica waiting on
+  // another's migration lock, or a migration over a large table, may rightly take longer.
+  const migrator = new Kysely<Database>({ dialect: new PostgresDialect({ pool: guardedPool(quietPool({ ...connection, max: 1 })) }) })
+  try {
+    await migrate(migrator, schema)
+  } finally {
+    await migrator.destroy()
+  }
+  const queryTimeout = options.queryTimeoutMillis ?? 5_000
+  const pool = quietPool({ ...connection, max: options.poolSize ?? 10, query_timeout: queryTimeout, statement_timeout: queryTimeout })
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: guardedPool(pool) }) })
+  return createKyselyStore(db, postgresAdapter)
+}
+
+function quietPool(config: pg.PoolConfig): pg.Pool {
+  const pool = new pg.Pool(config)
   // An idle connection the server drops must not crash the process; the next query reports it.
   pool.on('error', () => {})
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
-  try {
-    if (schema !== undefined) {
-      try {
-        await sql`create schema if not exists ${sql.id(schema)}`.execute(db)
-      } catch (error) {
-        // Two openers racing on a new schema: IF NOT EXISTS can still fail on the catalog's unique index.
-        const code = (error as { code?: unknown }).code
-        if (code !== '23505' && code !== '42P06') throw error
-      }
+  return pool
+}
+
+/** Creates the schema if it is missing and brings its tables up to date. */
+async function migrate(db: Kysely<Database>, schema: string | undefined): Promise<void> {
+  if (schema !== undefined) {
+    try {
+      await sql`create schema if not exists ${sql.id(schema)}`.execute(db)
+    } catch (error) {
+      // Two openers racing on a new schema: IF NOT EXISTS can still fail on the catalog's unique index.
+      const code = (error as { code?: unknown }).code
+      if (code !== '23505' && code !== '42P06') throw error
     }
-    const current = await sql<{ schema: string | null }>`select current_schema() as schema`.execute(db)
-    const migrationSchema = current.rows[0]?.schema
-    if (migrationSchema === null || migrationSchema === undefined) {
-      throw new Error('PostgreSQL has no current schema: set search_path or pass a schema')
-    }
-    await migrateToLatest(db as Kysely<unknown>, postgresAdapter.types, migrationSchema)
-  } catch (error) {
-    await db.destroy()
-    throw error
   }
-  return createKyselyStore(db, postgresAdapter)
+  const current = await sql<{ schema: string | null }>`select current_schema() as schema`.execute(db)
+  const migrationSchema = current.rows[0]?.schema
+  if (migrationSchema === null || migrationSchema === undefined) {
+    throw new Error('PostgreSQL has no current schema: set search_path or pass a schema')
+  }
+  await migrateToLatest(db as Kysely<unknown>, postgresAdapter.types, migrationSchema)
 }

@@ -24,6 +24,8 @@ const sqliteAdapter: EngineAdapter = {
 export type SqliteStoreOptions = {
   /** Told when an existing database file was readable by others and has been made owner-only. */
   warn?: (message: string) => void
+  /** How long a statement waits for another connection's lock before failing with SQLITE_BUSY (default 5 000 ms). */
+  busyTimeoutMs?: number
 }
 
 /**
@@ -35,7 +37,7 @@ export async function createSqliteStore(path: string, options: SqliteStoreOption
   const file = new Sqlite(path)
   try {
     // Wait for another process's write (the CLI next to a running server) instead of failing at once.
-    file.pragma('busy_timeout = 5000')
+    file.pragma(`busy_timeout = ${Math.round(options.busyTimeoutMs ?? 5_000)}`)
     // WAL lets readers proceed during a write; FULL syncs the WAL on every commit, so a commit
     // that returned survives a power loss, not only a crash of the process.
     file.pragma('journal_mode = WAL')

@@ -1,19 +1,23 @@
 /**
  * Whether an error means the store cannot be reached right now (connection refused, reset or
- * timed out, the server shutting down), as opposed to a bug or bad input: callers answer 503,
- * never 500 and never a silent allow.
+ * timed out, the server shutting down or cancelling a statement that ran past its timeout), as
+ * opposed to a bug or bad input: callers answer 503, never 500 and never a silent allow.
  */
 const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EPIPE', 'SQLITE_BUSY'])
+
+/** pg's own messages for a connection that failed, timed out or was closed under a query. */
+const CONNECTION_MESSAGES =
+  /Connection terminated|timeout exceeded when trying to connect|connect ECONNREFUSED|Query read timeout|is not queryable|Cannot use a pool after calling end/
 
 export function isStoreUnavailable(err: unknown): boolean {
   if (typeof err !== 'object' || err === null) return false
   const { code, message } = err as { code?: unknown; message?: unknown }
   if (typeof code === 'string') {
-    // PostgreSQL: class 08 (connection exception), 57P01-57P03 (admin shutdown, cannot connect now).
-    if (CONNECTION_CODES.has(code) || code.startsWith('08') || /^57P0[1-3]$/.test(code)) return true
+    // PostgreSQL: class 08 (connection exception), class 53 (insufficient resources, e.g. too many
+    // connections), 57014 (statement_timeout cancelled it), 57P01-57P03 (admin shutdown, cannot connect now).
+    if (CONNECTION_CODES.has(code) || code.startsWith('08') || code.startsWith('53') || /^57(014|P0[1-3])$/.test(code)) return true
   }
-  if (typeof message === 'string' && /Connection terminated|timeout exceeded when trying to connect|connect ECONNREFUSED/.test(message))
-    return true
+  if (typeof message === 'string' && CONNECTION_MESSAGES.test(message)) return true
   const cause = (err as { cause?: unknown }).cause
   return cause !== undefined && cause !== err && isStoreUnavailable(cause)
 }

@@ -5,7 +5,9 @@ import pg from 'pg'
 import { adminClient } from '../support/admin.ts'
 import { startGateway } from '../support/gateway.ts'
 import type { TestGateway } from '../support/gateway.ts'
-import { serviceUrl, startCuttableProxy, startRedisServer } from '../support/services.ts'
+import { serviceUrl, startRedisServer } from '../support/services.ts'
+import { startTcpProxy } from '../support/tcp-proxy.ts'
+import type { TcpProxy } from '../support/tcp-proxy.ts'
 import { startUpstream } from '../support/upstream.ts'
 import type { TestUpstream } from '../support/upstream.ts'
 
@@ -16,7 +18,7 @@ const redis = serviceUrl('REDIS')
 describe('two replicas sharing PostgreSQL and Redis', { skip: postgres.skip ?? redis.skip }, () => {
   let upstream: TestUpstream
   let redisServer: Awaited<ReturnType<typeof startRedisServer>>
-  let pgProxy: Awaited<ReturnType<typeof startCuttableProxy>>
+  let pgProxy: TcpProxy
   let a: TestGateway
   let b: TestGateway
   const schema = `gh_scale_${randomBytes(4).toString('hex')}`
@@ -26,7 +28,7 @@ describe('two replicas sharing PostgreSQL and Redis', { skip: postgres.skip ?? r
     // Its own redis-server, so the test may stop it; PostgreSQL behind a proxy the test may cut.
     redisServer = await startRedisServer()
     const target = new URL(postgres.url!)
-    pgProxy = await startCuttableProxy({ host: target.hostname, port: Number(target.port || 5432) })
+    pgProxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) })
     target.host = `127.0.0.1:${pgProxy.port}`
     target.searchParams.set('schema', schema)
     const config = {
@@ -125,14 +127,14 @@ describe('two replicas sharing PostgreSQL and Redis', { skip: postgres.skip ?? r
     const cached = await newKey()
     const uncached = await newKey()
     assert.equal(await call(a, cached.secret), 200)
-    await pgProxy.cut()
+    pgProxy.cut()
     try {
       assert.equal(await call(a, cached.secret), 200, 'a cached key keeps working')
       assert.equal(await call(a, uncached.secret), 503, 'an uncached key cannot be checked: 503, not 401 or 200')
       const write = await apiA()('POST', '/v1/users', { email: 'during-outage@example.com' })
       assert.equal(write.status, 503)
     } finally {
-      await pgProxy.restore()
+      pgProxy.heal()
     }
     let status = 503
     for (let i = 0; i < 50 && status !== 200; i++) {

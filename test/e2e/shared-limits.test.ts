@@ -7,7 +7,9 @@ import { startGateway } from '../support/gateway.ts'
 import type { TestGateway } from '../support/gateway.ts'
 import { propelauthClaims, startIssuer } from '../support/issuer.ts'
 import type { TestIssuer } from '../support/issuer.ts'
-import { freePort, redisUnavailable, startDelayingProxy, startRedisServer } from '../support/services.ts'
+import { freePort, redisUnavailable, startRedisServer } from '../support/services.ts'
+import { startTcpProxy } from '../support/tcp-proxy.ts'
+import type { TcpProxy } from '../support/tcp-proxy.ts'
 import { startUpstream } from '../support/upstream.ts'
 import type { TestUpstream } from '../support/upstream.ts'
 
@@ -159,13 +161,14 @@ describe('one budget shared by two replicas on a healthy Redis', { skip: reason 
 describe('a Redis that answers slowly (200 ms per reply)', { skip: reason }, () => {
   let backends: Awaited<ReturnType<typeof startBackends>>
   let server: Awaited<ReturnType<typeof startRedisServer>>
-  let proxy: Awaited<ReturnType<typeof startDelayingProxy>>
+  let proxy: TcpProxy
   let replicas: TestGateway[]
 
   before(async () => {
     backends = await startBackends()
     server = await startRedisServer()
-    proxy = await startDelayingProxy({ host: '127.0.0.1', port: server.port }, 200)
+    proxy = await startTcpProxy({ host: '127.0.0.1', port: server.port })
+    proxy.delayReplies(200)
     replicas = await startReplicas(backends.config({ url: `redis://127.0.0.1:${proxy.port}` }))
   })
 

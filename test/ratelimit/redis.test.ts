@@ -5,7 +5,8 @@ import type { ChildProcess } from 'node:child_process'
 import { connect, createServer } from 'node:net'
 import { randomUUID } from 'node:crypto'
 import { Redis } from 'ioredis'
-import { redisUnavailable, startDelayingProxy } from '../support/services.ts'
+import { redisUnavailable } from '../support/services.ts'
+import { startTcpProxy } from '../support/tcp-proxy.ts'
 import { createMemoryLimiter, createRedisLimiter } from '../../src/ratelimit/index.ts'
 import type { RedisLimiterState } from '../../src/ratelimit/index.ts'
 import type { RateSpec } from '../../src/config/units.ts'
@@ -344,7 +345,8 @@ describe('redis limiter fallback', { skip: reason }, () => {
 describe('redis limiter breaker on a slow Redis', { skip: reason }, () => {
   it('waits for a slow answer; opens only after `breakerTimeouts` timeouts in a row; a probe closes it', async () => {
     const target = new URL(url!)
-    const proxy = await startDelayingProxy({ host: target.hostname, port: Number(target.port || 6379) }, 150)
+    const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 6379) })
+    proxy.delayReplies(150)
     const r = client(`redis://127.0.0.1:${proxy.port}`)
     await ready(r)
     const spec: RateSpec = { limit: 100, windowMs: 60_000, text: '100/1m' }
@@ -369,7 +371,7 @@ describe('redis limiter breaker on a slow Redis', { skip: reason }, () => {
       )
       assert.deepEqual(changes, [], 'a 150 ms answer is waited for')
 
-      proxy.delayMs = 600
+      proxy.delayReplies(600)
       for (let i = 1; i <= 2; i++) {
         await l.takeAll(budget)
         assert.equal(l.state(), 'redis', `timeout ${i} alone does not open the breaker`)
@@ -381,7 +383,7 @@ describe('redis limiter breaker on a slow Redis', { skip: reason }, () => {
       assert.ok(performance.now() - started < 50, 'while open, decisions do not wait for Redis')
       assert.ok(local!.remaining < 80, `the fallback continues from Redis's count (remaining ${local!.remaining})`)
 
-      proxy.delayMs = 0
+      proxy.delayReplies(0)
       // Let the delayed replies drain, then the cooldown pass: the next decision probes.
       await new Promise((resolve) => setTimeout(resolve, 1500))
       await l.takeAll(budget)

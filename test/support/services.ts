@@ -4,7 +4,7 @@ import type { ChildProcess } from 'node:child_process'
 import { createServer, connect } from 'node:net'
 import { test } from 'node:test'
 import { Redis } from 'ioredis'
-import type { AddressInfo, Server, Socket } from 'node:net'
+import type { AddressInfo } from 'node:net'
 
 /**
  * The real services a suite needs, per DEVELOPERS.md: with the URL unset the suite is skipped
@@ -61,46 +61,6 @@ function canConnect(port: number): Promise<boolean> {
 }
 
 /**
- * A TCP forwarder the test can cut and restore, to make a real server (PostgreSQL) unreachable
- * for one process without stopping it for everyone else on the machine.
- */
-export async function startCuttableProxy(target: {
-  host: string
-  port: number
-}): Promise<{ port: number; cut(): Promise<void>; restore(): Promise<void>; close(): Promise<void> }> {
-  const port = await freePort()
-  const sockets = new Set<Socket>()
-  let server: Server | undefined
-  const open = () =>
-    new Promise<void>((resolve) => {
-      server = createServer((client) => {
-        const upstream = connect(target.port, target.host)
-        sockets.add(client).add(upstream)
-        const drop = () => {
-          client.destroy()
-          upstream.destroy()
-          sockets.delete(client)
-          sockets.delete(upstream)
-        }
-        client.on('error', drop).on('close', drop)
-        upstream.on('error', drop).on('close', drop)
-        client.pipe(upstream).pipe(client)
-      })
-      server.listen(port, '127.0.0.1', resolve)
-    })
-  const shut = () =>
-    new Promise<void>((resolve) => {
-      for (const socket of sockets) socket.destroy()
-      sockets.clear()
-      if (!server) return resolve()
-      server.close(() => resolve())
-      server = undefined
-    })
-  await open()
-  return { port, cut: shut, restore: open, close: shut }
-}
-
-/**
  * Whether the Redis of GATEHOUSE_TEST_REDIS_URL answers: undefined when it does, else why a
  * suite cannot run — printed as a skip, or (GATEHOUSE_REQUIRE_SERVICES=1) registered as a failing test.
  */
@@ -124,56 +84,4 @@ export async function redisUnavailable(what: string): Promise<string | undefined
     else console.log(`# skipping ${what}: ${reason}`)
   }
   return reason
-}
-
-/**
- * A TCP forwarder that holds every chunk the server sends back for `delayMs` (in order): a Redis
- * that is healthy but slow to answer, for one process only. The delay can be changed while it runs.
- */
-export async function startDelayingProxy(
-  target: { host: string; port: number },
-  delayMs: number,
-): Promise<{ port: number; delayMs: number; close(): Promise<void> }> {
-  const sockets = new Set<Socket>()
-  const state = { delayMs }
-  const server = createServer((client) => {
-    const upstream = connect(target.port, target.host)
-    sockets.add(client).add(upstream)
-    const drop = () => {
-      client.destroy()
-      upstream.destroy()
-    }
-    client.on('error', drop).on('close', drop)
-    upstream.on('error', drop).on('close', drop)
-    client.pipe(upstream)
-    // Replies leave in arrival order even when the delay shrinks: each waits for the one before.
-    let previous = Promise.resolve()
-    upstream.on('data', (chunk: Buffer) => {
-      const due = Date.now() + state.delayMs
-      previous = previous.then(
-        () =>
-          new Promise<void>((resolve) =>
-            setTimeout(() => {
-              if (client.writable) client.write(chunk)
-              resolve()
-            }, due - Date.now()),
-          ),
-      )
-    })
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  return {
-    port: (server.address() as AddressInfo).port,
-    get delayMs() {
-      return state.delayMs
-    },
-    set delayMs(ms: number) {
-      state.delayMs = ms
-    },
-    close: () =>
-      new Promise((resolve) => {
-        for (const socket of sockets) socket.destroy()
-        server.close(() => resolve())
-      }),
-  }
 }
