@@ -64,7 +64,8 @@ async function main(): Promise<void> {
       }),
     )
     const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli.ts'), 'start', '--config', join(dir, 'gatehouse.yaml')], {
-      cwd: dir,
+      // From the checkout, so that `--import tsx` resolves; every path in the config is absolute or relative to it.
+      cwd: ROOT,
       stdio: ['ignore', 'ignore', 'pipe'],
     })
     let crashed: string | undefined
@@ -72,7 +73,9 @@ async function main(): Promise<void> {
     child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)))
     child.on('exit', (code, signal) => (crashed ??= `exited with ${signal ?? code}`))
     cleanup.push(() => child.kill('SIGKILL'))
-    await waitForHttp(`http://127.0.0.1:${adminPort}/healthz`)
+    await waitForHttp(`http://127.0.0.1:${adminPort}/healthz`).catch((err: Error) => {
+      throw new Error(`${err.message}; gatehouse ${crashed ?? 'is running'}; stderr: ${stderr}`)
+    })
 
     const admin = adminClient(`http://127.0.0.1:${adminPort}`)
     const user = await admin('POST', '/v1/users', { email: 'soak@example.com' })
