@@ -19,7 +19,7 @@ export type HeaderPolicy = {
  * alike into `HTTP_X_GATEHOUSE_USER_ID`, so a spelling gatehouse did not recognise would reach the
  * upstream as the identity header itself.
  */
-function foldName(name: string): string {
+export function foldName(name: string): string {
   const lower = name.toLowerCase()
   return lower.includes('_') || lower.includes('.') ? lower.replace(/[_.]/g, '-') : lower
 }

@@ -1,3 +1,4 @@
+import { foldName } from './headers.ts'
 import { ProblemError, problems } from './problem.ts'
 
 /** What the checks learned about the request's header section, for later stages. */
@@ -58,7 +59,7 @@ export function checkInboundHeaders(rawHeaders: readonly string[], httpVersion: 
       host = rawHeaders[i + 1] as string
     } else if (folded === AUTHORIZATION) {
       authorizations++
-    } else if (folded.replace(/[_.]/g, '-') === X_API_KEY) {
+    } else if (foldName(folded) === X_API_KEY) {
       if (folded !== X_API_KEY) refuse('Credential headers must be spelled with dashes (X-Api-Key)')
       apiKeys++
       if ((rawHeaders[i + 1] as string).includes(',')) refuse('X-Api-Key holds a list; send exactly one key')
@@ -86,13 +87,14 @@ function isValidHost(host: string): boolean {
 /**
  * The one value of a header the decision reads (the org id of an org rule): undefined when absent,
  * 400 when sent twice — Node would join the lines into `a, b`, and an upstream that reads the
- * first or the last line would act on an org that was never checked.
+ * first or the last line would act on an org that was never checked. `X_Org_Id` and `X.Org.Id`
+ * count as the same header: a CGI-style upstream reads all three as HTTP_X_ORG_ID.
  */
 export function singleHeader(rawHeaders: readonly string[], name: string): string | undefined {
-  const wanted = name.toLowerCase()
+  const wanted = foldName(name)
   let value: string | undefined
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
-    if ((rawHeaders[i] as string).toLowerCase() !== wanted) continue
+    if (foldName(rawHeaders[i] as string) !== wanted) continue
     if (value !== undefined) refuse(`More than one ${name} header was sent`)
     value = rawHeaders[i + 1] as string
   }

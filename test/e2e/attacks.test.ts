@@ -349,6 +349,19 @@ describe('attacks over raw sockets', () => {
     })
   })
 
+  describe('double encoding', () => {
+    for (const path of ['/public/%252e%252e/org/o1/admin/x', '/public/%252F..%252Forg', '/public/a%2541', '/public/%25%32%65']) {
+      it(`${path} → 400: an upstream that decodes twice would see another path`, async () => {
+        await refused(request(`GET ${path} HTTP/1.1`), 400)
+      })
+    }
+
+    it('a lone escaped percent passes', async () => {
+      const got = await forwarded(request('GET /files/100%25 HTTP/1.1'))
+      assert.equal(got.requestLine, 'GET /files/100%25 HTTP/1.1')
+    })
+  })
+
   describe('framing and parsing (Node history, Traefik, Envoy advisories)', () => {
     it('HTTP/2.0 and HTTP/0.9-style request lines → 505 / 400, nothing forwarded', async () => {
       await refused(request('GET /public/x HTTP/2.0'), 505)
@@ -415,6 +428,12 @@ describe('attacks over raw sockets', () => {
   describe('org id pollution', () => {
     it('the org id header twice → 400', async () => {
       await refused(request('GET /hdr-org/x HTTP/1.1', [`Authorization: Bearer ${member}`, 'X-Org-Id: o1', 'X-Org-Id: o2']), 400)
+    })
+
+    it('the org id header and an underscore or dot alias of it → 400', async () => {
+      for (const alias of ['X_Org_Id: o2', 'X.Org.Id: o2', 'x-org_id: o2']) {
+        await refused(request('GET /hdr-org/x HTTP/1.1', [`Authorization: Bearer ${member}`, 'X-Org-Id: o1', alias]), 400)
+      }
     })
 
     it('the org id query parameter twice → 400', async () => {
