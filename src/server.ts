@@ -7,7 +7,7 @@ import { createApiKeyAuthenticator, createUsageCounter } from './apikeys/index.t
 import { createTokenVerifier } from './authn/index.ts'
 import type { LoadedConfig } from './config/index.ts'
 import { createAssertionSigner, createUpstreamProxy, loadOrCreateAssertionKeys } from './forward/index.ts'
-import { openDirectory } from './directory.ts'
+import { openDirectory } from './directory/index.ts'
 import { createPipeline } from './gateway.ts'
 import { answerClientError, createGracefulServer, refuseConnect } from './http/index.ts'
 import type { GracefulServer } from './http/index.ts'

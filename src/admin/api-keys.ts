@@ -1,14 +1,13 @@
 import { createRoute } from '@hono/zod-openapi'
 import type { OpenAPIHono, z } from '@hono/zod-openapi'
-import { displayOf, generateApiKeySecret, hashApiKeySecret, parseApiKeySecret } from '../apikeys/index.ts'
-import { ProblemError, problem } from '../http/index.ts'
-import type { ApiKey, ApiKeyPatch, ApiKeyType, Membership, Org, StoredApiKey, User } from '../store/index.ts'
+import { toOrgMemberInfo } from '../directory/index.ts'
+import type { ValidatedKey, ValidationKind } from '../directory/index.ts'
+import type { ApiKey, Org } from '../store/index.ts'
 import type { ApiContext } from './context.ts'
-import { apiKeyRefused, badRequest, conflict, notFound, storeWrite } from './errors.ts'
+import { badRequest, storeWrite } from './errors.ts'
 import { ADMIN_KEY, json, jsonBody, optionalJsonBody, problemsOf } from './openapi.ts'
 import type { apiKeyOrg } from './schemas.ts'
 import {
-  EXPIRATION_DAYS,
   apiKey,
   apiKeyIdParam,
   apiKeyImported,
@@ -25,10 +24,9 @@ import {
   updateApiKeyBody,
   validateApiKeyBody,
 } from './schemas.ts'
-import { pageFields, toOrgMemberInfo, toUserMetadata } from './views.ts'
+import { pageFields, toUserMetadata } from './views.ts'
 
 const tags = ['api keys']
-const DAY = 86_400
 
 export type ApiKeyView = z.infer<typeof apiKey>
 export type ApiKeyValidationView = z.infer<typeof apiKeyValidation>
@@ -70,131 +68,13 @@ function toApiKeyOrg(o: Org): z.infer<typeof apiKeyOrg> {
   }
 }
 
-type ExpiryInput = {
-  expires_at_seconds?: number
-  expiration?: keyof typeof EXPIRATION_DAYS
-  expires_in_seconds?: number
-  set_to_never_expire?: true
-}
-
-/** The absolute expiry a body asks for: null never, undefined when it says nothing (the schema allows one way at most). */
-function expiryOf(body: ExpiryInput, now: number): number | null | undefined {
-  if (body.set_to_never_expire) return null
-  if (body.expiration !== undefined) {
-    const days = EXPIRATION_DAYS[body.expiration]
-    return days === null ? null : now + days * DAY
-  }
-  if (body.expires_in_seconds !== undefined) return now + body.expires_in_seconds
-  if (body.expires_at_seconds !== undefined) {
-    if (body.expires_at_seconds <= now)
-      throw badRequest([{ field: 'expires_at_seconds', message: `must be in the future (now is ${now})` }])
-    return body.expires_at_seconds
-  }
-  return undefined
-}
-
-type OwnerInput = { user_id?: string; org_id?: string; created_by?: string; revoke_on_creator_leave?: boolean }
-type Owner = {
-  type: ApiKeyType
-  user_id: string | null
-  org_id: string | null
-  created_by: string | null
-  revoke_on_creator_leave: boolean
-}
-
-/** The 409 of a key whose state forbids the write; `error_code` says which state. */
-function keyConflict(code: 'protected' | 'archived', message: string): ProblemError {
-  return new ProblemError(
-    problem(409, 'conflict', 'Conflict', `api_key_id: ${message}`, { error_code: code, errors: [{ field: 'api_key_id', message }] }),
-  )
-}
-
 /**
  * API keys under /v1/api_keys: PropelAuth's end-user API key functions, with Clerk's and
  * Mixpeek's extras (name, description, scopes, rate_limit_override, rotate, archive with a
  * reason, protected keys).
  */
 export function registerApiKeyRoutes(app: OpenAPIHono, ctx: ApiContext): void {
-  const { store } = ctx
-  const { prefixes } = ctx.apiKeys
-
-  const keyChanged = (k: Pick<ApiKey, 'api_key_id' | 'user_id' | 'org_id'>) =>
-    ctx.changed({
-      kind: 'api_key',
-      apiKeyId: k.api_key_id,
-      ...(k.user_id === null ? {} : { userId: k.user_id }),
-      ...(k.org_id === null ? {} : { orgId: k.org_id }),
-    })
-  const foundKey = async (apiKeyId: string): Promise<StoredApiKey> => {
-    const k = await store.getApiKey(apiKeyId)
-    if (k === undefined) throw notFound(`No API key with id ${apiKeyId}`)
-    return k
-  }
-
-  /** Who owns a new key, from user_id / org_id / created_by, checked against the directory. */
-  const resolveOwner = async (body: OwnerInput): Promise<Owner> => {
-    const existingUser = async (userId: string, field: string, missing: 'not-found' | 'bad-request'): Promise<User> => {
-      const user = await store.getUser(userId)
-      if (user === undefined) {
-        if (missing === 'not-found') throw notFound(`No user with id ${userId}`)
-        throw badRequest([{ field, message: `no user with id ${userId}` }])
-      }
-      if (!user.enabled) throw badRequest([{ field, message: `user ${userId} is disabled` }])
-      return user
-    }
-    if (body.org_id !== undefined) {
-      const orgId = body.org_id
-      if ((await store.getOrg(orgId)) === undefined) throw notFound(`No org with id ${orgId}`)
-      if (body.user_id !== undefined && body.created_by !== undefined && body.user_id !== body.created_by) {
-        throw badRequest([
-          { field: 'created_by', message: 'for an org key, user_id is the creating user: send one of them, or the same id' },
-        ])
-      }
-      const field = body.user_id !== undefined ? 'user_id' : 'created_by'
-      const creator = body.user_id ?? body.created_by
-      if (creator !== undefined) {
-        await existingUser(creator, field, field === 'user_id' ? 'not-found' : 'bad-request')
-        if ((await store.getMembership(orgId, creator)) === undefined) {
-          throw badRequest([{ field, message: `user ${creator} is not a member of org ${orgId}` }])
-        }
-      }
-      const revoke = body.revoke_on_creator_leave ?? (creator !== undefined && ctx.apiKeys.revokeOnCreatorLeave)
-      if (revoke && creator === undefined) {
-        throw badRequest([{ field: 'revoke_on_creator_leave', message: 'needs the creating user (user_id or created_by)' }])
-      }
-      return { type: 'org', user_id: creator ?? null, org_id: orgId, created_by: creator ?? null, revoke_on_creator_leave: revoke }
-    }
-    if (body.revoke_on_creator_leave === true) {
-      throw badRequest([{ field: 'revoke_on_creator_leave', message: 'applies to org keys only (send org_id)' }])
-    }
-    if (body.created_by !== undefined) await existingUser(body.created_by, 'created_by', 'bad-request')
-    if (body.user_id !== undefined) {
-      await existingUser(body.user_id, 'user_id', 'not-found')
-      return {
-        type: 'personal',
-        user_id: body.user_id,
-        org_id: null,
-        created_by: body.created_by ?? body.user_id,
-        revoke_on_creator_leave: false,
-      }
-    }
-    return { type: 'generic', user_id: null, org_id: null, created_by: body.created_by ?? null, revoke_on_creator_leave: false }
-  }
-
-  type KeyFields = z.infer<typeof createApiKeyBody>
-  const newKeyFields = (body: KeyFields, owner: Owner) => {
-    const expires = expiryOf(body, ctx.now())
-    return {
-      ...owner,
-      expires_at: expires ?? null,
-      name: body.name ?? null,
-      description: body.description ?? null,
-      metadata: body.metadata ?? {},
-      scopes: body.scopes ?? [],
-      rate_limit_override: body.rate_limit_override ?? null,
-      protected: body.protected ?? false,
-    }
-  }
+  const { store, apiKeys } = ctx.directory
 
   app.openapi(
     createRoute({
@@ -209,15 +89,8 @@ export function registerApiKeyRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       responses: { 201: json('Created; the secret is shown only now', apiKeyWithSecret), ...problemsOf(404, 409) },
     }),
     async (c) => {
-      const body = c.req.valid('json')
-      const owner = await resolveOwner(body)
-      const fields = newKeyFields(body, owner)
-      const secret = generateApiKeySecret(owner.type, prefixes)
-      const created = await storeWrite(
-        store.createApiKey({ ...fields, secret_hash: secret.secret_hash, display: secret.display, imported: false }),
-      )
-      keyChanged(created)
-      return c.json({ ...toApiKeyView(created), api_key_token: secret.secret }, 201)
+      const { key, secret } = await storeWrite(apiKeys.create(c.req.valid('json')))
+      return c.json({ ...toApiKeyView(key), api_key_token: secret }, 201)
     },
   )
 
@@ -235,16 +108,7 @@ export function registerApiKeyRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     }),
     async (c) => {
       const { imported_api_key, ...body } = c.req.valid('json')
-      const owner = await resolveOwner(body)
-      const fields = newKeyFields(body, owner)
-      const secretHash = hashApiKeySecret(imported_api_key)
-      const taken = () => conflict('imported_api_key', 'this key string is already an API key')
-      if ((await store.findApiKeyBySecretHash(secretHash, ctx.now())) !== undefined) throw taken()
-      const created = await storeWrite(
-        store.createApiKey({ ...fields, secret_hash: secretHash, display: importedDisplay(imported_api_key), imported: true }),
-        { secret_hash: 'imported_api_key' },
-      )
-      keyChanged(created)
+      const created = await storeWrite(apiKeys.import(imported_api_key, body), { secret_hash: 'imported_api_key' })
       return c.json({ api_key_id: created.api_key_id }, 201)
     },
   )
@@ -267,21 +131,15 @@ export function registerApiKeyRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       async (c) => {
         const { user_email, type, api_key_type, ...query } = c.req.valid('query')
         const paging = { page_size: query.page_size, page_number: query.page_number }
-        const empty = () => c.json({ total_api_keys: 0, ...pageFields(paging, 0), api_keys: [] }, 200)
         if (type !== undefined && api_key_type !== undefined && type !== api_key_type) {
           throw badRequest([{ field: 'api_key_type', message: 'differs from type; send one of them' }])
         }
-        let userId = query.user_id
-        if (user_email !== undefined) {
-          const user = await store.getUserByEmail(user_email)
-          if (user === undefined || (userId !== undefined && userId !== user.user_id)) return empty()
-          userId = user.user_id
-        }
-        const page = await store.listApiKeys({
+        const page = await apiKeys.list({
           ...paging,
           archived,
           ...(query.org_id === undefined ? {} : { org_id: query.org_id }),
-          ...(userId === undefined ? {} : { user_id: userId }),
+          ...(query.user_id === undefined ? {} : { user_id: query.user_id }),
+          ...(user_email === undefined ? {} : { user_email }),
           ...((type ?? api_key_type) === undefined ? {} : { type: type ?? api_key_type }),
           ...(query.query === undefined ? {} : { query: query.query }),
         })
@@ -325,7 +183,7 @@ export function registerApiKeyRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       request: { params: apiKeyIdParam },
       responses: { 200: json('The key', apiKey), ...problemsOf(404) },
     }),
-    async (c) => c.json(toApiKeyView(await foundKey(c.req.valid('param').api_key_id)), 200),
+    async (c) => c.json(toApiKeyView(await apiKeys.get(c.req.valid('param').api_key_id)), 200),
   )
 
   app.openapi(
@@ -341,19 +199,7 @@ export function registerApiKeyRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       responses: { 200: json('The updated key', apiKey), ...problemsOf(404) },
     }),
     async (c) => {
-      const { api_key_id } = c.req.valid('param')
-      const body = c.req.valid('json')
-      const expires = expiryOf(body, ctx.now())
-      const patch: ApiKeyPatch = {}
-      if (body.name !== undefined) patch.name = body.name
-      if (body.description !== undefined) patch.description = body.description
-      if (body.metadata !== undefined) patch.metadata = body.metadata
-      if (body.scopes !== undefined) patch.scopes = body.scopes
-      if (body.rate_limit_override !== undefined) patch.rate_limit_override = body.rate_limit_override
-      if (expires !== undefined) patch.expires_at = expires
-      const updated = await storeWrite(store.updateApiKey(api_key_id, patch))
-      if (updated === undefined) throw notFound(`No API key with id ${api_key_id}`)
-      keyChanged(updated)
+      const updated = await storeWrite(apiKeys.update(c.req.valid('param').api_key_id, c.req.valid('json')))
       return c.json(toApiKeyView(updated), 200)
     },
   )
@@ -372,15 +218,8 @@ export function registerApiKeyRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     async (c) => {
       const { api_key_id } = c.req.valid('param')
       const grace = c.req.valid('json').grace_seconds ?? 0
-      const key = await foundKey(api_key_id)
-      if (key.protected) throw keyConflict('protected', 'the key is protected: it cannot be rotated')
-      if (key.archived_at !== null) throw keyConflict('archived', 'the key is archived: create a new one')
-      const secret = generateApiKeySecret(key.type, prefixes)
-      const until = grace > 0 ? ctx.now() + grace : null
-      const rotated = await storeWrite(store.rotateApiKey(api_key_id, { secret_hash: secret.secret_hash, display: secret.display }, until))
-      if (rotated === undefined) throw notFound(`No API key with id ${api_key_id}`)
-      keyChanged(rotated)
-      return c.json({ ...toApiKeyView(rotated), api_key_token: secret.secret }, 200)
+      const rotated = await storeWrite(apiKeys.rotate(api_key_id, grace))
+      return c.json({ ...toApiKeyView(rotated.key), api_key_token: rotated.secret }, 200)
     },
   )
 
@@ -399,12 +238,7 @@ export function registerApiKeyRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     async (c) => {
       const { api_key_id } = c.req.valid('param')
       const reason = c.req.valid('json').reason ?? null
-      const key = await foundKey(api_key_id)
-      if (key.protected) throw keyConflict('protected', 'the key is protected: it cannot be archived')
-      if (key.archived_at !== null) return c.json(toApiKeyView(key), 200)
-      const archived = await storeWrite(store.archiveApiKey(api_key_id, reason))
-      if (archived === undefined) throw notFound(`No API key with id ${api_key_id}`)
-      keyChanged(archived)
+      const archived = await storeWrite(apiKeys.archive(api_key_id, reason))
       return c.json(toApiKeyView(archived), 200)
     },
   )
@@ -422,26 +256,11 @@ export function registerApiKeyRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     }),
     async (c) => {
       const { api_key_id } = c.req.valid('param')
-      const key = await foundKey(api_key_id)
-      if (key.protected) throw keyConflict('protected', 'the key is protected: it cannot be deleted')
-      if (!(await store.deleteApiKey(api_key_id))) throw notFound(`No API key with id ${api_key_id}`)
-      keyChanged(key)
-      ctx.audit({
-        action: 'api_key.delete',
-        api_key_id,
-        type: key.type,
-        user_id: key.user_id,
-        org_id: key.org_id,
-        name: key.name,
-        display: key.display,
-        at: ctx.now(),
-      })
+      await apiKeys.delete(api_key_id)
       return c.body(null, 204)
     },
   )
 }
-
-type ValidationKind = 'any' | 'personal' | 'org' | 'imported'
 
 const VALIDATE_ROUTES: [path: string, kind: ValidationKind, summary: string][] = [
   ['validate', 'any', 'Validate an API key of any type'],
@@ -457,53 +276,19 @@ const VALIDATE_ROUTES: [path: string, kind: ValidationKind, summary: string][] =
  * except at validate_imported. Validation here records no usage: only the proxy counts requests.
  */
 function registerValidation(app: OpenAPIHono, ctx: ApiContext): void {
-  const { store, roles } = ctx
-  const { prefixes } = ctx.apiKeys
+  const { store, roles, apiKeys } = ctx.directory
 
-  const validate = async (token: string, kind: ValidationKind): Promise<ApiKeyValidationView> => {
-    const secret = token.replace(/^bearer\s+/i, '')
-    if (kind !== 'imported' && parseApiKeySecret(secret, prefixes) === undefined) throw apiKeyRefused('not_found', 'no such API key')
-    const now = ctx.now()
-    const key = await store.findApiKeyBySecretHash(hashApiKeySecret(secret), now)
-    if (key === undefined) throw apiKeyRefused('not_found', 'no such API key')
-    if (key.archived_at !== null)
-      throw apiKeyRefused('archived', `the API key was archived${key.archive_reason ? `: ${key.archive_reason}` : ''}`)
-    if (key.expires_at !== null && key.expires_at <= now) throw apiKeyRefused('expired', 'the API key has expired')
-
-    let user: User | undefined
-    let org: Org | undefined
-    let membership: Membership | undefined
-    if (key.type === 'personal') {
-      user = key.user_id === null ? undefined : await store.getUser(key.user_id)
-      if (user === undefined) throw apiKeyRefused('owner_disabled', "the API key's user was deleted")
-      if (!user.enabled) throw apiKeyRefused('owner_disabled', "the API key's user is disabled")
-    } else if (key.type === 'org') {
-      org = key.org_id === null ? undefined : await store.getOrg(key.org_id)
-      if (org === undefined) throw apiKeyRefused('owner_disabled', "the API key's org was deleted")
-      if (key.user_id !== null) {
-        user = await store.getUser(key.user_id)
-        membership = user === undefined ? undefined : await store.getMembership(org.org_id, user.user_id)
-      }
-      if (key.revoke_on_creator_leave && key.created_by !== null) {
-        const creatorMembership = key.created_by === key.user_id ? membership : await store.getMembership(org.org_id, key.created_by)
-        if (creatorMembership === undefined) throw apiKeyRefused('owner_disabled', "the API key's creator left the org")
-      }
-    }
-    if (kind === 'personal' && key.type !== 'personal') throw apiKeyRefused('not_personal', 'not a personal API key')
-    if (kind === 'org' && key.type !== 'org') throw apiKeyRefused('not_org', 'not an org API key')
-
-    return {
-      api_key_id: key.api_key_id,
-      type: key.type,
-      metadata: key.metadata,
-      scopes: key.scopes,
-      user: user === undefined ? null : await toUserMetadata(store, roles, user, true),
-      org: org === undefined ? null : toApiKeyOrg(org),
-      user_in_org: org !== undefined && membership !== undefined ? toOrgMemberInfo(roles, org, membership) : null,
-      user_id: key.user_id,
-      org_id: key.org_id,
-    }
-  }
+  const view = async ({ key, user, org, membership }: ValidatedKey): Promise<ApiKeyValidationView> => ({
+    api_key_id: key.api_key_id,
+    type: key.type,
+    metadata: key.metadata,
+    scopes: key.scopes,
+    user: user === undefined ? null : await toUserMetadata(store, roles, user, true),
+    org: org === undefined ? null : toApiKeyOrg(org),
+    user_in_org: org !== undefined && membership !== undefined ? toOrgMemberInfo(roles, org, membership) : null,
+    user_id: key.user_id,
+    org_id: key.org_id,
+  })
 
   for (const [path, kind, summary] of VALIDATE_ROUTES) {
     app.openapi(
@@ -518,17 +303,10 @@ function registerValidation(app: OpenAPIHono, ctx: ApiContext): void {
         request: jsonBody(validateApiKeyBody),
         responses: { 200: json('The key and its owners', apiKeyValidation), ...problemsOf(404) },
       }),
-      async (c) => c.json(await validate(c.req.valid('json').api_key_token, kind), 200),
+      async (c) => {
+        const secret = c.req.valid('json').api_key_token.replace(/^bearer\s+/i, '')
+        return c.json(await view(await apiKeys.validate(secret, kind)), 200)
+      },
     )
   }
-}
-
-/**
- * The display fragment of an imported string: the format's own when it shows at most a quarter
- * of the string, otherwise the first quarter (at most 8 characters), so a short key is never shown whole.
- */
-function importedDisplay(secret: string): string {
-  const own = displayOf(secret)
-  if (own.length - 1 <= secret.length / 4) return own
-  return `${secret.slice(0, Math.min(8, Math.floor(secret.length / 4)))}…`
 }

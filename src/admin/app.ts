@@ -1,19 +1,17 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi'
 import type { JSONWebKeySet } from 'jose'
-import { DEFAULT_PREFIXES } from '../apikeys/index.ts'
-import { createRoleTable } from '../authz/index.ts'
 import type { RoleTable } from '../authz/index.ts'
+import { createDirectoryOperations } from '../directory/index.ts'
+import type { AccessTokenIssuer, ApiKeySettings, AuditEvent, DirectoryChange } from '../directory/index.ts'
 import { ProblemError, problems } from '../http/index.ts'
 import type { Store } from '../store/index.ts'
 import { requireAdminKey } from './auth.ts'
 import { registerApiKeyRoutes } from './api-keys.ts'
-import type { ApiContext, ApiKeySettings, AuditEvent, DirectoryChange } from './context.ts'
 import { respondToError, problemResponse, validationHook } from './errors.ts'
 import { json } from './openapi.ts'
 import { registerOrgRoutes } from './orgs.ts'
 import { refuseUndeclaredQueries } from './query.ts'
 import { registerTokenRoutes } from './tokens.ts'
-import type { AccessTokenIssuer } from './tokens.ts'
 import { registerUsageRoutes } from './usage.ts'
 import { registerUserRoutes } from './users.ts'
 
@@ -68,17 +66,16 @@ export function createAdminApp(deps: AdminDeps): OpenAPIHono {
       scheme: 'bearer',
       description: 'The admin API key (admin.api_key)',
     })
-    const ctx: ApiContext = {
-      store,
-      roles: deps.roles ?? createRoleTable([]),
-      tokens: deps.tokens,
-      changed: deps.onChange ?? (() => {}),
-      audit: deps.audit ?? (() => {}),
-      now: deps.now ?? (() => Math.floor(Date.now() / 1000)),
-      apiKeys: {
-        prefixes: deps.apiKeys?.prefixes ?? DEFAULT_PREFIXES,
-        revokeOnCreatorLeave: deps.apiKeys?.revokeOnCreatorLeave ?? false,
-      },
+    const ctx = {
+      directory: createDirectoryOperations({
+        store,
+        roles: deps.roles,
+        tokens: deps.tokens,
+        onChange: deps.onChange,
+        audit: deps.audit,
+        apiKeys: deps.apiKeys,
+        now: deps.now,
+      }),
     }
     registerUserRoutes(app, ctx)
     registerOrgRoutes(app, ctx)

@@ -1,37 +1,6 @@
-import type { ApiKeyPrefixes } from '../apikeys/index.ts'
-import type { RoleTable } from '../authz/index.ts'
-import type { Store } from '../store/index.ts'
-import type { AccessTokenIssuer } from './tokens.ts'
+import type { DirectoryOperations } from '../directory/index.ts'
 
-/**
- * What a management API write changed, emitted after the write committed so the gateway can drop
- * cached identities built from the old state (a disabled or deleted user's tokens must stop
- * working before they expire). `user`: that user's record (created, updated, disabled, deleted).
- * `org`: the org's record, or the whole org when deleted, so every identity holding it is stale.
- * `membership`: that user's role in that org (added, changed, removed).
- * `api_key`: that key (created, updated, rotated, archived, deleted, imported), with its owners.
- */
-export type DirectoryChange = { kind: 'user' | 'org' | 'membership' | 'api_key'; userId?: string; orgId?: string; apiKeyId?: string }
-
-/** An audit record: what was done to what, never a secret. */
-export type AuditEvent = Record<string, unknown> & { action: string }
-
-/** How the admin API makes and treats API keys. */
-export type ApiKeySettings = {
-  /** The secret prefix per key type (default DEFAULT_PREFIXES). */
-  prefixes?: ApiKeyPrefixes
-  /** The default of revoke_on_creator_leave for org keys that record a creator (default false). */
-  revokeOnCreatorLeave?: boolean
-}
-
-/** What the route modules share once the management API is on. */
+/** What the route modules share once the management API is on: the directory they translate HTTP to. */
 export type ApiContext = {
-  store: Store
-  roles: RoleTable
-  tokens: AccessTokenIssuer | undefined
-  changed(event: DirectoryChange): void
-  audit(event: AuditEvent): void
-  /** Unix seconds. */
-  now(): number
-  apiKeys: Required<ApiKeySettings>
+  directory: DirectoryOperations
 }

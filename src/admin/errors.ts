@@ -2,7 +2,8 @@ import { HTTPException } from 'hono/http-exception'
 import type { z } from '@hono/zod-openapi'
 import { PROBLEM_CONTENT_TYPE, ProblemError, problem, problemBody, problems } from '../http/index.ts'
 import type { Problem } from '../http/index.ts'
-import { StoreConflictError, StoreLimitError, StoreNotFoundError, isStoreUnavailable } from '../store/index.ts'
+import { ApiKeyRefusedError, ConflictError, InvalidInputError, NotFoundError } from '../directory/index.ts'
+import { StoreConflictError, StoreLimitError, StoreNotFoundError, StoreUnavailableError } from '../store/index.ts'
 
 /**
  * How the management API answers failures: every one is an RFC 9457 problem, and a 400 or 409
@@ -24,18 +25,16 @@ export function notFound(detail: string): ProblemError {
   return new ProblemError(problems.notFound(detail))
 }
 
-export function conflict(field: string, message: string): ProblemError {
-  return new ProblemError(problem(409, 'conflict', 'Conflict', `${field}: ${message}`, { errors: [{ field, message }] }))
+function conflict(field: string, message: string, code?: string): ProblemError {
+  const extensions = { ...(code === undefined ? {} : { error_code: code }), errors: [{ field, message }] }
+  return new ProblemError(problem(409, 'conflict', 'Conflict', `${field}: ${message}`, extensions))
 }
-
-/** Why an API key failed validation (the admin API says which; the proxy answers all with one 401). */
-export type ApiKeyRefusal = 'not_found' | 'expired' | 'archived' | 'owner_disabled' | 'not_personal' | 'not_org'
 
 /**
  * A refused API key: 404 `not_found`, otherwise 400. The body carries `error_code`, the field in
  * `errors`, and PropelAuth's field-errors shape (`api_key_token: [message]`) for its SDKs.
  */
-export function apiKeyRefused(code: ApiKeyRefusal, message: string): ProblemError {
+function apiKeyRefused({ code, message }: ApiKeyRefusedError): ProblemError {
   const field = 'api_key_token'
   const extensions = { error_code: code, errors: [{ field, message }], [field]: [message] }
   return new ProblemError(
@@ -82,16 +81,26 @@ export async function storeWrite<T>(write: Promise<T>, fields: Record<string, st
   }
 }
 
+/** A directory refusal as its problem; undefined for any other error. */
+function directoryProblem(err: Error): ProblemError | undefined {
+  if (err instanceof NotFoundError) return notFound(err.message)
+  if (err instanceof InvalidInputError) return badRequest([{ field: err.field, message: err.message }])
+  if (err instanceof ConflictError) return conflict(err.field, err.message, err.code)
+  if (err instanceof ApiKeyRefusedError) return apiKeyRefused(err)
+  return undefined
+}
+
 /** The app's onError: known failures as their problem, anything else a 500 that reveals nothing. */
 export function respondToError(err: Error): Response {
-  if (err instanceof ProblemError) return problemResponse(err.problem, err.headers)
+  const known = err instanceof ProblemError ? err : directoryProblem(err)
+  if (known !== undefined) return problemResponse(known.problem, known.headers)
   // Hono's own: malformed JSON (400), a body with a content type other than JSON (415).
   if (err instanceof HTTPException) {
     const [slug, title] = HTTP_EXCEPTIONS[err.status] ?? ['error', 'Error']
     return problemResponse(problem(err.status, slug, title, err.message || title))
   }
   // The store is down: the write did not happen (every write is one statement or transaction).
-  if (isStoreUnavailable(err)) return problemResponse(problems.serviceUnavailable('The store is unavailable; retry later'))
+  if (err instanceof StoreUnavailableError) return problemResponse(problems.serviceUnavailable('The store is unavailable; retry later'))
   return problemResponse(problems.internal())
 }
 

@@ -1,6 +1,4 @@
 export { createAdminApp } from './app.ts'
 export type { AdminDeps, ReadinessCheck } from './app.ts'
-export type { ApiKeySettings, AuditEvent, DirectoryChange } from './context.ts'
-export { AccessTokenError } from './tokens.ts'
-export type { AccessTokenIssuer } from './tokens.ts'
-export { toOrgMemberInfo } from './views.ts'
+export { AccessTokenError, toOrgMemberInfo } from '../directory/index.ts'
+export type { AccessTokenIssuer, ApiKeySettings, AuditEvent, DirectoryChange } from '../directory/index.ts'

@@ -1,8 +1,7 @@
 import { createRoute } from '@hono/zod-openapi'
 import type { OpenAPIHono } from '@hono/zod-openapi'
-import type { Org, User } from '../store/index.ts'
 import type { ApiContext } from './context.ts'
-import { badRequest, notFound, storeWrite } from './errors.ts'
+import { storeWrite } from './errors.ts'
 import { ADMIN_KEY, json, jsonBody, problemsOf } from './openapi.ts'
 import {
   addMemberBody,
@@ -25,17 +24,7 @@ const tags = ['orgs']
 
 /** PropelAuth's org management functions as REST routes under /v1/orgs. */
 export function registerOrgRoutes(app: OpenAPIHono, ctx: ApiContext): void {
-  const { store, roles } = ctx
-  const foundOrg = async (orgId: string): Promise<Org> => {
-    const o = await store.getOrg(orgId)
-    if (o === undefined) throw notFound(`No org with id ${orgId}`)
-    return o
-  }
-  const knownRole = (role: string) => {
-    if (!roles.knows(role)) {
-      throw badRequest([{ field: 'role', message: `unknown role "${role}" (roles: ${roles.names.join(', ') || 'none defined'})` }])
-    }
-  }
+  const { store, roles, orgs } = ctx.directory
 
   app.openapi(
     createRoute({
@@ -48,10 +37,7 @@ export function registerOrgRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       responses: { 201: json('Created', orgCreated), ...problemsOf() },
     }),
     async (c) => {
-      const body = c.req.valid('json')
-      checkDomainRules(body)
-      const created = await storeWrite(store.createOrg(body))
-      ctx.changed({ kind: 'org', orgId: created.org_id })
+      const created = await storeWrite(orgs.create(c.req.valid('json')))
       return c.json({ org_id: created.org_id, name: created.name }, 201)
     },
   )
@@ -83,7 +69,7 @@ export function registerOrgRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       request: { params: orgIdParam },
       responses: { 200: json('The org', org), ...problemsOf(404) },
     }),
-    async (c) => c.json(toOrg(await foundOrg(c.req.valid('param').org_id)), 200),
+    async (c) => c.json(toOrg(await orgs.get(c.req.valid('param').org_id)), 200),
   )
 
   app.openapi(
@@ -98,12 +84,7 @@ export function registerOrgRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       responses: { 200: json('The updated org', org), ...problemsOf(404) },
     }),
     async (c) => {
-      const { org_id } = c.req.valid('param')
-      const patch = c.req.valid('json')
-      checkDomainRules({ ...(await foundOrg(org_id)), ...patch })
-      const updated = await storeWrite(store.updateOrg(org_id, patch))
-      if (updated === undefined) throw notFound(`No org with id ${org_id}`)
-      ctx.changed({ kind: 'org', orgId: org_id })
+      const updated = await storeWrite(orgs.update(c.req.valid('param').org_id, c.req.valid('json')))
       return c.json(toOrg(updated), 200)
     },
   )
@@ -119,9 +100,7 @@ export function registerOrgRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       responses: { 204: { description: 'Deleted' }, ...problemsOf(404) },
     }),
     async (c) => {
-      const { org_id } = c.req.valid('param')
-      if (!(await store.deleteOrg(org_id))) throw notFound(`No org with id ${org_id}`)
-      ctx.changed({ kind: 'org', orgId: org_id })
+      await orgs.delete(c.req.valid('param').org_id)
       return c.body(null, 204)
     },
   )
@@ -139,7 +118,7 @@ export function registerOrgRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     async (c) => {
       const { org_id } = c.req.valid('param')
       const { include_orgs, ...query } = c.req.valid('query')
-      await foundOrg(org_id)
+      await orgs.get(org_id)
       const page = await store.listOrgMembers(org_id, query)
       const users = await Promise.all(
         page.items.map(async ({ user, membership: m }) => ({ ...(await toUserMetadata(store, roles, user, include_orgs)), role: m.role })),
@@ -163,13 +142,7 @@ export function registerOrgRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     async (c) => {
       const { org_id } = c.req.valid('param')
       const { user_id, role } = c.req.valid('json')
-      knownRole(role)
-      const o = await foundOrg(org_id)
-      const user = await store.getUser(user_id)
-      if (user === undefined) throw notFound(`No user with id ${user_id}`)
-      checkMemberDomain(o, user)
-      const added = await storeWrite(store.addMember(org_id, user_id, role), { membership: 'user_id' })
-      ctx.changed({ kind: 'membership', orgId: org_id, userId: user_id })
+      const added = await storeWrite(orgs.addMember(org_id, user_id, role), { membership: 'user_id' })
       return c.json(toMembership(added), 201)
     },
   )
@@ -187,11 +160,7 @@ export function registerOrgRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     async (c) => {
       const { org_id, user_id } = c.req.valid('param')
       const { role } = c.req.valid('json')
-      knownRole(role)
-      const changed = await store.changeRole(org_id, user_id, role)
-      if (changed === undefined) throw notFound(`User ${user_id} is not a member of org ${org_id}`)
-      ctx.changed({ kind: 'membership', orgId: org_id, userId: user_id })
-      return c.json(toMembership(changed), 200)
+      return c.json(toMembership(await orgs.changeRole(org_id, user_id, role)), 200)
     },
   )
 
@@ -208,36 +177,8 @@ export function registerOrgRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     }),
     async (c) => {
       const { org_id, user_id } = c.req.valid('param')
-      if (!(await store.removeMember(org_id, user_id))) throw notFound(`User ${user_id} is not a member of org ${org_id}`)
-      ctx.changed({ kind: 'membership', orgId: org_id, userId: user_id })
-      // Org keys this user created with revoke_on_creator_leave stop with the membership.
-      for (const apiKeyId of await store.archiveKeysOfDepartedCreator(org_id, user_id, 'creator left the org')) {
-        ctx.changed({ kind: 'api_key', apiKeyId, orgId: org_id, userId: user_id })
-      }
+      await orgs.removeMember(org_id, user_id)
       return c.body(null, 204)
     },
   )
-}
-
-type DomainRules = { domain?: string | null; enable_auto_joining_by_domain?: boolean; members_must_have_matching_domain?: boolean }
-
-/** Both domain rules compare members' emails with the org's domain, so neither makes sense without one. */
-function checkDomainRules(o: DomainRules): void {
-  if (o.domain) return
-  const rule = o.members_must_have_matching_domain
-    ? 'members_must_have_matching_domain'
-    : o.enable_auto_joining_by_domain
-      ? 'enable_auto_joining_by_domain'
-      : undefined
-  if (rule !== undefined) throw badRequest([{ field: 'domain', message: `${rule} needs a domain` }])
-}
-
-function checkMemberDomain(o: Org, user: User): void {
-  if (!o.members_must_have_matching_domain || o.domain === null) return
-  const userDomain = user.email.slice(user.email.lastIndexOf('@') + 1).toLowerCase()
-  if (userDomain !== o.domain.toLowerCase()) {
-    throw badRequest([
-      { field: 'user_id', message: `org ${o.org_id} only admits members with an @${o.domain} email; this user's is @${userDomain}` },
-    ])
-  }
 }

@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi'
+import { EXPIRATION_DAYS } from '../directory/index.ts'
 
 /**
  * The zod schemas of the management API. The same objects validate requests and generate
@@ -236,14 +237,6 @@ export const accessTokenResponse = z.object({ access_token: z.string() }).openap
 // ---- API keys --------------------------------------------------------------------------------
 
 /** The expiry presets of PropelAuth's hosted pages, in days (a month is 30 days, a year 365). */
-export const EXPIRATION_DAYS = {
-  two_weeks: 14,
-  one_month: 30,
-  three_months: 90,
-  six_months: 180,
-  one_year: 365,
-  never: null,
-} as const
 const EXPIRATIONS = Object.keys(EXPIRATION_DAYS) as (keyof typeof EXPIRATION_DAYS)[]
 // Up to the last second of year 9999: keeps every engine's integer and every Date valid.
 const MAX_UNIX_SECONDS = 253_402_300_799

@@ -21,7 +21,7 @@ export function registerUsageRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     async (c) => {
       const q = c.req.valid('query')
       const subject = q.user_id === undefined ? { kind: 'org' as const, id: q.org_id! } : { kind: 'user' as const, id: q.user_id }
-      return c.json({ count: await ctx.store.subjectUsage({ ...subject, date: q.date }) }, 200)
+      return c.json({ count: await ctx.directory.store.subjectUsage({ ...subject, date: q.date }) }, 200)
     },
   )
 }

@@ -2,7 +2,7 @@ import { createRoute } from '@hono/zod-openapi'
 import type { OpenAPIHono } from '@hono/zod-openapi'
 import type { User, UserPatch } from '../store/index.ts'
 import type { ApiContext } from './context.ts'
-import { notFound, storeWrite } from './errors.ts'
+import { storeWrite } from './errors.ts'
 import { ADMIN_KEY, json, jsonBody, problemsOf } from './openapi.ts'
 import {
   batchUsersBody,
@@ -27,13 +27,8 @@ const tags = ['users']
 
 /** PropelAuth's user management functions as REST routes under /v1/users. */
 export function registerUserRoutes(app: OpenAPIHono, ctx: ApiContext): void {
-  const { store, roles } = ctx
+  const { store, roles, users } = ctx.directory
   const view = (user: User, includeOrgs = false) => toUserMetadata(store, roles, user, includeOrgs)
-  const found = (user: User | undefined, what: string): User => {
-    if (user === undefined) throw notFound(`No user with ${what}`)
-    return user
-  }
-  const userChanged = (userId: string) => ctx.changed({ kind: 'user', userId })
 
   app.openapi(
     createRoute({
@@ -46,8 +41,7 @@ export function registerUserRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       responses: { 201: json('Created', userIdResponse), ...problemsOf(409) },
     }),
     async (c) => {
-      const user = await storeWrite(store.createUser(c.req.valid('json')))
-      userChanged(user.user_id)
+      const user = await storeWrite(users.create(c.req.valid('json')))
       return c.json({ user_id: user.user_id }, 201)
     },
   )
@@ -64,10 +58,9 @@ export function registerUserRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     }),
     async (c) => {
       const { existing_user_id, ...rest } = c.req.valid('json')
-      const user = await storeWrite(store.createUser({ ...rest, legacy_user_id: existing_user_id ?? null }), {
+      const user = await storeWrite(users.create({ ...rest, legacy_user_id: existing_user_id ?? null }), {
         legacy_user_id: 'existing_user_id',
       })
-      userChanged(user.user_id)
       return c.json({ user_id: user.user_id }, 201)
     },
   )
@@ -147,7 +140,7 @@ export function registerUserRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     }),
     async (c) => {
       const { user_id } = c.req.valid('param')
-      const user = found(await store.getUser(user_id), `id ${user_id}`)
+      const user = await users.get(user_id)
       return c.json(await view(user, c.req.valid('query').include_orgs), 200)
     },
   )
@@ -164,7 +157,7 @@ export function registerUserRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     }),
     async (c) => {
       const { email } = c.req.valid('param')
-      const user = found(await store.getUserByEmail(email), `email ${email}`)
+      const user = await users.getByEmail(email)
       return c.json(await view(user, c.req.valid('query').include_orgs), 200)
     },
   )
@@ -181,17 +174,14 @@ export function registerUserRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     }),
     async (c) => {
       const { username } = c.req.valid('param')
-      const user = found(await store.getUserByUsername(username), `username ${username}`)
+      const user = await users.getByUsername(username)
       return c.json(await view(user, c.req.valid('query').include_orgs), 200)
     },
   )
 
   // Every other write to one user: change the record, announce it, answer with the new record.
-  const update = async (userId: string, patch: UserPatch, fields?: Record<string, string>) => {
-    const user = found(await storeWrite(store.updateUser(userId, patch), fields), `id ${userId}`)
-    userChanged(userId)
-    return view(user)
-  }
+  const update = async (userId: string, patch: UserPatch, fields?: Record<string, string>) =>
+    view(await storeWrite(users.update(userId, patch), fields))
 
   app.openapi(
     createRoute({
@@ -257,16 +247,7 @@ export function registerUserRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       responses: { 204: { description: 'Deleted' }, ...problemsOf(404) },
     }),
     async (c) => {
-      const { user_id } = c.req.valid('param')
-      const memberships = await store.listUserMemberships(user_id)
-      if (!(await store.deleteUser(user_id))) throw notFound(`No user with id ${user_id}`)
-      userChanged(user_id)
-      // Leaving every org at once: the org keys they created with revoke_on_creator_leave stop too.
-      for (const { org } of memberships) {
-        for (const apiKeyId of await store.archiveKeysOfDepartedCreator(org.org_id, user_id, 'creator was deleted')) {
-          ctx.changed({ kind: 'api_key', apiKeyId, orgId: org.org_id, userId: user_id })
-        }
-      }
+      await users.delete(c.req.valid('param').user_id)
       return c.body(null, 204)
     },
   )

@@ -1,7 +1,8 @@
 import type { z } from '@hono/zod-openapi'
 import type { RoleTable } from '../authz/index.ts'
+import { toOrgMemberInfo } from '../directory/index.ts'
 import type { Membership, Org, Paging, Store, User } from '../store/index.ts'
-import type { org, orgMemberInfo, userMetadata } from './schemas.ts'
+import type { org, userMetadata } from './schemas.ts'
 
 /** Store records as the API shows them: PropelAuth's shapes, computed fields filled in. */
 
@@ -36,18 +37,6 @@ export async function toUserMetadata(store: Store, roles: RoleTable, user: User,
 
 function present<K extends string>(key: K, value: string | null): { [P in K]?: string } {
   return (value === null ? {} : { [key]: value }) as { [P in K]?: string }
-}
-
-/** The role's inherited roles and permissions come from the current config, not the stored row. */
-export function toOrgMemberInfo(roles: RoleTable, org: Org, membership: Membership): z.infer<typeof orgMemberInfo> {
-  return {
-    org_id: org.org_id,
-    org_name: org.name,
-    url_safe_org_name: org.url_safe_org_name,
-    user_role: membership.role,
-    inherited_user_roles_plus_current_role: [...roles.inheritedRoles(membership.role)],
-    user_permissions: [...roles.permissionsOf(membership.role)],
-  }
 }
 
 export function toOrg(o: Org): z.infer<typeof org> {

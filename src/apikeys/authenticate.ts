@@ -3,10 +3,12 @@ import { deepFreeze } from '../authn/index.ts'
 import type { Identity, OrgMembership } from '../authn/index.ts'
 import type { RoleTable } from '../authz/index.ts'
 import { createGuardedCache } from '../cache/index.ts'
-import { isStoreUnavailable } from '../store/index.ts'
-import type { Org, Store, StoredApiKey, User } from '../store/index.ts'
+import { StoreUnavailableError } from '../store/index.ts'
+import type { Store, StoredApiKey } from '../store/index.ts'
 import { hashApiKeySecret, parseApiKeySecret } from './format.ts'
 import type { ApiKeyPrefixes } from './format.ts'
+import { creatorOf, verifyApiKey } from './verify.ts'
+import type { ApiKeyVerdict } from './verify.ts'
 
 /** Every refusal looks the same to the caller; the reason is for logs only. */
 export class InvalidApiKeyError extends ProblemError {
@@ -28,6 +30,8 @@ export type ApiKeyAuthenticator = {
   /** Store lookups made so far (tests assert that garbage never reaches the store). */
   lookups(): number
 }
+
+type ValidKey = Extract<ApiKeyVerdict, { status: 'valid' }>
 
 type Entry = { identity: Identity; expiresAtMs: number | null } | { refused: string }
 
@@ -58,25 +62,13 @@ export function createApiKeyAuthenticator(options: {
     // come after what it read, and then neither its key nor its refusal may be cached.
     const generation = cache.generation()
     const now = Date.now()
-    let key: StoredApiKey | undefined
-    let checked: Owner | { refusal: string }
-    try {
-      key = await store.findApiKeyBySecretHash(hash, Math.floor(now / 1000))
-      checked = key ? await checkOwner(key, store, now) : { refusal: 'not found' }
-    } catch (err) {
-      // Neither 401 nor 200 is honest while the store cannot answer.
-      if (isStoreUnavailable(err)) throw new ProblemError(problems.serviceUnavailable('API keys cannot be checked right now'))
-      throw err
+    const verdict = await verifyApiKey(store, hash, now / 1000).catch(unavailable)
+    if (verdict.status !== 'valid') {
+      cache.set(hash, { refused: verdict.status }, { tags: [REFUSALS], generation })
+      throw new InvalidApiKeyError(verdict.status)
     }
-    if (!key || 'refusal' in checked) {
-      const refusal = 'refusal' in checked ? checked.refusal : 'not found'
-      cache.set(hash, { refused: refusal }, { tags: [REFUSALS], generation })
-      throw new InvalidApiKeyError(refusal)
-    }
-    const built = await identityOf(key, checked, store, roles, options.orgKeyRole).catch((err: unknown) => {
-      if (isStoreUnavailable(err)) throw new ProblemError(problems.serviceUnavailable('API keys cannot be checked right now'))
-      throw err
-    })
+    const { key } = verdict
+    const built = await identityOf(verdict, store, roles, options.orgKeyRole).catch(unavailable)
     const expiresAtMs = key.expires_at === null ? null : key.expires_at * 1000
     const ttl = Math.min(options.cache.ttlMs, (expiresAtMs ?? Infinity) - now, graceLeft(key, hash, now))
     const tags = [`key:${key.api_key_id}`, ...built.userIds.map((id) => `user:${id}`), ...(key.org_id ? [`org:${key.org_id}`] : [])]
@@ -90,7 +82,7 @@ export function createApiKeyAuthenticator(options: {
       const entry = cache.get(hash)
       if (!entry) {
         // Only what is not cached needs the format check: garbage never reaches the store.
-        if (!acceptImported && !parseApiKeySecret(secret, prefixes)) throw new InvalidApiKeyError('malformed or bad checksum')
+        if (!acceptImported && !parseApiKeySecret(secret, prefixes)) throw new InvalidApiKeyError('malformed')
         return lookUp(hash)
       }
       if ('refused' in entry) throw new InvalidApiKeyError(entry.refused)
@@ -113,33 +105,10 @@ function graceLeft(key: StoredApiKey, hash: string, now: number): number {
   return key.previous_valid_until * 1000 - now
 }
 
-type Owner = { user?: User; org?: Org }
-
-/** The key's owner records, or why the key must not work (PropelAuth's automatic invalidation). */
-async function checkOwner(key: StoredApiKey, store: Store, now: number): Promise<Owner | { refusal: string }> {
-  if (key.archived_at !== null) return { refusal: 'archived' }
-  if (key.expires_at !== null && key.expires_at * 1000 <= now) return { refusal: 'expired' }
-  if (key.type === 'personal') {
-    const user = key.user_id ? await store.getUser(key.user_id) : undefined
-    if (!user) return { refusal: 'owner deleted' }
-    if (!user.enabled) return { refusal: 'owner disabled' }
-    return { user }
-  }
-  if (key.type === 'org') {
-    const org = key.org_id ? await store.getOrg(key.org_id) : undefined
-    if (!org) return { refusal: 'org deleted' }
-    const creator = creatorOf(key)
-    if (key.revoke_on_creator_leave && creator && !(await store.getMembership(org.org_id, creator))) {
-      return { refusal: 'creator left the org' }
-    }
-    return { org }
-  }
-  return {}
-}
-
-/** The user who created an org key: recorded as created_by, or as the key's user_id. */
-function creatorOf(key: StoredApiKey): string | null {
-  return key.created_by ?? key.user_id
+// Neither 401 nor 200 is honest while the store cannot answer.
+function unavailable(err: unknown): never {
+  if (err instanceof StoreUnavailableError) throw new ProblemError(problems.serviceUnavailable('API keys cannot be checked right now'))
+  throw err
 }
 
 /** Scopes, when a key has them, narrow its owner's permissions and never widen them. */
@@ -147,7 +116,8 @@ function narrow(permissions: readonly string[], scopes: readonly string[]): read
   return scopes.length === 0 ? permissions : permissions.filter((p) => scopes.includes(p))
 }
 
-async function identityOf(key: StoredApiKey, owner: Owner, store: Store, roles: RoleTable, orgKeyRole: string | undefined) {
+async function identityOf(verdict: ValidKey, store: Store, roles: RoleTable, orgKeyRole: string | undefined) {
+  const { key } = verdict
   const apiKey = {
     id: key.api_key_id,
     type: key.type,
@@ -158,7 +128,7 @@ async function identityOf(key: StoredApiKey, owner: Owner, store: Store, roles: 
   }
   const orgs: Record<string, OrgMembership> = Object.create(null) as Record<string, OrgMembership>
   if (key.type === 'personal') {
-    const user = owner.user!
+    const user = verdict.user!
     for (const { org, membership } of await store.listUserMemberships(user.user_id)) {
       orgs[org.org_id] = {
         orgId: org.org_id,
@@ -186,7 +156,7 @@ async function identityOf(key: StoredApiKey, owner: Owner, store: Store, roles: 
     return { identity: deepFreeze(identity), userIds: [user.user_id] }
   }
   if (key.type === 'org') {
-    const org = owner.org!
+    const org = verdict.org!
     const role = orgKeyRole ?? ''
     orgs[org.org_id] = {
       orgId: org.org_id,

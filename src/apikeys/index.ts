@@ -4,3 +4,5 @@ export { createApiKeyAuthenticator, InvalidApiKeyError } from './authenticate.ts
 export type { ApiKeyAuthenticator } from './authenticate.ts'
 export { createUsageCounter } from './usage.ts'
 export type { UsageCounter } from './usage.ts'
+export { creatorOf, verifyApiKey } from './verify.ts'
+export type { ApiKeyLookup, ApiKeyStatus, ApiKeyVerdict } from './verify.ts'

@@ -1,10 +1,12 @@
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, SignJWT } from 'jose'
 import type { CryptoKey, JSONWebKeySet, JWK, JWTVerifyGetKey } from 'jose'
-import { AccessTokenError, toOrgMemberInfo } from '../admin/index.ts'
+// The directory's leaf modules, not its index: the directory opens this issuer.
+import { AccessTokenError } from '../directory/errors.ts'
+import { toOrgMemberInfo } from '../directory/org-member-info.ts'
 import { InvalidTokenError, KeySourceUnavailableError } from '../authn/index.ts'
 import type { Identity, OwnIssuer } from '../authn/index.ts'
 import type { RoleTable } from '../authz/index.ts'
-import { isStoreUnavailable } from '../store/index.ts'
+import { StoreUnavailableError } from '../store/index.ts'
 import type { Store, StoredSigningKey, User } from '../store/index.ts'
 
 export type LocalIssuerAlgorithm = 'ES256' | 'EdDSA' | 'RS256'
@@ -79,7 +81,7 @@ export async function createLocalIssuer(options: {
 }
 
 function unavailable(err: unknown): never {
-  if (isStoreUnavailable(err)) throw new KeySourceUnavailableError(`the store cannot be reached: ${String(err)}`)
+  if (err instanceof StoreUnavailableError) throw new KeySourceUnavailableError(`the store cannot be reached: ${String(err.cause)}`)
   throw err
 }
 

@@ -1,6 +1,6 @@
 import type pg from 'pg'
 import type { PostgresCursor, PostgresPool, PostgresPoolClient, PostgresQueryResult } from 'kysely'
-import { isStoreUnavailable } from './unavailable.ts'
+import { StoreUnavailableError, asStoreError } from './unavailable.ts'
 
 /**
  * The pool as Kysely sees it, made safe against connection loss. pg-pool listens for `error` on
@@ -9,11 +9,18 @@ import { isStoreUnavailable } from './unavailable.ts'
  * lent out here carries a listener while it is out, and a client whose connection failed — an
  * error event, a read timeout, a reset — goes back to the pool as broken, so the pool closes it
  * and opens a fresh one instead of lending it again (after a read timeout the server may still
- * answer the abandoned query, on a socket that may never recover).
+ * answer the abandoned query, on a socket that may never recover). A connection failure leaves
+ * here as StoreUnavailableError.
  */
 export function guardedPool(pool: pg.Pool): PostgresPool {
   return {
-    connect: async () => new GuardedClient(await pool.connect()),
+    connect: async () => {
+      try {
+        return new GuardedClient(await pool.connect())
+      } catch (error) {
+        throw asStoreError(error)
+      }
+    },
     end: () => pool.end(),
   }
 }
@@ -38,12 +45,13 @@ class GuardedClient implements PostgresPoolClient {
   ): Promise<PostgresQueryResult<R>> | PostgresCursor<R> {
     if (typeof statement !== 'string') return this.#client.query(statement as unknown as pg.Submittable) as unknown as PostgresCursor<R>
     // A broken connection fails at once: a transaction's ROLLBACK must not wait out a second timeout.
-    if (this.#broken !== undefined) return Promise.reject(this.#broken)
+    if (this.#broken !== undefined) return Promise.reject(new StoreUnavailableError(this.#broken))
     return this.#client.query(statement, parameters as unknown[]).then(
       (result) => result as unknown as PostgresQueryResult<R>,
       (error: unknown) => {
-        if (isStoreUnavailable(error)) this.#broken ??= error as Error
-        throw error
+        const reported = asStoreError(error)
+        if (reported instanceof StoreUnavailableError) this.#broken ??= error as Error
+        throw reported
       },
     )
   }

@@ -2,11 +2,13 @@ import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs'
 import { dirname } from 'node:path'
 import Sqlite from 'better-sqlite3'
 import { Kysely, SqliteDialect, sql } from 'kysely'
+import type { SqliteDatabase, SqliteStatement } from 'kysely'
 import type { EngineAdapter } from './engine.ts'
 import { createKyselyStore } from './kysely-store.ts'
 import { migrateToLatest } from './migrations.ts'
 import type { Database } from './schema.ts'
 import type { Store } from './types.ts'
+import { asStoreError } from './unavailable.ts'
 
 /** SQLite's side of the engine contract: booleans as 0/1, JSON and times as text and integers. */
 const sqliteAdapter: EngineAdapter = {
@@ -48,7 +50,7 @@ export async function createSqliteStore(path: string, options: SqliteStoreOption
     file.close()
     throw error
   }
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: file }) })
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: reportingUnavailable(file) }) })
   try {
     // Kysely runs SQLite migrations outside a transaction and without a lock. BEGIN IMMEDIATE
     // makes them atomic and makes a second process starting on the same file wait, then find
@@ -66,6 +68,29 @@ export async function createSqliteStore(path: string, options: SqliteStoreOption
     throw error
   }
   return createKyselyStore(db, sqliteAdapter)
+}
+
+/** The database as Kysely drives it, a lock held past busy_timeout (SQLITE_BUSY) leaving as StoreUnavailableError. */
+function reportingUnavailable(file: Sqlite.Database): SqliteDatabase {
+  const reported = <T>(run: () => T): T => {
+    try {
+      return run()
+    } catch (error) {
+      throw asStoreError(error)
+    }
+  }
+  return {
+    close: () => file.close(),
+    prepare(text): SqliteStatement {
+      const statement = reported(() => file.prepare(text))
+      return {
+        reader: statement.reader,
+        all: (parameters) => reported(() => statement.all(parameters)),
+        run: (parameters) => reported(() => statement.run(parameters)),
+        iterate: (parameters) => reported(() => statement.iterate(parameters)),
+      }
+    },
+  }
 }
 
 const OWNER_ONLY = 0o600

@@ -1,15 +1,28 @@
 /**
- * Whether an error means the store cannot be reached right now (connection refused, reset or
- * timed out, the server shutting down or cancelling a statement that ran past its timeout), as
- * opposed to a bug or bad input: callers answer 503, never 500 and never a silent allow.
+ * The store cannot be reached right now (connection refused, reset or timed out, the server
+ * shutting down or cancelling a statement that ran past its timeout, SQLite locked past its busy
+ * timeout), as opposed to a bug or bad input: callers answer 503, never 500 and never a silent
+ * allow. The engines raise it, so no caller needs to know a driver's error codes.
  */
+export class StoreUnavailableError extends Error {
+  constructor(cause: unknown) {
+    super(`the store is unavailable: ${cause instanceof Error ? cause.message : String(cause)}`, { cause })
+    this.name = 'StoreUnavailableError'
+  }
+}
+
+/** A driver's error as the store reports it: a connection failure becomes StoreUnavailableError, anything else stays. */
+export function asStoreError(err: unknown): unknown {
+  return err instanceof StoreUnavailableError || !isConnectionFailure(err) ? err : new StoreUnavailableError(err)
+}
+
 const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EPIPE', 'SQLITE_BUSY'])
 
 /** pg's own messages for a connection that failed, timed out or was closed under a query. */
 const CONNECTION_MESSAGES =
   /Connection terminated|timeout exceeded when trying to connect|connect ECONNREFUSED|Query read timeout|is not queryable|Cannot use a pool after calling end/
 
-export function isStoreUnavailable(err: unknown): boolean {
+function isConnectionFailure(err: unknown): boolean {
   if (typeof err !== 'object' || err === null) return false
   const { code, message } = err as { code?: unknown; message?: unknown }
   if (typeof code === 'string') {
@@ -19,5 +32,5 @@ export function isStoreUnavailable(err: unknown): boolean {
   }
   if (typeof message === 'string' && CONNECTION_MESSAGES.test(message)) return true
   const cause = (err as { cause?: unknown }).cause
-  return cause !== undefined && cause !== err && isStoreUnavailable(cause)
+  return cause !== undefined && cause !== err && isConnectionFailure(cause)
 }

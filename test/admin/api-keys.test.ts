@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test'
 import type { z } from '@hono/zod-openapi'
 import type * as schemas from '../../src/admin/schemas.ts'
 import type { AuditEvent } from '../../src/admin/index.ts'
-import { parseApiKeySecret } from '../../src/apikeys/index.ts'
+import { generateApiKeySecret, parseApiKeySecret } from '../../src/apikeys/index.ts'
 import { assertProblem, harness, send } from './harness.ts'
 import type { Harness, Problem, Reply } from './harness.ts'
 
@@ -657,6 +657,24 @@ describe('POST /v1/api_keys/validate (and _personal, _org)', () => {
     // Removed behind the API's back, so the key is not archived: validation still checks the membership.
     assert.equal(await h.store.removeMember(acme, alice), true)
     await refused(await validate(key.api_key_token, 'validate_org'), 400, 'owner_disabled')
+  })
+
+  it("takes an org key's user_id as its creator when created_by is null, as the proxy does", async () => {
+    const { secret, secret_hash, display } = generateApiKeySecret('org')
+    await h.store.createApiKey({
+      type: 'org',
+      user_id: alice,
+      org_id: acme,
+      created_by: null,
+      expires_at: null,
+      revoke_on_creator_leave: true,
+      secret_hash,
+      display,
+    })
+    assert.equal((await validate(secret, 'validate_org')).status, 200)
+    assert.equal(await h.store.removeMember(acme, alice), true)
+    const why = await refused(await validate(secret, 'validate_org'), 400, 'owner_disabled')
+    assert.equal(why.api_key_token?.[0], "the API key's creator left the org")
   })
 
   it('keeps an org key without revoke_on_creator_leave working after its creator leaves, without user_in_org', async () => {

@@ -61,6 +61,28 @@ describe('createApiKeyAuthenticator', () => {
     assert.equal(auth.lookups(), 1)
   })
 
+  it("refuses with the verifier's status as the reason: creator_left for an org key whose user_id (created_by null) left", async () => {
+    const user = await store.createUser({ email: 'creator@example.com' })
+    const org = await store.createOrg({ name: 'Creators' })
+    await store.addMember(org.org_id, user.user_id, 'Member')
+    const generated = generateApiKeySecret('org')
+    await store.createApiKey({
+      type: 'org',
+      user_id: user.user_id,
+      org_id: org.org_id,
+      created_by: null,
+      expires_at: null,
+      revoke_on_creator_leave: true,
+      ...generated,
+    })
+    assert.equal((await authenticator().authenticate(generated.secret)).principal, 'org')
+    await store.removeMember(org.org_id, user.user_id)
+    await assert.rejects(
+      async () => authenticator().authenticate(generated.secret),
+      (err: InvalidApiKeyError) => err instanceof InvalidApiKeyError && err.reason === 'creator_left' && err.problem.status === 401,
+    )
+  })
+
   it('caches a valid key: one lookup for many requests, narrowed permissions, frozen identity', async () => {
     const user = await store.createUser({ email: 'cache@example.com' })
     const org = await store.createOrg({ name: 'O' })

@@ -4,7 +4,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeF
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Sqlite from 'better-sqlite3'
-import { createSqliteStore, openStore } from '../../src/store/index.ts'
+import { StoreUnavailableError, createSqliteStore, openStore } from '../../src/store/index.ts'
 import { describeStore } from './contract.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-store-'))
@@ -18,6 +18,25 @@ describeStore('SQLite in memory', () => createSqliteStore(':memory:'))
 describeStore('SQLite file', () => createSqliteStore(freshFile()))
 
 describe('SQLite file store', () => {
+  it('reports a lock held past busy_timeout as StoreUnavailableError, and works again once it is released', async () => {
+    const file = freshFile()
+    const store = await createSqliteStore(file, { busyTimeoutMs: 50 })
+    const other = new Sqlite(file)
+    try {
+      other.exec('begin exclusive')
+      await assert.rejects(store.createUser({ email: 'locked@example.com' }), (err: unknown) => {
+        assert.ok(err instanceof StoreUnavailableError)
+        assert.equal((err.cause as { code?: string }).code, 'SQLITE_BUSY')
+        return true
+      })
+      other.exec('rollback')
+      assert.equal((await store.createUser({ email: 'locked@example.com' })).email, 'locked@example.com')
+    } finally {
+      other.close()
+      await store.close()
+    }
+  })
+
   it('keeps what it wrote across a restart on the same file', async () => {
     const file = freshFile()
     const first = await createSqliteStore(file)

@@ -1,11 +1,11 @@
-import type { AdminDeps } from './admin/index.ts'
-import { createRoleTable } from './authz/index.ts'
-import type { RoleTable } from './authz/index.ts'
-import type { LoadedConfig } from './config/index.ts'
-import { createLocalIssuer } from './issuer/index.ts'
-import type { LocalIssuer } from './issuer/index.ts'
-import { openStore } from './store/index.ts'
-import type { Store } from './store/index.ts'
+import type { AdminDeps } from '../admin/index.ts'
+import { createRoleTable } from '../authz/index.ts'
+import type { RoleTable } from '../authz/index.ts'
+import type { LoadedConfig } from '../config/index.ts'
+import { createLocalIssuer } from '../issuer/index.ts'
+import type { LocalIssuer } from '../issuer/index.ts'
+import { openStore } from '../store/index.ts'
+import type { Store } from '../store/index.ts'
 
 /** The identity backend of one config: its store, roles and own token issuer. */
 export type Directory = {

@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util'
 import { createAdminApp } from '../admin/index.ts'
 import type { DirectoryChange } from '../admin/index.ts'
 import type { LoadedConfig } from '../config/index.ts'
-import { openDirectory } from '../directory.ts'
+import { openDirectory } from '../directory/index.ts'
 import { announceChanges } from './announce.ts'
 
 /**

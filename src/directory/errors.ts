@@ -1,0 +1,68 @@
+/**
+ * Why a directory operation refused, in the directory's terms; each front end says it its own way
+ * (the admin API as a problem with a status, the CLI through the admin API). `field` names the
+ * input to blame, as the operation's input (PropelAuth's field names) spells it.
+ */
+
+/** A record the operation needs does not exist. */
+export class NotFoundError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'NotFoundError'
+  }
+}
+
+/** An input breaks a rule of the directory. */
+export class InvalidInputError extends Error {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(message)
+    this.name = 'InvalidInputError'
+  }
+}
+
+/** The write conflicts with what is stored; `code` names the record's state that forbids it (protected, archived). */
+export class ConflictError extends Error {
+  constructor(
+    readonly field: string,
+    message: string,
+    readonly code?: 'protected' | 'archived',
+  ) {
+    super(message)
+    this.name = 'ConflictError'
+  }
+}
+
+/**
+ * Why mint refused: 404 the user does not exist or is disabled (PropelAuth, too, answers a
+ * locked user like an absent one); 400 the request is unusable, e.g. activeOrgId is not one of
+ * the user's orgs, with `field` naming the request field to blame (`active_org_id`; `user_id`
+ * when absent). The directory checks these first; mint's own checks cover writes that land
+ * between the check and the signing.
+ */
+export class AccessTokenError extends Error {
+  readonly status: 400 | 404
+  readonly field: string | undefined
+
+  constructor(status: 400 | 404, message: string, field?: string) {
+    super(message)
+    this.name = 'AccessTokenError'
+    this.status = status
+    this.field = field
+  }
+}
+
+/** Why an API key failed validation; the validate endpoints say which (the proxy answers all with one 401). */
+export type ApiKeyRefusal = 'not_found' | 'expired' | 'archived' | 'owner_disabled' | 'not_personal' | 'not_org'
+
+export class ApiKeyRefusedError extends Error {
+  constructor(
+    readonly code: ApiKeyRefusal,
+    message: string,
+  ) {
+    super(message)
+    this.name = 'ApiKeyRefusedError'
+  }
+}

@@ -1,0 +1,60 @@
+import { DEFAULT_PREFIXES } from '../apikeys/index.ts'
+import { createRoleTable } from '../authz/index.ts'
+import type { RoleTable } from '../authz/index.ts'
+import type { Store } from '../store/index.ts'
+import { apiKeyOperations } from './api-keys.ts'
+import type { AccessTokenIssuer, ApiKeySettings, AuditEvent, DirectoryChange, DirectoryContext } from './context.ts'
+import { orgOperations } from './orgs.ts'
+import { tokenOperations } from './tokens.ts'
+import { userOperations } from './users.ts'
+
+/**
+ * The directory's domain operations on users, orgs, memberships, API keys and tokens, over one
+ * store. Every front end (the admin API, the CLI through it) calls these; the rules live here once.
+ */
+export type DirectoryOperations = {
+  store: Store
+  roles: RoleTable
+  users: ReturnType<typeof userOperations>
+  orgs: ReturnType<typeof orgOperations>
+  apiKeys: ReturnType<typeof apiKeyOperations>
+  tokens: ReturnType<typeof tokenOperations>
+}
+
+export type DirectoryOperationsOptions = {
+  store: Store
+  /** The configured roles; without them no role is known, so no member can be added. */
+  roles?: RoleTable
+  /** Without it, minting a token is refused as not found. */
+  tokens?: AccessTokenIssuer
+  /** Called synchronously after each committed write; it must not throw (the write is already done). */
+  onChange?: (event: DirectoryChange) => void
+  /** Called after audited writes (an API key deleted); must not throw. Never carries a secret. */
+  audit?: (event: AuditEvent) => void
+  apiKeys?: ApiKeySettings
+  /** The clock, Unix seconds (default: the system clock). Expiry and rotation grace use it. */
+  now?: () => number
+}
+
+export function createDirectoryOperations(options: DirectoryOperationsOptions): DirectoryOperations {
+  const ctx: DirectoryContext = {
+    store: options.store,
+    roles: options.roles ?? createRoleTable([]),
+    tokens: options.tokens,
+    changed: options.onChange ?? (() => {}),
+    audit: options.audit ?? (() => {}),
+    now: options.now ?? (() => Math.floor(Date.now() / 1000)),
+    apiKeys: {
+      prefixes: options.apiKeys?.prefixes ?? DEFAULT_PREFIXES,
+      revokeOnCreatorLeave: options.apiKeys?.revokeOnCreatorLeave ?? false,
+    },
+  }
+  return {
+    store: ctx.store,
+    roles: ctx.roles,
+    users: userOperations(ctx),
+    orgs: orgOperations(ctx),
+    apiKeys: apiKeyOperations(ctx),
+    tokens: tokenOperations(ctx),
+  }
+}
