@@ -1,5 +1,5 @@
 import { ProblemError, problems } from '../http/index.ts'
-import { deepFreeze } from '../authn/index.ts'
+import { CredentialError, deepFreeze } from '../authn/index.ts'
 import type { Identity, OrgMembership } from '../authn/index.ts'
 import type { RoleTable } from '../authz/index.ts'
 import { createGuardedCache } from '../cache/index.ts'
@@ -9,12 +9,10 @@ import { hashApiKeySecret, parseApiKeySecret } from './format.ts'
 import type { ApiKeyPrefixes } from './format.ts'
 
 /** Every refusal looks the same to the caller; the reason is for logs only. */
-export class InvalidApiKeyError extends ProblemError {
-  readonly reason: string
+export class InvalidApiKeyError extends CredentialError {
   constructor(reason: string) {
-    super(problems.unauthorized('Invalid API key'))
+    super('invalid_api_key', reason, problems.unauthorized('Invalid API key'))
     this.name = 'InvalidApiKeyError'
-    this.reason = reason
   }
 }
 
