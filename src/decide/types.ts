@@ -72,7 +72,7 @@ export type Decision = Allow | Deny
 
 /**
  * Decides one request. Synchronous whenever nothing needs I/O (a cached credential, the memory
- * limiter), so that the hot path costs no promise; a Promise otherwise. It rejects only on a
+ * limiter), so that the hot path costs no promise; a Promise otherwise. It throws (or rejects) only on a
  * failure that is no decision (a bug, an unexpected error from a peer): the caller answers 500.
  */
 export type Decide = (request: DecisionRequest, options?: DecideOptions) => Decision | Promise<Decision>
