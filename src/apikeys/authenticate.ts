@@ -1,5 +1,5 @@
 import { ProblemError, problems } from '../http/index.ts'
-import { deepFreeze } from '../authn/index.ts'
+import { CredentialError, deepFreeze } from '../authn/index.ts'
 import type { Identity, OrgMembership } from '../authn/index.ts'
 import type { RoleTable } from '../authz/index.ts'
 import { createGuardedCache } from '../cache/index.ts'
@@ -11,12 +11,10 @@ import { creatorOf, verifyApiKey } from './verify.ts'
 import type { ApiKeyVerdict } from './verify.ts'
 
 /** Every refusal looks the same to the caller; the reason is for logs only. */
-export class InvalidApiKeyError extends ProblemError {
-  readonly reason: string
+export class InvalidApiKeyError extends CredentialError {
   constructor(reason: string) {
-    super(problems.unauthorized('Invalid API key'))
+    super('invalid_api_key', reason, problems.unauthorized('Invalid API key'))
     this.name = 'InvalidApiKeyError'
-    this.reason = reason
   }
 }
 

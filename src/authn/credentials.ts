@@ -1,4 +1,5 @@
 import { ProblemError, problems } from '../http/index.ts'
+import { MalformedCredentialError } from './errors.ts'
 
 export type Credential = { kind: 'none' } | { kind: 'token'; token: string } | { kind: 'api_key'; key: string }
 
@@ -27,7 +28,7 @@ function parseAuthorization(header: string): { value: string; credential: Creden
   const parts = header.split(' ')
   const [scheme, value] = parts
   if (parts.length !== 2 || scheme?.toLowerCase() !== 'bearer' || !value) {
-    throw new ProblemError(problems.unauthorized(MALFORMED_AUTHORIZATION))
+    throw new MalformedCredentialError(MALFORMED_AUTHORIZATION, 'the Authorization header is not "Bearer <credential>"')
   }
   const credential: Credential = JWS_COMPACT.test(value) ? { kind: 'token', token: value } : { kind: 'api_key', key: value }
   return { value, credential }

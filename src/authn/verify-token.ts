@@ -5,7 +5,7 @@ import { LOCAL_ISSUER_NAME } from '../config/index.ts'
 import type { IssuerConfig, TokenAlgorithm } from '../config/index.ts'
 import { createClaimsMapper } from './claims.ts'
 import type { ClaimsMapper } from './claims.ts'
-import { InvalidTokenError, KeySourceUnavailableError } from './errors.ts'
+import { CredentialError, InvalidTokenError } from './errors.ts'
 import { createIdentityCache } from './identity-cache.ts'
 import { VERIFIED_BY } from './identity.ts'
 import type { Identity } from './identity.ts'
@@ -170,7 +170,7 @@ function unverifiedIssuer(token: string): string {
 }
 
 function asAuthnError(error: unknown): unknown {
-  if (error instanceof InvalidTokenError || error instanceof KeySourceUnavailableError) return error
+  if (error instanceof CredentialError) return error
   if (error instanceof errors.JOSEError) return new InvalidTokenError(`${error.code}: ${error.message}`)
   return error
 }

@@ -1,12 +1,9 @@
+import { InvalidTokenError, NoCredentialError } from '../authn/errors.ts'
 import { VERIFIED_BY } from '../authn/identity.ts'
 import type { Identity, OrgMembership } from '../authn/identity.ts'
 import type { CredentialKind } from '../config/schema.ts'
-import { problems } from '../http/problem.ts'
-import type { Problem } from '../http/problem.ts'
+import { ProblemError, problems } from '../http/problem.ts'
 import type { CompiledRoute } from '../rules/index.ts'
-
-/** `reason` is for the access log only, like InvalidTokenError's. */
-export type Decision = { allow: true; activeOrg?: OrgMembership } | { allow: false; problem: Problem; reason?: string }
 
 /** Where an org rule may read the org id from; only the route's configured source is consulted. */
 export type OrgIdLookup = {
@@ -16,40 +13,41 @@ export type OrgIdLookup = {
 }
 
 /**
- * The rule's requirement against the caller. 401 when there is no identity, 403 when there is
- * one that is not enough — the split and the wording PropelAuth's libraries use.
+ * The rule's requirement against the caller: the membership of the org it was checked against
+ * (org rules), or undefined. Throws like the other stages do: a CredentialError (401) when there is
+ * no identity or one this route does not take, a 403 ProblemError when there is one that is not
+ * enough — the split and the wording PropelAuth's libraries use.
  */
-export function authorize(route: CompiledRoute, identity: Identity | undefined, lookup: OrgIdLookup): Decision {
-  if (route.auth === 'none' || route.auth === 'optional') return ALLOW
-  if (!identity) return deny(problems.unauthorized('No authorization header found'))
+export function authorize(route: CompiledRoute, identity: Identity | undefined, lookup: OrgIdLookup): OrgMembership | undefined {
+  if (route.auth === 'none' || route.auth === 'optional') return undefined
+  if (!identity) throw new NoCredentialError()
   if (!route.credentials.has(credentialKind(identity))) {
-    return deny(problems.forbidden('This route does not accept this kind of credential'))
+    forbid('This route does not accept this kind of credential')
   }
-  if (!issuerTrusted(route, identity)) {
-    return deny(problems.unauthorized('Invalid access token'), 'the token was verified by an issuer this route does not list in issuers')
-  }
+  if (!issuerTrusted(route, identity))
+    throw new InvalidTokenError('the token was verified by an issuer this route does not list in issuers')
   if (route.scopes.length > 0 && identity.apiKey && !route.scopes.every((s) => identity.apiKey!.scopes.includes(s))) {
-    return deny(problems.forbidden("API key doesn't have the required scopes"))
+    forbid("API key doesn't have the required scopes")
   }
   if (route.auth === 'user' && identity.principal !== 'user') {
-    return deny(problems.forbidden('This route requires a user'))
+    forbid('This route requires a user')
   }
-  if (route.auth !== 'org_member') return ALLOW
+  if (route.auth !== 'org_member') return undefined
 
   const orgId = readOrgId(route, lookup)
-  if (!orgId) return deny(problems.forbidden('Required org is unspecified'))
+  if (!orgId) forbid('Required org is unspecified')
   const membership = identity.orgs[orgId]
-  if (!membership) return deny(problems.forbidden(`User is not a member of org ${orgId}`))
+  if (!membership) forbid(`User is not a member of org ${orgId}`)
   if (route.role !== undefined && membership.role !== route.role) {
-    return deny(problems.forbidden("User doesn't have required role"))
+    forbid("User doesn't have required role")
   }
   if (route.minRole !== undefined && !membership.inheritedRoles.includes(route.minRole)) {
-    return deny(problems.forbidden("User doesn't have required role"))
+    forbid("User doesn't have required role")
   }
   if (!route.permissions.every((p) => membership.permissions.includes(p))) {
-    return deny(problems.forbidden("User doesn't have required permission"))
+    forbid("User doesn't have required permission")
   }
-  return { allow: true, activeOrg: membership }
+  return membership
 }
 
 export function credentialKind(identity: Identity): CredentialKind {
@@ -78,8 +76,6 @@ function readOrgId(route: CompiledRoute, lookup: OrgIdLookup): string | undefine
   return value || undefined
 }
 
-const ALLOW: Decision = { allow: true }
-
-function deny(problem: Problem, reason?: string): Decision {
-  return { allow: false, problem, reason }
+function forbid(detail: string): never {
+  throw new ProblemError(problems.forbidden(detail))
 }

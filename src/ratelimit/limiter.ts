@@ -39,4 +39,9 @@ export interface Limiter {
    * decisions come in the order of `budgets`. The async form is for a shared (Redis) limiter.
    */
   takeAll(budgets: readonly Budget[], now?: number): LimitDecision[] | Promise<LimitDecision[]>
+  /**
+   * The decisions `takeAll` would return now, charging nothing: for explaining a request without
+   * spending its budgets. The same arithmetic; only the charge is left out.
+   */
+  peekAll(budgets: readonly Budget[], now?: number): LimitDecision[] | Promise<LimitDecision[]>
 }

@@ -10,6 +10,7 @@ export type MemoryLimiterOptions = {
 /** The memory limiter answers synchronously, sparing the hot path a promise. */
 export interface MemoryLimiter extends Limiter {
   takeAll(budgets: readonly Budget[], now?: number): LimitDecision[]
+  peekAll(budgets: readonly Budget[], now?: number): LimitDecision[]
   /**
    * Sets a key's debt (TAT − now, in µs) as another store last reported it: the Redis limiter
    * mirrors Redis's state here, so a fallback starts from what was already spent, not from full.
@@ -38,7 +39,7 @@ const US_PER_MS = 1000
 export function createMemoryLimiter(options: MemoryLimiterOptions): MemoryLimiter {
   const tats = new LRUCache<string, number>({ max: options.maxTracked })
 
-  function takeAll(budgets: readonly Budget[], now = Date.now()): LimitDecision[] {
+  function decideAll(budgets: readonly Budget[], now: number, spend: boolean): LimitDecision[] {
     const nowUs = Math.floor(now * US_PER_MS)
     const intervals = budgets.map(({ spec }) => emissionInterval(spec))
     const debts = budgets.map(({ key }) => {
@@ -46,7 +47,7 @@ export function createMemoryLimiter(options: MemoryLimiterOptions): MemoryLimite
       return stored === undefined || stored < nowUs ? 0 : stored - nowUs
     })
     const decisions = gcraDecisions(budgets, intervals, debts)
-    if (decisions.every((d) => d.allowed)) {
+    if (spend && decisions.every((d) => d.allowed)) {
       for (let i = 0; i < budgets.length; i++) tats.set(budgets[i]!.key, nowUs + debts[i]! + intervals[i]!)
     }
     return decisions
@@ -57,5 +58,10 @@ export function createMemoryLimiter(options: MemoryLimiterOptions): MemoryLimite
     else tats.delete(key)
   }
 
-  return { takeAll, remember, size: () => tats.size }
+  return {
+    takeAll: (budgets, now = Date.now()) => decideAll(budgets, now, true),
+    peekAll: (budgets, now = Date.now()) => decideAll(budgets, now, false),
+    remember,
+    size: () => tats.size,
+  }
 }

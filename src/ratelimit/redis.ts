@@ -38,6 +38,7 @@ export type RedisLimiterOptions = {
 
 export interface RedisLimiter extends Limiter {
   takeAll(budgets: readonly Budget[], now?: number): Promise<LimitDecision[]>
+  peekAll(budgets: readonly Budget[], now?: number): Promise<LimitDecision[]>
   state(): RedisLimiterState
   /** Detaches from the client and stops timers; does not quit the client. */
   close(): void
@@ -49,7 +50,7 @@ const COMMAND = 'gatehouseGcraTakeAll'
  * The same GCRA as memory.ts over all of a request's budgets in one atomic script, on the Redis
  * server clock (replicas with skewed clocks agree): every key is read and decided before any is
  * written, and all are charged only if all have room. KEYS the budgets' keys; ARGV per key its
- * emission interval T in µs then its limit. Lua numbers are doubles: µs timestamps stay exact below
+ * emission interval T in µs then its limit, and last whether to charge at all (1, or 0 to peek). Lua numbers are doubles: µs timestamps stay exact below
  * 2^53, but tostring() would print them with 14 significant digits, hence string.format('%.0f').
  * Returns each key's debt in µs before the request, from which gcra.ts derives the decisions.
  */
@@ -66,7 +67,7 @@ for i = 1, #KEYS do
   debts[i] = debt
   if debt > (tonumber(ARGV[2 * i]) - 1) * tonumber(ARGV[2 * i - 1]) then admitted = false end
 end
-if admitted then
+if admitted and ARGV[2 * #KEYS + 1] == '1' then
   for i = 1, #KEYS do
     local newTat = now + debts[i] + tonumber(ARGV[2 * i - 1])
     redis.call('SET', KEYS[i], string.format('%.0f', newTat), 'PX', math.ceil((newTat - now) / 1000) + 1)
@@ -193,33 +194,35 @@ export function createRedisLimiter(options: RedisLimiterOptions): RedisLimiter {
   const onError = (): void => {}
   redis.on('error', onError)
 
-  function local(budgets: readonly Budget[], now?: number): LimitDecision[] {
-    return fallback.takeAll(share.budgets(budgets), now)
+  function local(budgets: readonly Budget[], now: number | undefined, spend: boolean): LimitDecision[] {
+    const shared = share.budgets(budgets)
+    return spend ? fallback.takeAll(shared, now) : fallback.peekAll(shared, now)
   }
 
-  async function takeAll(budgets: readonly Budget[], now?: number): Promise<LimitDecision[]> {
+  async function decideAll(budgets: readonly Budget[], now: number | undefined, spend: boolean): Promise<LimitDecision[]> {
     // No budget, nothing to share: no round trip.
     if (budgets.length === 0) return []
     const route = viaRedis()
-    if (!route) return local(budgets, now)
+    if (!route) return local(budgets, now, spend)
     const probe = route === 'probe'
     if (probe) probing = true
     const intervals = budgets.map(({ spec }) => emissionInterval(spec))
     const args: Array<string | number> = budgets.map(({ key }) => keyPrefix + key)
     for (let i = 0; i < budgets.length; i++) args.push(intervals[i]!, budgets[i]!.spec.limit)
+    args.push(spend ? 1 : 0)
     let debts: number[]
     try {
       debts = (await withTimeout(client[COMMAND](budgets.length, ...args))).map(Number)
     } catch (err) {
       failed(err, probe)
-      return local(budgets, now)
+      return local(budgets, now, spend)
     } finally {
       if (probe) probing = false
     }
     answered()
     // The script admits on the same debt rule; the decisions' numbers come from the shared arithmetic.
     const decisions = gcraDecisions(budgets, intervals, debts)
-    const charged = decisions.every((d) => d.allowed)
+    const charged = spend && decisions.every((d) => d.allowed)
     for (let i = 0; i < budgets.length; i++) {
       const { key, spec } = budgets[i]!
       fallback.remember(key, share.debt(spec, debts[i]! + (charged ? intervals[i]! : 0), intervals[i]!))
@@ -228,7 +231,8 @@ export function createRedisLimiter(options: RedisLimiterOptions): RedisLimiter {
   }
 
   return {
-    takeAll,
+    takeAll: (budgets, now) => decideAll(budgets, now, true),
+    peekAll: (budgets, now) => decideAll(budgets, now, false),
     // A client that is not connected sends every decision to the fallback, breaker closed or not.
     state: () => (redis.status === 'ready' ? current : 'fallback'),
     close() {

@@ -173,4 +173,16 @@ describe('memory limiter takeAll (one decision over all of a request’s budgets
   it('decides no budgets as an empty list', () => {
     assert.deepEqual(createMemoryLimiter({ maxTracked: 10 }).takeAll([], T0), [])
   })
+
+  it('peekAll answers what takeAll would, and charges nothing', () => {
+    const limiter = createMemoryLimiter({ maxTracked: 1000 })
+    for (let i = 0; i < 5; i++) assert.deepEqual(limiter.peekAll(onRoute, T0), limiter.peekAll(onRoute, T0))
+    const peeked = limiter.peekAll(onRoute, T0)
+    assert.deepEqual(limiter.takeAll(onRoute, T0), peeked)
+    assert.deepEqual(
+      limiter.peekAll(onRoute, T0).map((d) => d.allowed),
+      [true, false],
+    )
+    assert.equal(limiter.takeAll(elsewhere, T0)[0]!.remaining, 1, 'only the one take spent the user budget')
+  })
 })

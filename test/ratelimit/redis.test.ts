@@ -84,6 +84,20 @@ describe('redis limiter (GCRA on the Redis clock)', { skip: reason }, () => {
     l.close()
   })
 
+  it('peekAll answers what takeAll would, and charges nothing in Redis', async () => {
+    const spec: RateSpec = { limit: 2, windowMs: 60_000, text: '2/1m' }
+    const budgets = [{ key: 'peeked', spec, name: 'route' }]
+    const { l } = limiter(a)
+    for (let i = 0; i < 3; i++) assert.deepEqual(await l.peekAll(budgets), await l.peekAll(budgets))
+    assert.equal(await a.exists(`${prefix}peeked`), 0, 'peeking wrote nothing')
+    const peeked = (await l.peekAll(budgets))[0]!
+    const taken = (await l.takeAll(budgets))[0]!
+    assert.deepEqual([peeked.allowed, peeked.remaining], [taken.allowed, taken.remaining])
+    assert.equal((await l.takeAll(budgets))[0]!.remaining, 0)
+    assert.equal((await l.peekAll(budgets))[0]!.allowed, false)
+    l.close()
+  })
+
   it('shares one budget between two replicas', async () => {
     const spec: RateSpec = { limit: 5, windowMs: 60_000, text: '5/1m' }
     const one = limiter(a).l

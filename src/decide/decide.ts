@@ -1,0 +1,199 @@
+import { CredentialError, extractCredential } from '../authn/index.ts'
+import type { Credential, Identity, TokenVerifier } from '../authn/index.ts'
+import { authorize } from '../authz/index.ts'
+import type { ApiKeyAuthenticator } from '../apikeys/index.ts'
+import { REFUSED_METHODS } from '../config/index.ts'
+import type { Network } from '../config/index.ts'
+import {
+  checkInboundHeaders,
+  createForwardedHeaders,
+  normalizeTarget,
+  ProblemError,
+  problems,
+  singleHeader,
+  singleQueryParam,
+} from '../http/index.ts'
+import type { NormalizedTarget, Problem } from '../http/index.ts'
+import { budgetsFor, rateLimitHeaders } from '../ratelimit/index.ts'
+import type { LimitDecision, Limiter, RateLimits } from '../ratelimit/index.ts'
+import type { CompiledRoute, RouteTable } from '../rules/index.ts'
+import { readRequestFacts } from './request-headers.ts'
+import type { RequestFacts } from './request-headers.ts'
+import type { Allow, Decide, DecisionRequest, Deny, DenyReason } from './types.ts'
+
+export type DeciderDeps = {
+  routes: RouteTable
+  verifier: TokenVerifier
+  apiKeys: ApiKeyAuthenticator
+  limiter: Limiter
+  limits: RateLimits
+  /** `server.trust_proxy`: whose forwarding headers are believed. */
+  trustProxy: readonly Network[]
+}
+
+/** A matched request between the stages. */
+type Matched = {
+  request: DecisionRequest
+  route: CompiledRoute
+  params: Record<string, string>
+  target: NormalizedTarget
+  facts: RequestFacts
+  spend: boolean
+}
+
+/**
+ * normalize → match → authenticate → authorize → limit, as one decision. The stages report a
+ * refusal the one way they all can, sync or async: they throw a ProblemError (a CredentialError
+ * for credentials, with its code and log reason); this is the one place that catches them and
+ * turns them into a `deny`. Each stage runs synchronously when its input allows, and the decision
+ * becomes a promise only at the first stage that returns one.
+ */
+export function createDecider(deps: DeciderDeps): Decide {
+  const { routes, verifier, apiKeys, limiter, limits } = deps
+  const forwardedFor = createForwardedHeaders(deps.trustProxy)
+
+  function authenticate(credential: Credential): Identity | Promise<Identity> | undefined {
+    switch (credential.kind) {
+      case 'none':
+        return undefined
+      case 'token':
+        return verifier.verify(credential.token)
+      case 'api_key':
+        return apiKeys.authenticate(credential.key)
+    }
+  }
+
+  function unauthenticated(m: Matched, err: unknown): Allow | Deny | Promise<Allow | Deny> {
+    // optional: a refused credential is the same as none, but "try again later" is not.
+    if (m.route.auth === 'optional' && err instanceof CredentialError && err.refused) return authorized(m, undefined)
+    return refused(err, m.route)
+  }
+
+  function authorized(m: Matched, authenticated: Identity | undefined): Allow | Deny | Promise<Allow | Deny> {
+    const { route, request, target } = m
+    let activeOrg
+    try {
+      activeOrg = authorize(route, authenticated, {
+        params: m.params,
+        header: (name) => singleHeader(request.rawHeaders, name),
+        query: (name) => singleQueryParam(target.query, name),
+      })
+    } catch (err) {
+      return refused(err, route, authenticated)
+    }
+    // The authenticated identity is the cached, shared one; the request's own facts go on a copy.
+    const identity = authenticated && activeOrg ? { ...authenticated, activeOrg } : authenticated
+    const forwarded = forwardedFor(m.facts)
+    const budgets = budgetsFor(route, identity, forwarded.clientIp, limits)
+    const taken = m.spend ? limiter.takeAll(budgets) : limiter.peekAll(budgets)
+    const limited = (decisions: readonly LimitDecision[]): Allow | Deny => {
+      const responseHeaders = ['x-request-id', forwarded.requestId]
+      if (decisions.length > 0) {
+        const fields = rateLimitHeaders(decisions)
+        for (const name in fields) responseHeaders.push(name, fields[name]!)
+        let wait = -1
+        for (const d of decisions) if (!d.allowed && d.waitSeconds > wait) wait = d.waitSeconds
+        if (wait >= 0) {
+          const problem = problems.tooManyRequests(Math.round(wait * 1000) / 1000)
+          return {
+            kind: 'deny',
+            reason: 'rate_limited',
+            problem,
+            headers: responseHeaders,
+            route,
+            identity,
+            requestId: forwarded.requestId,
+            budgets: decisions,
+          }
+        }
+      }
+      return {
+        kind: 'allow',
+        route,
+        params: m.params,
+        target,
+        identity,
+        authenticated,
+        activeOrg,
+        budgets: decisions,
+        forwarded,
+        responseHeaders,
+      }
+    }
+    return taken instanceof Promise ? taken.then(limited) : limited(taken)
+  }
+
+  return (request, options) => {
+    const { method, rawHeaders } = request
+    if (REFUSED.has(method)) return deny('method_not_allowed', problems.methodNotAllowed(`${method} is never forwarded`))
+    let target
+    let inbound
+    try {
+      inbound = checkInboundHeaders(rawHeaders, request.httpVersion)
+      target = typeof request.target === 'string' ? normalizeTarget(request.target) : request.target
+    } catch (err) {
+      return refused(err)
+    }
+    const match = routes.match(method, target.path)
+    if (match.kind === 'not-found') return deny('not_found', problems.notFound())
+    if (match.kind === 'method-not-allowed') {
+      return deny('method_not_allowed', problems.methodNotAllowed(`${method} is not allowed here`), ['allow', match.allow.join(', ')])
+    }
+    const { route, params } = match
+    const facts = readRequestFacts(rawHeaders, request.remoteAddress, inbound.host)
+    const m: Matched = { request, route, params, target, facts, spend: options?.spend ?? true }
+    if (route.auth === 'none') return authorized(m, undefined)
+    let identity
+    try {
+      identity = authenticate(extractCredential(facts.authorization, facts.xApiKey))
+    } catch (err) {
+      return unauthenticated(m, err)
+    }
+    if (identity instanceof Promise) {
+      return identity.then(
+        (verified) => authorized(m, verified),
+        (err: unknown) => unauthenticated(m, err),
+      )
+    }
+    return authorized(m, identity)
+  }
+}
+
+const REFUSED: ReadonlySet<string> = new Set(REFUSED_METHODS)
+const WWW_AUTHENTICATE = ['www-authenticate', 'Bearer realm="gatehouse"']
+
+function deny(reason: DenyReason, problem: Problem, headers: readonly string[] = []): Deny {
+  return { kind: 'deny', reason, problem, headers }
+}
+
+/** A stage's refusal as a deny; anything that is not a ProblemError is no decision and is rethrown. */
+function refused(err: unknown, route?: CompiledRoute, identity?: Identity): Deny {
+  if (!(err instanceof ProblemError)) throw err
+  const extra = Object.entries(err.headers).flat()
+  const headers = err.status === 401 ? [...WWW_AUTHENTICATE, ...extra] : extra
+  const credential = err instanceof CredentialError ? err : undefined
+  return {
+    kind: 'deny',
+    reason: credential?.code ?? reasonOfStatus(err.status),
+    problem: err.problem,
+    headers,
+    logReason: credential?.reason,
+    route,
+    identity,
+  }
+}
+
+// The stages' other problems: the request's shape (400, 505), an authorization rule (403), and a
+// store that cannot answer (503: the API-key lookup).
+function reasonOfStatus(status: number): DenyReason {
+  switch (status) {
+    case 403:
+      return 'forbidden'
+    case 503:
+      return 'store_unavailable'
+    case 505:
+      return 'http_version_not_supported'
+    default:
+      return 'bad_request'
+  }
+}
