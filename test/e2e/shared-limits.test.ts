@@ -214,8 +214,14 @@ describe('a Redis outage with redis.replicas: 2', { skip: reason }, () => {
   it('the fallback starts from what Redis last reported and grants each replica half: no more than the budget in all', async () => {
     const token = await backends.issuer.sign(propelauthClaims(`outage-${randomUUID()}`))
     const started = performance.now()
-    const before = await burst(urls(replicas), token, 20)
-    assert.equal(before.admitted, 20, 'spent in Redis before the outage')
+    const spent = await burst(urls(replicas), token, 20)
+    // Then one request to each replica in turn, so each has seen the whole of what was spent: the
+    // bound below is about what a replica knew (what others spent after it last looked is the
+    // documented over-admission, measured by the unseen key further down).
+    let seen = 0
+    for (const url of urls(replicas)) seen += (await burst([url], token, 1)).admitted
+    const before = { admitted: spent.admitted + seen }
+    assert.equal(before.admitted, 22, 'spent in Redis before the outage')
     await server.stop()
     const got = await burst(urls(replicas), token, 400)
     console.log(`# outage, seen key: ${before.admitted} admitted before + ${got.admitted} during, in ${got.elapsedMs.toFixed(0)} ms`)
