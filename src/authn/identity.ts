@@ -1,6 +1,6 @@
 /**
- * The currency between pipeline stages: who is calling, whatever the credential.
- * Field names follow DESIGN.md; the assertion carries this object as-is.
+ * The currency between pipeline stages: who is calling, whatever the credential. The assertion
+ * carries this object as JSON; the upstream SDK's copy (src/upstream/types.ts) must match it.
  */
 export type Principal = 'user' | 'org' | 'service'
 export type AuthMethod = 'token' | 'api_key'
