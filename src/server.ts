@@ -89,7 +89,7 @@ async function build(
     roles,
     configDir: dir,
     log,
-    ownIssuer: localIssuer?.verifier,
+    localIssuer: localIssuer?.verifier,
   })
   opened.add(verifier)
   const signer = createAssertionSigner({

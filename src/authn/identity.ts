@@ -39,7 +39,7 @@ export type IdentityApiKey = {
 }
 
 /**
- * Which configured issuer verified a token identity: its `name:` (`local` for gatehouse's own),
+ * Which configured issuer verified a token identity: its `name:` (`local` for the local issuer),
  * absent for an unnamed issuer and for API keys. A symbol key, because the assertion carries the
  * Identity as JSON and JSON leaves symbol keys out: route binding reads it, the upstream never sees it.
  */

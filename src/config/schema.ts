@@ -65,9 +65,9 @@ const cidr = z.string().transform((text, ctx): Network => {
   return network
 })
 
-/** The `iss` of tokens minted by gatehouse's own issuer unless the config names another. */
+/** The `iss` of tokens minted by the local issuer (`tokens.local_issuer`) unless the config names another. */
 export const LOCAL_ISSUER = 'urn:gatehouse:local'
-/** The name routes use (`issuers: [local]`) for gatehouse's own issuer; reserved for it. */
+/** The name routes use (`issuers: [local]`) for the local issuer; reserved for it. */
 export const LOCAL_ISSUER_NAME = 'local'
 
 export const TOKEN_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const
