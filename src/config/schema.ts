@@ -66,7 +66,7 @@ const cidr = z.string().transform((text, ctx): Network => {
 })
 
 /** The `iss` of tokens minted by the local issuer (`tokens.local_issuer`) unless the config names another. */
-export const LOCAL_ISSUER = 'urn:gatehouse:local'
+const LOCAL_ISSUER = 'urn:gatehouse:local'
 /** The name routes use (`issuers: [local]`) for the local issuer; reserved for it. */
 export const LOCAL_ISSUER_NAME = 'local'
 
@@ -125,6 +125,12 @@ const issuer = z
   }))
 
 export type IssuerConfig = z.output<typeof issuer>
+
+// `local_issuer: true` is this object with its defaults.
+const localIssuer = z.strictObject({
+  issuer: z.string().min(1).default(LOCAL_ISSUER),
+  algorithm: z.enum(['ES256', 'EdDSA', 'RS256']).default('ES256'),
+})
 
 const keyPrefix = z.string().regex(/^[a-z][a-z0-9]{1,15}$/, 'a key prefix is 2-16 lowercase letters and digits')
 
@@ -287,15 +293,9 @@ export const configSchema = z
           .prefault({}),
         issuers: z.array(issuer).default([]),
         local_issuer: z
-          .union([
-            z.boolean(),
-            z.strictObject({
-              issuer: z.string().min(1).default(LOCAL_ISSUER),
-              algorithm: z.enum(['ES256', 'EdDSA', 'RS256']).default('ES256'),
-            }),
-          ])
+          .union([z.boolean(), localIssuer])
           .default(false)
-          .transform((v) => (v === false ? undefined : v === true ? { issuer: LOCAL_ISSUER, algorithm: 'ES256' as const } : v)),
+          .transform((v) => (v === false ? undefined : v === true ? localIssuer.parse({}) : v)),
       })
       .prefault({}),
     rate_limits: z
