@@ -17,7 +17,7 @@ import type { Logger } from './log.ts'
 import { createInvalidationBus, createLocalInvalidationBus, invalidationChannel } from './invalidation/index.ts'
 import type { InvalidationEvent } from './invalidation/index.ts'
 import { createMemoryLimiter, createRedisLimiter } from './ratelimit/index.ts'
-import { connectRedis } from './redis.ts'
+import { connectRedis } from './redis-connections.ts'
 import type { Store } from './store/index.ts'
 
 export type RunningGatehouse = {
@@ -89,7 +89,7 @@ async function build(
     roles,
     configDir: dir,
     log,
-    ownIssuer: localIssuer?.verifier,
+    localIssuer: localIssuer?.verifier,
   })
   opened.add(verifier)
   const signer = createAssertionSigner({

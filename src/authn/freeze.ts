@@ -1,9 +1,10 @@
 /**
- * Freezes an identity and everything in it: cached identities are shared by every request that
- * presents the same credential, so no stage may change one.
+ * Freezes a value and everything in it: cached identities are shared by every request that
+ * presents the same credential, and the published JWKS by every request for it, so nothing may
+ * change one.
  */
 // Iterative: claims such as `properties` are nested to whatever depth the token's issuer chose.
-// Identities are built from parsed JSON, so there are no cycles to guard against.
+// The values are built from parsed JSON, so there are no cycles to guard against.
 export function deepFreeze<T extends object>(root: T): T {
   const pending: object[] = [root]
   for (let value = pending.pop(); value !== undefined; value = pending.pop()) {

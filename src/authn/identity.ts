@@ -1,6 +1,6 @@
 /**
- * The currency between pipeline stages: who is calling, whatever the credential.
- * Field names follow DESIGN.md; the assertion carries this object as-is.
+ * The currency between pipeline stages: who is calling, whatever the credential. The assertion
+ * carries this object as JSON; the upstream SDK's copy (src/upstream/types.ts) must match it.
  */
 export type Principal = 'user' | 'org' | 'service'
 export type AuthMethod = 'token' | 'api_key'
@@ -39,7 +39,7 @@ export type IdentityApiKey = {
 }
 
 /**
- * Which configured issuer verified a token identity: its `name:` (`local` for gatehouse's own),
+ * Which configured issuer verified a token identity: its `name:` (`local` for the local issuer),
  * absent for an unnamed issuer and for API keys. A symbol key, because the assertion carries the
  * Identity as JSON and JSON leaves symbol keys out: route binding reads it, the upstream never sees it.
  */

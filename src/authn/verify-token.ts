@@ -39,16 +39,16 @@ export type TokenVerifierOptions = {
   fetch?: typeof fetch
   /** Where failed JWKS fetches are reported; they are never thrown, as the keys fetched before stay in use. */
   log?: { warn(details: object, message: string): void }
-  /** gatehouse's own issuer (tokens in the propelauth claim format), when enabled. */
-  ownIssuer?: OwnIssuer
+  /** The local issuer (`tokens.local_issuer`: tokens gatehouse mints, in the propelauth claim format), when enabled. */
+  localIssuer?: LocalIssuerVerifier
 }
 
 /**
- * An issuer whose tokens are checked against the directory on every verification: `check`
- * rejects (InvalidTokenError) a token whose user is gone or disabled, so such tokens stop within
- * the cache's ttl instead of living until `exp`.
+ * The local issuer, as the token verifier sees it. Its tokens are checked against the directory
+ * on every verification: `check` rejects (InvalidTokenError) a token whose user is gone or
+ * disabled, so such tokens stop within the cache's ttl instead of living until `exp`.
  */
-export type OwnIssuer = {
+export type LocalIssuerVerifier = {
   issuer: string
   algorithms: TokenAlgorithm[]
   getKey: JWTVerifyGetKey
@@ -65,7 +65,7 @@ type IssuerVerifier = {
   check?: (identity: Identity) => Promise<void>
 }
 
-// The own issuer's tokens use the propelauth claim format; the OIDC mapping is never read.
+// The local issuer's tokens use the propelauth claim format; the OIDC mapping is never read.
 const PROPELAUTH_ONLY: IssuerConfig['oidc'] = { userId: 'sub', email: 'email', orgId: undefined, orgName: undefined, orgRole: undefined }
 
 export async function createTokenVerifier(options: TokenVerifierOptions): Promise<TokenVerifier> {
@@ -107,17 +107,17 @@ export async function createTokenVerifier(options: TokenVerifierOptions): Promis
     })
   }
 
-  const own = options.ownIssuer
-  if (own) {
-    if (issuers.has(own.issuer)) throw new Error(`issuer ${own.issuer} is both configured and gatehouse's own`)
-    issuers.set(own.issuer, {
+  const local = options.localIssuer
+  if (local) {
+    if (issuers.has(local.issuer)) throw new Error(`issuer ${local.issuer} is both configured and gatehouse's own`)
+    issuers.set(local.issuer, {
       name: LOCAL_ISSUER_NAME,
-      getKey: own.getKey,
-      verifyOptions: { algorithms: own.algorithms, issuer: own.issuer, clockTolerance: leewaySeconds, requiredClaims: ['exp'] },
+      getKey: local.getKey,
+      verifyOptions: { algorithms: local.algorithms, issuer: local.issuer, clockTolerance: leewaySeconds, requiredClaims: ['exp'] },
       toIdentity: createClaimsMapper({ claims: 'propelauth', oidc: PROPELAUTH_ONLY }, options.roles),
       // Its tokens are minted with typ JWT and never carry a nonce; nothing else is signed with its key.
       accessTokensOnly: false,
-      check: own.check,
+      check: local.check,
     })
   }
 

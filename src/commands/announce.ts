@@ -2,7 +2,7 @@ import type { DirectoryChange } from '../admin/index.ts'
 import { formatDuration } from '../config/index.ts'
 import type { GatehouseConfig } from '../config/index.ts'
 import { createRedisInvalidationPublisher, invalidationChannel } from '../invalidation/index.ts'
-import { connectRedisPublisher } from '../redis.ts'
+import { connectRedisPublisher } from '../redis-connections.ts'
 
 /**
  * Tells running gateways of the changes a CLI command made, as the admin API does for its own:

@@ -1,12 +1,14 @@
 import { METHODS } from 'node:http'
 import { z } from 'zod'
+import { DEFAULT_PREFIXES } from '../apikeys/format.ts'
 import { parseCidr, parseDuration, parseListen, parseRate } from './units.ts'
 import type { ListenAddress, Network, RateSpec } from './units.ts'
 
 /**
  * The config file's schema. Input keys are snake_case as users write them; the parsed
  * `GatehouseConfig` is camelCase with units resolved (durations in ms, rates as RateSpec).
- * Unknown keys are errors everywhere: a typo must never silently weaken a rule.
+ * Unknown keys are errors everywhere: a typo must never silently weaken a rule. A section left
+ * out is parsed as `{}` (`.prefault({})`), so each default is written once, at its own key.
  */
 
 const duration = z.string({ error: 'expected a duration such as 250ms, 30s, 5m, 1h' }).transform((text, ctx) => {
@@ -63,9 +65,9 @@ const cidr = z.string().transform((text, ctx): Network => {
   return network
 })
 
-/** The `iss` of tokens minted by gatehouse's own issuer unless the config names another. */
-export const LOCAL_ISSUER = 'urn:gatehouse:local'
-/** The name routes use (`issuers: [local]`) for gatehouse's own issuer; reserved for it. */
+/** The `iss` of tokens minted by the local issuer (`tokens.local_issuer`) unless the config names another. */
+const LOCAL_ISSUER = 'urn:gatehouse:local'
+/** The name routes use (`issuers: [local]`) for the local issuer; reserved for it. */
 export const LOCAL_ISSUER_NAME = 'local'
 
 export const TOKEN_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const
@@ -118,11 +120,17 @@ const issuer = z
     publicKeyFile: v.public_key_file,
     algorithms: v.algorithms,
     claims: v.claims,
-    oidc: v.oidc ?? { userId: 'sub', email: 'email', orgId: undefined, orgName: undefined, orgRole: undefined },
+    oidc: v.oidc ?? oidcMapping.parse({}),
     tokenType: v.token_type,
   }))
 
 export type IssuerConfig = z.output<typeof issuer>
+
+// `local_issuer: true` is this object with its defaults.
+const localIssuer = z.strictObject({
+  issuer: z.string().min(1).default(LOCAL_ISSUER),
+  algorithm: z.enum(['ES256', 'EdDSA', 'RS256']).default('ES256'),
+})
 
 const keyPrefix = z.string().regex(/^[a-z][a-z0-9]{1,15}$/, 'a key prefix is 2-16 lowercase letters and digits')
 
@@ -231,8 +239,6 @@ const assertion = z
     secret: a.secret,
   }))
 
-const DEFAULT_ASSERTION = assertion.parse({})
-
 export const configSchema = z
   .strictObject({
     server: z
@@ -245,14 +251,7 @@ export const configSchema = z
         request_timeout: duration.default(60_000),
         keep_alive_timeout: duration.default(5_000),
       })
-      .default({
-        listen: { host: '0.0.0.0', port: 8080 },
-        trust_proxy: [],
-        shutdown_timeout: 10_000,
-        headers_timeout: 10_000,
-        request_timeout: 60_000,
-        keep_alive_timeout: 5_000,
-      }),
+      .prefault({}),
     upstream: z.strictObject({
       url: httpUrl,
       timeout: duration.default(30_000),
@@ -274,7 +273,7 @@ export const configSchema = z
           .pipe(z.string().min(16, 'the admin api_key must be at least 16 characters').optional())
           .optional(),
       })
-      .default({ listen: { host: '127.0.0.1', port: 8081 } }),
+      .prefault({}),
     roles: z.array(role).default([]),
     tokens: z
       .strictObject({
@@ -284,33 +283,21 @@ export const configSchema = z
             max_entries: z.number().int().min(1).default(100_000),
             ttl: duration.default(30_000),
           })
-          .default({ max_entries: 100_000, ttl: 30_000 }),
+          .prefault({}),
         jwks: z
           .strictObject({
             cooldown: duration.default(5_000),
             refresh: duration.default(600_000),
             timeout: duration.default(5_000),
           })
-          .default({ cooldown: 5_000, refresh: 600_000, timeout: 5_000 }),
+          .prefault({}),
         issuers: z.array(issuer).default([]),
         local_issuer: z
-          .union([
-            z.boolean(),
-            z.strictObject({
-              issuer: z.string().min(1).default(LOCAL_ISSUER),
-              algorithm: z.enum(['ES256', 'EdDSA', 'RS256']).default('ES256'),
-            }),
-          ])
+          .union([z.boolean(), localIssuer])
           .default(false)
-          .transform((v) => (v === false ? undefined : v === true ? { issuer: LOCAL_ISSUER, algorithm: 'ES256' as const } : v)),
+          .transform((v) => (v === false ? undefined : v === true ? localIssuer.parse({}) : v)),
       })
-      .default({
-        leeway: 60_000,
-        cache: { max_entries: 100_000, ttl: 30_000 },
-        jwks: { cooldown: 5_000, refresh: 600_000, timeout: 5_000 },
-        issuers: [],
-        local_issuer: undefined,
-      }),
+      .prefault({}),
     rate_limits: z
       .strictObject({
         user: rate.optional(),
@@ -319,49 +306,40 @@ export const configSchema = z
         anonymous: rate.optional(),
         max_tracked: z.number().int().min(1000).default(100_000),
       })
-      .default({ max_tracked: 100_000 }),
+      .prefault({}),
     identity: z
       .strictObject({
         header_prefix: z
           .string()
           .regex(/^[A-Za-z0-9-]+-$/, 'a header prefix is letters, digits and dashes, ending in a dash')
           .default('X-Gatehouse-'),
-        assertion: assertion.default(DEFAULT_ASSERTION),
+        assertion: assertion.prefault({}),
       })
-      .default({ header_prefix: 'X-Gatehouse-', assertion: DEFAULT_ASSERTION }),
+      .prefault({}),
     api_keys: z
       .strictObject({
         prefixes: z
           .strictObject({
-            personal: keyPrefix.default('gtu'),
-            org: keyPrefix.default('gto'),
-            generic: keyPrefix.default('gts'),
+            personal: keyPrefix.default(DEFAULT_PREFIXES.personal),
+            org: keyPrefix.default(DEFAULT_PREFIXES.org),
+            generic: keyPrefix.default(DEFAULT_PREFIXES.generic),
           })
-          .default({ personal: 'gtu', org: 'gto', generic: 'gts' }),
+          .prefault({}),
         // What an org key may do inside its org when it has no scopes.
         org_key_role: z.string().optional(),
-        cache: z
-          .strictObject({ max_entries: z.number().int().min(1).default(100_000), ttl: duration.default(30_000) })
-          .default({ max_entries: 100_000, ttl: 30_000 }),
+        cache: z.strictObject({ max_entries: z.number().int().min(1).default(100_000), ttl: duration.default(30_000) }).prefault({}),
         // Imported keys have any format, so a malformed key needs a store lookup to be refused.
         accept_imported: z.boolean().default(false),
         usage_flush: duration.default(10_000),
       })
-      .default({
-        prefixes: { personal: 'gtu', org: 'gto', generic: 'gts' },
-        cache: { max_entries: 100_000, ttl: 30_000 },
-        accept_imported: false,
-        usage_flush: 10_000,
-      }),
+      .prefault({}),
     redis: z
       .strictObject({
         url: z.string().regex(/^rediss?:\/\//, 'a redis url is redis://HOST:PORT or rediss://…'),
         // How long a rate-limit decision waits for Redis before the local limiter answers it.
         timeout: duration.default(2000),
         // Consecutive timeouts that open the breaker, and how long it stays open before a probe.
-        breaker: z
-          .strictObject({ timeouts: z.number().int().min(1).default(3), cooldown: duration.default(1000) })
-          .default({ timeouts: 3, cooldown: 1000 }),
+        breaker: z.strictObject({ timeouts: z.number().int().min(1).default(3), cooldown: duration.default(1000) }).prefault({}),
         // Replicas sharing the budgets: each grants its share while Redis is unreachable.
         replicas: z.number().int().min(1).default(1),
         // How long start waits for the Redis connection before serving on the local limiter.
@@ -381,13 +359,13 @@ export const configSchema = z
         connect_timeout: positiveDuration.default(5_000),
         pool_size: z.number().int().min(1).max(1000).default(10),
       })
-      .default({ url: 'sqlite:./data/gatehouse.db', query_timeout: 5_000, connect_timeout: 5_000, pool_size: 10 }),
+      .prefault({}),
     log: z
       .strictObject({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'silent']).default('info'),
         access_log: z.boolean().default(true),
       })
-      .default({ level: 'info', access_log: true }),
+      .prefault({}),
     routes: z.array(route).min(1, 'at least one route is needed: unmatched requests are denied'),
   })
   .superRefine((c, ctx) => {

@@ -7,7 +7,7 @@ import type { LocalIssuer } from '../issuer/index.ts'
 import { openStore } from '../store/index.ts'
 import type { Store } from '../store/index.ts'
 
-/** The identity backend of one config: its store, roles and own token issuer. */
+/** The identity backend of one config: its store, roles and local issuer. */
 export type Directory = {
   store: Store
   roles: RoleTable
@@ -33,8 +33,8 @@ export async function openDirectory(loaded: LoadedConfig, options: OpenDirectory
   const opened = await openStore(url, dir, { warn: options.warn, ...limits })
   const store = options.wrapStore?.(opened) ?? opened
   try {
-    const own = config.tokens.localIssuer
-    const localIssuer = own ? await createLocalIssuer({ store, roles, issuer: own.issuer, algorithm: own.algorithm }) : undefined
+    const local = config.tokens.localIssuer
+    const localIssuer = local ? await createLocalIssuer({ store, roles, issuer: local.issuer, algorithm: local.algorithm }) : undefined
     return {
       store,
       roles,

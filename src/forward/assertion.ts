@@ -2,7 +2,7 @@ import { createHmac, sign as signBytes } from 'node:crypto'
 import type { KeyObject } from 'node:crypto'
 import { LRUCache } from 'lru-cache'
 import type { Identity } from '../authn/index.ts'
-import type { AssertionAlgorithm, AssertionKeys } from './keys.ts'
+import type { AssertionAlgorithm, AssertionKeys } from './assertion-keys.ts'
 
 export type AssertionSignerOptions = {
   keys: AssertionKeys

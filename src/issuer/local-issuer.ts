@@ -4,7 +4,7 @@ import type { CryptoKey, JSONWebKeySet, JWK, JWTVerifyGetKey } from 'jose'
 import { AccessTokenError } from '../directory/errors.ts'
 import { toOrgMemberInfo } from '../directory/org-member-info.ts'
 import { InvalidTokenError, KeySourceUnavailableError } from '../authn/index.ts'
-import type { Identity, OwnIssuer } from '../authn/index.ts'
+import type { Identity, LocalIssuerVerifier } from '../authn/index.ts'
 import type { RoleTable } from '../authz/index.ts'
 import { StoreUnavailableError } from '../store/index.ts'
 import type { Store, StoredSigningKey, User } from '../store/index.ts'
@@ -21,13 +21,13 @@ export type LocalIssuer = {
    */
   mint(request: MintRequest): Promise<string>
   /** What the gateway's verifier needs to accept these tokens and re-check their user. */
-  verifier: OwnIssuer
+  verifier: LocalIssuerVerifier
   /** The public signing keys, for anyone else who verifies these tokens. */
   jwks(): JSONWebKeySet
 }
 
 /**
- * gatehouse's own access-token issuer. Its signing key lives in the store, so every replica and
+ * The local issuer (`tokens.local_issuer`): access tokens gatehouse mints itself. Its signing key lives in the store, so every replica and
  * every restart signs and verifies with the same key; the first start generates it.
  */
 export async function createLocalIssuer(options: {

@@ -91,6 +91,7 @@ export function callerFromIdentity(identity: AssertedIdentity): Caller {
   if (identity.apiKey) {
     const k = identity.apiKey
     caller.apiKey = { id: k.id, type: k.type, scopes: k.scopes, metadata: k.metadata, expiresAt: k.expiresAt }
+    if (k.rateLimit !== undefined) caller.apiKey.rateLimit = k.rateLimit
   }
   return caller
 }

@@ -1,4 +1,8 @@
-/** The identity gatehouse forwards, as the upstream sees it (mirrors src/authn/identity.ts). */
+/**
+ * The identity gatehouse forwards, as the upstream sees it: the gateway's Identity
+ * (src/authn/identity.ts) as JSON. Declared again here because the SDK is published without the
+ * gateway; test/upstream/types.test.ts fails to compile when the two differ.
+ */
 export type AssertedOrgMembership = {
   orgId: string
   orgName: string
@@ -13,7 +17,7 @@ export type AssertedUser = {
   username?: string
   firstName?: string
   lastName?: string
-  properties?: Record<string, unknown>
+  properties: Record<string, unknown>
   legacyUserId?: string
   impersonatorUserId?: string
 }
@@ -23,14 +27,17 @@ export type AssertedApiKey = {
   type: 'personal' | 'org' | 'generic'
   scopes: readonly string[]
   metadata: Record<string, unknown>
+  /** Unix seconds, or null for a key that never expires. */
   expiresAt: number | null
+  /** Requests per minute for this key alone (its rate_limit_override), when it has one. */
+  rateLimit?: number
 }
 
 export type AssertedIdentity = {
   principal: 'user' | 'org' | 'service'
   method: 'token' | 'api_key'
   user?: AssertedUser
-  orgs?: Record<string, AssertedOrgMembership>
+  orgs: Record<string, AssertedOrgMembership>
   org?: { orgId: string; orgName: string }
   apiKey?: AssertedApiKey
   activeOrg?: AssertedOrgMembership

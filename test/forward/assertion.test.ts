@@ -6,7 +6,7 @@ import path from 'node:path'
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose'
 import type { Identity } from '../../src/authn/identity.ts'
 import { createAssertionSigner } from '../../src/forward/assertion.ts'
-import { loadOrCreateAssertionKeys, rotateAssertionKeys } from '../../src/forward/keys.ts'
+import { loadOrCreateAssertionKeys, rotateAssertionKeys } from '../../src/forward/assertion-keys.ts'
 
 const T0 = 1_700_000_000_000
 const TTL = 300_000

@@ -4,7 +4,7 @@ import path from 'node:path'
 import type { JWK } from 'jose'
 
 /** One private key as persisted; the first entry of the file is the one that signs. */
-export type StoredKey = {
+export type StoredAssertionKey = {
   kid: string
   alg: 'EdDSA' | 'ES256'
   privateJwk: JWK
@@ -12,10 +12,10 @@ export type StoredKey = {
   createdAt: string
 }
 
-export type KeyFile = { keys: StoredKey[] }
+export type AssertionKeyFile = { keys: StoredAssertionKey[] }
 
 /** The key file's content, or undefined when there is no file yet. */
-export async function readKeyFile(file: string): Promise<KeyFile | undefined> {
+export async function readAssertionKeyFile(file: string): Promise<AssertionKeyFile | undefined> {
   let text: string
   try {
     text = await readFile(file, 'utf8')
@@ -30,14 +30,14 @@ export async function readKeyFile(file: string): Promise<KeyFile | undefined> {
     throw new Error(`${file}: the assertion key file is not JSON`)
   }
   const keys = (parsed as { keys?: unknown } | null)?.keys
-  if (!Array.isArray(keys) || keys.length === 0 || !keys.every(isStoredKey)) {
+  if (!Array.isArray(keys) || keys.length === 0 || !keys.every(isStoredAssertionKey)) {
     throw new Error(`${file}: expected { "keys": [{ "kid", "alg": "EdDSA"|"ES256", "privateJwk", "createdAt" }, …] }`)
   }
   return { keys }
 }
 
-function isStoredKey(value: unknown): value is StoredKey {
-  const k = value as Partial<StoredKey> | null
+function isStoredAssertionKey(value: unknown): value is StoredAssertionKey {
+  const k = value as Partial<StoredAssertionKey> | null
   return (
     typeof k?.kid === 'string' &&
     (k.alg === 'EdDSA' || k.alg === 'ES256') &&
@@ -52,7 +52,7 @@ function isStoredKey(value: unknown): value is StoredKey {
  * of replicas starting together on a shared volume exactly one key wins and the others load it.
  * Returns false when another process created the file first.
  */
-export async function createKeyFile(file: string, content: KeyFile): Promise<boolean> {
+export async function createAssertionKeyFile(file: string, content: AssertionKeyFile): Promise<boolean> {
   const tmp = await writeTemp(file, content)
   try {
     await link(tmp, file)
@@ -66,7 +66,7 @@ export async function createKeyFile(file: string, content: KeyFile): Promise<boo
 }
 
 /** Replaces the file atomically: readers see the old keys or the new ones, never a torn file. */
-export async function replaceKeyFile(file: string, content: KeyFile): Promise<void> {
+export async function replaceAssertionKeyFile(file: string, content: AssertionKeyFile): Promise<void> {
   const tmp = await writeTemp(file, content)
   try {
     await rename(tmp, file)
@@ -78,7 +78,7 @@ export async function replaceKeyFile(file: string, content: KeyFile): Promise<vo
 
 // Private key material: owner-only from the first byte (mode at open, not a later chmod), and
 // flushed to disk before it becomes visible under the real name.
-async function writeTemp(file: string, content: KeyFile): Promise<string> {
+async function writeTemp(file: string, content: AssertionKeyFile): Promise<string> {
   await mkdir(path.dirname(file), { recursive: true, mode: 0o700 })
   const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`
   const handle = await open(tmp, 'wx', 0o600)

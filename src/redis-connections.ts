@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis'
 import type { Logger } from './log.ts'
 
-export type SharedRedis = {
+type RedisConnections = {
   /** Commands (rate limits, publishing). */
   client: Redis
   /** A second connection: a subscribed Redis connection can do nothing else. */
@@ -18,7 +18,7 @@ export type SharedRedis = {
  * `commandTimeout`: the limiter bounds its own wait (`redis.timeout`), and a late answer still
  * lands in Redis, so it is charged rather than lost.
  */
-export function connectRedis(config: { url: string }, log: Logger): SharedRedis {
+export function connectRedis(config: { url: string }, log: Logger): RedisConnections {
   const options = {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,

@@ -2,11 +2,12 @@ import { createHash, createPrivateKey, createSecretKey } from 'node:crypto'
 import type { JsonWebKey, KeyObject } from 'node:crypto'
 import { calculateJwkThumbprint, exportJWK, generateKeyPair } from 'jose'
 import type { JSONWebKeySet, JWK } from 'jose'
-import { createKeyFile, readKeyFile, replaceKeyFile } from './keys-file.ts'
-import type { KeyFile, StoredKey } from './keys-file.ts'
+import { deepFreeze } from '../authn/index.ts'
+import { createAssertionKeyFile, readAssertionKeyFile, replaceAssertionKeyFile } from './assertion-keys-file.ts'
+import type { AssertionKeyFile, StoredAssertionKey } from './assertion-keys-file.ts'
 
 export type AssertionAlgorithm = 'EdDSA' | 'ES256' | 'HS256'
-export type KeyPairAlgorithm = Exclude<AssertionAlgorithm, 'HS256'>
+type KeyPairAlgorithm = Exclude<AssertionAlgorithm, 'HS256'>
 
 /** The key that signs assertions. */
 export type AssertionKey = {
@@ -31,7 +32,7 @@ export type AssertionKeys = {
   jwks(): JSONWebKeySet
 }
 
-export type AssertionKeyOptions = {
+type AssertionKeyOptions = {
   algorithm: AssertionAlgorithm
   /** Absolute path of the key file (EdDSA and ES256). */
   keyFile: string
@@ -46,7 +47,7 @@ export type AssertionKeyOptions = {
 export async function loadOrCreateAssertionKeys(options: AssertionKeyOptions): Promise<AssertionKeys> {
   const { algorithm, keyFile } = options
   if (algorithm === 'HS256') return sharedSecretKeys(options.secret)
-  const file = (await readKeyFile(keyFile)) ?? (await createFirstKey(keyFile, algorithm))
+  const file = (await readAssertionKeyFile(keyFile)) ?? (await createFirstKey(keyFile, algorithm))
   return keysFromFile(file, algorithm, keyFile)
 }
 
@@ -56,28 +57,28 @@ export async function loadOrCreateAssertionKeys(options: AssertionKeyOptions): P
  * the new key up when it loads the file again.
  */
 export async function rotateAssertionKeys(keyFile: string, algorithm: KeyPairAlgorithm): Promise<AssertionKeys> {
-  const previous = (await readKeyFile(keyFile))?.keys[0]
-  const file: KeyFile = { keys: [await generateStoredKey(algorithm), ...(previous ? [previous] : [])] }
-  await replaceKeyFile(keyFile, file)
+  const previous = (await readAssertionKeyFile(keyFile))?.keys[0]
+  const file: AssertionKeyFile = { keys: [await generateStoredAssertionKey(algorithm), ...(previous ? [previous] : [])] }
+  await replaceAssertionKeyFile(keyFile, file)
   return keysFromFile(file, algorithm, keyFile)
 }
 
 /** The file this process created, or the one another process created first. */
-async function createFirstKey(keyFile: string, algorithm: KeyPairAlgorithm): Promise<KeyFile> {
-  const fresh: KeyFile = { keys: [await generateStoredKey(algorithm)] }
-  if (await createKeyFile(keyFile, fresh)) return fresh
-  const theirs = await readKeyFile(keyFile)
+async function createFirstKey(keyFile: string, algorithm: KeyPairAlgorithm): Promise<AssertionKeyFile> {
+  const fresh: AssertionKeyFile = { keys: [await generateStoredAssertionKey(algorithm)] }
+  if (await createAssertionKeyFile(keyFile, fresh)) return fresh
+  const theirs = await readAssertionKeyFile(keyFile)
   if (!theirs) throw new Error(`${keyFile}: the assertion key file disappeared while it was being created`)
   return theirs
 }
 
-async function generateStoredKey(alg: KeyPairAlgorithm): Promise<StoredKey> {
+async function generateStoredAssertionKey(alg: KeyPairAlgorithm): Promise<StoredAssertionKey> {
   const { privateKey } = await generateKeyPair(alg, { extractable: true })
   const privateJwk = await exportJWK(privateKey)
   return { kid: await calculateJwkThumbprint(publicMembers(privateJwk)), alg, privateJwk, createdAt: new Date().toISOString() }
 }
 
-async function keysFromFile(file: KeyFile, algorithm: KeyPairAlgorithm, keyFile: string): Promise<AssertionKeys> {
+async function keysFromFile(file: AssertionKeyFile, algorithm: KeyPairAlgorithm, keyFile: string): Promise<AssertionKeys> {
   const first = file.keys[0]!
   // Never a silent switch: an upstream that pins the old algorithm would refuse every assertion.
   if (first.alg !== algorithm) {
@@ -99,7 +100,7 @@ async function keysFromFile(file: KeyFile, algorithm: KeyPairAlgorithm, keyFile:
   return { current, jwks: () => set }
 }
 
-function importPrivate(stored: StoredKey, keyFile: string): KeyObject {
+function importPrivate(stored: StoredAssertionKey, keyFile: string): KeyObject {
   let key: KeyObject
   try {
     key = createPrivateKey({ key: stored.privateJwk as JsonWebKey, format: 'jwk' })
@@ -114,7 +115,7 @@ function importPrivate(stored: StoredKey, keyFile: string): KeyObject {
 
 // The kid is recomputed rather than trusted so that a hand-edited file cannot publish one key
 // under another key's id.
-async function publishedJwk(stored: StoredKey, keyFile: string): Promise<JWK> {
+async function publishedJwk(stored: StoredAssertionKey, keyFile: string): Promise<JWK> {
   const pub = publicMembers(stored.privateJwk)
   const kid = await calculateJwkThumbprint(pub)
   if (kid !== stored.kid) {
@@ -135,11 +136,4 @@ function sharedSecretKeys(secret: string | undefined): AssertionKeys {
   const kid = createHash('sha256').update(secret).digest('hex').slice(0, 16)
   const empty = deepFreeze({ keys: [] })
   return { current: { kid, alg: 'HS256', privateKey, publicJwk: undefined }, jwks: () => empty }
-}
-
-function deepFreeze<T extends object>(value: T): T {
-  for (const member of Object.values(value)) {
-    if (typeof member === 'object' && member !== null) deepFreeze(member)
-  }
-  return Object.freeze(value)
 }

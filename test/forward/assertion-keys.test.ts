@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { loadOrCreateAssertionKeys, rotateAssertionKeys } from '../../src/forward/keys.ts'
+import { loadOrCreateAssertionKeys, rotateAssertionKeys } from '../../src/forward/assertion-keys.ts'
 
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k']
 
