@@ -64,7 +64,8 @@ export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: S
       remoteAddress: req.socket.remoteAddress,
     })
     const decision: Decision = decided instanceof Promise ? await decided : decided
-    if (decision.route && hasBody(req)) boundBodyTime(req, res, decision.route.requestTimeoutMs ?? config.server.requestTimeoutMs)
+    const body = decision.kind === 'allow' ? decision.body : hasBody(req)
+    if (decision.route && body) boundBodyTime(req, res, decision.route.requestTimeoutMs ?? config.server.requestTimeoutMs)
     if (decision.kind === 'deny') {
       const { route, identity, requestId, reason, logReason } = decision
       return respond(res, decision.problem, decision.headers, { route, identity, requestId, reason, error: logReason })
@@ -93,7 +94,12 @@ export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: S
     if (expectsContinue) res.writeContinue()
     // Only now: a request refused by a limit (or before) is no usage.
     if (identity) usage.count(identity)
-    const outcome = await proxy.forward(req, res, { path: target.path + target.query, headers, responseHeaders: allowed.responseHeaders })
+    const outcome = await proxy.forward(req, res, {
+      path: target.path + target.query,
+      headers,
+      body: allowed.body,
+      responseHeaders: allowed.responseHeaders,
+    })
     return { status: outcome.status, route, identity, requestId: forwarded.requestId, error: outcome.error }
   }
 
@@ -137,6 +143,7 @@ function respond(res: ServerResponse, p: Problem, headers?: readonly string[], c
   return { status: p.status, ...context }
 }
 
+/** Off the hot path only (a refusal): reading `req.headers` makes Node build the whole object. */
 function hasBody(req: IncomingMessage): boolean {
   return req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0'
 }

@@ -38,6 +38,7 @@ type Matched = {
   params: Record<string, string>
   target: NormalizedTarget
   facts: RequestFacts
+  body: boolean
   spend: boolean
 }
 
@@ -117,6 +118,7 @@ export function createDecider(deps: DeciderDeps): Decide {
         activeOrg,
         budgets: decisions,
         forwarded,
+        body: m.body,
         responseHeaders,
       }
     }
@@ -141,7 +143,7 @@ export function createDecider(deps: DeciderDeps): Decide {
     }
     const { route, params } = match
     const facts = readRequestFacts(rawHeaders, request.remoteAddress, inbound.host)
-    const m: Matched = { request, route, params, target, facts, spend: options?.spend ?? true }
+    const m: Matched = { request, route, params, target, facts, body: inbound.body, spend: options?.spend ?? true }
     if (route.auth === 'none') return authorized(m, undefined)
     let identity
     try {

@@ -48,6 +48,8 @@ export type Allow = {
   /** Every budget's decision, in the order the budgets were taken; all allowed. */
   budgets: readonly LimitDecision[]
   forwarded: Forwarded
+  /** Whether the request has a body to stream on (chunked, or a Content-Length other than 0). */
+  body: boolean
   /** Flat [name, value, ...] list for the response: X-Request-Id and the RateLimit fields. */
   responseHeaders: string[]
 }

@@ -16,6 +16,8 @@ export type ForwardRequest = {
   path: string
   /** Flat [name, value, ...] list, already filtered and with gatehouse's own headers added. */
   headers: string[]
+  /** Whether the request has a body to stream on (chunked, or a Content-Length other than 0). */
+  body: boolean
   /** Headers gatehouse adds to the response (rate-limit state, request id), as a flat list. */
   responseHeaders: readonly string[]
 }
@@ -45,14 +47,13 @@ export function createUpstreamProxy(options: UpstreamOptions): UpstreamProxy {
   })
 
   function forward(req: IncomingMessage, res: ServerResponse, request: ForwardRequest): Promise<ForwardOutcome> {
-    const hasBody = req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0'
     return new Promise((resolve) => {
       pool.dispatch(
         {
           path: basePath + request.path,
           method: req.method as Dispatcher.HttpMethod,
           headers: request.headers,
-          body: hasBody ? req : null,
+          body: request.body ? req : null,
         },
         new ResponseWriter(res, request.responseHeaders, resolve),
       )

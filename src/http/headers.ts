@@ -176,15 +176,20 @@ export type Forwarded = {
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
-const HOST_NAME = /^[A-Za-z0-9_-]{1,63}(?:\.[A-Za-z0-9_-]{1,63})*(?::\d{1,5})?$/
-const HOST_IPV6 = /^\[([0-9A-Fa-f:.]+)\](?::\d{1,5})?$/
+const HOST_NAME = /^[A-Za-z0-9_-]{1,63}(?:\.[A-Za-z0-9_-]{1,63})*(?::(\d{1,5}))?$/
+const HOST_IPV6 = /^\[([0-9A-Fa-f:.]+)\](?::(\d{1,5}))?$/
 const MAPPED_IPV4 = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i
 
-function isWellFormedHost(host: string | undefined): host is string {
+/**
+ * `host[:port]` as a Host or X-Forwarded-Host may carry it: DNS labels (letters, digits, `-`, `_`)
+ * or a bracketed IPv6 literal, and a port from 1 to 65535. The one check for both headers.
+ */
+export function isWellFormedHost(host: string | undefined): host is string {
   if (host === undefined || host.length > 261) return false
-  if (HOST_NAME.test(host)) return true
+  const name = HOST_NAME.exec(host)
+  if (name !== null) return name[1] === undefined || isPort(name[1])
   const v6 = HOST_IPV6.exec(host)
-  return v6 !== null && isIPv6(v6[1] as string)
+  return v6 !== null && isIPv6(v6[1] as string) && (v6[2] === undefined || isPort(v6[2]))
 }
 
 /** Dual-stack sockets report IPv4 peers as `::ffff:a.b.c.d`; logs and upstreams expect `a.b.c.d`. */

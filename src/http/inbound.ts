@@ -1,20 +1,22 @@
-import { foldName } from './headers.ts'
+import { foldName, isWellFormedHost } from './headers.ts'
 import { ProblemError, problems } from './problem.ts'
 
 /** What the checks learned about the request's header section, for later stages. */
 export type InboundHeaders = {
   /** The one Host value, validated; undefined for an HTTP/1.0 request that sent none. */
   host: string | undefined
+  /**
+   * Whether a body follows (chunked, or a Content-Length other than 0): read here, in the walk
+   * that happens anyway, so the forward stage never makes Node build `req.headers`.
+   */
+  body: boolean
 }
 
 const HOST = 'host'
 const AUTHORIZATION = 'authorization'
 const X_API_KEY = 'x-api-key'
 const TRANSFER_ENCODING = 'transfer-encoding'
-
-// RFC 3986 reg-name (unreserved and sub-delims; no escapes: no client needs them in a Host) or
-// IPv4, or an IP literal in brackets; then an optional port of 1–5 digits.
-const HOST_VALUE = /^(?:[A-Za-z0-9\-._~!$&'()*+,;=]+|\[[0-9A-Fa-f:.]+\])(?::(\d{1,5}))?$/
+const CONTENT_LENGTH = 'content-length'
 
 function refuse(detail: string): never {
   throw new ProblemError(problems.badRequest(detail))
@@ -45,12 +47,18 @@ export function checkInboundHeaders(rawHeaders: readonly string[], httpVersion: 
   let hosts = 0
   let authorizations = 0
   let apiKeys = 0
+  let body = false
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
     const name = rawHeaders[i] as string
     // Only names of the right length can be one of these; most headers stop here.
-    if (name.length !== 4 && name.length !== 9 && name.length !== 13 && name.length !== 17) continue
+    const length = name.length
+    if (length !== 4 && length !== 9 && length !== 13 && length !== 14 && length !== 17) continue
     const folded = name.toLowerCase()
-    if (folded === TRANSFER_ENCODING) {
+    if (folded === CONTENT_LENGTH) {
+      // Node has refused a malformed or repeated Content-Length already.
+      body ||= (rawHeaders[i + 1] as string).trim() !== '0'
+    } else if (folded === TRANSFER_ENCODING) {
+      body = true
       // Node decodes chunked and passes `gzip, chunked` on as if it were plain chunked; the body the
       // upstream would get is not the one the client framed.
       if ((rawHeaders[i + 1] as string).trim().toLowerCase() !== 'chunked') refuse('Only Transfer-Encoding: chunked is accepted')
@@ -71,17 +79,10 @@ export function checkInboundHeaders(rawHeaders: readonly string[], httpVersion: 
   if (hosts === 0) {
     // Node refuses an HTTP/1.1 request without Host itself; HTTP/1.0 had none.
     if (httpVersion !== '1.0') refuse('The Host header is missing')
-    return { host: undefined }
+    return { host: undefined, body }
   }
-  if (!isValidHost(host as string)) refuse('The Host header is not a valid host[:port]')
-  return { host }
-}
-
-function isValidHost(host: string): boolean {
-  const m = HOST_VALUE.exec(host)
-  if (m === null) return false
-  const port = m[1]
-  return port === undefined || (Number(port) >= 1 && Number(port) <= 65535)
+  if (!isWellFormedHost(host)) refuse('The Host header is not a valid host[:port]')
+  return { host, body }
 }
 
 /**

@@ -7,7 +7,7 @@ import { Redis } from 'ioredis'
 import type { AddressInfo } from 'node:net'
 
 /**
- * The real services a suite needs, per DEVELOPERS.md: with the URL unset the suite is skipped
+ * The real services a suite needs (README, Development): with the URL unset the suite is skipped
  * with a printed reason, unless GATEHOUSE_REQUIRE_SERVICES=1, where a missing service fails.
  */
 export function serviceUrl(name: 'POSTGRES' | 'REDIS'): { url?: string; skip?: string } {
