@@ -198,7 +198,10 @@ test('refetches on unknown kids are limited to one per cooldown and shared by co
   const { server, verifier } = await setup(t, [es], { cooldownMs })
   const ghost = await createKey('ES256', 'ghost')
   await sleep(cooldownMs + 50)
-  await Promise.all(Array.from({ length: 5 }, async (_, i) => rejectsInvalid(verifier, await sign(ghost, { user_id: `g${i}` }))))
+  // Signed first, so that all five arrive together: one signed after the fetch finished would
+  // arrive inside the cooldown, where an unknown kid is (rightly) 503, not 401.
+  const ghosts = await Promise.all(Array.from({ length: 5 }, (_, i) => sign(ghost, { user_id: `g${i}` })))
+  await Promise.all(ghosts.map((token) => rejectsInvalid(verifier, token)))
   assert.equal(server.state.fetches, 2, 'concurrent unknown kids share one fetch')
   server.state.keys = [es.jwk, es2.jwk]
   const rotated = await sign(es2)
