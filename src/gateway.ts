@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { Identity, TokenVerifier } from './authn/index.ts'
+import type { TokenVerifier } from './authn/index.ts'
+import type { Identity } from './identity/index.ts'
 import type { ApiKeyAuthenticator, UsageCounter } from './apikeys/index.ts'
 import type { GatehouseConfig } from './config/index.ts'
 import { createDecider } from './decide/index.ts'

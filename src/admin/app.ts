@@ -1,6 +1,6 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi'
 import type { JSONWebKeySet } from 'jose'
-import type { RoleTable } from '../authz/index.ts'
+import type { RoleTable } from '../identity/index.ts'
 import { createDirectoryOperations } from '../directory/index.ts'
 import type { AccessTokenIssuer, ApiKeySettings, AuditEvent, DirectoryChange } from '../directory/index.ts'
 import { ProblemError, problems } from '../http/index.ts'

@@ -1,6 +1,6 @@
 import { InvalidTokenError, NoCredentialError } from '../authn/errors.ts'
-import { VERIFIED_BY } from '../authn/identity.ts'
-import type { Identity, OrgMembership } from '../authn/identity.ts'
+import { VERIFIED_BY } from '../identity/index.ts'
+import type { Identity, OrgMembership } from '../identity/index.ts'
 import type { CredentialKind } from '../config/schema.ts'
 import { ProblemError, problems } from '../http/problem.ts'
 import type { CompiledRoute } from '../rules/index.ts'

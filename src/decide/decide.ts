@@ -1,5 +1,6 @@
 import { CredentialError, extractCredential } from '../authn/index.ts'
-import type { Credential, Identity, TokenVerifier } from '../authn/index.ts'
+import type { Credential, TokenVerifier } from '../authn/index.ts'
+import type { Identity } from '../identity/index.ts'
 import { authorize } from '../authz/index.ts'
 import type { ApiKeyAuthenticator } from '../apikeys/index.ts'
 import { REFUSED_METHODS } from '../config/index.ts'

@@ -1,6 +1,6 @@
 import type { AdminDeps } from '../admin/index.ts'
-import { createRoleTable } from '../authz/index.ts'
-import type { RoleTable } from '../authz/index.ts'
+import { createRoleTable } from '../identity/index.ts'
+import type { RoleTable } from '../identity/index.ts'
 import type { LoadedConfig } from '../config/index.ts'
 import { createLocalIssuer } from '../issuer/index.ts'
 import type { LocalIssuer } from '../issuer/index.ts'

@@ -1,6 +1,6 @@
 import { DEFAULT_PREFIXES } from '../apikeys/index.ts'
-import { createRoleTable } from '../authz/index.ts'
-import type { RoleTable } from '../authz/index.ts'
+import { createRoleTable } from '../identity/index.ts'
+import type { RoleTable } from '../identity/index.ts'
 import type { Store } from '../store/index.ts'
 import { apiKeyOperations } from './api-keys.ts'
 import type { AccessTokenIssuer, ApiKeySettings, AuditEvent, DirectoryChange, DirectoryContext } from './context.ts'

@@ -7,7 +7,7 @@ import {
   InvalidApiKeyError,
   parseApiKeySecret,
 } from '../../src/apikeys/index.ts'
-import { createRoleTable } from '../../src/authz/index.ts'
+import { createRoleTable } from '../../src/identity/index.ts'
 import { createSqliteStore } from '../../src/store/index.ts'
 import type { Store } from '../../src/store/index.ts'
 
