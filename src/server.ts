@@ -2,7 +2,7 @@ import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { resolve } from 'node:path'
 import { getRequestListener } from '@hono/node-server'
-import { createAdminApp } from './admin/index.ts'
+import { adminDepsOf, createAdminApp } from './admin/index.ts'
 import { createApiKeyAuthenticator, createUsageCounter } from './apikeys/index.ts'
 import { createTokenVerifier } from './authn/index.ts'
 import type { ListenAddress, LoadedConfig } from './config/index.ts'
@@ -174,7 +174,7 @@ async function build(
   gatewayServer.on('connect', refuseConnect)
   gatewayServer.on('clientError', answerClientError)
   const adminApp = createAdminApp({
-    ...directory.adminDeps,
+    ...adminDepsOf(directory),
     jwks: () => keys.jwks(),
     checks: [
       { name: 'token_keys', ready: () => verifier.ready() },

@@ -1,8 +1,12 @@
 import { METHODS } from 'node:http'
 import { z } from 'zod'
-import { DEFAULT_PREFIXES } from '../apikeys/format.ts'
-import { parseCidr, parseDuration, parseListen, parseRate } from './units.ts'
-import type { ListenAddress, Network, RateSpec } from './units.ts'
+import { parseCidr } from '../http/index.ts'
+import type { Network } from '../http/index.ts'
+import { AUTH_KINDS, CREDENTIAL_KINDS, REFUSED_METHODS } from '../rules/index.ts'
+import { parseDuration, parseRate } from '../units/index.ts'
+import type { RateSpec } from '../units/index.ts'
+import { parseListen } from './units.ts'
+import type { ListenAddress } from './units.ts'
 
 /**
  * The config file's schema. Input keys are snake_case as users write them; the parsed
@@ -132,19 +136,12 @@ const localIssuer = z.strictObject({
   algorithm: z.enum(['ES256', 'EdDSA', 'RS256']).default('ES256'),
 })
 
+/** The readable start of an API key secret per key type (`gtu_…`), unless `api_keys.prefixes` says otherwise. */
+export const DEFAULT_PREFIXES = { personal: 'gtu', org: 'gto', generic: 'gts' } as const
+
 const keyPrefix = z.string().regex(/^[a-z][a-z0-9]{1,15}$/, 'a key prefix is 2-16 lowercase letters and digits')
 
 const role = z.strictObject({ name: z.string().min(1), permissions: z.array(z.string().min(1)).default([]) })
-
-export const AUTH_KINDS = ['none', 'optional', 'user', 'authenticated', 'org_member'] as const
-export type AuthKind = (typeof AUTH_KINDS)[number]
-export const CREDENTIAL_KINDS = ['token', 'personal_key', 'org_key', 'generic_key'] as const
-export type CredentialKind = (typeof CREDENTIAL_KINDS)[number]
-
-/** What a route without `methods:` accepts: the methods of RFC 9110 that an API serves. */
-export const DEFAULT_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
-/** Never forwarded: TRACE echoes the request (credentials included), CONNECT asks for a tunnel. */
-export const REFUSED_METHODS = ['TRACE', 'TRACK', 'CONNECT'] as const
 
 // Any other method Node's parser knows (WebDAV's PROPFIND, MKCOL, …) only where a route lists it.
 const routeMethod = z

@@ -3,8 +3,8 @@ import type { Credential, TokenVerifier } from '../authn/index.ts'
 import type { Identity } from '../identity/index.ts'
 import { authorize } from '../authz/index.ts'
 import type { ApiKeyAuthenticator } from '../apikeys/index.ts'
-import { REFUSED_METHODS } from '../config/index.ts'
-import type { Network } from '../config/index.ts'
+import { REFUSED_METHODS } from '../rules/index.ts'
+import type { Network, NormalizedTarget, Problem } from '../http/index.ts'
 import {
   checkInboundHeaders,
   createForwardedHeaders,
@@ -14,7 +14,6 @@ import {
   singleHeader,
   singleQueryParam,
 } from '../http/index.ts'
-import type { NormalizedTarget, Problem } from '../http/index.ts'
 import { budgetsFor, rateLimitHeaders } from '../ratelimit/index.ts'
 import type { LimitDecision, Limiter, RateLimits } from '../ratelimit/index.ts'
 import type { CompiledRoute, RouteTable } from '../rules/index.ts'

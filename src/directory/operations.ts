@@ -1,4 +1,4 @@
-import { DEFAULT_PREFIXES } from '../apikeys/index.ts'
+import { DEFAULT_PREFIXES } from '../config/index.ts'
 import { createRoleTable } from '../identity/index.ts'
 import type { RoleTable } from '../identity/index.ts'
 import type { Store } from '../store/index.ts'

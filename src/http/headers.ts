@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { BlockList, isIP, isIPv4, isIPv6 } from 'node:net'
-import type { Network } from '../config/index.ts'
+import type { Network } from './networks.ts'
 
 export type HeaderPolicy = {
   /** Prefix of the identity headers gatehouse sets, e.g. `X-Gatehouse-`. */

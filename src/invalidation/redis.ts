@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { Redis } from 'ioredis'
-import type { InvalidationBus, InvalidationEvent } from './index.ts'
+import type { InvalidationBus, InvalidationEvent } from './bus.ts'
 
 export const DEFAULT_INVALIDATION_CHANNEL = 'gatehouse:invalidate'
 

@@ -1,6 +1,7 @@
 import { SUBJECT_KIND, subjectOf } from '../identity/index.ts'
 import type { Identity } from '../identity/index.ts'
-import type { GatehouseConfig, RateSpec } from '../config/index.ts'
+import type { GatehouseConfig } from '../config/index.ts'
+import type { RateSpec } from '../units/index.ts'
 import type { CompiledRoute } from '../rules/index.ts'
 import type { Budget } from './limiter.ts'
 

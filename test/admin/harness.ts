@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { createAdminApp } from '../../src/admin/index.ts'
-import type { AccessTokenIssuer, AdminDeps, DirectoryChange } from '../../src/admin/index.ts'
+import type { AccessTokenIssuer, DirectoryChange } from '../../src/directory/index.ts'
+import type { AdminDeps } from '../../src/admin/index.ts'
 import { createRoleTable } from '../../src/identity/index.ts'
 import { createSqliteStore } from '../../src/store/index.ts'
 import type * as schemas from '../../src/admin/schemas.ts'

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { ConfigError, configWarnings, formatDuration, loadConfig, parseConfig, parseDuration } from '../../src/config/index.ts'
+import { ConfigError, configWarnings, loadConfig, parseConfig } from '../../src/config/index.ts'
+import { formatDuration, parseDuration } from '../../src/units/index.ts'
 
 const BASE = `upstream:
   url: http://127.0.0.1:3000
