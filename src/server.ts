@@ -13,7 +13,7 @@ import { answerClientError, createGracefulServer, refuseConnect } from './http/i
 import type { GracefulServer } from './http/index.ts'
 import { createLogger } from './log.ts'
 import type { Logger } from './log.ts'
-import { createInvalidationBus, createLocalInvalidationBus, invalidationChannel } from './invalidation/index.ts'
+import { createRedisInvalidationBus, createLocalInvalidationBus, invalidationChannel } from './invalidation/index.ts'
 import type { InvalidationEvent } from './invalidation/index.ts'
 import { createMemoryLimiter, createRedisLimiter } from './ratelimit/index.ts'
 import { connectRedis } from './redis-connections.ts'
@@ -146,7 +146,7 @@ async function build(
     if (change.apiKeyId) apiKeys.evictKey(change.apiKeyId)
   }
   const bus = shared
-    ? createInvalidationBus({
+    ? createRedisInvalidationBus({
         publisher: shared.client,
         subscriber: shared.subscriber,
         channel: invalidationChannel(config.redis!.keyPrefix),

@@ -49,7 +49,7 @@ export function authorize(route: CompiledRoute, identity: Identity | undefined, 
   return membership
 }
 
-export function credentialKind(identity: Identity): CredentialKind {
+function credentialKind(identity: Identity): CredentialKind {
   if (identity.method === 'token') return 'token'
   switch (identity.apiKey?.type) {
     case 'org':

@@ -8,7 +8,7 @@ export { PROBLEM_CONTENT_TYPE, ProblemError, problem, problemBody, problems } fr
 export type { Problem } from './problem.ts'
 export { sendProblem } from './send.ts'
 export { answerClientError, refuseConnect } from './raw-answers.ts'
-export { createGracefulServer, IDLE_GRACE_MS } from './listener.ts'
+export { createGracefulServer } from './listener.ts'
 export type { GracefulServer, ListenerHandlers, ListenerTimeouts } from './listener.ts'
 export { parseCidr } from './networks.ts'
 export type { Network } from './networks.ts'
