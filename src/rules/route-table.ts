@@ -1,6 +1,7 @@
 import { DEFAULT_METHODS } from '../config/schema.ts'
 import type { AuthKind, CredentialKind, RouteConfig } from '../config/schema.ts'
 import type { RateSpec } from '../config/units.ts'
+import { RESERVED_PREFIX, RESERVED_SEGMENT } from './reserved.ts'
 
 /** One path segment of a route pattern; a literal's `match` is its text as compared (folded unless case-sensitive). */
 type Segment = { kind: 'literal'; text: string; match: string } | { kind: 'param'; name: string }
@@ -154,6 +155,9 @@ function compileRoute(config: RouteConfig, index: number, options: RouteTableOpt
   const rest = raw.at(-1) === '*'
   const segments: Segment[] = []
   const seen = new Set<string>()
+  if (raw[0]?.toLowerCase() === RESERVED_SEGMENT) {
+    problems.push({ index, key: 'path', message: `paths under ${RESERVED_PREFIX}/ are reserved for gatehouse's own endpoints` })
+  }
   for (const text of rest ? raw.slice(0, -1) : raw) {
     const param = PARAM.exec(text)
     if (param) {
