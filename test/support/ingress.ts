@@ -3,23 +3,9 @@ import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { test } from 'node:test'
 import { canConnect, freePort } from './services.ts'
-
-/** The identity headers gatehouse answers (default prefix), in the order the recipes copy them. */
-export const IDENTITY_SUFFIXES = [
-  'Principal',
-  'Auth-Method',
-  'User-Id',
-  'Email',
-  'Impersonator-User-Id',
-  'Org-Id',
-  'Org-Name',
-  'Org-Role',
-  'Org-Permissions',
-  'Api-Key-Id',
-  'Assertion',
-] as const
 
 /**
  * The binary a suite drives, or why it cannot run: printed as a skip, or (GATEHOUSE_REQUIRE_SERVICES=1)
@@ -37,19 +23,37 @@ export type Ingress = { url: string; log(): string; stop(): Promise<void> }
 
 type Ports = { gatehouse: number; upstream: number }
 
+const GUIDE = fileURLToPath(new URL('../../docs/FORWARD_AUTH.md', import.meta.url))
+
+/** The configuration that follows `<!-- recipe: NAME -->` in docs/FORWARD_AUTH.md, as written there. */
+function recipe(name: string): string {
+  const text = readFileSync(GUIDE, 'utf8')
+  const marker = text.indexOf(`<!-- recipe: ${name} -->`)
+  assert.ok(marker >= 0, `docs/FORWARD_AUTH.md has no ${name} recipe`)
+  const start = text.indexOf('\n', text.indexOf('```', marker)) + 1
+  return text.slice(start, text.indexOf('\n```', start) + 1)
+}
+
+/** The recipe with the guide's addresses replaced by the test's; each must occur, so the guide cannot drift from what runs. */
+function filled(text: string, replacements: Record<string, string>): string {
+  for (const [from, to] of Object.entries(replacements)) {
+    assert.ok(text.includes(from), `the recipe no longer contains ${from}`)
+    text = text.replaceAll(from, to)
+  }
+  return text
+}
+
 /**
- * nginx `auth_request` in front of the upstream with gatehouse deciding: the recipe of
- * docs/FORWARD_AUTH.md, with paths and ports filled in. Foreground, one process, every file
- * under `dir`, so it runs unprivileged or as root alike.
+ * nginx `auth_request` in front of the upstream with gatehouse deciding: the guide's recipe inside
+ * what a test run needs around it (foreground, one process, every file under `dir`, so it runs
+ * unprivileged or as root alike).
  */
 export function nginxConfig(dir: string, port: number, ports: Ports): string {
   const temp = (name: string) => join(dir, 'temp', name)
-  const copies = IDENTITY_SUFFIXES.map((suffix) => {
-    const variable = `gh_${suffix.toLowerCase().replaceAll('-', '_')}`
-    return {
-      set: `      auth_request_set $${variable} $upstream_http_x_gatehouse_${suffix.toLowerCase().replaceAll('-', '_')};`,
-      send: `      proxy_set_header X-Gatehouse-${suffix} $${variable};`,
-    }
+  const site = filled(recipe('nginx'), {
+    'gatehouse:8080': `127.0.0.1:${ports.gatehouse}`,
+    'app:3000': `127.0.0.1:${ports.upstream}`,
+    'listen 80;': `listen 127.0.0.1:${port};`,
   })
   return `daemon off;
 master_process off;
@@ -64,72 +68,16 @@ http {
   fastcgi_temp_path ${temp('fastcgi')};
   uwsgi_temp_path ${temp('uwsgi')};
   scgi_temp_path ${temp('scgi')};
-  upstream gatehouse { server 127.0.0.1:${ports.gatehouse}; }
-  upstream app { server 127.0.0.1:${ports.upstream}; }
-  server {
-    listen 127.0.0.1:${port};
-
-    # The decision call: internal (a client cannot reach it), no body, the original request in
-    # X-Original-*, and the other convention's headers cleared so a client cannot add them.
-    location = /.gatehouse/auth {
-      internal;
-      proxy_pass http://gatehouse;
-      proxy_pass_request_body off;
-      proxy_set_header Content-Length "";
-      proxy_set_header X-Original-Method $request_method;
-      proxy_set_header X-Original-URI $request_uri;
-      proxy_set_header X-Forwarded-Method "";
-      proxy_set_header X-Forwarded-Uri "";
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-      proxy_set_header X-Forwarded-Host $host;
-      proxy_set_header X-Forwarded-Proto $scheme;
-    }
-
-    location / {
-      auth_request /.gatehouse/auth;
-      # Set after every decision, whatever its status: the 429 branch below reads them.
-      auth_request_set $gh_status $upstream_status;
-      auth_request_set $gh_retry_after $upstream_http_retry_after;
-      auth_request_set $gh_request_id $upstream_http_x_request_id;
-${copies.map((c) => c.set).join('\n')}
-      # auth_request turns a 429 into 500; this gives the client the 429 and its Retry-After.
-      error_page 500 = @gatehouse_error;
-
-      proxy_pass http://app;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header X-Request-Id $gh_request_id;
-      # Each one replaces what the client sent under that name; an empty value (not in the
-      # answer) removes it.
-${copies.map((c) => c.send).join('\n')}
-    }
-
-    location @gatehouse_error {
-      default_type application/problem+json;
-      if ($gh_status = 429) {
-        add_header Retry-After $gh_retry_after always;
-        return 429 '{"type":"urn:gatehouse:problem:rate-limited","title":"Too Many Requests","status":429}';
-      }
-      return 500;
-    }
-  }
-}
+${site}}
 `
 }
 
-/**
- * Caddy in front of the upstream: the recipe of docs/FORWARD_AUTH.md. It is what `forward_auth`
- * expands to, written out, because Caddy 2.6's `copy_headers` sets a header gatehouse did not
- * answer to the unreplaced placeholder text; here each header is copied only when answered.
- * `request_header -X-Gatehouse-*` comes first inside `route`, so that only what gatehouse
- * answered reaches the upstream.
- */
+/** Caddy in front of the upstream: the guide's recipe after global options that keep Caddy's state under `dir`. */
 export function caddyfile(dir: string, port: number, ports: Ports): string {
-  const copied = [...IDENTITY_SUFFIXES.map((s) => `X-Gatehouse-${s}`), 'X-Request-Id']
-  const copies = copied.map((name) => {
-    const matcher = `@has_${name.toLowerCase().replaceAll('-', '_')}`
-    const value = `{http.reverse_proxy.header.${name}}`
-    return `        ${matcher} expression \`${value} != null\`\n        request_header ${matcher} ${name} ${value}`
+  const site = filled(recipe('caddy'), {
+    ':80 {': `http://127.0.0.1:${port} {`,
+    'gatehouse:8080': `127.0.0.1:${ports.gatehouse}`,
+    'app:3000': `127.0.0.1:${ports.upstream}`,
   })
   return `{
   admin off
@@ -137,23 +85,7 @@ export function caddyfile(dir: string, port: number, ports: Ports): string {
   storage file_system ${join(dir, 'data')}
 }
 
-http://127.0.0.1:${port} {
-  route {
-    request_header -X-Gatehouse-*
-    reverse_proxy 127.0.0.1:${ports.gatehouse} {
-      method GET
-      rewrite /.gatehouse/auth
-      header_up X-Forwarded-Method {method}
-      header_up X-Forwarded-Uri {uri}
-      @allowed status 2xx
-      handle_response @allowed {
-${copies.join('\n')}
-      }
-    }
-    reverse_proxy 127.0.0.1:${ports.upstream}
-  }
-}
-`
+${site}`
 }
 
 export async function startNginx(binary: string, dir: string, ports: Ports): Promise<Ingress> {
