@@ -31,6 +31,8 @@ export type RequestOutcome = {
   route?: CompiledRoute
   identity?: Identity
   requestId?: string
+  /** The request a forward-auth call asked about (its query left out, like the logged path's). */
+  original?: { method: string; path: string }
   /** The deny's code, when the decision refused the request. */
   reason?: DenyReason
   /** The credential failure's log reason, or how forwarding failed. */
@@ -40,7 +42,8 @@ export type RequestOutcome = {
 /**
  * The gateway listener's request handler, a thin transport around the decision (src/decide):
  * it decides the request, then forwards an allowed one (header filter, identity headers,
- * assertion, 100-continue, usage, proxy) or writes a denied one's problem. Responses are written to
+ * assertion, 100-continue, usage, proxy) or writes a denied one's problem. The forward-auth
+ * endpoint, when enabled, is handed to its door (src/forward-auth) on the canonical path. Responses are written to
  * Node's response directly (the proxy streams into it); the returned promise settles once the
  * access-log line is written.
  */
@@ -120,6 +123,7 @@ export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: S
         {
           method: req.method,
           path: (req.url ?? '').split('?', 1)[0]!.slice(0, 512),
+          original: outcome.original && { method: outcome.original.method.slice(0, 32), path: outcome.original.path.slice(0, 512) },
           status: outcome.status,
           duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
           route: outcome.route?.pattern,

@@ -1,8 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { UsageCounter } from '../apikeys/index.ts'
 import type { Network } from '../config/index.ts'
-import type { Decide } from '../decide/index.ts'
-import type { Allow } from '../decide/index.ts'
+import type { Allow, Decide } from '../decide/index.ts'
 import { createTrustedPeerCheck, declaresBody, ProblemError, problems, sendProblem } from '../http/index.ts'
 import type { NormalizedTarget, Problem } from '../http/index.ts'
 import type { RequestOutcome } from '../gateway.ts'
@@ -55,9 +54,18 @@ export function createForwardAuth(deps: ForwardAuthDeps): ForwardAuth {
     }
     const decided = decide({ ...original, rawHeaders: req.rawHeaders, httpVersion: req.httpVersion, remoteAddress })
     const decision = decided instanceof Promise ? await decided : decided
+    const asked = { method: original.method, path: original.target.split('?', 1)[0]! }
     if (decision.kind === 'deny') {
       const { route, identity, requestId, reason, logReason } = decision
-      return { ...refuse(req, res, decision.problem, decision.headers), route, identity, requestId, reason, error: logReason }
+      return {
+        ...refuse(req, res, decision.problem, decision.headers),
+        original: asked,
+        route,
+        identity,
+        requestId,
+        reason,
+        error: logReason,
+      }
     }
     const { route, identity, forwarded } = decision
     if (identity) usage.count(identity)
@@ -72,7 +80,7 @@ export function createForwardAuth(deps: ForwardAuthDeps): ForwardAuth {
       'no-store',
     ])
     res.end()
-    return { status: 200, route, identity, requestId: forwarded.requestId }
+    return { status: 200, original: asked, route, identity, requestId: forwarded.requestId }
   }
 }
 

@@ -114,6 +114,11 @@ describe('forward-auth', () => {
       assert.match(response.headers.get('ratelimit')!, /^"user";r=999;t=\d+$/)
       assert.ok(response.headers.get('x-request-id'))
       assert.equal(upstream.seen.length, before, 'a decision is never proxied')
+      const line = gateway.logs.find((l) => (l.original as { path?: string } | undefined)?.path === '/api/things')
+      assert.deepEqual(
+        { path: line?.path, original: line?.original, status: line?.status, route: line?.route, user: line?.user_id },
+        { path: '/.gatehouse/auth', original: { method: 'GET', path: '/api/things' }, status: 200, route: '/api/*', user: 'u-fwd' },
+      )
     })
 
     it('names it by X-Original-Method and X-Original-URI (nginx)', async () => {
