@@ -279,6 +279,33 @@ describe('forward-auth', () => {
     })
   })
 
+  describe('with identity.assertion.bind_request', () => {
+    it('binds the assertion to the original request: its method, canonical path and query, and the answered X-Request-Id', async () => {
+      const bound = await startGateway({
+        server: { listen: '127.0.0.1:0', shutdown_timeout: '2s', trust_proxy: ['127.0.0.1'] },
+        upstream: { url: `http://127.0.0.1:${upstream.port}` },
+        tokens: { issuers: [{ issuer: issuer.issuer, jwks_url: issuer.jwksUrl, algorithms: ['ES256'] }] },
+        identity: { assertion: { audience: 'app', bind_request: true } },
+        forward_auth: { enabled: true },
+        routes: ROUTES,
+      })
+      try {
+        const response = await fetch(`${bound.url}/.gatehouse/auth`, {
+          headers: { authorization: `Bearer ${await token('u-bound')}`, 'x-forwarded-method': 'POST', 'x-forwarded-uri': '/api/./x?y=1' },
+        })
+        assert.equal(response.status, 200)
+        const jwks = createRemoteJWKSet(new URL(`${bound.adminUrl}/.well-known/jwks.json`))
+        const { payload } = await jwtVerify(response.headers.get('x-gatehouse-assertion')!, jwks, { issuer: 'gatehouse', audience: 'app' })
+        assert.deepEqual(
+          { htm: payload.htm, htp: payload.htp, jti: payload.jti },
+          { htm: 'POST', htp: '/api/x?y=1', jti: response.headers.get('x-request-id') },
+        )
+      } finally {
+        await bound.close()
+      }
+    })
+  })
+
   describe('without forward_auth.enabled', () => {
     it('serves no endpoint: /.gatehouse/auth is a 404 and nothing is proxied', async () => {
       const off = await startGateway({ upstream: { url: `http://127.0.0.1:${upstream.port}` }, routes: [{ path: '/*', auth: 'none' }] })
