@@ -43,9 +43,9 @@ export type RequestOutcome = {
  * The gateway listener's request handler, a thin transport around the decision (src/decide):
  * it decides the request, then forwards an allowed one (header filter, identity headers,
  * assertion, 100-continue, usage, proxy) or writes a denied one's problem. The forward-auth
- * endpoint, when enabled, is handed to its door (src/forward-auth) on the canonical path. Responses are written to
- * Node's response directly (the proxy streams into it); the returned promise settles once the
- * access-log line is written.
+ * endpoint, when enabled, is handed to its door (src/forward-auth) on the canonical path.
+ * Responses are written to Node's response directly (the proxy streams into it); the returned
+ * promise settles once the access-log line is written.
  */
 export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: ServerResponse, expectsContinue?: boolean) => Promise<void> {
   const { config, routes, verifier, apiKeys, usage, limiter, signer, proxy, log } = deps
@@ -59,13 +59,7 @@ export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: S
   const accessLog = config.log.accessLog
 
   const forwardAuth =
-    config.forwardAuth.enabled &&
-    createForwardAuth({
-      decide,
-      trustProxy: config.server.trustProxy,
-      identityFields,
-      usage,
-    })
+    config.forwardAuth.enabled && createForwardAuth({ decide, trustProxy: config.server.trustProxy, identityFields, usage })
 
   async function run(req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): Promise<RequestOutcome> {
     const target = canonicalOrRaw(req.url ?? '')
