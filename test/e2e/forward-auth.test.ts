@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { createRemoteJWKSet, jwtVerify } from 'jose'
+import { adminClient } from '../support/admin.ts'
 import { startGateway } from '../support/gateway.ts'
 import type { TestGateway } from '../support/gateway.ts'
 import { rawRequest } from '../support/http.ts'
@@ -40,6 +41,8 @@ async function startRecordingUpstream(): Promise<{ port: number; seen: Seen[]; c
     close: () => new Promise((resolve) => (server.closeAllConnections(), server.close(() => resolve()))),
   }
 }
+
+const ADMIN_KEY = 'forward-auth-admin-key-0123'
 
 const ROUTES = [
   { path: '/limited', auth: 'user', rate_limit: '2/1m' },
@@ -81,6 +84,8 @@ describe('forward-auth', () => {
       tokens: { issuers: [{ issuer: issuer.issuer, jwks_url: issuer.jwksUrl, algorithms: ['ES256'] }] },
       rate_limits: { user: '1000/1m' },
       identity: { assertion: { audience: 'app' } },
+      admin: { listen: '127.0.0.1:0', api_key: ADMIN_KEY },
+      api_keys: { usage_flush: '50ms' },
       forward_auth: { enabled: true },
       routes: ROUTES,
     })
@@ -214,6 +219,29 @@ describe('forward-auth', () => {
         'x-gatehouse-org-role': 'Admin',
         'x-gatehouse-org-permissions': 'read,write',
       })
+    })
+
+    it('an API key: its id in the answer, and each allowed decision counted once as usage', async () => {
+      const api = adminClient(() => gateway.adminUrl, ADMIN_KEY)
+      const user = await api('POST', '/v1/users', { email: 'fa-key@example.com' })
+      const key = await api('POST', '/v1/api_keys', { user_id: user.body.user_id })
+      assert.equal(key.status, 201)
+      const decision = { 'x-api-key': String(key.body.api_key_token), 'x-forwarded-method': 'GET', 'x-forwarded-uri': '/api/keyed' }
+      for (let i = 0; i < 2; i++) {
+        const allowed = await ask(decision)
+        assert.equal(allowed.status, 200)
+        assert.equal(allowed.headers.get('x-gatehouse-auth-method'), 'api_key')
+        assert.equal(allowed.headers.get('x-gatehouse-api-key-id'), key.body.api_key_id)
+      }
+      assert.equal((await ask({ ...decision, 'x-forwarded-uri': '/org/org-1/admin' })).status, 403, 'a refusal is no usage')
+      const usage = async () =>
+        Number(
+          (await api('GET', `/v1/api_keys/usage?date=${new Date().toISOString().slice(0, 10)}&api_key_id=${key.body.api_key_id}`)).body
+            .count,
+        )
+      for (let i = 0; i < 100 && (await usage()) < 2; i++) await new Promise((r) => setTimeout(r, 20))
+      await new Promise((r) => setTimeout(r, 200))
+      assert.equal(await usage(), 2)
     })
 
     it('serves every spelling of /.gatehouse/auth as the endpoint and never proxies under /.gatehouse/', async () => {
