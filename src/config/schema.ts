@@ -363,6 +363,13 @@ export const configSchema = z
         access_log: z.boolean().default(true),
       })
       .prefault({}),
+    forward_auth: z
+      .strictObject({
+        // Serves /.gatehouse/auth on the gateway listener, for an ingress (nginx auth_request,
+        // Traefik forwardAuth, Caddy forward_auth, Envoy ext_authz) that proxies the allowed requests itself.
+        enabled: z.boolean().default(false),
+      })
+      .prefault({}),
     routes: z.array(route).min(1, 'at least one route is needed: unmatched requests are denied'),
   })
   .superRefine((c, ctx) => {
@@ -399,6 +406,14 @@ export const configSchema = z
         }
       }
     })
+    // The endpoint believes the original request the caller describes; only the ingress may describe one.
+    if (c.forward_auth.enabled && c.server.trust_proxy.length === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['forward_auth', 'enabled'],
+        message: 'forward_auth answers only trusted proxies: list the ingress address in server.trust_proxy',
+      })
+    }
     const orgKeyRole = c.api_keys.org_key_role
     if (orgKeyRole !== undefined && !names.has(orgKeyRole)) {
       ctx.addIssue({ code: 'custom', path: ['api_keys', 'org_key_role'], message: `unknown role "${orgKeyRole}"` })
@@ -462,6 +477,7 @@ export const configSchema = z
       poolSize: c.store.pool_size,
     },
     log: { level: c.log.level, accessLog: c.log.access_log },
+    forwardAuth: { enabled: c.forward_auth.enabled },
     routes: c.routes,
   }))
 

@@ -1,6 +1,7 @@
 import type { RateSpec } from '../units/index.ts'
 import { DEFAULT_METHODS } from './vocabulary.ts'
 import type { AuthKind, CredentialKind } from './vocabulary.ts'
+import { RESERVED_PREFIX, RESERVED_SEGMENT } from './reserved.ts'
 
 /** One rule of the config's `routes:` list, as parsed (methods upper-cased, durations in ms). */
 export type RouteRule = {
@@ -172,6 +173,9 @@ function compileRoute(config: RouteRule, index: number, options: RouteTableOptio
   const rest = raw.at(-1) === '*'
   const segments: Segment[] = []
   const seen = new Set<string>()
+  if (raw[0]?.toLowerCase() === RESERVED_SEGMENT) {
+    problems.push({ index, key: 'path', message: `paths under ${RESERVED_PREFIX}/ are reserved for gatehouse's own endpoints` })
+  }
   for (const text of rest ? raw.slice(0, -1) : raw) {
     const param = PARAM.exec(text)
     if (param) {
