@@ -63,7 +63,7 @@ function toApiKeyOrg(o: Org): z.infer<typeof apiKeyOrg> {
     url_safe_org_name: o.url_safe_org_name,
     max_users: o.max_users,
     is_saml_configured: false,
-    can_setup_saml: false,
+    can_setup_saml: o.can_setup_saml,
     metadata: o.metadata,
   }
 }

@@ -180,7 +180,7 @@ export const updateOrgBody = z
   })
   .openapi('UpdateOrg')
 
-const ORG_ORDERS = ['CREATED_AT_ASC', 'CREATED_AT_DESC', 'NAME'] as const
+const ORG_ORDERS = ['CREATED_AT_ASC', 'CREATED_AT_DESC', 'LAST_ACTIVE_AT_ASC', 'LAST_ACTIVE_AT_DESC', 'NAME'] as const
 export const queryOrgsQuery = z.object({
   ...paging,
   order_by: z.enum(ORG_ORDERS).default('CREATED_AT_ASC'),
@@ -426,7 +426,7 @@ export const apiKeyOrg = z
     url_safe_org_name: z.string(),
     max_users: z.int().nullable(),
     is_saml_configured: z.boolean().openapi({ description: 'Always false' }),
-    can_setup_saml: z.boolean().openapi({ description: 'Always false' }),
+    can_setup_saml: z.boolean(),
     metadata: jsonObject,
   })
   .openapi('ApiKeyOrg')

@@ -1,0 +1,2 @@
+export { createPropelAuthApi } from './app.ts'
+export type { PropelAuthApiDeps } from './app.ts'
