@@ -23,13 +23,20 @@ const paging = {
   page_size: z.coerce.number().int().min(1).max(100).default(10),
   page_number: z.coerce.number().int().min(0).max(1_000_000).default(0),
 }
-// No passwords: these are accepted and have nothing to act on (they only concern passwords and emails gatehouse never sends).
-const passwordless = {
-  send_email_to_confirm_email_address: z.boolean().optional(),
-  ask_user_to_update_password_on_login: z.boolean().optional(),
-  update_password_required: z.boolean().optional(),
-  ignore_domain_restrictions: z.boolean().optional(),
-}
+/**
+ * PropelAuth's flags about passwords and confirmation emails: gatehouse has no passwords and sends
+ * no email, so they are accepted and have nothing to act on. The admin API accepts them too.
+ */
+export const PASSWORDLESS_FIELDS = [
+  'send_email_to_confirm_email_address',
+  'ask_user_to_update_password_on_login',
+  'update_password_required',
+  'ignore_domain_restrictions',
+] as const
+const passwordless = Object.fromEntries(PASSWORDLESS_FIELDS.map((f) => [f, z.boolean().optional()])) as Record<
+  (typeof PASSWORDLESS_FIELDS)[number],
+  z.ZodOptional<z.ZodBoolean>
+>
 
 export const includeOrgsQuery = z.strictObject({ include_orgs: queryBoolean })
 export const byEmailQuery = z.strictObject({ email: z.string().min(1).max(320), include_orgs: queryBoolean })

@@ -396,6 +396,11 @@ for (const variant of VARIANTS) {
         assert.ok(await auth.validateAccessTokenAndGetUserWithOrgInfoWithMinimumRole(header, { orgId }, 'Member'))
         assert.ok(await auth.validateAccessTokenAndGetUserWithOrgInfoWithExactRole(header, { orgId }, 'Admin'))
         assert.ok(await auth.validateAccessTokenAndGetUserWithOrgInfoWithPermission(header, { orgId }, 'can_manage_api_keys'))
+        assert.ok(await auth.validateAccessTokenAndGetUserWithOrgInfoWithAllPermissions(header, { orgId }, ['can_manage_api_keys']))
+        const asClass = await auth.validateAccessTokenAndGetUserClass(header)
+        assert.ok(asClass instanceof sdk.UserClass)
+        assert.equal(asClass.isAtLeastRole(orgId, 'Member'), true)
+        assert.equal(asClass.isRole(orgId, 'Owner'), false)
         await assert.rejects(
           auth.validateAccessTokenAndGetUserWithOrgInfoWithMinimumRole(header, { orgId }, 'Owner'),
           sdk.ForbiddenException,
