@@ -49,10 +49,37 @@ describe('/v1 with PropelAuth’s names', () => {
     assert.deepEqual(await types('Org'), [])
   })
 
+  it('one directory: what the PropelAuth API writes, /v1 reads, and the other way round', async () => {
+    const created = await h.call<{ user_id: string }>('POST', '/api/backend/v1/user/', { email: 'both@example.com', first_name: 'Both' })
+    assert.equal(created.status, 200, created.text)
+    const viaV1 = await h.call<{ first_name: string }>('GET', `/v1/users/${created.body.user_id}`)
+    assert.equal(viaV1.body.first_name, 'Both')
+    const org = await h.createOrg('Shared')
+    const viaCompat = await h.call<{ org_id: string; can_setup_saml: boolean }>('GET', `/api/backend/v1/org/${org}`)
+    assert.equal(viaCompat.body.org_id, org)
+    assert.equal(viaCompat.body.can_setup_saml, false)
+    const refused = await h.call<Record<string, string[]>>('POST', '/api/backend/v1/user/', { email: 'x@example.com', password: 'p' })
+    assert.equal(refused.status, 400)
+    assert.ok(refused.body.password?.[0])
+    assert.equal((await h.call('GET', '/api/backend/v1/scim/x/groups')).status, 404)
+    assert.equal((await h.call('GET', `/api/backend/v1/org/${org}`, undefined, { authorization: 'Bearer wrong' })).status, 401)
+  })
+
   it('orgs order by LAST_ACTIVE_AT_ASC and _DESC', async () => {
     const reply = await h.call<Page>('GET', '/v1/orgs?order_by=LAST_ACTIVE_AT_DESC')
     assert.equal(reply.status, 200, reply.text)
     assertProblem(await h.call('GET', '/v1/orgs?order_by=LAST_ACTIVE'), 400, 'order_by')
+  })
+})
+
+describe('the PropelAuth API with the management API off', () => {
+  it('answers 404 like /v1', async () => {
+    const h = await harness({ apiKey: undefined })
+    try {
+      assertProblem(await h.call('GET', '/api/v1/token_verification_metadata'), 404)
+    } finally {
+      await h.close()
+    }
   })
 })
 
