@@ -1,5 +1,4 @@
 import type { z } from 'zod'
-import { HTTPException } from 'hono/http-exception'
 import {
   AccessTokenError,
   ApiKeyRateLimitedError,
@@ -60,7 +59,8 @@ export async function write<T>(work: Promise<T>, fields: Record<string, string> 
     return await work
   } catch (err) {
     if (err instanceof StoreConflictError) throw fieldError(fields[err.field] ?? err.field, err.message)
-    if (err instanceof StoreLimitError) throw fieldError(fields.limit ?? 'org_id', err.message)
+    // The one limit is an org's max_users.
+    if (err instanceof StoreLimitError) throw fieldError('org_id', err.message)
     if (err instanceof StoreNotFoundError) throw notFound(err.message)
     throw err
   }
@@ -76,8 +76,6 @@ function known(err: Error): PropelAuthError | undefined {
     const { wait_seconds, user_facing_error, error_code } = problems.tooManyRequests(err.waitSeconds)
     return new PropelAuthError(429, { wait_seconds, user_facing_error, error_code })
   }
-  // Hono's: a body that is not JSON.
-  if (err instanceof HTTPException && err.status === 400) return fieldError('body', 'not valid JSON')
   return undefined
 }
 

@@ -43,7 +43,13 @@ export function registerUserRoutes(app: Hono, { directory }: PropelAuthContext):
     const orgId = c.req.param('org_id')
     await orgs.get(orgId)
     const page = await store.listOrgMembers(orgId, q)
-    const list = await Promise.all(page.items.map(({ user }) => userView(store, roles, user, include_orgs)))
+    const list = await Promise.all(
+      page.items.map(async ({ user, membership }) => ({
+        ...(await userView(store, roles, user, include_orgs)),
+        role_in_org: membership.role,
+        additional_roles_in_org: [],
+      })),
+    )
     return c.json({ users: list, total_users: page.total, ...pageOf(q, page.total) })
   })
 

@@ -186,6 +186,7 @@ for (const variant of VARIANTS) {
         const all = await auth.fetchUsersInOrg({ orgId })
         assert.equal(all.totalUsers, 2)
         assert.deepEqual(all.users.map((u) => u.userId).sort(), [owner, plain].sort())
+        assert.equal(all.users.find((u) => u.userId === owner)?.roleInOrg, 'Owner')
         const owners = await auth.fetchUsersInOrg({ orgId, role: 'Owner' })
         assert.deepEqual(
           owners.users.map((u) => u.userId),
@@ -327,6 +328,22 @@ for (const variant of VARIANTS) {
         assert.deepEqual(org?.metadata, { tier: 'gold' })
         assert.equal(org?.canSetupSaml, true)
         assert.equal(await auth.updateOrg({ orgId: '00000000-0000-4000-8000-000000000000', name: 'x' }), false)
+        // A field gatehouse does not implement is refused by name (the legacy SDK has no extraDomains).
+        if (variant.current) {
+          await assert.rejects(
+            auth.updateOrg({ orgId, extraDomains: ['other.example'] } as never),
+            (err: unknown) => err instanceof sdk.UpdateOrgException && 'extra_domains' in err.fieldToErrors,
+          )
+        }
+      })
+
+      it('addUserToOrg past maxUsers is an AddUserToOrgException', async () => {
+        const { orgId } = await auth.createOrg({ name: unique('full'), maxUsers: 1 })
+        await member(orgId, await newUser('first'), 'Member')
+        await assert.rejects(
+          auth.addUserToOrg({ orgId, userId: await newUser('second'), role: 'Member' }),
+          (err: unknown) => err instanceof sdk.AddUserToOrgException && 'org_id' in err.fieldToErrors,
+        )
       })
 
       it('allowOrgToSetupSamlConnection and disallowOrgToSetupSamlConnection', async () => {
