@@ -41,10 +41,11 @@ const passwordless = Object.fromEntries(PASSWORDLESS_FIELDS.map((f) => [f, z.boo
 export const includeOrgsQuery = z.strictObject({ include_orgs: queryBoolean })
 export const byEmailQuery = z.strictObject({ email: z.string().min(1).max(320), include_orgs: queryBoolean })
 export const byUsernameQuery = z.strictObject({ username, include_orgs: queryBoolean })
+// Each batch body is one list, read as the values to look up.
 export const batchBodies = {
-  user_ids: z.strictObject({ user_ids: z.array(id).max(100) }),
-  emails: z.strictObject({ emails: z.array(z.string().min(1).max(320)).max(100) }),
-  usernames: z.strictObject({ usernames: z.array(username).max(100) }),
+  user_ids: z.strictObject({ user_ids: z.array(id).max(100) }).transform((b) => b.user_ids),
+  emails: z.strictObject({ emails: z.array(z.string().min(1).max(320)).max(100) }).transform((b) => b.emails),
+  usernames: z.strictObject({ usernames: z.array(username).max(100) }).transform((b) => b.usernames),
 }
 export const usersQuery = z.strictObject({
   ...paging,

@@ -54,24 +54,18 @@ export function registerUserRoutes(app: Hono, { directory }: PropelAuthContext):
   })
 
   // Batch fetches answer a list; unknown values are left out.
-  app.post(`${USER}/user_ids`, async (c) => {
-    const { include_orgs } = query(c, includeOrgsQuery)
-    const { user_ids } = await jsonBody(c, batchBodies.user_ids)
-    const found = await store.getUsersByIds(user_ids)
-    return c.json(await Promise.all(found.map((u) => userView(store, roles, u, include_orgs))))
-  })
-  app.post(`${USER}/emails`, async (c) => {
-    const { include_orgs } = query(c, includeOrgsQuery)
-    const { emails } = await jsonBody(c, batchBodies.emails)
-    const found = await store.getUsersByEmails(emails)
-    return c.json(await Promise.all(found.map((u) => userView(store, roles, u, include_orgs))))
-  })
-  app.post(`${USER}/usernames`, async (c) => {
-    const { include_orgs } = query(c, includeOrgsQuery)
-    const { usernames } = await jsonBody(c, batchBodies.usernames)
-    const found = await store.getUsersByUsernames(usernames)
-    return c.json(await Promise.all(found.map((u) => userView(store, roles, u, include_orgs))))
-  })
+  const batches = [
+    ['user_ids', (values: string[]) => store.getUsersByIds(values)],
+    ['emails', (values: string[]) => store.getUsersByEmails(values)],
+    ['usernames', (values: string[]) => store.getUsersByUsernames(values)],
+  ] as const
+  for (const [by, lookUp] of batches) {
+    app.post(`${USER}/${by}`, async (c) => {
+      const { include_orgs } = query(c, includeOrgsQuery)
+      const found = await lookUp(await jsonBody(c, batchBodies[by]))
+      return c.json(await Promise.all(found.map((u) => userView(store, roles, u, include_orgs))))
+    })
+  }
 
   app.post(`${USER}/`, async (c) => {
     const { email, email_confirmed, username, first_name, last_name, properties } = await jsonBody(c, createUserBody)
