@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net'
 import { resolve } from 'node:path'
 import { getRequestListener } from '@hono/node-server'
 import { adminDepsOf, createAdminApp } from './admin/index.ts'
-import { createApiKeyAuthenticator, createUsageCounter } from './apikeys/index.ts'
+import { createApiKeyAuthenticator, createUsageCounter, createValidationMeter } from './apikeys/index.ts'
 import { createTokenVerifier } from './authn/index.ts'
 import type { ListenAddress, LoadedConfig } from './config/index.ts'
 import { createAssertionSigner, createUpstreamProxy, loadOrCreateAssertionKeys } from './forward/index.ts'
@@ -182,6 +182,15 @@ async function build(
       ...(redisLimiter ? [{ name: 'redis', ready: () => true, detail: () => ({ rate_limits: redisLimiter.state() }) }] : []),
     ],
     apiKey: config.admin.apiKey,
+    // A validate call is the key's use, as PropelAuth counts it: the proxy's budgets and usage counter.
+    meter: createValidationMeter({
+      store: directory.store,
+      roles,
+      orgKeyRole: config.apiKeys.orgKeyRole,
+      limiter,
+      limits: config.rateLimits,
+      usage,
+    }),
     // The audit trail of key deletions goes to the log, like every other line: never a secret.
     audit: (event) => log.info({ audit: event }, 'audit'),
     // A change must not be outlived by a cached token or key validation, here or on any replica.

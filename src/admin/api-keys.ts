@@ -63,7 +63,7 @@ function toApiKeyOrg(o: Org): z.infer<typeof apiKeyOrg> {
     url_safe_org_name: o.url_safe_org_name,
     max_users: o.max_users,
     is_saml_configured: false,
-    can_setup_saml: false,
+    can_setup_saml: o.can_setup_saml,
     metadata: o.metadata,
   }
 }
@@ -89,7 +89,7 @@ export function registerApiKeyRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       responses: { 201: json('Created; the secret is shown only now', apiKeyWithSecret), ...problemsOf(404, 409) },
     }),
     async (c) => {
-      const { key, secret } = await storeWrite(apiKeys.create(c.req.valid('json')))
+      const { key, secret } = await storeWrite(apiKeys.create(named(c.req.valid('json'))))
       return c.json({ ...toApiKeyView(key), api_key_token: secret }, 201)
     },
   )
@@ -108,7 +108,7 @@ export function registerApiKeyRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     }),
     async (c) => {
       const { imported_api_key, ...body } = c.req.valid('json')
-      const created = await storeWrite(apiKeys.import(imported_api_key, body), { secret_hash: 'imported_api_key' })
+      const created = await storeWrite(apiKeys.import(imported_api_key, named(body)), { secret_hash: 'imported_api_key' })
       return c.json({ api_key_id: created.api_key_id }, 201)
     },
   )
@@ -262,6 +262,11 @@ export function registerApiKeyRoutes(app: OpenAPIHono, ctx: ApiContext): void {
   )
 }
 
+/** PropelAuth's display_name as the key's name. */
+function named<T extends { name?: string; display_name?: string }>({ display_name, ...rest }: T): Omit<T, 'display_name'> {
+  return { ...rest, ...(rest.name === undefined && display_name !== undefined ? { name: display_name } : {}) }
+}
+
 const VALIDATE_ROUTES: [path: string, kind: ValidationKind, summary: string][] = [
   ['validate', 'any', 'Validate an API key of any type'],
   ['validate_personal', 'personal', 'Validate a personal API key (400 not_personal otherwise)'],
@@ -273,7 +278,9 @@ const VALIDATE_ROUTES: [path: string, kind: ValidationKind, summary: string][] =
  * The validate endpoints. Unlike the proxy (one 401 for every failure) they say why:
  * 404 not_found; 400 archived, expired, owner_disabled, not_personal, not_org. A string that
  * is not in gatehouse's secret format (prefix, checksum) is not_found without a store lookup,
- * except at validate_imported. Validation here records no usage: only the proxy counts requests.
+ * except at validate_imported. A successful validation is the key's use (PropelAuth's semantics):
+ * it draws on the owner's rate limits like a proxied request (429 with wait_seconds past them)
+ * and is counted as usage.
  */
 function registerValidation(app: OpenAPIHono, ctx: ApiContext): void {
   const { store, roles, apiKeys } = ctx.directory
@@ -298,10 +305,10 @@ function registerValidation(app: OpenAPIHono, ctx: ApiContext): void {
         tags,
         summary,
         description:
-          'Body {api_key_token}, with or without a leading "Bearer ". Failures carry error_code: 404 not_found; 400 archived, expired, owner_disabled (user disabled or deleted, org deleted, creator left the org), not_personal, not_org.',
+          'Body {api_key_token}, with or without a leading "Bearer ". Failures carry error_code: 404 not_found; 400 archived, expired, owner_disabled (user disabled or deleted, org deleted, creator left the org), not_personal, not_org. A valid key\'s validation counts as its usage and draws on its owner\'s rate limits (429 rate_limit_exceeded with wait_seconds).',
         security: ADMIN_KEY,
         request: jsonBody(validateApiKeyBody),
-        responses: { 200: json('The key and its owners', apiKeyValidation), ...problemsOf(404) },
+        responses: { 200: json('The key and its owners', apiKeyValidation), ...problemsOf(404, 429) },
       }),
       async (c) => {
         const secret = c.req.valid('json').api_key_token.replace(/^bearer\s+/i, '')

@@ -1,9 +1,11 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi'
 import type { JSONWebKeySet } from 'jose'
+import type { ValidationMeter } from '../apikeys/index.ts'
 import type { RoleTable } from '../identity/index.ts'
 import { createDirectoryOperations } from '../directory/index.ts'
 import type { AccessTokenIssuer, ApiKeySettings, AuditEvent, Directory, DirectoryChange } from '../directory/index.ts'
 import { ProblemError, problems } from '../http/index.ts'
+import { createPropelAuthApi } from '../propelauth/index.ts'
 import type { Store } from '../store/index.ts'
 import { requireAdminKey } from './auth.ts'
 import { registerApiKeyRoutes } from './api-keys.ts'
@@ -41,6 +43,8 @@ export type AdminDeps = {
   apiKeys?: ApiKeySettings
   /** The clock, Unix seconds (default: the system clock). Expiry and rotation grace use it. */
   now?: () => number
+  /** Makes each API-key validation draw on its owner's rate limits and count as usage. */
+  meter?: ValidationMeter
 }
 
 /** What the admin API takes from an opened directory; the listener adds the key, probes and change events. */
@@ -63,9 +67,11 @@ export function createAdminApp(deps: AdminDeps): OpenAPIHono {
   const { apiKey, store } = deps
   if (apiKey === undefined || store === undefined) {
     const why = apiKey === undefined ? 'set admin.api_key' : 'it needs a store'
-    app.use('/v1/*', () => {
+    const off = () => {
       throw new ProblemError(problems.notFound(`The management API is off: ${why}`))
-    })
+    }
+    app.use('/v1/*', off)
+    app.use('/api/*', off)
   } else {
     // Before any route reads a body, so only key holders get that far.
     app.use('/v1/*', requireAdminKey(apiKey))
@@ -74,22 +80,32 @@ export function createAdminApp(deps: AdminDeps): OpenAPIHono {
       scheme: 'bearer',
       description: 'The admin API key (admin.api_key)',
     })
-    const ctx = {
-      directory: createDirectoryOperations({
-        store,
-        roles: deps.roles,
-        tokens: deps.tokens,
-        onChange: deps.onChange,
-        audit: deps.audit,
-        apiKeys: deps.apiKeys,
-        now: deps.now,
-      }),
-    }
+    const directory = createDirectoryOperations({
+      store,
+      roles: deps.roles,
+      tokens: deps.tokens,
+      onChange: deps.onChange,
+      audit: deps.audit,
+      apiKeys: deps.apiKeys,
+      now: deps.now,
+      meter: deps.meter,
+    })
+    const ctx = { directory }
     registerUserRoutes(app, ctx)
     registerOrgRoutes(app, ctx)
     registerTokenRoutes(app, ctx)
     registerApiKeyRoutes(app, ctx)
     registerUsageRoutes(app, ctx)
+    // PropelAuth's SDKs, pointed at this listener: the same directory in PropelAuth's wire format.
+    app.route(
+      '/',
+      createPropelAuthApi({
+        directory,
+        requireKey: requireAdminKey(apiKey),
+        accessTokenJwks: deps.accessTokenJwks,
+        issuesTokens: deps.tokens !== undefined,
+      }),
+    )
   }
 
   app.doc31('/openapi.json', {

@@ -2,7 +2,7 @@ import { HTTPException } from 'hono/http-exception'
 import type { z } from '@hono/zod-openapi'
 import { PROBLEM_CONTENT_TYPE, ProblemError, problem, problemBody, problems } from '../http/index.ts'
 import type { Problem } from '../http/index.ts'
-import { ApiKeyRefusedError, ConflictError, InvalidInputError, NotFoundError } from '../directory/index.ts'
+import { ApiKeyRateLimitedError, ApiKeyRefusedError, ConflictError, InvalidInputError, NotFoundError } from '../directory/index.ts'
 import { StoreConflictError, StoreLimitError, StoreNotFoundError, StoreUnavailableError } from '../store/index.ts'
 
 /**
@@ -87,6 +87,9 @@ function directoryProblem(err: Error): ProblemError | undefined {
   if (err instanceof InvalidInputError) return badRequest([{ field: err.field, message: err.message }])
   if (err instanceof ConflictError) return conflict(err.field, err.message, err.code)
   if (err instanceof ApiKeyRefusedError) return apiKeyRefused(err)
+  if (err instanceof ApiKeyRateLimitedError) {
+    return new ProblemError(problems.tooManyRequests(err.waitSeconds), { 'retry-after': String(Math.max(1, Math.ceil(err.waitSeconds))) })
+  }
   return undefined
 }
 

@@ -24,6 +24,7 @@ const ERRORS = {
   401: 'Missing or wrong admin API key',
   404: 'No such record, or the management API is off',
   409: 'Conflicts with an existing record, a limit, or the state of an API key (protected, archived)',
+  429: "The API key's owner is over its rate limit; wait_seconds says for how long",
 } as const
 
 /** Problem responses for the OpenAPI document; 401 and 400 apply to every management route. */

@@ -1,5 +1,6 @@
 import { z } from '@hono/zod-openapi'
 import { EXPIRATION_DAYS } from '../directory/index.ts'
+import { PASSWORDLESS_FIELDS, PROPELAUTH_API_KEY_TYPES } from '../propelauth/index.ts'
 
 /**
  * The zod schemas of the management API. The same objects validate requests and generate
@@ -57,7 +58,15 @@ const userProfile = {
   metadata: jsonObject.optional(),
 }
 
-export const createUserBody = z.strictObject({ email, email_confirmed: z.boolean().default(false), ...userProfile }).openapi('CreateUser')
+const noEffect = z.boolean().optional().openapi({ description: "PropelAuth's field; accepted, no effect in gatehouse" })
+const passwordless = Object.fromEntries(PASSWORDLESS_FIELDS.map((f) => [f, noEffect])) as Record<
+  (typeof PASSWORDLESS_FIELDS)[number],
+  typeof noEffect
+>
+
+export const createUserBody = z
+  .strictObject({ email, email_confirmed: z.boolean().default(false), ...userProfile, ...passwordless })
+  .openapi('CreateUser')
 
 export const migrateUserBody = z
   .strictObject({
@@ -66,6 +75,7 @@ export const migrateUserBody = z
     existing_user_id: id.optional().openapi({ description: 'Kept as legacy_user_id' }),
     enabled: z.boolean().default(true),
     ...userProfile,
+    ...passwordless,
   })
   .openapi('MigrateUser')
 
@@ -78,6 +88,7 @@ export const updateUserBody = z
     picture_url: pictureUrl.nullable().optional(),
     properties: jsonObject.optional(),
     metadata: jsonObject.optional(),
+    update_password_required: noEffect,
   })
   .openapi('UpdateUser')
 
@@ -180,7 +191,7 @@ export const updateOrgBody = z
   })
   .openapi('UpdateOrg')
 
-const ORG_ORDERS = ['CREATED_AT_ASC', 'CREATED_AT_DESC', 'NAME'] as const
+const ORG_ORDERS = ['CREATED_AT_ASC', 'CREATED_AT_DESC', 'LAST_ACTIVE_AT_ASC', 'LAST_ACTIVE_AT_DESC', 'NAME'] as const
 export const queryOrgsQuery = z.object({
   ...paging,
   order_by: z.enum(ORG_ORDERS).default('CREATED_AT_ASC'),
@@ -244,6 +255,10 @@ const HUNDRED_YEARS = 100 * 365 * 86_400
 
 export const API_KEY_TYPES = ['personal', 'org', 'generic'] as const
 const apiKeyType = z.enum(API_KEY_TYPES)
+// PropelAuth's spellings (User, Org, Generic) name the same types.
+const apiKeyTypeQuery = z
+  .enum(Object.keys(PROPELAUTH_API_KEY_TYPES) as [keyof typeof PROPELAUTH_API_KEY_TYPES])
+  .transform((t) => PROPELAUTH_API_KEY_TYPES[t])
 const keyName = z.string().trim().min(1).max(255)
 const keyDescription = z.string().max(500)
 const scope = z.string().min(1).max(255)
@@ -282,6 +297,7 @@ const keyOwnerFields = {
     .openapi({ description: 'Alone: a personal key of this user. With org_id: the creating user, a member of the org' }),
   org_id: id.optional().openapi({ description: 'An org key of this org. Neither user_id nor org_id: a generic key' }),
   name: keyName.optional(),
+  display_name: keyName.optional().openapi({ description: "PropelAuth's name for name" }),
   description: keyDescription.optional(),
   metadata: jsonObject.optional(),
   scopes: scopes.optional(),
@@ -297,7 +313,14 @@ const keyOwnerFields = {
     .openapi({ description: 'Org keys with a creator: archive the key when the creator leaves the org (default from config)' }),
 }
 
-export const createApiKeyBody = z.strictObject(keyOwnerFields).superRefine(oneExpiry).openapi('CreateApiKey')
+/** display_name is PropelAuth's name: one of them, or the same value twice. */
+function oneName(body: { name?: string; display_name?: string }, ctx: z.RefinementCtx): void {
+  if (body.name !== undefined && body.display_name !== undefined && body.name !== body.display_name) {
+    ctx.addIssue({ code: 'custom', path: ['display_name'], message: 'differs from name; send one of them' })
+  }
+}
+
+export const createApiKeyBody = z.strictObject(keyOwnerFields).superRefine(oneExpiry).superRefine(oneName).openapi('CreateApiKey')
 
 export const importApiKeyBody = z
   .strictObject({
@@ -309,6 +332,7 @@ export const importApiKeyBody = z
     ...keyOwnerFields,
   })
   .superRefine(oneExpiry)
+  .superRefine(oneName)
   .openapi('ImportApiKey')
 
 export const updateApiKeyBody = z
@@ -354,8 +378,8 @@ export const listApiKeysQuery = z.object({
     .max(320)
     .optional()
     .openapi({ description: "The user's keys, by email; an unknown email gives an empty page" }),
-  type: apiKeyType.optional(),
-  api_key_type: apiKeyType.optional().openapi({ description: "PropelAuth's name for type" }),
+  type: apiKeyTypeQuery.optional(),
+  api_key_type: apiKeyTypeQuery.optional().openapi({ description: "PropelAuth's name for type; User, Org and Generic are its spellings" }),
   query: z.string().min(1).max(255).optional().openapi({ description: 'Partial, case-insensitive match on the name' }),
 })
 
@@ -426,7 +450,7 @@ export const apiKeyOrg = z
     url_safe_org_name: z.string(),
     max_users: z.int().nullable(),
     is_saml_configured: z.boolean().openapi({ description: 'Always false' }),
-    can_setup_saml: z.boolean().openapi({ description: 'Always false' }),
+    can_setup_saml: z.boolean(),
     metadata: jsonObject,
   })
   .openapi('ApiKeyOrg')

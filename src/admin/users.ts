@@ -1,6 +1,7 @@
 import { createRoute } from '@hono/zod-openapi'
 import type { OpenAPIHono } from '@hono/zod-openapi'
 import type { User, UserPatch } from '../store/index.ts'
+import { PASSWORDLESS_FIELDS } from '../propelauth/index.ts'
 import type { ApiContext } from './context.ts'
 import { storeWrite } from './errors.ts'
 import { ADMIN_KEY, json, jsonBody, problemsOf } from './openapi.ts'
@@ -41,7 +42,7 @@ export function registerUserRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       responses: { 201: json('Created', userIdResponse), ...problemsOf(409) },
     }),
     async (c) => {
-      const user = await storeWrite(users.create(c.req.valid('json')))
+      const user = await storeWrite(users.create(withoutNoOps(c.req.valid('json'))))
       return c.json({ user_id: user.user_id }, 201)
     },
   )
@@ -57,7 +58,7 @@ export function registerUserRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       responses: { 201: json('Created', userIdResponse), ...problemsOf(409) },
     }),
     async (c) => {
-      const { existing_user_id, ...rest } = c.req.valid('json')
+      const { existing_user_id, ...rest } = withoutNoOps(c.req.valid('json'))
       const user = await storeWrite(users.create({ ...rest, legacy_user_id: existing_user_id ?? null }), {
         legacy_user_id: 'existing_user_id',
       })
@@ -193,7 +194,7 @@ export function registerUserRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       request: { params: userIdParam, ...jsonBody(updateUserBody) },
       responses: { 200: json('The updated user', userMetadata), ...problemsOf(404, 409) },
     }),
-    async (c) => c.json(await update(c.req.valid('param').user_id, c.req.valid('json')), 200),
+    async (c) => c.json(await update(c.req.valid('param').user_id, withoutNoOps(c.req.valid('json'))), 200),
   )
 
   app.openapi(
@@ -251,6 +252,13 @@ export function registerUserRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       return c.body(null, 204)
     },
   )
+}
+
+/** The request without PropelAuth's password and email flags, which have nothing to act on here. */
+function withoutNoOps<T extends object>(body: T): Omit<T, (typeof PASSWORDLESS_FIELDS)[number]> {
+  const rest = { ...body } as Record<string, unknown>
+  for (const field of PASSWORDLESS_FIELDS) delete rest[field]
+  return rest as Omit<T, (typeof PASSWORDLESS_FIELDS)[number]>
 }
 
 /** Finds a looked-up value's user, normalising the value the way the store matched it. */

@@ -114,7 +114,8 @@ function narrow(permissions: readonly string[], scopes: readonly string[]): read
   return scopes.length === 0 ? permissions : permissions.filter((p) => scopes.includes(p))
 }
 
-async function identityOf(verdict: ValidKey, store: Store, roles: RoleTable, orgKeyRole: string | undefined) {
+/** The identity a valid key acts as: what the proxy forwards and what its rate limits and usage are counted against. */
+export async function identityOf(verdict: ValidKey, store: Store, roles: RoleTable, orgKeyRole: string | undefined) {
   const { key } = verdict
   const apiKey = {
     id: key.api_key_id,

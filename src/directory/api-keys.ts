@@ -1,7 +1,7 @@
 import { creatorOf, displayOf, generateApiKeySecret, hashApiKeySecret, parseApiKeySecret, verifyApiKey } from '../apikeys/index.ts'
 import type { ApiKey, ApiKeyPatch, ApiKeyQuery, ApiKeyType, JsonObject, Membership, Org, Page, StoredApiKey, User } from '../store/index.ts'
 import type { DirectoryContext } from './context.ts'
-import { ApiKeyRefusedError, ConflictError, InvalidInputError, NotFoundError } from './errors.ts'
+import { ApiKeyRateLimitedError, ApiKeyRefusedError, ConflictError, InvalidInputError, NotFoundError } from './errors.ts'
 
 export type ApiKeyOperations = ReturnType<typeof apiKeyOperations>
 
@@ -234,7 +234,8 @@ export function apiKeyOperations(ctx: DirectoryContext) {
     /**
      * The key of a secret and its owners, or ApiKeyRefusedError saying why not. A string not in
      * gatehouse's secret format is not_found without a store lookup, except for `imported`.
-     * Records no usage: only the proxy counts requests.
+     * With a meter, validating a valid key is using it: the call draws on its owner's rate limits
+     * (ApiKeyRateLimitedError when they have no room) and is counted as usage, as PropelAuth does.
      */
     async validate(secret: string, kind: ValidationKind): Promise<ValidatedKey> {
       const notFound = () => new ApiKeyRefusedError('not_found', 'no such API key')
@@ -261,6 +262,10 @@ export function apiKeyOperations(ctx: DirectoryContext) {
       const { key, org } = verdict
       if (kind === 'personal' && key.type !== 'personal') throw new ApiKeyRefusedError('not_personal', 'not a personal API key')
       if (kind === 'org' && key.type !== 'org') throw new ApiKeyRefusedError('not_org', 'not an org API key')
+      if (ctx.meter !== undefined) {
+        const metered = await ctx.meter(verdict)
+        if (!metered.allowed) throw new ApiKeyRateLimitedError(metered.waitSeconds)
+      }
       if (org === undefined || key.user_id === null) return { key, user: verdict.user, org, membership: undefined }
       // An org key's user_id is its creating member, shown with their membership (already read when the check needed it).
       const user = await store.getUser(key.user_id)

@@ -1,4 +1,4 @@
-import type { ApiKeyPrefixes } from '../apikeys/index.ts'
+import type { ApiKeyPrefixes, ValidationMeter } from '../apikeys/index.ts'
 import type { RoleTable } from '../identity/index.ts'
 import type { Store } from '../store/index.ts'
 
@@ -44,4 +44,6 @@ export type DirectoryContext = {
   /** Unix seconds. */
   now(): number
   apiKeys: Required<ApiKeySettings>
+  /** Rate-limits and counts each successful validation; without it validation is free and uncounted. */
+  meter: ValidationMeter | undefined
 }

@@ -47,3 +47,11 @@ export class ApiKeyRefusedError extends Error {
     this.name = 'ApiKeyRefusedError'
   }
 }
+
+/** A valid key whose owner's rate limits (the proxy's budgets) have no room for this validation now. */
+export class ApiKeyRateLimitedError extends Error {
+  constructor(readonly waitSeconds: number) {
+    super(`rate limit exceeded; retry in ${waitSeconds} s`)
+    this.name = 'ApiKeyRateLimitedError'
+  }
+}

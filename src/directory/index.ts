@@ -5,5 +5,7 @@ export type { DirectoryOperations, DirectoryOperationsOptions } from './operatio
 export type { AccessTokenIssuer, ApiKeySettings, AuditEvent, DirectoryChange } from './context.ts'
 export { EXPIRATION_DAYS } from './api-keys.ts'
 export type { ApiKeyListQuery, KeyPatchInput, NewKeyInput, ValidatedKey, ValidationKind } from './api-keys.ts'
-export { ApiKeyRefusedError, ConflictError, InvalidInputError, NotFoundError } from './errors.ts'
+export { ApiKeyRateLimitedError, ApiKeyRefusedError, ConflictError, InvalidInputError, NotFoundError } from './errors.ts'
 export type { ApiKeyRefusal } from './errors.ts'
+export { toUserMetadata } from './user-metadata.ts'
+export type { UserMetadata } from './user-metadata.ts'

@@ -1,6 +1,7 @@
 import { DEFAULT_PREFIXES } from '../config/index.ts'
 import { createRoleTable } from '../identity/index.ts'
 import type { RoleTable } from '../identity/index.ts'
+import type { ValidationMeter } from '../apikeys/index.ts'
 import type { Store } from '../store/index.ts'
 import { apiKeyOperations } from './api-keys.ts'
 import type { AccessTokenIssuer, ApiKeySettings, AuditEvent, DirectoryChange, DirectoryContext } from './context.ts'
@@ -34,6 +35,8 @@ export type DirectoryOperationsOptions = {
   apiKeys?: ApiKeySettings
   /** The clock, Unix seconds (default: the system clock). Expiry and rotation grace use it. */
   now?: () => number
+  /** Validations as usage: each draws on the owner's rate limits and is counted (PropelAuth's semantics). */
+  meter?: ValidationMeter
 }
 
 export function createDirectoryOperations(options: DirectoryOperationsOptions): DirectoryOperations {
@@ -48,6 +51,7 @@ export function createDirectoryOperations(options: DirectoryOperationsOptions): 
       prefixes: options.apiKeys?.prefixes ?? DEFAULT_PREFIXES,
       revokeOnCreatorLeave: options.apiKeys?.revokeOnCreatorLeave ?? false,
     },
+    meter: options.meter,
   }
   return {
     store: ctx.store,

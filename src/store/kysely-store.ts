@@ -56,10 +56,17 @@ function orderOrgs(q: OrgSelect, order: OrgOrderBy): OrgSelect {
       return q.orderBy('created_at').orderBy('org_id')
     case 'CREATED_AT_DESC':
       return q.orderBy('created_at', 'desc').orderBy('org_id', 'desc')
+    case 'LAST_ACTIVE_AT_ASC':
+      return q.orderBy(orgLastActiveAt).orderBy('org_id')
+    case 'LAST_ACTIVE_AT_DESC':
+      return q.orderBy(orgLastActiveAt, 'desc').orderBy('org_id', 'desc')
     case 'NAME':
       return q.orderBy('name_lower').orderBy('org_id')
   }
 }
+
+/** An org is as recently active as its most recently active member; one without members, as of its creation. */
+const orgLastActiveAt = sql`coalesce((select max(u.last_active_at) from memberships m join users u on u.user_id = m.user_id where m.org_id = orgs.org_id), orgs.created_at)`
 
 /**
  * The store over any Kysely engine whose schema is migrated. Queries here are engine-neutral;

@@ -1,4 +1,4 @@
-import { Migrator } from 'kysely'
+import { Migrator, sql } from 'kysely'
 import type { Kysely, Migration, MigrationProvider } from 'kysely'
 import type { ColumnTypes } from './schema.ts'
 
@@ -130,6 +130,15 @@ function migrations(types: ColumnTypes): Record<string, Migration> {
           .addColumn('date', 'text', (c) => c.notNull())
           .addColumn('count', 'bigint', (c) => c.notNull())
           .addPrimaryKeyConstraint('subject_usage_pkey', ['subject_kind', 'subject_id', 'date'])
+          .execute()
+      },
+    },
+    '0004_org_can_setup_saml': {
+      async up(db: Kysely<unknown>) {
+        // Existing orgs keep what they had before the flag existed: no SAML setup.
+        await db.schema
+          .alterTable('orgs')
+          .addColumn('can_setup_saml', types.boolean, (c) => c.notNull().defaultTo(sql`false`))
           .execute()
       },
     },

@@ -62,6 +62,7 @@ export function toOrg(row: Selectable<OrgsTable>): Org {
     members_must_have_matching_domain: fromBool(row.members_must_have_matching_domain),
     max_users: row.max_users,
     metadata: fromJson(row.metadata),
+    can_setup_saml: fromBool(row.can_setup_saml),
     created_at: fromSeconds(row.created_at),
     updated_at: fromSeconds(row.updated_at),
   }
@@ -157,6 +158,7 @@ export function newOrgRow(orgId: string, input: NewOrg, now: number, db: EngineA
     members_must_have_matching_domain: db.toBool(input.members_must_have_matching_domain ?? false),
     max_users: input.max_users ?? null,
     metadata: toJson(input.metadata ?? {}),
+    can_setup_saml: db.toBool(input.can_setup_saml ?? false),
     created_at: now,
     updated_at: now,
   }
@@ -174,6 +176,7 @@ export function orgPatchRow(patch: OrgPatch, now: number, db: EngineAdapter): Up
   }
   if (patch.max_users !== undefined) row.max_users = patch.max_users
   if (patch.metadata !== undefined) row.metadata = toJson(patch.metadata)
+  if (patch.can_setup_saml !== undefined) row.can_setup_saml = db.toBool(patch.can_setup_saml)
   return row
 }
 

@@ -60,6 +60,7 @@ export interface OrgsTable {
   members_must_have_matching_domain: DbBool
   max_users: number | null
   metadata: DbJson
+  can_setup_saml: DbBool
   created_at: DbSeconds
   updated_at: DbSeconds
 }

@@ -67,6 +67,8 @@ export type Org = {
   /** null: no limit. */
   max_users: number | null
   metadata: JsonObject
+  /** Whether the org may set up a SAML connection (PropelAuth's allow/disallow SAML); gatehouse stores the flag only. */
+  can_setup_saml: boolean
   created_at: number
   updated_at: number
 }
@@ -78,6 +80,7 @@ export type NewOrg = {
   members_must_have_matching_domain?: boolean
   max_users?: number | null
   metadata?: JsonObject
+  can_setup_saml?: boolean
 }
 
 export type OrgPatch = Partial<Omit<NewOrg, never>>
@@ -90,7 +93,8 @@ export type Membership = {
 }
 
 export type UserOrderBy = 'CREATED_AT_ASC' | 'CREATED_AT_DESC' | 'LAST_ACTIVE_AT_ASC' | 'LAST_ACTIVE_AT_DESC' | 'EMAIL' | 'USERNAME'
-export type OrgOrderBy = 'CREATED_AT_ASC' | 'CREATED_AT_DESC' | 'NAME'
+/** LAST_ACTIVE_AT_*: by the latest last_active_at of the org's members (an org without members by its creation). */
+export type OrgOrderBy = 'CREATED_AT_ASC' | 'CREATED_AT_DESC' | 'LAST_ACTIVE_AT_ASC' | 'LAST_ACTIVE_AT_DESC' | 'NAME'
 
 /** `page_number` is 0-based, as in PropelAuth's API. */
 export type Paging = { page_size: number; page_number: number }

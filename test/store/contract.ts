@@ -284,6 +284,7 @@ export function describeStore(name: string, open: () => Promise<Store>): void {
             members_must_have_matching_domain: false,
             max_users: 10,
             metadata: { tier: 1 },
+            can_setup_saml: false,
             created_at: T0,
             updated_at: T0,
           })
@@ -296,6 +297,7 @@ export function describeStore(name: string, open: () => Promise<Store>): void {
             enable_auto_joining_by_domain: true,
             members_must_have_matching_domain: true,
             max_users: null,
+            can_setup_saml: true,
           })
           assert.deepEqual(updated, {
             ...org,
@@ -305,6 +307,7 @@ export function describeStore(name: string, open: () => Promise<Store>): void {
             enable_auto_joining_by_domain: true,
             members_must_have_matching_domain: true,
             max_users: null,
+            can_setup_saml: true,
             updated_at: T0 + 5,
           })
           assert.deepEqual(await store.getOrg(org.org_id), updated)
@@ -340,6 +343,26 @@ export function describeStore(name: string, open: () => Promise<Store>): void {
 
           const second = await store.queryOrgs({ page_size: 2, page_number: 1, order_by: 'NAME' })
           assert.deepEqual({ total: second.total, ids: second.items.map((o) => o.org_id) }, { total: 3, ids: [gamma] })
+        }))
+
+      it('orders orgs by their most recently active member, an org without members by its creation', (t) =>
+        withStore(async (store) => {
+          const setClock = clockAt(t, T0)
+          const quiet = (await store.createOrg({ name: 'quiet' })).org_id
+          setClock(T0 + 10)
+          const busy = (await store.createOrg({ name: 'busy' })).org_id
+          const empty = (await store.createOrg({ name: 'empty' })).org_id
+          const early = await store.createUser({ email: 'early@example.com' })
+          const late = await store.createUser({ email: 'late@example.com' })
+          await store.addMember(quiet, early.user_id, 'Member')
+          await store.addMember(busy, early.user_id, 'Member')
+          await store.addMember(busy, late.user_id, 'Member')
+          await store.updateUser(early.user_id, { last_active_at: T0 + 20 })
+          await store.updateUser(late.user_id, { last_active_at: T0 + 50 })
+          const order = async (order_by: 'LAST_ACTIVE_AT_ASC' | 'LAST_ACTIVE_AT_DESC') =>
+            (await store.queryOrgs({ page_size: 10, page_number: 0, order_by })).items.map((o) => o.org_id)
+          assert.deepEqual(await order('LAST_ACTIVE_AT_ASC'), [empty, quiet, busy])
+          assert.deepEqual(await order('LAST_ACTIVE_AT_DESC'), [busy, quiet, empty])
         }))
     })
 
