@@ -5,8 +5,8 @@ import type { GatehouseConfig } from './config/index.ts'
 import { createDecider } from './decide/index.ts'
 import type { Allow, Decision, DenyReason } from './decide/index.ts'
 import type { AssertionSigner, UpstreamProxy } from './forward/index.ts'
-import { createIdentityHeaders } from './forward/index.ts'
-import { createInboundHeaderFilter, problems, sendProblem } from './http/index.ts'
+import { createUpstreamHeaders } from './forward/index.ts'
+import { problems, sendProblem } from './http/index.ts'
 import type { Problem } from './http/index.ts'
 import type { Logger } from './log.ts'
 import type { Limiter } from './ratelimit/index.ts'
@@ -46,13 +46,12 @@ type Outcome = {
 export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: ServerResponse, expectsContinue?: boolean) => Promise<void> {
   const { config, routes, verifier, apiKeys, usage, limiter, signer, proxy, log } = deps
   const decide = createDecider({ routes, verifier, apiKeys, limiter, limits: config.rateLimits, trustProxy: config.server.trustProxy })
-  const policy = { identityPrefix: config.identity.headerPrefix, assertionHeader: config.identity.assertion.header }
-  // Indexed [from a trusted proxy][hide credentials]: four filters built once, one picked per request.
-  const headerFilters = [false, true].map((fromTrustedProxy) =>
-    [false, true].map((hide) => createInboundHeaderFilter({ ...policy, fromTrustedProxy, alsoRemove: hide ? CREDENTIAL_HEADERS : [] })),
-  )
-  const identityHeaders = createIdentityHeaders(config.identity.headerPrefix)
-  const assertionHeader = config.identity.assertion.header
+  const upstreamHeaders = createUpstreamHeaders({
+    identityPrefix: config.identity.headerPrefix,
+    assertionHeader: config.identity.assertion.header,
+    hideCredentials: config.upstream.hideCredentials,
+    signer,
+  })
   const accessLog = config.log.accessLog
 
   async function run(req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): Promise<Outcome> {
@@ -75,20 +74,7 @@ export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: S
 
   async function forward(req: IncomingMessage, res: ServerResponse, allowed: Allow, expectsContinue: boolean): Promise<Outcome> {
     const { route, target, identity, forwarded } = allowed
-    const hide = config.upstream.hideCredentials && !route.passCredentials
-    const headers = headerFilters[forwarded.trusted ? 1 : 0]![hide ? 1 : 0]!(req.rawHeaders)
-    headers.push('x-forwarded-proto', forwarded.proto, 'x-forwarded-port', forwarded.port, 'x-request-id', forwarded.requestId)
-    if (forwarded.forwardedFor) headers.push('x-forwarded-for', forwarded.forwardedFor)
-    if (forwarded.host) headers.push('x-forwarded-host', forwarded.host)
-    if (identity) {
-      headers.push(...identityHeaders(identity))
-      headers.push(
-        assertionHeader,
-        signer.bindsRequests
-          ? signer.signBound(identity, { method: req.method ?? 'GET', path: target.path + target.query, requestId: forwarded.requestId })
-          : signer.sign(identity, allowed.authenticated),
-      )
-    }
+    const headers = upstreamHeaders.build(req.rawHeaders, req.method ?? 'GET', allowed)
     // `Expect: 100-continue`: the client holds its body until told to send it, which is only once
     // the request has passed every check.
     if (expectsContinue) res.writeContinue()
@@ -131,8 +117,6 @@ export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: S
     }
   }
 }
-
-const CREDENTIAL_HEADERS = ['authorization', 'x-api-key']
 
 function respond(res: ServerResponse, p: Problem, headers?: readonly string[], context: Omit<Outcome, 'status'> = {}): Outcome {
   // A refused request's large body is not read: the connection ends with the answer, so that a

@@ -11,7 +11,16 @@ export {
   REFUSED_METHODS,
   TOKEN_ALGORITHMS,
 } from './schema.ts'
-export type { AuthKind, CredentialKind, GatehouseConfig, IssuerConfig, RoleConfig, RouteConfig, TokenAlgorithm } from './schema.ts'
+export type {
+  AuthKind,
+  CredentialKind,
+  CredentialSource,
+  GatehouseConfig,
+  IssuerConfig,
+  RoleConfig,
+  RouteConfig,
+  TokenAlgorithm,
+} from './schema.ts'
 export { configWarnings } from './warnings.ts'
 export { formatDuration, parseCidr, parseDuration, parseListen, parseRate } from './units.ts'
 export type { ListenAddress, Network, RateSpec } from './units.ts'

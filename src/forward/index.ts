@@ -5,3 +5,5 @@ export type { AssertionAlgorithm, AssertionKey, AssertionKeys } from './assertio
 export { createIdentityHeaders } from './identity-headers.ts'
 export { createUpstreamProxy } from './proxy.ts'
 export type { ForwardOutcome, ForwardRequest, UpstreamOptions, UpstreamProxy } from './proxy.ts'
+export { createUpstreamHeaders } from './upstream-headers.ts'
+export type { UpstreamHeaders, UpstreamHeadersOptions } from './upstream-headers.ts'

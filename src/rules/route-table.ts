@@ -1,5 +1,5 @@
-import { DEFAULT_METHODS } from '../config/schema.ts'
-import type { AuthKind, CredentialKind, RouteConfig } from '../config/schema.ts'
+import { DEFAULT_CREDENTIALS_FROM, DEFAULT_METHODS, DEFAULT_UPGRADE } from '../config/schema.ts'
+import type { AuthKind, CredentialKind, CredentialSource, RouteConfig } from '../config/schema.ts'
 import type { RateSpec } from '../config/units.ts'
 
 /** One path segment of a route pattern; a literal's `match` is its text as compared (folded unless case-sensitive). */
@@ -30,9 +30,22 @@ export type CompiledRoute = {
   requestTimeoutMs?: number
   /** Forward the caller's Authorization / X-Api-Key even when hide_credentials is on. */
   passCredentials: boolean
+  /** The HTTP/1.1 Upgrade protocols (lower-case) this route tunnels; `websocket` unless the rule says otherwise. */
+  upgrade: ReadonlySet<string>
+  /** Where a WebSocket handshake's credential may be read (`credentials_from`); other requests read the headers only. */
+  handshakeCredentials: HandshakeCredentials
   segments: readonly Segment[]
   /** True when the pattern ends in `*`: any number (zero included) of further segments. */
   rest: boolean
+}
+
+export type HandshakeCredentials = {
+  /** Authorization / X-Api-Key. */
+  header: boolean
+  /** Cookie names that may carry the credential. */
+  cookies: readonly string[]
+  /** `Sec-WebSocket-Protocol: bearer, <credential>`. */
+  websocketProtocol: boolean
 }
 
 export type RouteMatch =
@@ -209,8 +222,18 @@ function compileRoute(config: RouteConfig, index: number, options: RouteTableOpt
     rateLimit: config.rate_limit,
     requestTimeoutMs: config.request_timeout,
     passCredentials: config.pass_credentials,
+    upgrade: new Set(config.upgrade ?? DEFAULT_UPGRADE),
+    handshakeCredentials: handshakeCredentials(config.credentials_from ?? DEFAULT_CREDENTIALS_FROM),
     segments,
     rest,
+  }
+}
+
+function handshakeCredentials(sources: readonly CredentialSource[]): HandshakeCredentials {
+  return {
+    header: sources.some((s) => s.from === 'header'),
+    cookies: sources.flatMap((s) => (s.from === 'cookie' ? [s.name] : [])),
+    websocketProtocol: sources.some((s) => s.from === 'websocket_protocol'),
   }
 }
 

@@ -1,0 +1,2 @@
+export { createTunnelDoor } from './door.ts'
+export type { TunnelDoor, TunnelDoorDeps } from './door.ts'
