@@ -1,16 +1,17 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { Identity, TokenVerifier } from './authn/index.ts'
+import type { TokenVerifier } from './authn/index.ts'
 import type { ApiKeyAuthenticator, UsageCounter } from './apikeys/index.ts'
 import type { GatehouseConfig } from './config/index.ts'
 import { createDecider } from './decide/index.ts'
-import type { Allow, Decision, DenyReason } from './decide/index.ts'
+import type { Allow, Decision } from './decide/index.ts'
 import type { AssertionSigner, UpstreamProxy } from './forward/index.ts'
 import { createUpstreamHeaders } from './forward/index.ts'
 import { problems, sendProblem } from './http/index.ts'
 import type { Problem } from './http/index.ts'
-import type { Logger } from './log.ts'
+import { accessLogFields } from './log.ts'
+import type { AccessOutcome, Logger } from './log.ts'
 import type { Limiter } from './ratelimit/index.ts'
-import type { CompiledRoute, RouteTable } from './rules/index.ts'
+import type { RouteTable } from './rules/index.ts'
 
 export type GatewayDeps = {
   config: GatehouseConfig
@@ -22,18 +23,6 @@ export type GatewayDeps = {
   signer: AssertionSigner
   proxy: UpstreamProxy
   log: Logger
-}
-
-/** What the access log records of one request. */
-type Outcome = {
-  status: number
-  route?: CompiledRoute
-  identity?: Identity
-  requestId?: string
-  /** The deny's code, when the decision refused the request. */
-  reason?: DenyReason
-  /** The credential failure's log reason, or how forwarding failed. */
-  error?: string
 }
 
 /**
@@ -54,7 +43,7 @@ export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: S
   })
   const accessLog = config.log.accessLog
 
-  async function run(req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): Promise<Outcome> {
+  async function run(req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): Promise<AccessOutcome> {
     const decided = decide({
       method: req.method ?? 'GET',
       target: req.url ?? '',
@@ -72,7 +61,7 @@ export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: S
     return forward(req, res, decision, expectsContinue)
   }
 
-  async function forward(req: IncomingMessage, res: ServerResponse, allowed: Allow, expectsContinue: boolean): Promise<Outcome> {
+  async function forward(req: IncomingMessage, res: ServerResponse, allowed: Allow, expectsContinue: boolean): Promise<AccessOutcome> {
     const { route, target, identity, forwarded } = allowed
     const headers = upstreamHeaders.build(req.rawHeaders, req.method ?? 'GET', allowed)
     // `Expect: 100-continue`: the client holds its body until told to send it, which is only once
@@ -91,34 +80,18 @@ export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: S
 
   return async (req, res, expectsContinue = false) => {
     const started = performance.now()
-    let outcome: Outcome
+    let outcome: AccessOutcome
     try {
       outcome = await run(req, res, expectsContinue)
     } catch (err) {
       log.error({ err: errorSummary(err), method: req.method }, 'request failed')
       outcome = respond(res, problems.internal())
     }
-    if (accessLog) {
-      log.info(
-        {
-          method: req.method,
-          path: (req.url ?? '').split('?', 1)[0]!.slice(0, 512),
-          status: outcome.status,
-          duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
-          route: outcome.route?.pattern,
-          user_id: outcome.identity?.user?.userId,
-          org_id: outcome.identity?.activeOrg?.orgId ?? outcome.identity?.org?.orgId,
-          request_id: outcome.requestId,
-          reason: outcome.reason,
-          error: outcome.error,
-        },
-        'request',
-      )
-    }
+    if (accessLog) log.info(accessLogFields(req, outcome, started), 'request')
   }
 }
 
-function respond(res: ServerResponse, p: Problem, headers?: readonly string[], context: Omit<Outcome, 'status'> = {}): Outcome {
+function respond(res: ServerResponse, p: Problem, headers?: readonly string[], context: Omit<AccessOutcome, 'status'> = {}): AccessOutcome {
   // A refused request's large body is not read: the connection ends with the answer, so that a
   // 401 for a 100 MB upload does not cost 100 MB of reading. A small one is read and dropped
   // (Node does so), which keeps the connection; an `Expect: 100-continue` body is never coming.

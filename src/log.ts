@@ -1,5 +1,9 @@
+import type { IncomingMessage } from 'node:http'
 import { pino } from 'pino'
 import type { Logger } from 'pino'
+import type { Identity } from './authn/index.ts'
+import type { DenyReason } from './decide/index.ts'
+import type { CompiledRoute } from './rules/index.ts'
 
 export type { Logger }
 
@@ -22,4 +26,32 @@ export function createLogger(level: string, destination: number | string = 1): L
     },
     stream,
   )
+}
+
+/** What the access log records of one request, whichever door it came through. */
+export type AccessOutcome = {
+  status: number
+  route?: CompiledRoute
+  identity?: Identity
+  requestId?: string
+  /** The deny's code, when the decision refused the request. */
+  reason?: DenyReason
+  /** The credential failure's log reason, or how forwarding failed. */
+  error?: string
+}
+
+/** The fields of an access-log line: the path without its query (which may carry anything), never a credential. */
+export function accessLogFields(req: IncomingMessage, outcome: AccessOutcome, startedMs: number): Record<string, unknown> {
+  return {
+    method: req.method,
+    path: (req.url ?? '').split('?', 1)[0]!.slice(0, 512),
+    status: outcome.status,
+    duration_ms: Math.round((performance.now() - startedMs) * 1000) / 1000,
+    route: outcome.route?.pattern,
+    user_id: outcome.identity?.user?.userId,
+    org_id: outcome.identity?.activeOrg?.orgId ?? outcome.identity?.org?.orgId,
+    request_id: outcome.requestId,
+    reason: outcome.reason,
+    error: outcome.error,
+  }
 }

@@ -5,18 +5,19 @@ import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { ApiKeyAuthenticator, UsageCounter } from '../apikeys/index.ts'
 import { BEARER_SUBPROTOCOL, splitSubprotocols, withoutCookies } from '../authn/index.ts'
-import type { Identity, TokenVerifier } from '../authn/index.ts'
+import type { TokenVerifier } from '../authn/index.ts'
 import type { GatehouseConfig } from '../config/index.ts'
 import { createDecider } from '../decide/index.ts'
-import type { Allow, Decision, DenyReason } from '../decide/index.ts'
+import type { Allow, Decision } from '../decide/index.ts'
 import { createUpstreamHeaders } from '../forward/index.ts'
 import type { AssertionSigner } from '../forward/index.ts'
 import { answerOnSocket, problems } from '../http/index.ts'
 import type { Problem } from '../http/index.ts'
 import type { InvalidationEvent } from '../invalidation/index.ts'
-import type { Logger } from '../log.ts'
+import { accessLogFields } from '../log.ts'
+import type { AccessOutcome, Logger } from '../log.ts'
 import type { Limiter } from '../ratelimit/index.ts'
-import type { CompiledRoute, RouteTable } from '../rules/index.ts'
+import type { RouteTable } from '../rules/index.ts'
 import { callerOf, createTunnelRegistry } from './registry.ts'
 import type { OpenTunnel } from './registry.ts'
 import { CLOSE_GRACE_MS, Tunnel } from './tunnel.ts'
@@ -43,15 +44,7 @@ export type TunnelDoor = {
 }
 
 /** What the access-log line of one handshake records; for a tunnel, written when it ends. */
-type HandshakeOutcome = {
-  status: number
-  route?: CompiledRoute
-  identity?: Identity
-  requestId?: string
-  reason?: DenyReason
-  error?: string
-  tunnel?: TunnelStats
-}
+type HandshakeOutcome = AccessOutcome & { tunnel?: TunnelStats }
 
 // Connection-scoped response headers are each hop's own (RFC 9110 §7.6.1); a relayed refusal ends its connection.
 const HOP_BY_HOP_RESPONSE = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade'])
@@ -210,23 +203,11 @@ export function createTunnelDoor(deps: TunnelDoorDeps): TunnelDoor {
 
   function finish(req: IncomingMessage, started: number, outcome: HandshakeOutcome): void {
     if (!config.log.accessLog) return
+    const { tunnel } = outcome
     log.info(
       {
-        method: req.method,
-        path: (req.url ?? '').split('?', 1)[0]!.slice(0, 512),
-        status: outcome.status,
-        duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
-        route: outcome.route?.pattern,
-        user_id: outcome.identity?.user?.userId,
-        org_id: outcome.identity?.activeOrg?.orgId ?? outcome.identity?.org?.orgId,
-        request_id: outcome.requestId,
-        reason: outcome.reason,
-        error: outcome.error,
-        ...(outcome.tunnel && {
-          closed_by: outcome.tunnel.end,
-          bytes_from_client: outcome.tunnel.bytesFromClient,
-          bytes_from_upstream: outcome.tunnel.bytesFromUpstream,
-        }),
+        ...accessLogFields(req, outcome, started),
+        ...(tunnel && { closed_by: tunnel.end, bytes_from_client: tunnel.bytesFromClient, bytes_from_upstream: tunnel.bytesFromUpstream }),
       },
       'websocket',
     )
