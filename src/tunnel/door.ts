@@ -46,6 +46,9 @@ export type TunnelDoor = {
 /** What the access-log line of one handshake records; for a tunnel, written when it ends. */
 type HandshakeOutcome = AccessOutcome & { tunnel?: TunnelStats }
 
+/** A registry slot taken before the upstream has answered; what closed it meanwhile is applied to the tunnel. */
+type PendingTunnel = OpenTunnel & { closedEarly?: 'revoked' | 'shutdown' }
+
 // Connection-scoped response headers are each hop's own (RFC 9110 §7.6.1); a relayed refusal ends its connection.
 const HOP_BY_HOP_RESPONSE = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade'])
 
@@ -79,15 +82,23 @@ export function createTunnelDoor(deps: TunnelDoorDeps): TunnelDoor {
   const sendRequest = upstreamUrl.protocol === 'https:' ? httpsRequest : httpRequest
 
   async function run(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<HandshakeOutcome> {
-    const decided = decide({
+    const request = {
       method: req.method ?? 'GET',
       target: req.url ?? '',
       rawHeaders: req.rawHeaders,
       httpVersion: req.httpVersion,
       remoteAddress: req.socket.remoteAddress,
       upgrade: true,
-    })
-    const decision: Decision = decided instanceof Promise ? await decided : decided
+    }
+    const heard = registry.changesHeard()
+    let decision: Decision = await decide(request)
+    // A change that came while this was decided may have come after what the decision read: a
+    // request would be answered once, a tunnel would outlive the change. Decided again (the
+    // caches are evicted by now), without spending the budgets a second time.
+    if (decision.kind === 'allow' && decision.identity && registry.revokedSince(heard, decision.identity)) {
+      const again = await decide(request, { spend: false })
+      if (again.kind === 'deny') decision = again
+    }
     if (decision.kind === 'deny') {
       const { route, identity, requestId, reason, logReason } = decision
       return refuse(socket, decision.problem, decision.headers, { route, identity, requestId, reason, error: logReason })
@@ -98,10 +109,11 @@ export function createTunnelDoor(deps: TunnelDoorDeps): TunnelDoor {
     if (registry.closing) {
       return refuse(socket, problems.serviceUnavailable('The gateway is shutting down'), decision.responseHeaders, context)
     }
-    const slot: OpenTunnel = {
+    // Until the upstream's 101 there is no tunnel to close: a revocation or a shutdown in between is kept for it.
+    const slot: PendingTunnel = {
       identity: decision.identity,
       caller: callerOf(decision.identity, decision.forwarded.clientIp),
-      close: () => {},
+      close: (why) => void (slot.closedEarly ??= why),
     }
     if (!registry.open(slot)) {
       return refuse(socket, problems.tooManyTunnels(cap!), decision.responseHeaders, { ...context, reason: 'rate_limited' })
@@ -115,7 +127,7 @@ export function createTunnelDoor(deps: TunnelDoorDeps): TunnelDoor {
   }
 
   /** Sends the handshake upstream; resolves when its answer is relayed, or, after a 101, when the tunnel ends. */
-  function relay(req: IncomingMessage, client: Duplex, head: Buffer, allowed: Allow, slot: OpenTunnel): Promise<HandshakeOutcome> {
+  function relay(req: IncomingMessage, client: Duplex, head: Buffer, allowed: Allow, slot: PendingTunnel): Promise<HandshakeOutcome> {
     const context = { route: allowed.route, identity: allowed.identity, requestId: allowed.forwarded.requestId }
     const { headers, bearerOffered } = handshakeHeaders(req.rawHeaders, req.method ?? 'GET', allowed)
     return new Promise((resolve) => {
@@ -167,6 +179,7 @@ export function createTunnelDoor(deps: TunnelDoorDeps): TunnelDoor {
           early: { fromClient: head, fromUpstream: upstreamHead },
           onFinish: (stats) => resolve({ status: 101, ...context, tunnel: stats }),
         })
+        if (slot.closedEarly) tunnel.close(slot.closedEarly)
         slot.close = (why) => tunnel.close(why)
       })
       upstream.end()

@@ -8,8 +8,16 @@ export type TunnelRegistry = {
   /** Counts the tunnel against its caller's cap; false (and nothing counted) when the cap is reached or the registry is closing. */
   open(tunnel: OpenTunnel): boolean
   release(tunnel: OpenTunnel): void
-  /** Ends the tunnels of every identity the change evicts from the credential caches. */
+  /** Ends the tunnels of every identity the change evicts from the credential caches, and remembers it for {@link revokedSince}. */
   revoke(change: InvalidationEvent): number
+  /** How many changes have been heard: taken before a handshake is decided. */
+  changesHeard(): number
+  /**
+   * Whether a change heard since `heard` names this identity: its decision may have read the
+   * directory before the change, and a tunnel would outlive it. True when too many changes came
+   * to tell.
+   */
+  revokedSince(heard: number, identity: Identity): boolean
   /** Ends every tunnel and refuses new ones: the listener is shutting down. */
   closeAll(): void
   readonly closing: boolean
@@ -40,9 +48,14 @@ function revokes(change: InvalidationEvent, identity: Identity): boolean {
   return orgKey !== undefined && orgKey === change.orgId && (change.kind === 'org' || change.kind === 'membership')
 }
 
+/** Changes remembered for handshakes still being decided; a decision takes milliseconds, during which few changes come. */
+const REMEMBERED_CHANGES = 256
+
 export function createTunnelRegistry(cap: number | undefined): TunnelRegistry {
   const open = new Set<OpenTunnel>()
   const perCaller = new Map<string, number>()
+  const recent: InvalidationEvent[] = []
+  let heard = 0
   let closing = false
   return {
     open(tunnel) {
@@ -59,6 +72,9 @@ export function createTunnelRegistry(cap: number | undefined): TunnelRegistry {
       else perCaller.set(tunnel.caller, count)
     },
     revoke(change) {
+      heard++
+      recent.push(change)
+      if (recent.length > REMEMBERED_CHANGES) recent.shift()
       let closed = 0
       for (const tunnel of open) {
         if (tunnel.identity && revokes(change, tunnel.identity)) {
@@ -67,6 +83,12 @@ export function createTunnelRegistry(cap: number | undefined): TunnelRegistry {
         }
       }
       return closed
+    },
+    changesHeard: () => heard,
+    revokedSince(since, identity) {
+      const count = heard - since
+      if (count > recent.length) return true
+      return recent.slice(recent.length - count).some((change) => revokes(change, identity))
     },
     closeAll() {
       closing = true

@@ -14,7 +14,7 @@ import type { TestIssuer } from '../support/issuer.ts'
 import { exchange, statuses } from '../support/raw-upstream.ts'
 
 /** One handshake as the upstream received it, and what arrived on its connection afterwards. */
-type UpstreamHandshake = { url: string; rawHeaders: string[]; after: Buffer[]; closed: Promise<{ code: number }> }
+type UpstreamHandshake = { url: string; rawHeaders: string[]; after: Buffer[]; closed: Promise<{ code: number }>; ws?: WebSocket }
 
 type WsUpstream = {
   url: string
@@ -33,7 +33,11 @@ async function startWsUpstream(): Promise<WsUpstream> {
   const handshakes: UpstreamHandshake[] = []
   const sockets = new Set<Socket>()
   const wss = new WebSocketServer({ noServer: true, maxPayload: 4 * 1024 * 1024 })
-  const server: Server = createServer((_req, res) => res.writeHead(404).end())
+  // `/slow` is an HTTP request still under way when a shutdown begins.
+  const server: Server = createServer((req, res) => {
+    if (req.url === '/slow') setTimeout(() => res.writeHead(200).end('slow'), 600)
+    else res.writeHead(404).end()
+  })
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     sockets.add(socket)
     socket.on('close', () => sockets.delete(socket))
@@ -64,11 +68,13 @@ async function startWsUpstream(): Promise<WsUpstream> {
       return
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
+      handshake.ws = ws
       ws.on('close', (code) => closed({ code }))
       ws.send('hello from upstream')
       ws.on('message', (data: RawData, binary: boolean) => {
         const text = binary ? '' : data.toString()
         if (text === 'close-me') ws.close(4000, 'bye')
+        else if (text === 'flood') for (let i = 0; i < FLOOD_MESSAGES; i++) ws.send(Buffer.alloc(1024 * 1024, i))
         else if (text === 'whoami') ws.send(JSON.stringify(req.rawHeaders))
         else ws.send(data, { binary })
       })
@@ -135,6 +141,8 @@ function refusedHandshake(
 }
 
 const ADMIN_KEY = 'ws-admin-key-0123456789'
+/** Megabytes the upstream sends at once on `flood`: well above what the loopback sockets on the way can hold. */
+const FLOOD_MESSAGES = 48
 const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 describe('WebSocket tunnels through the gateway', () => {
@@ -199,6 +207,26 @@ describe('WebSocket tunnels through the gateway', () => {
       const echoed = (await client.next()) as Buffer
       assert.equal(echoed.length, payload.length)
       assert.ok(echoed.equals(payload), 'the echoed megabyte differs')
+    }
+    client.ws.close()
+    await client.closed
+  })
+
+  it('holds the upstream back while the client does not read (backpressure), and delivers everything once it does', async () => {
+    const client = await connectClient(`${ws}/ws/slow-reader`, { headers: bearer(user) })
+    await client.next()
+    const h = upstream.handshakes.at(-1)!
+    client.ws.pause()
+    client.ws.send('flood')
+    await wait(1000)
+    // Had gatehouse read on regardless, the upstream's buffer would be empty and gatehouse's full.
+    const held = h.ws!.bufferedAmount
+    assert.ok(held > 16 * 1024 * 1024, `the upstream could hand off all but ${held} bytes to a client that reads nothing`)
+    client.ws.resume()
+    for (let i = 0; i < FLOOD_MESSAGES; i++) {
+      const message = (await client.next()) as Buffer
+      assert.equal(message.length, 1024 * 1024)
+      assert.equal(message[0], i % 256)
     }
     client.ws.close()
     await client.closed
@@ -387,6 +415,17 @@ describe('WebSocket tunnels through the gateway', () => {
     assert.equal(line.user_id, userId)
   })
 
+  it('closes the tunnels of a user that is disabled, whichever of its keys opened them', async () => {
+    const userId = String((await api('POST', '/v1/users', { email: 'ws-disabled@example.com' })).body.user_id)
+    const secrets = await Promise.all(
+      [1, 2].map(async () => String((await api('POST', '/v1/api_keys', { user_id: userId })).body.api_key_token)),
+    )
+    const clients = await Promise.all(secrets.map((secret) => connectClient(`${ws}/ws/disabled`, { headers: bearer(secret) })))
+    assert.equal((await api('POST', `/v1/users/${userId}/disable`)).status, 200)
+    for (const c of clients) assert.equal((await c.closed).code, 1008)
+    assert.equal((await refusedHandshake(`${ws}/ws/disabled`, { headers: bearer(secrets[0]!) })).status, 401)
+  })
+
   it('writes one access-log line per tunnel at its end, with bytes each way and no secret', async () => {
     const client = await connectClient(`${ws}/ws/logged`, { headers: bearer(user) })
     await client.next()
@@ -542,11 +581,22 @@ describe('WebSocket limits and shutdown', () => {
     await Promise.all([b.closed, c.closed])
   })
 
-  it('shutdown closes open tunnels with 1001 after in-flight requests', async () => {
+  it('shutdown closes open tunnels with 1001 once the HTTP request under way has finished', async () => {
     const client = await connectClient(`${ws}/last`)
     await client.next()
+    const slow = fetch(`${gateway.url}/slow`)
+    await wait(100)
+    let closedAt = 0
+    void client.closed.then(() => (closedAt = Date.now()))
     const closing = gateway.close()
+    await wait(200)
+    client.ws.send('during the drain')
+    assert.equal((await client.next()).toString(), 'during the drain', 'the tunnel was cut before the HTTP request finished')
+    const response = await slow
+    const answeredAt = Date.now()
+    assert.equal(await response.text(), 'slow')
     assert.deepEqual(await client.closed, { code: 1001, reason: 'gatehouse is shutting down' })
+    assert.ok(closedAt >= answeredAt - 5, 'the tunnel closed before the in-flight request was answered')
     await closing
   })
 })
