@@ -11,7 +11,7 @@ import { createDecider } from '../decide/index.ts'
 import type { Allow, Decision } from '../decide/index.ts'
 import { createUpstreamHeaders } from '../forward/index.ts'
 import type { AssertionSigner } from '../forward/index.ts'
-import { answerOnSocket, problems } from '../http/index.ts'
+import { answerOnSocket, ProblemError, problems } from '../http/index.ts'
 import type { Problem } from '../http/index.ts'
 import type { InvalidationEvent } from '../invalidation/index.ts'
 import { accessLogFields } from '../log.ts'
@@ -45,6 +45,9 @@ export type TunnelDoor = {
 
 /** What the access-log line of one handshake records; for a tunnel, written when it ends. */
 type HandshakeOutcome = AccessOutcome & { tunnel?: TunnelStats }
+
+/** What the upstream is sent, and whether the client offered the bearer subprotocol (echoed when the upstream picks none). */
+type HandshakeHeaders = { headers: string[]; bearerOffered: boolean }
 
 /** A registry slot taken before the upstream has answered; what closed it meanwhile is applied to the tunnel. */
 type PendingTunnel = OpenTunnel & { closedEarly?: 'revoked' | 'shutdown' }
@@ -118,18 +121,29 @@ export function createTunnelDoor(deps: TunnelDoorDeps): TunnelDoor {
     if (!registry.open(slot)) {
       return refuse(socket, problems.tooManyTunnels(cap!), decision.responseHeaders, { ...context, reason: 'rate_limited' })
     }
-    if (decision.identity) usage.count(decision.identity)
     try {
-      return await relay(req, socket, head, decision, slot)
+      // A route without authentication has not parsed the subprotocol list yet: a malformed one is refused here.
+      const sent = handshakeHeaders(req.rawHeaders, request.method, decision)
+      if (decision.identity) usage.count(decision.identity)
+      return await relay(req, socket, head, decision, sent, slot)
+    } catch (err) {
+      if (!(err instanceof ProblemError)) throw err
+      return refuse(socket, err.problem, decision.responseHeaders, context)
     } finally {
       registry.release(slot)
     }
   }
 
   /** Sends the handshake upstream; resolves when its answer is relayed, or, after a 101, when the tunnel ends. */
-  function relay(req: IncomingMessage, client: Duplex, head: Buffer, allowed: Allow, slot: PendingTunnel): Promise<HandshakeOutcome> {
+  function relay(
+    req: IncomingMessage,
+    client: Duplex,
+    head: Buffer,
+    allowed: Allow,
+    { headers, bearerOffered }: HandshakeHeaders,
+    slot: PendingTunnel,
+  ): Promise<HandshakeOutcome> {
     const context = { route: allowed.route, identity: allowed.identity, requestId: allowed.forwarded.requestId }
-    const { headers, bearerOffered } = handshakeHeaders(req.rawHeaders, req.method ?? 'GET', allowed)
     return new Promise((resolve) => {
       let timedOut = false
       const upstream: ClientRequest = sendRequest({
@@ -190,7 +204,7 @@ export function createTunnelDoor(deps: TunnelDoorDeps): TunnelDoor {
    * The proxy's headers, plus the upgrade request itself; with hide_credentials, also without the
    * credential the route may read from a cookie or the bearer subprotocol.
    */
-  function handshakeHeaders(rawHeaders: readonly string[], method: string, allowed: Allow): { headers: string[]; bearerOffered: boolean } {
+  function handshakeHeaders(rawHeaders: readonly string[], method: string, allowed: Allow): HandshakeHeaders {
     const { route } = allowed
     const hide = upstreamHeaders.hidesCredentials(route)
     const from = route.handshakeCredentials

@@ -171,6 +171,7 @@ describe('WebSocket tunnels through the gateway', () => {
         { path: '/ws/proto/*', auth: 'user', credentials_from: ['header', 'websocket_protocol'] },
         { path: '/ws/cookie/*', auth: 'user', credentials_from: ['cookie:session'] },
         { path: '/ws/foo/*', auth: 'none', upgrade: ['websocket', 'foo'] },
+        { path: '/ws/open-proto/*', auth: 'none', credentials_from: ['websocket_protocol'] },
         { path: '/ws/*', auth: 'user' },
       ],
     })
@@ -368,6 +369,15 @@ describe('WebSocket tunnels through the gateway', () => {
     const last = await refusedHandshake(`${ws}/ws/proto/x`, { protocols: ['chat', 'bearer'] })
     assert.equal(last.status, 400)
     assert.equal((await refusedHandshake(`${ws}/ws/chat`, { protocols: ['bearer', user] })).status, 401)
+    // A route without authentication reads no credential, yet strips the bearer pair: a malformed list is still a 400.
+    const before = upstream.handshakes.length
+    assert.equal((await refusedHandshake(`${ws}/ws/open-proto/x`, { protocols: ['chat', 'bearer'] })).status, 400)
+    assert.equal(upstream.handshakes.length, before)
+    const open = await connectClient(`${ws}/ws/open-proto/x`, { protocols: ['bearer', user] })
+    assert.equal(open.ws.protocol, 'bearer')
+    assert.deepEqual(upstream.header(upstream.handshakes.at(-1)!, 'sec-websocket-protocol'), [])
+    open.ws.close()
+    await open.closed
   })
 
   it('accepts the token from the route’s cookie, strips that cookie only, and refuses it from another origin', async () => {
@@ -535,6 +545,7 @@ describe('WebSocket limits and shutdown', () => {
   before(async () => {
     upstream = await startWsUpstream()
     gateway = await startGateway({
+      server: { listen: '127.0.0.1:0', shutdown_timeout: '2s', headers_timeout: '1s', keep_alive_timeout: '300ms' },
       upstream: { url: upstream.url, websocket_idle_timeout: '400ms' },
       rate_limits: { websocket_connections: 2 },
       routes: [{ path: '/*', auth: 'none' }],
@@ -555,6 +566,18 @@ describe('WebSocket limits and shutdown', () => {
     assert.deepEqual(await client.closed, { code: 1001, reason: 'idle timeout' })
     assert.ok(Date.now() - started >= 300)
     assert.equal((await h.closed).code, 1001)
+  })
+
+  it('a busy tunnel outlives the idle timeout and the listener’s header and keep-alive deadlines', async () => {
+    const client = await connectClient(`${ws}/busy`)
+    await client.next()
+    for (let i = 0; i < 12; i++) {
+      await wait(200)
+      client.ws.send(`tick ${i}`)
+      assert.equal((await client.next()).toString(), `tick ${i}`)
+    }
+    client.ws.close()
+    assert.equal((await client.closed).code, 1005)
   })
 
   it('caps concurrent tunnels per caller with a 429 problem, and frees the slot when one ends', async () => {
