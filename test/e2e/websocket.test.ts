@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
+import pg from 'pg'
 import { createServer } from 'node:http'
 import type { IncomingMessage, Server } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
@@ -12,6 +13,7 @@ import type { TestGateway } from '../support/gateway.ts'
 import { propelauthClaims, startIssuer } from '../support/issuer.ts'
 import type { TestIssuer } from '../support/issuer.ts'
 import { exchange, statuses } from '../support/raw-upstream.ts'
+import { serviceUrl } from '../support/services.ts'
 
 /** One handshake as the upstream received it, and what arrived on its connection afterwards. */
 type UpstreamHandshake = { url: string; rawHeaders: string[]; after: Buffer[]; closed: Promise<{ code: number }>; ws?: WebSocket }
@@ -621,5 +623,54 @@ describe('WebSocket limits and shutdown', () => {
     assert.deepEqual(await client.closed, { code: 1001, reason: 'gatehouse is shutting down' })
     assert.ok(closedAt >= answeredAt - 5, 'the tunnel closed before the in-flight request was answered')
     await closing
+  })
+})
+
+const postgres = serviceUrl('POSTGRES')
+const redis = serviceUrl('REDIS')
+
+describe('WebSocket revocation across replicas (PostgreSQL and Redis)', { skip: postgres.skip ?? redis.skip }, () => {
+  let upstream: WsUpstream
+  let a: TestGateway
+  let b: TestGateway
+  const schema = `gh_ws_${randomBytes(4).toString('hex')}`
+
+  before(async () => {
+    upstream = await startWsUpstream()
+    const store = new URL(postgres.url!)
+    store.searchParams.set('schema', schema)
+    const config = {
+      admin: { listen: '127.0.0.1:0', api_key: ADMIN_KEY },
+      upstream: { url: upstream.url },
+      store: { url: store.href },
+      redis: { url: redis.url!, key_prefix: `gh-ws-${randomBytes(4).toString('hex')}:` },
+      routes: [{ path: '/*', auth: 'user' }],
+    }
+    a = await startGateway(config)
+    b = await startGateway(config)
+  })
+
+  after(async () => {
+    await a?.close()
+    await b?.close()
+    await upstream?.close()
+    const client = new pg.Client({ connectionString: postgres.url })
+    await client.connect()
+    await client.query(`drop schema if exists ${schema} cascade`)
+    await client.end()
+  })
+
+  it('a key archived through replica B closes the tunnel it opened through replica A', async () => {
+    const api = adminClient(() => b.adminUrl, ADMIN_KEY)
+    const userId = String((await api('POST', '/v1/users', { email: 'ws-replicas@example.com' })).body.user_id)
+    const key = await api('POST', '/v1/api_keys', { user_id: userId })
+    assert.equal(key.status, 201, JSON.stringify(key.body))
+    const client = await connectClient(`ws://127.0.0.1:${a.running.gateway.port}/chat`, {
+      headers: { authorization: `Bearer ${String(key.body.api_key_token)}` },
+    })
+    await client.next()
+    assert.equal((await api('POST', `/v1/api_keys/${String(key.body.api_key_id)}/archive`, {})).status, 200)
+    const closed = await Promise.race([client.closed, wait(5000).then(() => ({ code: 0, reason: 'still open' }))])
+    assert.deepEqual(closed, { code: 1008, reason: 'credential no longer valid' })
   })
 })
