@@ -5,9 +5,10 @@ import type { GatehouseConfig } from './config/index.ts'
 import { createDecider } from './decide/index.ts'
 import type { Allow, Decision } from './decide/index.ts'
 import type { AssertionSigner, UpstreamProxy } from './forward/index.ts'
-import { createUpstreamHeaders } from './forward/index.ts'
-import { problems, sendProblem } from './http/index.ts'
-import type { Problem } from './http/index.ts'
+import { createIdentityFields, createUpstreamHeaders } from './forward/index.ts'
+import { createForwardAuth, isForwardAuthPath } from './forward-auth/index.ts'
+import { normalizeTarget, ProblemError, problems, sendProblem, declaresBody } from './http/index.ts'
+import type { NormalizedTarget, Problem } from './http/index.ts'
 import { accessLogFields } from './log.ts'
 import type { AccessOutcome, Logger } from './log.ts'
 import type { Limiter } from './ratelimit/index.ts'
@@ -28,31 +29,34 @@ export type GatewayDeps = {
 /**
  * The gateway listener's request handler, a thin transport around the decision (src/decide):
  * it decides the request, then forwards an allowed one (header filter, identity headers,
- * assertion, 100-continue, usage, proxy) or writes a denied one's problem. Responses are written to
- * Node's response directly (the proxy streams into it); the returned promise settles once the
- * access-log line is written.
+ * assertion, 100-continue, usage, proxy) or writes a denied one's problem. The forward-auth
+ * endpoint, when enabled, is handed to its door (src/forward-auth) on the canonical path.
+ * Responses are written to Node's response directly (the proxy streams into it); the returned
+ * promise settles once the access-log line is written.
  */
 export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: ServerResponse, expectsContinue?: boolean) => Promise<void> {
   const { config, routes, verifier, apiKeys, usage, limiter, signer, proxy, log } = deps
   const decide = createDecider({ routes, verifier, apiKeys, limiter, limits: config.rateLimits, trustProxy: config.server.trustProxy })
-  const upstreamHeaders = createUpstreamHeaders({
-    identityPrefix: config.identity.headerPrefix,
-    assertionHeader: config.identity.assertion.header,
-    hideCredentials: config.upstream.hideCredentials,
-    signer,
-  })
+  const policy = { identityPrefix: config.identity.headerPrefix, assertionHeader: config.identity.assertion.header }
+  const identityFields = createIdentityFields({ ...policy, signer })
+  const upstreamHeaders = createUpstreamHeaders({ ...policy, hideCredentials: config.upstream.hideCredentials, identityFields })
   const accessLog = config.log.accessLog
 
+  const forwardAuth =
+    config.forwardAuth.enabled && createForwardAuth({ decide, trustProxy: config.server.trustProxy, identityFields, usage })
+
   async function run(req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): Promise<AccessOutcome> {
+    const target = canonicalOrRaw(req.url ?? '')
+    if (forwardAuth && typeof target !== 'string' && isForwardAuthPath(target.path)) return forwardAuth(req, res, target)
     const decided = decide({
       method: req.method ?? 'GET',
-      target: req.url ?? '',
+      target,
       rawHeaders: req.rawHeaders,
       httpVersion: req.httpVersion,
       remoteAddress: req.socket.remoteAddress,
     })
     const decision: Decision = decided instanceof Promise ? await decided : decided
-    const body = decision.kind === 'allow' ? decision.body : hasBody(req)
+    const body = decision.kind === 'allow' ? decision.body : declaresBody(req)
     if (decision.route && body) boundBodyTime(req, res, decision.route.requestTimeoutMs ?? config.server.requestTimeoutMs)
     if (decision.kind === 'deny') {
       const { route, identity, requestId, reason, logReason } = decision
@@ -91,6 +95,19 @@ export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: S
   }
 }
 
+/**
+ * The target made canonical once, here, so that the door is chosen on the path the decision
+ * matches; a target that cannot be is passed on raw, and the decision refuses it with its 400.
+ */
+function canonicalOrRaw(rawTarget: string): NormalizedTarget | string {
+  try {
+    return normalizeTarget(rawTarget)
+  } catch (err) {
+    if (err instanceof ProblemError) return rawTarget
+    throw err
+  }
+}
+
 function respond(res: ServerResponse, p: Problem, headers?: readonly string[], context: Omit<AccessOutcome, 'status'> = {}): AccessOutcome {
   // A refused request's large body is not read: the connection ends with the answer, so that a
   // 401 for a 100 MB upload does not cost 100 MB of reading. A small one is read and dropped
@@ -98,11 +115,6 @@ function respond(res: ServerResponse, p: Problem, headers?: readonly string[], c
   if (!res.req.complete && !smallBody(res.req)) res.shouldKeepAlive = false
   sendProblem(res, p, headers)
   return { status: p.status, ...context }
-}
-
-/** Off the hot path only (a refusal): reading `req.headers` makes Node build the whole object. */
-function hasBody(req: IncomingMessage): boolean {
-  return req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0'
 }
 
 /**

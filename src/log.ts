@@ -1,8 +1,8 @@
 import type { IncomingMessage } from 'node:http'
 import { pino } from 'pino'
 import type { Logger } from 'pino'
-import type { Identity } from './authn/index.ts'
 import type { DenyReason } from './decide/index.ts'
+import type { Identity } from './identity/index.ts'
 import type { CompiledRoute } from './rules/index.ts'
 
 export type { Logger }
@@ -34,6 +34,8 @@ export type AccessOutcome = {
   route?: CompiledRoute
   identity?: Identity
   requestId?: string
+  /** The request a forward-auth call asked about (its query left out, like the logged path's). */
+  original?: { method: string; path: string }
   /** The deny's code, when the decision refused the request. */
   reason?: DenyReason
   /** The credential failure's log reason, or how forwarding failed. */
@@ -45,6 +47,7 @@ export function accessLogFields(req: IncomingMessage, outcome: AccessOutcome, st
   return {
     method: req.method,
     path: (req.url ?? '').split('?', 1)[0]!.slice(0, 512),
+    original: outcome.original && { method: outcome.original.method.slice(0, 32), path: outcome.original.path.slice(0, 512) },
     status: outcome.status,
     duration_ms: Math.round((performance.now() - startedMs) * 1000) / 1000,
     route: outcome.route?.pattern,

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util'
 import { ConfigError, configWarnings, loadConfig } from './config/index.ts'
 import type { LoadedConfig } from './config/index.ts'
-import { DIRECTORY_USAGE, runDirectoryCommand } from './commands/manage.ts'
+import { DIRECTORY_USAGE, runDirectoryCommand } from './commands/index.ts'
 import { runDemo } from './demo.ts'
 import type { CompiledRoute } from './rules/index.ts'
 import { ListenError, startGatehouse } from './server.ts'

@@ -1,7 +1,7 @@
-import type { RoleTable } from '../authz/index.ts'
+import { emptyOrgs, orgMembership } from '../identity/index.ts'
+import type { Identity, IdentityUser, OrgMembership, RoleTable } from '../identity/index.ts'
 import type { IssuerConfig } from '../config/index.ts'
 import { InvalidTokenError } from './errors.ts'
-import type { Identity, IdentityUser, OrgMembership } from './identity.ts'
 import { isRecord, nonEmptyString } from './json.ts'
 
 /**
@@ -68,13 +68,8 @@ function propelauthMembership(info: unknown, roles: RoleTable): OrgMembership | 
   // PropelAuth's own libraries drop entries without a user_role.
   const role = nonEmptyString(info.user_role)
   if (!orgId || !role) return undefined
-  return {
-    orgId,
-    orgName: nonEmptyString(info.org_name) ?? orgId,
-    role,
-    inheritedRoles: roles.inheritedRoles(role),
-    permissions: Array.isArray(info.user_permissions) ? info.user_permissions.filter((p) => typeof p === 'string') : [],
-  }
+  const permissions = Array.isArray(info.user_permissions) ? info.user_permissions.filter((p) => typeof p === 'string') : []
+  return orgMembership(roles, { orgId, orgName: nonEmptyString(info.org_name) ?? orgId }, role, permissions)
 }
 
 export function oidcIdentity(claims: Claims, mapping: OidcMapping, roles: RoleTable): Identity {
@@ -88,13 +83,7 @@ export function oidcIdentity(claims: Claims, mapping: OidcMapping, roles: RoleTa
   const role = mapping.orgRole === undefined ? undefined : nonEmptyString(readClaim(claims, mapping.orgRole))
   if (orgId && role) {
     const orgName = mapping.orgName === undefined ? undefined : nonEmptyString(readClaim(claims, mapping.orgName))
-    orgs[orgId] = {
-      orgId,
-      orgName: orgName ?? orgId,
-      role,
-      inheritedRoles: roles.inheritedRoles(role),
-      permissions: roles.permissionsOf(role),
-    }
+    orgs[orgId] = orgMembership(roles, { orgId, orgName: orgName ?? orgId }, role)
   }
   return { principal: 'user', method: 'token', user, orgs }
 }
@@ -112,10 +101,4 @@ export function readClaim(claims: Claims, name: string): unknown {
     value = value[part]
   }
   return value
-}
-
-// Org ids come from outside and end up as keys looked up with request input: without a prototype,
-// ids such as `__proto__` or `constructor` are plain keys and absent ids are simply absent.
-function emptyOrgs(): Record<string, OrgMembership> {
-  return Object.create(null) as Record<string, OrgMembership>
 }

@@ -1,8 +1,13 @@
 import { METHODS } from 'node:http'
 import { z } from 'zod'
-import { DEFAULT_PREFIXES } from '../apikeys/format.ts'
-import { parseCidr, parseDuration, parseListen, parseRate } from './units.ts'
-import type { ListenAddress, Network, RateSpec } from './units.ts'
+import { parseCidr } from '../http/index.ts'
+import type { Network } from '../http/index.ts'
+import { AUTH_KINDS, CREDENTIAL_KINDS, REFUSED_METHODS } from '../rules/index.ts'
+import type { CredentialSource } from '../rules/index.ts'
+import { parseDuration, parseRate } from '../units/index.ts'
+import type { RateSpec } from '../units/index.ts'
+import { parseListen } from './units.ts'
+import type { ListenAddress } from './units.ts'
 
 /**
  * The config file's schema. Input keys are snake_case as users write them; the parsed
@@ -132,19 +137,12 @@ const localIssuer = z.strictObject({
   algorithm: z.enum(['ES256', 'EdDSA', 'RS256']).default('ES256'),
 })
 
+/** The readable start of an API key secret per key type (`gtu_…`), unless `api_keys.prefixes` says otherwise. */
+export const DEFAULT_PREFIXES = { personal: 'gtu', org: 'gto', generic: 'gts' } as const
+
 const keyPrefix = z.string().regex(/^[a-z][a-z0-9]{1,15}$/, 'a key prefix is 2-16 lowercase letters and digits')
 
 const role = z.strictObject({ name: z.string().min(1), permissions: z.array(z.string().min(1)).default([]) })
-
-export const AUTH_KINDS = ['none', 'optional', 'user', 'authenticated', 'org_member'] as const
-export type AuthKind = (typeof AUTH_KINDS)[number]
-export const CREDENTIAL_KINDS = ['token', 'personal_key', 'org_key', 'generic_key'] as const
-export type CredentialKind = (typeof CREDENTIAL_KINDS)[number]
-
-/** What a route without `methods:` accepts: the methods of RFC 9110 that an API serves. */
-export const DEFAULT_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
-/** Never forwarded: TRACE echoes the request (credentials included), CONNECT asks for a tunnel. */
-export const REFUSED_METHODS = ['TRACE', 'TRACK', 'CONNECT'] as const
 
 // Any other method Node's parser knows (WebDAV's PROPFIND, MKCOL, …) only where a route lists it.
 const routeMethod = z
@@ -162,20 +160,12 @@ const orgIdSource = z.string().transform((text, ctx) => {
   return { from: (m[1] ?? 'path') as 'path' | 'header' | 'query', name: m[2]! }
 })
 
-/** What a route without `upgrade:` tunnels: WebSocket, as oauth2-proxy and Pomerium do on every route. */
-export const DEFAULT_UPGRADE = ['websocket'] as const
-/** Where a route without `credentials_from:` reads a handshake's credential: the headers, as for every request. */
-export const DEFAULT_CREDENTIALS_FROM: readonly CredentialSource[] = [{ from: 'header' }]
-
 /** Upgrade protocols a route may tunnel; `h2c` is not one: an upstream speaking HTTP/2 would see requests no rule decided. */
 const upgradeProtocol = z
   .string()
   .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+(?:\/[A-Za-z0-9!#$%&'*+.^_`|~-]+)?$/, 'an upgrade protocol is a token such as websocket')
   .transform((p) => p.toLowerCase())
   .refine((p) => p !== 'h2c' && !p.startsWith('h2c/'), 'h2c upgrades are never forwarded')
-
-/** Where a WebSocket handshake's credential may be read: the usual headers, a cookie, or the `bearer, <token>` subprotocol. */
-export type CredentialSource = { from: 'header' } | { from: 'cookie'; name: string } | { from: 'websocket_protocol' }
 
 const credentialSource = z.string().transform((text, ctx): CredentialSource => {
   if (text === 'header' || text === 'websocket_protocol') return { from: text }
@@ -403,6 +393,13 @@ export const configSchema = z
         access_log: z.boolean().default(true),
       })
       .prefault({}),
+    forward_auth: z
+      .strictObject({
+        // Serves /.gatehouse/auth on the gateway listener, for an ingress (nginx auth_request,
+        // Traefik forwardAuth, Caddy forward_auth, Envoy ext_authz) that proxies the allowed requests itself.
+        enabled: z.boolean().default(false),
+      })
+      .prefault({}),
     routes: z.array(route).min(1, 'at least one route is needed: unmatched requests are denied'),
   })
   .superRefine((c, ctx) => {
@@ -439,6 +436,14 @@ export const configSchema = z
         }
       }
     })
+    // The endpoint believes the original request the caller describes; only the ingress may describe one.
+    if (c.forward_auth.enabled && c.server.trust_proxy.length === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['forward_auth', 'enabled'],
+        message: 'forward_auth answers only trusted proxies: list the ingress address in server.trust_proxy',
+      })
+    }
     const orgKeyRole = c.api_keys.org_key_role
     if (orgKeyRole !== undefined && !names.has(orgKeyRole)) {
       ctx.addIssue({ code: 'custom', path: ['api_keys', 'org_key_role'], message: `unknown role "${orgKeyRole}"` })
@@ -504,6 +509,7 @@ export const configSchema = z
       poolSize: c.store.pool_size,
     },
     log: { level: c.log.level, accessLog: c.log.access_log },
+    forwardAuth: { enabled: c.forward_auth.enabled },
     routes: c.routes,
   }))
 

@@ -9,7 +9,7 @@ import type { TokenVerifier } from '../authn/index.ts'
 import type { GatehouseConfig } from '../config/index.ts'
 import { createDecider } from '../decide/index.ts'
 import type { Allow, Decision } from '../decide/index.ts'
-import { createUpstreamHeaders } from '../forward/index.ts'
+import { createIdentityFields, createUpstreamHeaders } from '../forward/index.ts'
 import type { AssertionSigner } from '../forward/index.ts'
 import { answerOnSocket, ProblemError, problems } from '../http/index.ts'
 import type { Problem } from '../http/index.ts'
@@ -72,11 +72,11 @@ export function createTunnelDoor(deps: TunnelDoorDeps): TunnelDoor {
     limits: config.rateLimits,
     trustProxy: config.server.trustProxy,
   })
+  const policy = { identityPrefix: config.identity.headerPrefix, assertionHeader: config.identity.assertion.header }
   const upstreamHeaders = createUpstreamHeaders({
-    identityPrefix: config.identity.headerPrefix,
-    assertionHeader: config.identity.assertion.header,
+    ...policy,
     hideCredentials: config.upstream.hideCredentials,
-    signer: deps.signer,
+    identityFields: createIdentityFields({ ...policy, signer: deps.signer }),
   })
   const cap = config.rateLimits.websocketConnections
   const registry = createTunnelRegistry(cap)

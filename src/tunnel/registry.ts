@@ -1,4 +1,4 @@
-import type { Identity } from '../authn/index.ts'
+import type { Identity } from '../identity/index.ts'
 import type { InvalidationEvent } from '../invalidation/index.ts'
 
 /** An open tunnel as the registry sees it: whose it is, and how to end it. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import type { Identity } from '../../src/authn/index.ts'
-import type { RateSpec } from '../../src/config/index.ts'
+import type { Identity } from '../../src/identity/index.ts'
+import type { RateSpec } from '../../src/units/index.ts'
 import { budgetsFor } from '../../src/ratelimit/index.ts'
 import type { RateLimits } from '../../src/ratelimit/index.ts'
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import type { Identity } from '../../src/authn/index.ts'
+import type { Identity } from '../../src/identity/index.ts'
 import { callerOf, createTunnelRegistry } from '../../src/tunnel/index.ts'
 import type { OpenTunnel } from '../../src/tunnel/index.ts'
 
