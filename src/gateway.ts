@@ -5,10 +5,11 @@ import type { GatehouseConfig } from './config/index.ts'
 import { createDecider } from './decide/index.ts'
 import type { Allow, Decision } from './decide/index.ts'
 import type { AssertionSigner, UpstreamProxy } from './forward/index.ts'
-import { createIdentityFields } from './forward/index.ts'
+import { createIdentityFields, createUpstreamHeaders } from './forward/index.ts'
 import { createForwardAuth, isForwardAuthPath } from './forward-auth/index.ts'
-import { createInboundHeaderFilter, declaresBody, normalizeTarget, ProblemError, problems, sendProblem } from './http/index.ts'
+import { normalizeTarget, ProblemError, problems, sendProblem, declaresBody } from './http/index.ts'
 import type { NormalizedTarget, Problem } from './http/index.ts'
+import { accessLogFields } from './log.ts'
 import type { AccessOutcome, Logger } from './log.ts'
 import type { Limiter } from './ratelimit/index.ts'
 import type { RouteTable } from './rules/index.ts'
@@ -37,11 +38,8 @@ export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: S
   const { config, routes, verifier, apiKeys, usage, limiter, signer, proxy, log } = deps
   const decide = createDecider({ routes, verifier, apiKeys, limiter, limits: config.rateLimits, trustProxy: config.server.trustProxy })
   const policy = { identityPrefix: config.identity.headerPrefix, assertionHeader: config.identity.assertion.header }
-  // Indexed [from a trusted proxy][hide credentials]: four filters built once, one picked per request.
-  const headerFilters = [false, true].map((fromTrustedProxy) =>
-    [false, true].map((hide) => createInboundHeaderFilter({ ...policy, fromTrustedProxy, alsoRemove: hide ? CREDENTIAL_HEADERS : [] })),
-  )
   const identityFields = createIdentityFields({ ...policy, signer })
+  const upstreamHeaders = createUpstreamHeaders({ ...policy, hideCredentials: config.upstream.hideCredentials, identityFields })
   const accessLog = config.log.accessLog
 
   const forwardAuth =
@@ -69,12 +67,7 @@ export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: S
 
   async function forward(req: IncomingMessage, res: ServerResponse, allowed: Allow, expectsContinue: boolean): Promise<AccessOutcome> {
     const { route, target, identity, forwarded } = allowed
-    const hide = config.upstream.hideCredentials && !route.passCredentials
-    const headers = headerFilters[forwarded.trusted ? 1 : 0]![hide ? 1 : 0]!(req.rawHeaders)
-    headers.push('x-forwarded-proto', forwarded.proto, 'x-forwarded-port', forwarded.port, 'x-request-id', forwarded.requestId)
-    if (forwarded.forwardedFor) headers.push('x-forwarded-for', forwarded.forwardedFor)
-    if (forwarded.host) headers.push('x-forwarded-host', forwarded.host)
-    if (identity) headers.push(...identityFields(allowed, req.method ?? 'GET'))
+    const headers = upstreamHeaders.build(req.rawHeaders, req.method ?? 'GET', allowed)
     // `Expect: 100-continue`: the client holds its body until told to send it, which is only once
     // the request has passed every check.
     if (expectsContinue) res.writeContinue()
@@ -98,28 +91,9 @@ export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: S
       log.error({ err: errorSummary(err), method: req.method }, 'request failed')
       outcome = respond(res, problems.internal())
     }
-    if (accessLog) {
-      log.info(
-        {
-          method: req.method,
-          path: (req.url ?? '').split('?', 1)[0]!.slice(0, 512),
-          original: outcome.original && { method: outcome.original.method.slice(0, 32), path: outcome.original.path.slice(0, 512) },
-          status: outcome.status,
-          duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
-          route: outcome.route?.pattern,
-          user_id: outcome.identity?.user?.userId,
-          org_id: outcome.identity?.activeOrg?.orgId ?? outcome.identity?.org?.orgId,
-          request_id: outcome.requestId,
-          reason: outcome.reason,
-          error: outcome.error,
-        },
-        'request',
-      )
-    }
+    if (accessLog) log.info(accessLogFields(req, outcome, started), 'request')
   }
 }
-
-const CREDENTIAL_HEADERS = ['authorization', 'x-api-key']
 
 /**
  * The target made canonical once, here, so that the door is chosen on the path the decision

@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http'
 import { pino } from 'pino'
 import type { Logger } from 'pino'
 import type { DenyReason } from './decide/index.ts'
@@ -39,4 +40,21 @@ export type AccessOutcome = {
   reason?: DenyReason
   /** The credential failure's log reason, or how forwarding failed. */
   error?: string
+}
+
+/** The fields of an access-log line: the path without its query (which may carry anything), never a credential. */
+export function accessLogFields(req: IncomingMessage, outcome: AccessOutcome, startedMs: number): Record<string, unknown> {
+  return {
+    method: req.method,
+    path: (req.url ?? '').split('?', 1)[0]!.slice(0, 512),
+    original: outcome.original && { method: outcome.original.method.slice(0, 32), path: outcome.original.path.slice(0, 512) },
+    status: outcome.status,
+    duration_ms: Math.round((performance.now() - startedMs) * 1000) / 1000,
+    route: outcome.route?.pattern,
+    user_id: outcome.identity?.user?.userId,
+    org_id: outcome.identity?.activeOrg?.orgId ?? outcome.identity?.org?.orgId,
+    request_id: outcome.requestId,
+    reason: outcome.reason,
+    error: outcome.error,
+  }
 }

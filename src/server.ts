@@ -18,6 +18,7 @@ import type { InvalidationEvent } from './invalidation/index.ts'
 import { createMemoryLimiter, createRedisLimiter } from './ratelimit/index.ts'
 import { connectRedis } from './redis-connections.ts'
 import type { Store } from './store/index.ts'
+import { createTunnelDoor } from './tunnel/index.ts'
 
 export type RunningGatehouse = {
   gateway: AddressInfo
@@ -136,8 +137,11 @@ async function build(
   if (redisLimiter) opened.add(redisLimiter)
   const limiter = redisLimiter ?? memoryLimiter
 
-  /** Evicts what a directory change makes stale, whichever replica it was made on. */
+  const tunnels = createTunnelDoor({ config, routes, verifier, apiKeys, usage, limiter, signer, log })
+
+  /** Evicts what a directory change makes stale, whichever replica it was made on, and ends the tunnels it opened. */
   const evict = (change: InvalidationEvent) => {
+    tunnels.revoke(change)
     if (change.userId) {
       verifier.evictUser(change.userId)
       apiKeys.evictUser(change.userId)
@@ -164,7 +168,7 @@ async function build(
     keepAliveTimeoutMs: config.server.keepAliveTimeoutMs,
   }
   const gateway = createGracefulServer(
-    { request: (req, res) => void pipeline(req, res), checkContinue: (req, res) => void pipeline(req, res, true) },
+    { request: (req, res) => void pipeline(req, res), checkContinue: (req, res) => void pipeline(req, res, true), upgrade: tunnels },
     listenerTimeouts,
   )
   const gatewayServer = gateway.server

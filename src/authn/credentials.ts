@@ -30,6 +30,10 @@ function parseAuthorization(header: string): { value: string; credential: Creden
   if (parts.length !== 2 || scheme?.toLowerCase() !== 'bearer' || !value) {
     throw new MalformedCredentialError(MALFORMED_AUTHORIZATION, 'the Authorization header is not "Bearer <credential>"')
   }
-  const credential: Credential = JWS_COMPACT.test(value) ? { kind: 'token', token: value } : { kind: 'api_key', key: value }
-  return { value, credential }
+  return { value, credential: credentialOf(value) }
+}
+
+/** A credential by its shape: a compact JWS is a token, anything else is tried as an API key. */
+export function credentialOf(value: string): Credential {
+  return JWS_COMPACT.test(value) ? { kind: 'token', token: value } : { kind: 'api_key', key: value }
 }

@@ -3,6 +3,7 @@ import { z } from 'zod'
 import { parseCidr } from '../http/index.ts'
 import type { Network } from '../http/index.ts'
 import { AUTH_KINDS, CREDENTIAL_KINDS, REFUSED_METHODS } from '../rules/index.ts'
+import type { CredentialSource } from '../rules/index.ts'
 import { parseDuration, parseRate } from '../units/index.ts'
 import type { RateSpec } from '../units/index.ts'
 import { parseListen } from './units.ts'
@@ -159,6 +160,21 @@ const orgIdSource = z.string().transform((text, ctx) => {
   return { from: (m[1] ?? 'path') as 'path' | 'header' | 'query', name: m[2]! }
 })
 
+/** Upgrade protocols a route may tunnel; `h2c` is not one: an upstream speaking HTTP/2 would see requests no rule decided. */
+const upgradeProtocol = z
+  .string()
+  .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+(?:\/[A-Za-z0-9!#$%&'*+.^_`|~-]+)?$/, 'an upgrade protocol is a token such as websocket')
+  .transform((p) => p.toLowerCase())
+  .refine((p) => p !== 'h2c' && !p.startsWith('h2c/'), 'h2c upgrades are never forwarded')
+
+const credentialSource = z.string().transform((text, ctx): CredentialSource => {
+  if (text === 'header' || text === 'websocket_protocol') return { from: text }
+  const cookie = /^cookie:([A-Za-z0-9!#$%&'*+.^_`|~-]+)$/.exec(text)
+  if (cookie) return { from: 'cookie', name: cookie[1]! }
+  ctx.addIssue({ code: 'custom', message: `"${text}" is not a credential source (use header, cookie:NAME or websocket_protocol)` })
+  return z.NEVER
+})
+
 const route = z
   .strictObject({
     path: z.string().startsWith('/', 'a route path starts with /'),
@@ -178,6 +194,13 @@ const route = z
     request_timeout: duration.optional(),
     // The upstream does its own authentication with the caller's credential (hide_credentials off for this route).
     pass_credentials: z.boolean().default(false),
+    // HTTP/1.1 Upgrade protocols tunnelled to the upstream after the handshake is decided.
+    upgrade: z.array(upgradeProtocol).min(1).optional(),
+    // Where a WebSocket handshake may carry its credential (browsers cannot set Authorization on one).
+    credentials_from: z
+      .array(credentialSource)
+      .min(1)
+      .default([{ from: 'header' }]),
   })
   .superRefine((r, ctx) => {
     const orgOnly = ['org_id', 'role', 'min_role', 'permission', 'all_permissions'] as const
@@ -189,6 +212,9 @@ const route = z
     if (r.role !== undefined && r.min_role !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['min_role'], message: 'set role or min_role, not both' })
     }
+    const sources = (r.credentials_from ?? []).map((s) => (s.from === 'cookie' ? `cookie:${s.name}` : s.from))
+    if (new Set(sources).size !== sources.length)
+      ctx.addIssue({ code: 'custom', path: ['credentials_from'], message: 'a source is listed twice' })
     if (r.auth === 'none' || r.auth === 'optional') {
       for (const key of ['credentials', 'scopes', 'issuers'] as const) {
         if (r[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: `${key} has no effect with auth: ${r.auth}` })
@@ -259,6 +285,8 @@ export const configSchema = z
       hide_credentials: z.boolean().default(true),
       // Route literals match in any letter case unless the upstream is known to tell cases apart.
       case_sensitive_paths: z.boolean().default(false),
+      // A tunnel with no byte either way for this long is closed (a close frame to both ends).
+      websocket_idle_timeout: positiveDuration.default(300_000),
     }),
     admin: z
       .strictObject({
@@ -301,6 +329,8 @@ export const configSchema = z
         org: rate.optional(),
         generic: rate.optional(),
         anonymous: rate.optional(),
+        // Open WebSocket tunnels per caller (user, org key, service key; anonymous per client address), per replica.
+        websocket_connections: z.number().int().min(1).optional(),
         max_tracked: z.number().int().min(1000).default(100_000),
       })
       .prefault({}),
@@ -436,6 +466,7 @@ export const configSchema = z
       connections: c.upstream.connections,
       hideCredentials: c.upstream.hide_credentials,
       caseSensitivePaths: c.upstream.case_sensitive_paths,
+      websocketIdleTimeoutMs: c.upstream.websocket_idle_timeout,
     },
     admin: { listen: c.admin.listen, apiKey: c.admin.api_key },
     roles: c.roles,
@@ -451,6 +482,7 @@ export const configSchema = z
       org: c.rate_limits.org,
       generic: c.rate_limits.generic,
       anonymous: c.rate_limits.anonymous,
+      websocketConnections: c.rate_limits.websocket_connections,
       maxTracked: c.rate_limits.max_tracked,
     },
     identity: { headerPrefix: c.identity.header_prefix, assertion: c.identity.assertion },

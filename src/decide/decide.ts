@@ -1,10 +1,10 @@
-import { CredentialError, extractCredential } from '../authn/index.ts'
+import { CredentialError, extractCredential, extractHandshakeCredential } from '../authn/index.ts'
 import type { Credential, TokenVerifier } from '../authn/index.ts'
 import type { Identity } from '../identity/index.ts'
 import { authorize } from '../authz/index.ts'
 import type { ApiKeyAuthenticator } from '../apikeys/index.ts'
 import { isReservedPath, REFUSED_METHODS, RESERVED_PREFIX } from '../rules/index.ts'
-import type { Network, NormalizedTarget, Problem } from '../http/index.ts'
+import type { Forwarded, Network, NormalizedTarget, Problem } from '../http/index.ts'
 import {
   checkInboundHeaders,
   createForwardedHeaders,
@@ -17,8 +17,8 @@ import {
 import { budgetsFor, rateLimitHeaders } from '../ratelimit/index.ts'
 import type { LimitDecision, Limiter, RateLimits } from '../ratelimit/index.ts'
 import type { CompiledRoute, RouteTable } from '../rules/index.ts'
-import { readRequestFacts } from './request-headers.ts'
-import type { RequestFacts } from './request-headers.ts'
+import { readHandshakeFacts, readRequestFacts } from './request-headers.ts'
+import type { HandshakeFacts, RequestFacts } from './request-headers.ts'
 import type { Allow, Decide, DecisionRequest, Deny, DenyReason } from './types.ts'
 
 export type DeciderDeps = {
@@ -40,6 +40,8 @@ type Matched = {
   facts: RequestFacts
   body: boolean
   spend: boolean
+  /** Computed early only when a handshake's cookie credential needs the host to compare the Origin with. */
+  forwarded?: Forwarded
 }
 
 /**
@@ -84,7 +86,7 @@ export function createDecider(deps: DeciderDeps): Decide {
     }
     // The authenticated identity is the cached, shared one; the request's own facts go on a copy.
     const identity = authenticated && activeOrg ? { ...authenticated, activeOrg } : authenticated
-    const forwarded = forwardedFor(m.facts)
+    const forwarded = m.forwarded ?? forwardedFor(m.facts)
     const budgets = budgetsFor(route, identity, forwarded.clientIp, limits)
     const taken = m.spend ? limiter.takeAll(budgets) : limiter.peekAll(budgets)
     const limited = (decisions: readonly LimitDecision[]): Allow | Deny => {
@@ -125,6 +127,31 @@ export function createDecider(deps: DeciderDeps): Decide {
     return taken instanceof Promise ? taken.then(limited) : limited(taken)
   }
 
+  /**
+   * A handshake's credential, from the carriers its route names. A cookie is sent by the browser
+   * to whichever page opens the WebSocket, so a cookie credential is taken only from a handshake
+   * whose Origin is the gateway's own host (cross-site WebSocket hijacking otherwise).
+   */
+  function handshakeCredential(m: Matched, handshake: HandshakeFacts): Credential {
+    const { facts } = m
+    const { credential, fromCookie } = extractHandshakeCredential(
+      {
+        authorization: facts.authorization,
+        xApiKey: facts.xApiKey,
+        cookie: handshake.cookie,
+        websocketProtocol: handshake.websocketProtocol,
+      },
+      m.route.handshakeCredentials,
+    )
+    if (fromCookie && handshake.origin !== undefined) {
+      m.forwarded = forwardedFor(facts)
+      if (originHost(handshake.origin) !== m.forwarded.host.toLowerCase()) {
+        throw new ProblemError(problems.forbidden('A cookie credential is accepted only from a page of this origin'))
+      }
+    }
+    return credential
+  }
+
   return (request, options) => {
     const { method, rawHeaders } = request
     if (REFUSED.has(method)) return deny('method_not_allowed', problems.methodNotAllowed(`${method} is never forwarded`))
@@ -147,10 +174,18 @@ export function createDecider(deps: DeciderDeps): Decide {
     const { route, params } = match
     const facts = readRequestFacts(rawHeaders, request.remoteAddress, inbound.host)
     const m: Matched = { request, route, params, target, facts, body: inbound.body, spend: options?.spend ?? true }
+    let handshake
+    if (request.upgrade) {
+      try {
+        handshake = checkUpgrade(rawHeaders, route)
+      } catch (err) {
+        return refused(err, route)
+      }
+    }
     if (route.auth === 'none') return authorized(m, undefined)
     let identity
     try {
-      identity = authenticate(extractCredential(facts.authorization, facts.xApiKey))
+      identity = authenticate(handshake ? handshakeCredential(m, handshake) : extractCredential(facts.authorization, facts.xApiKey))
     } catch (err) {
       return unauthenticated(m, err)
     }
@@ -165,6 +200,30 @@ export function createDecider(deps: DeciderDeps): Decide {
 }
 
 const REFUSED: ReadonlySet<string> = new Set(REFUSED_METHODS)
+
+/**
+ * The protocols a handshake asks for, each of which the route must tunnel: the upstream picks
+ * among them. h2c never: after it the upstream would serve HTTP/2 requests no rule decided.
+ */
+function checkUpgrade(rawHeaders: readonly string[], route: CompiledRoute): HandshakeFacts {
+  const handshake = readHandshakeFacts(rawHeaders)
+  if (handshake.protocols.length === 0) throw new ProblemError(problems.badRequest('The Upgrade header names no protocol'))
+  for (const protocol of handshake.protocols) {
+    if (protocol === 'h2c' || protocol.startsWith('h2c/')) throw new ProblemError(problems.badRequest('h2c upgrades are never forwarded'))
+    if (!route.upgrade.has(protocol))
+      throw new ProblemError(problems.badRequest(`Upgrading to ${protocol.slice(0, 64)} is not allowed here`))
+  }
+  return handshake
+}
+
+/** `host[:port]` of an Origin, lower-case; '' for `null` or anything that is not a URL (never equal to a host). */
+function originHost(origin: string): string {
+  try {
+    return new URL(origin).host.toLowerCase()
+  } catch {
+    return ''
+  }
+}
 const RESERVED_NOT_FOUND = problems.notFound(`No gatehouse endpoint here (paths under ${RESERVED_PREFIX}/ are reserved)`)
 const WWW_AUTHENTICATE = ['www-authenticate', 'Bearer realm="gatehouse"']
 

@@ -56,3 +56,39 @@ export function readRequestFacts(rawHeaders: readonly string[], remoteAddress: s
 function joined(before: string | undefined, value: string): string {
   return before === undefined ? value : `${before}, ${value}`
 }
+
+/** The headers only a handshake reads: its Upgrade protocols (lower-case) and the other carriers of a credential. */
+export type HandshakeFacts = {
+  protocols: string[]
+  cookie: string | undefined
+  websocketProtocol: string | undefined
+  origin: string | undefined
+}
+
+/** Off the hot path (handshakes only): repeated lines are joined as Node joins them. */
+export function readHandshakeFacts(rawHeaders: readonly string[]): HandshakeFacts {
+  let upgrade: string | undefined
+  const facts: HandshakeFacts = { protocols: [], cookie: undefined, websocketProtocol: undefined, origin: undefined }
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const value = rawHeaders[i + 1] as string
+    switch ((rawHeaders[i] as string).toLowerCase()) {
+      case 'upgrade':
+        upgrade = joined(upgrade, value)
+        break
+      case 'cookie':
+        facts.cookie = facts.cookie === undefined ? value : `${facts.cookie}; ${value}`
+        break
+      case 'sec-websocket-protocol':
+        facts.websocketProtocol = joined(facts.websocketProtocol, value)
+        break
+      case 'origin':
+        facts.origin = joined(facts.origin, value)
+        break
+    }
+  }
+  facts.protocols = (upgrade ?? '')
+    .split(',')
+    .map((p) => p.trim().toLowerCase())
+    .filter((p) => p !== '')
+  return facts
+}

@@ -15,6 +15,12 @@ export type DecisionRequest = {
   httpVersion: string
   /** The direct peer's address (`socket.remoteAddress`); undefined once the socket is gone. */
   remoteAddress: string | undefined
+  /**
+   * True for a handshake the transport turns into a tunnel when it is allowed (Node's `upgrade`
+   * event): its Upgrade protocols are checked against the route, and its credential may come from
+   * the route's `credentials_from`.
+   */
+  upgrade?: boolean
 }
 
 export type DecideOptions = {

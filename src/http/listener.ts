@@ -2,6 +2,7 @@ import { createServer } from 'node:http'
 import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http'
 import { Server as NetServer } from 'node:net'
 import type { Socket } from 'node:net'
+import type { Duplex } from 'node:stream'
 
 export type ListenerTimeouts = {
   /** Until the whole header section has arrived; then 408 and the connection is closed. */
@@ -37,6 +38,14 @@ export type ListenerHandlers = {
   request: RequestListener
   /** For requests with `Expect: 100-continue`; without it Node answers 100 before the handler runs. */
   checkContinue?: RequestListener
+  /** Upgrade requests (WebSocket): the connection is the handler's from then on, outside the drain's bookkeeping. */
+  upgrade?: UpgradeHandler
+}
+
+export type UpgradeHandler = {
+  handle(req: IncomingMessage, socket: Duplex, head: Buffer): void
+  /** Called by the drain once the HTTP requests under way have finished (or at its deadline): ends every upgraded connection. */
+  closeAll(): void
 }
 
 /**
@@ -73,6 +82,14 @@ export function createGracefulServer(handlers: ListenerHandlers, timeouts: Liste
   // With a listener, Node leaves `Expect: 100-continue` to the handler instead of inviting the
   // body before anything was checked.
   if (handlers.checkContinue) server.on('checkContinue', tracked(handlers.checkContinue))
+  const upgrades = handlers.upgrade
+  if (upgrades) {
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      // No longer an HTTP connection: the idle sweep must not cut it; the upgrade handler ends it.
+      connections.delete(socket as Socket)
+      upgrades.handle(req, socket, head)
+    })
+  }
   server.on('connection', (socket: Socket) => {
     connections.set(socket, { busy: 0, idleSince: performance.now() })
     socket.once('close', () => connections.delete(socket))
@@ -85,12 +102,26 @@ export function createGracefulServer(handlers: ListenerHandlers, timeouts: Liste
     }
   }
 
+  let upgradesClosed = false
+  /** Tunnels end after the HTTP requests: a response still streaming is not cut short by a tunnel's close. */
+  function closeUpgrades(): void {
+    if (upgradesClosed) return
+    upgradesClosed = true
+    upgrades?.closeAll()
+  }
+
   function drain(timeoutMs: number): Promise<void> {
     draining = true
     const since = performance.now()
     return new Promise((resolve) => {
-      const cut = setTimeout(() => server.closeAllConnections(), timeoutMs)
-      const sweep = setInterval(() => closeIdle(since), 50)
+      const cut = setTimeout(() => {
+        closeUpgrades()
+        server.closeAllConnections()
+      }, timeoutMs)
+      const sweep = setInterval(() => {
+        closeIdle(since)
+        if ([...connections.values()].every((state) => state.busy === 0)) closeUpgrades()
+      }, 50)
       // net.Server's close stops accepting without http.Server's instant closeIdleConnections().
       NetServer.prototype.close.call(server, () => {
         clearTimeout(cut)

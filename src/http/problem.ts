@@ -48,6 +48,11 @@ export const problems = {
       user_facing_error: 'Too many requests, please try again later.',
       error_code: 'rate_limit_exceeded',
     }),
+  tooManyTunnels: (cap: number) =>
+    problem(429, 'too-many-websockets', 'Too Many Requests', `At most ${cap} WebSocket connections may be open at once`, {
+      user_facing_error: 'Too many open connections, close one and try again.',
+      error_code: 'websocket_connections_exceeded',
+    }),
   badGateway: (detail: string) => problem(502, 'bad-gateway', 'Bad Gateway', detail),
   serviceUnavailable: (detail: string) => problem(503, 'service-unavailable', 'Service Unavailable', detail),
   gatewayTimeout: (detail: string) => problem(504, 'gateway-timeout', 'Gateway Timeout', detail),

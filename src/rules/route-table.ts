@@ -1,6 +1,6 @@
 import type { RateSpec } from '../units/index.ts'
-import { DEFAULT_METHODS } from './vocabulary.ts'
-import type { AuthKind, CredentialKind } from './vocabulary.ts'
+import { DEFAULT_CREDENTIALS_FROM, DEFAULT_METHODS, DEFAULT_UPGRADE } from './vocabulary.ts'
+import type { AuthKind, CredentialKind, CredentialSource } from './vocabulary.ts'
 import { RESERVED_PREFIX, RESERVED_SEGMENT } from './reserved.ts'
 
 /** One rule of the config's `routes:` list, as parsed (methods upper-cased, durations in ms). */
@@ -19,6 +19,8 @@ export type RouteRule = {
   rate_limit?: RateSpec
   request_timeout?: number
   pass_credentials: boolean
+  upgrade?: readonly string[]
+  credentials_from?: readonly CredentialSource[]
 }
 
 /** One path segment of a route pattern; a literal's `match` is its text as compared (folded unless case-sensitive). */
@@ -49,9 +51,22 @@ export type CompiledRoute = {
   requestTimeoutMs?: number
   /** Forward the caller's Authorization / X-Api-Key even when hide_credentials is on. */
   passCredentials: boolean
+  /** The HTTP/1.1 Upgrade protocols (lower-case) this route tunnels; `websocket` unless the rule says otherwise. */
+  upgrade: ReadonlySet<string>
+  /** Where a WebSocket handshake's credential may be read (`credentials_from`); other requests read the headers only. */
+  handshakeCredentials: HandshakeCredentials
   segments: readonly Segment[]
   /** True when the pattern ends in `*`: any number (zero included) of further segments. */
   rest: boolean
+}
+
+export type HandshakeCredentials = {
+  /** Authorization / X-Api-Key. */
+  header: boolean
+  /** Cookie names that may carry the credential. */
+  cookies: readonly string[]
+  /** `Sec-WebSocket-Protocol: bearer, <credential>`. */
+  websocketProtocol: boolean
 }
 
 export type RouteMatch =
@@ -231,8 +246,18 @@ function compileRoute(config: RouteRule, index: number, options: RouteTableOptio
     rateLimit: config.rate_limit,
     requestTimeoutMs: config.request_timeout,
     passCredentials: config.pass_credentials,
+    upgrade: new Set(config.upgrade ?? DEFAULT_UPGRADE),
+    handshakeCredentials: handshakeCredentials(config.credentials_from ?? DEFAULT_CREDENTIALS_FROM),
     segments,
     rest,
+  }
+}
+
+function handshakeCredentials(sources: readonly CredentialSource[]): HandshakeCredentials {
+  return {
+    header: sources.some((s) => s.from === 'header'),
+    cookies: sources.flatMap((s) => (s.from === 'cookie' ? [s.name] : [])),
+    websocketProtocol: sources.some((s) => s.from === 'websocket_protocol'),
   }
 }
 

@@ -8,3 +8,11 @@ export type CredentialKind = (typeof CREDENTIAL_KINDS)[number]
 export const DEFAULT_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
 /** Never forwarded: TRACE echoes the request (credentials included), CONNECT asks for a tunnel. */
 export const REFUSED_METHODS = ['TRACE', 'TRACK', 'CONNECT'] as const
+
+/** What a route without `upgrade:` tunnels: WebSocket, as oauth2-proxy and Pomerium do on every route. */
+export const DEFAULT_UPGRADE = ['websocket'] as const
+
+/** Where a WebSocket handshake's credential may be read: the usual headers, a cookie, or the `bearer, <token>` subprotocol. */
+export type CredentialSource = { from: 'header' } | { from: 'cookie'; name: string } | { from: 'websocket_protocol' }
+/** Where a route without `credentials_from:` reads a handshake's credential: the headers, as for every request. */
+export const DEFAULT_CREDENTIALS_FROM: readonly CredentialSource[] = [{ from: 'header' }]

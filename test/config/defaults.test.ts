@@ -22,6 +22,7 @@ const DEFAULTS = {
     connections: 256,
     hideCredentials: true,
     caseSensitivePaths: false,
+    websocketIdleTimeoutMs: 300_000,
   },
   admin: { listen: { host: '127.0.0.1', port: 8081 }, apiKey: undefined },
   roles: [],
@@ -32,7 +33,14 @@ const DEFAULTS = {
     issuers: [],
     localIssuer: undefined,
   },
-  rateLimits: { user: undefined, org: undefined, generic: undefined, anonymous: undefined, maxTracked: 100_000 },
+  rateLimits: {
+    user: undefined,
+    org: undefined,
+    generic: undefined,
+    anonymous: undefined,
+    websocketConnections: undefined,
+    maxTracked: 100_000,
+  },
   identity: {
     headerPrefix: 'X-Gatehouse-',
     assertion: {

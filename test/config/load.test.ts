@@ -75,6 +75,31 @@ describe('loadConfig', () => {
     assert.match(lines[0]!, /^gh\.yaml:11:\d+ routes\[0\]\.min_role: unknown role "Owner"/)
   })
 
+  it('refuses h2c, an unknown credential source and a source listed twice, at their line', () => {
+    const lines = problemsOf(
+      BASE +
+        '  - { path: /ws, auth: user, upgrade: [websocket, h2c], credentials_from: [header, query] }\n  - { path: /w2, auth: user, credentials_from: [header, header] }\n',
+    )
+    assert.equal(lines.length, 3, lines.join('\n'))
+    assert.match(lines[0]!, /^gh\.yaml:11:\d+ routes\[0\]\.upgrade\[1\]: h2c upgrades are never forwarded/)
+    assert.match(lines[1]!, /^gh\.yaml:11:\d+ routes\[0\]\.credentials_from\[1\]: "query" is not a credential source/)
+    assert.match(lines[2]!, /^gh\.yaml:12:\d+ routes\[1\]\.credentials_from: a source is listed twice/)
+  })
+
+  it('tunnels websocket and reads handshake credentials from the headers unless a route says otherwise', () => {
+    const { routes } = parseConfig(
+      BASE +
+        '  - { path: /plain, auth: user }\n  - { path: /ws, auth: user, upgrade: [WebSocket, foo], credentials_from: [cookie:sid, websocket_protocol] }\n',
+      'gh.yaml',
+      {},
+    )
+    const [plain, ws] = routes.routes
+    assert.deepEqual([...plain!.upgrade], ['websocket'])
+    assert.deepEqual(plain!.handshakeCredentials, { header: true, cookies: [], websocketProtocol: false })
+    assert.deepEqual([...ws!.upgrade], ['websocket', 'foo'])
+    assert.deepEqual(ws!.handshakeCredentials, { header: false, cookies: ['sid'], websocketProtocol: true })
+  })
+
   it('reports an unreachable rule at its line', () => {
     const lines = problemsOf(BASE + '  - { path: "/api/*", auth: user }\n  - { path: /api/me, auth: user }\n')
     assert.match(lines[0]!, /^gh\.yaml:12:7 routes\[1\]\.path: unreachable: routes\[0\]/)

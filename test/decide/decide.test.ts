@@ -27,6 +27,8 @@ const { table: routes } = compileRoutes([
   route('/any', { auth: 'authenticated' }),
   route('/org/:org_id/admin', { auth: 'org_member', role: 'Admin' }),
   route('/scarce', { auth: 'user', rate_limit: rate('2/1m') }),
+  route('/socket', { auth: 'user', credentials_from: [{ from: 'cookie', name: 'sid' }, { from: 'websocket_protocol' }] }),
+  route('/tcp', { auth: 'none', upgrade: ['websocket', 'tcp'] }),
 ])
 
 const user: Identity = deepFreeze({
@@ -234,5 +236,65 @@ describe('decide', () => {
     const again = await fresh()({ ...request('GET', '', identities.token()), target: { path: '/me', query: '' } })
     assert.equal(decision.kind, 'allow')
     assert.equal(again.kind, 'allow')
+  })
+
+  describe('handshakes (upgrade: true)', () => {
+    const handshake = (target: string, headers: Record<string, string>) => ({
+      ...request('GET', target, { connection: 'Upgrade', ...headers }),
+      upgrade: true,
+    })
+    const reasonOf = async (decision: Decision | Promise<Decision>) => {
+      const d = await decision
+      return d.kind === 'allow' ? 'allow' : `${d.problem.status} ${d.problem.detail}`
+    }
+
+    it('checks every Upgrade protocol against the route and never allows h2c', async () => {
+      const decide = fresh()
+      assert.equal(await reasonOf(decide(handshake('/tcp', { upgrade: 'websocket' }))), 'allow')
+      assert.equal(await reasonOf(decide(handshake('/tcp', { upgrade: 'TCP' }))), 'allow')
+      assert.equal(await reasonOf(decide(handshake('/public', { upgrade: 'tcp' }))), '400 Upgrading to tcp is not allowed here')
+      assert.equal(await reasonOf(decide(handshake('/tcp', { upgrade: 'websocket, h2c' }))), '400 h2c upgrades are never forwarded')
+      assert.equal(await reasonOf(decide(handshake('/tcp', { upgrade: ' , ' }))), '400 The Upgrade header names no protocol')
+    })
+
+    it('reads the credential from the route’s cookie or bearer subprotocol, only on a handshake', async () => {
+      const decide = fresh()
+      const viaProtocol = await decide(handshake('/socket', { upgrade: 'websocket', 'sec-websocket-protocol': `bearer, ${token}` }))
+      assert.equal(viaProtocol.kind === 'allow' && viaProtocol.identity?.user?.userId, 'user-1')
+      const viaCookie = await decide(handshake('/socket', { upgrade: 'websocket', cookie: `a=1; sid=${token}` }))
+      assert.equal(viaCookie.kind, 'allow')
+      // The route does not list header: an Authorization line is not its credential.
+      assert.equal(
+        await reasonOf(decide(handshake('/socket', { upgrade: 'websocket', ...identities.token() }))),
+        '401 No authorization header found',
+      )
+      assert.equal(await reasonOf(decide(request('GET', '/socket', { cookie: `sid=${token}` }))), '401 No authorization header found')
+      assert.equal(
+        await reasonOf(decide(handshake('/me', { upgrade: 'websocket', cookie: `sid=${token}` }))),
+        '401 No authorization header found',
+      )
+    })
+
+    it('refuses two different credentials, a repeated cookie, a dangling bearer, and a cookie from another origin', async () => {
+      const decide = fresh()
+      const both = { upgrade: 'websocket', cookie: `sid=${token}`, 'sec-websocket-protocol': 'bearer, personal-key' }
+      assert.equal(await reasonOf(decide(handshake('/socket', both))), '400 Two different credentials were sent; send one')
+      const same = { upgrade: 'websocket', cookie: `sid=${token}`, 'sec-websocket-protocol': `chat, bearer, ${token}` }
+      assert.equal(await reasonOf(decide(handshake('/socket', same))), 'allow')
+      const repeated = { upgrade: 'websocket', cookie: `sid=${token}; sid=other` }
+      assert.equal(await reasonOf(decide(handshake('/socket', repeated))), '400 The cookie sid was sent more than once')
+      const dangling = { upgrade: 'websocket', 'sec-websocket-protocol': 'chat, bearer' }
+      assert.equal(await reasonOf(decide(handshake('/socket', dangling))), '400 The bearer subprotocol must be followed by the credential')
+      const cookie = { upgrade: 'websocket', cookie: `sid=${token}` }
+      assert.equal(await reasonOf(decide(handshake('/socket', { ...cookie, origin: 'http://gatehouse.test' }))), 'allow')
+      assert.equal(
+        await reasonOf(decide(handshake('/socket', { ...cookie, origin: 'https://evil.test' }))),
+        '403 A cookie credential is accepted only from a page of this origin',
+      )
+      assert.equal(
+        await reasonOf(decide(handshake('/socket', { ...cookie, origin: 'null' }))),
+        '403 A cookie credential is accepted only from a page of this origin',
+      )
+    })
   })
 })

@@ -1,0 +1,48 @@
+import type { Allow } from '../decide/index.ts'
+import { createInboundHeaderFilter } from '../http/index.ts'
+import type { CompiledRoute } from '../rules/index.ts'
+
+export type UpstreamHeadersOptions = {
+  identityPrefix: string
+  assertionHeader: string
+  /** `upstream.hide_credentials`: the consumed credential is not passed on unless a route says `pass_credentials`. */
+  hideCredentials: boolean
+  /** The identity headers and the assertion of an allowed request (`createIdentityFields`). */
+  identityFields: (allowed: Allow, method: string) => string[]
+}
+
+export type UpstreamHeaders = {
+  /**
+   * The headers an allowed request reaches the upstream with, in Node's flat form: the inbound
+   * ones filtered, the forwarding headers recomputed, the identity headers and the assertion.
+   */
+  build(rawHeaders: readonly string[], method: string, allowed: Allow): string[]
+  /** Whether the caller's credential is removed from what this route's upstream receives. */
+  hidesCredentials(route: CompiledRoute): boolean
+}
+
+/** Authorization and X-Api-Key: the header carriers of a credential. */
+const CREDENTIAL_HEADERS = ['authorization', 'x-api-key']
+
+/** What every door that forwards (the proxy, the WebSocket tunnel) sends the upstream; built once per config. */
+export function createUpstreamHeaders(options: UpstreamHeadersOptions): UpstreamHeaders {
+  const { identityFields } = options
+  const policy = { identityPrefix: options.identityPrefix, assertionHeader: options.assertionHeader }
+  // Indexed [from a trusted proxy][hide credentials]: four filters built once, one picked per request.
+  const headerFilters = [false, true].map((fromTrustedProxy) =>
+    [false, true].map((hide) => createInboundHeaderFilter({ ...policy, fromTrustedProxy, alsoRemove: hide ? CREDENTIAL_HEADERS : [] })),
+  )
+  const hidesCredentials = (route: CompiledRoute) => options.hideCredentials && !route.passCredentials
+
+  function build(rawHeaders: readonly string[], method: string, allowed: Allow): string[] {
+    const { route, identity, forwarded } = allowed
+    const headers = headerFilters[forwarded.trusted ? 1 : 0]![hidesCredentials(route) ? 1 : 0]!(rawHeaders)
+    headers.push('x-forwarded-proto', forwarded.proto, 'x-forwarded-port', forwarded.port, 'x-request-id', forwarded.requestId)
+    if (forwarded.forwardedFor) headers.push('x-forwarded-for', forwarded.forwardedFor)
+    if (forwarded.host) headers.push('x-forwarded-host', forwarded.host)
+    if (identity) headers.push(...identityFields(allowed, method))
+    return headers
+  }
+
+  return { build, hidesCredentials }
+}

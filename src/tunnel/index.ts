@@ -1,0 +1,5 @@
+export { createTunnelDoor } from './door.ts'
+export type { TunnelDoor, TunnelDoorDeps } from './door.ts'
+export { closeFrame, FrameCursor } from './frames.ts'
+export { callerOf, createTunnelRegistry } from './registry.ts'
+export type { OpenTunnel, TunnelRegistry } from './registry.ts'
