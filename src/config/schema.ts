@@ -166,7 +166,8 @@ const issuer = z
     discovery: v.jwks_url === undefined && v.public_key === undefined && v.public_key_file === undefined,
     algorithms: v.algorithms,
     claims: v.claims,
-    oidc: v.oidc ?? (v.claims === 'auth0' ? AUTH0_MAPPING : oidcMapping.parse({})),
+    // auth0's mapping is Auth0's claim names with the entry's own on top (a namespaced roles claim, say).
+    oidc: v.claims === 'auth0' ? { ...AUTH0_MAPPING, ...definedOnly(v.oidc ?? {}) } : (v.oidc ?? oidcMapping.parse({})),
     // Keys compared without case, as the token's role names are.
     roleMap: new Map(Object.entries(v.role_map ?? {}).map(([from, to]) => [from.toLowerCase(), to])) as ReadonlyMap<string, string>,
     permissionsClaim: v.permissions_claim ?? DEFAULT_PERMISSIONS_CLAIM[v.claims],
@@ -174,6 +175,10 @@ const issuer = z
     serviceTokenClaims: v.service_token_claims,
     tokenType: v.token_type,
   }))
+
+function definedOnly<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>
+}
 
 /**
  * The URL that discovery documents are found under, or undefined for an issuer that is not an
