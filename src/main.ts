@@ -82,7 +82,10 @@ async function checkOnline(loaded: LoadedConfig): Promise<number> {
   for (const probe of probes) {
     console.log(`issuer ${probe.issuer}`)
     if (probe.discoveryUrl) console.log(`  discovery: ${probe.discoveryUrl}`)
-    if (probe.jwksUrl) console.log(`  jwks: ${probe.jwksUrl}${probe.keyCount === undefined ? '' : ` (${probe.keyCount} keys)`}`)
+    if (probe.jwksUrl)
+      console.log(
+        `  jwks: ${probe.jwksUrl}${probe.keyCount === undefined ? '' : ` (${probe.keyCount} ${probe.keyCount === 1 ? 'key' : 'keys'})`}`,
+      )
     console.log(`  algorithms offered: ${probe.offered.join(', ') || 'none stated'}; pinned: ${probe.pinned.join(', ')}`)
     if (probe.error) {
       console.error(`  error: ${probe.error}`)

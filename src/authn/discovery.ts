@@ -128,8 +128,9 @@ export function createDiscoveredKeySource(options: DiscoveredKeySourceOptions): 
       const document = await fetchDiscovery(options.issuer, options.base, fetchImpl, options.timeoutMs, closing.signal)
       error = undefined
       if (jwks && jwks.url.href === document.jwksUri.href) return
-      previous?.close()
-      previous = jwks
+      // While an earlier source still serves (the last new one never fetched), that one stays and the unfetched one goes.
+      if (previous) jwks?.close()
+      else previous = jwks
       jwks = createJwksSource({
         url: document.jwksUri,
         cooldownMs: options.cooldownMs,
@@ -139,10 +140,7 @@ export function createDiscoveredKeySource(options: DiscoveredKeySourceOptions): 
         onError: options.onError,
       })
       await jwks.refresh().catch(() => undefined)
-      if (jwks.ready()) {
-        previous?.close()
-        previous = undefined
-      }
+      retirePrevious()
     } catch (cause) {
       const failure = new KeySourceUnavailableError(`OpenID Connect discovery for ${options.issuer} failed: ${describeError(cause)}`)
       error = failure.reason
@@ -150,12 +148,20 @@ export function createDiscoveredKeySource(options: DiscoveredKeySourceOptions): 
     }
   }
 
+  // The key source of the jwks_uri before serves until the new one has keys, then stops.
+  function retirePrevious(): void {
+    if (!previous || !jwks?.ready()) return
+    previous.close()
+    previous = undefined
+  }
+
   function secondsUntilRetry(): number {
     return Math.max(1, Math.ceil((lastAttemptAt + options.cooldownMs - performance.now()) / 1000))
   }
 
   async function current(): Promise<JwksSource> {
-    if (!jwks?.ready() && previous?.ready()) return previous
+    retirePrevious()
+    if (previous) return previous
     if (jwks) return jwks
     if (inFlight || performance.now() - lastAttemptAt >= options.cooldownMs) await rediscover()
     if (jwks) return jwks

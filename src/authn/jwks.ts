@@ -208,8 +208,10 @@ function isPublicSigningKey(jwk: unknown): jwk is JWK {
   )
 }
 
+/** An error and its causes in one line: undici's "fetch failed" says why only in its cause (ECONNREFUSED, …). */
 export function describeError(error: unknown): string {
   if (!(error instanceof Error)) return String(error)
-  const cause = error.cause instanceof Error ? ` (${error.cause.message})` : ''
-  return `${error.message}${cause}`
+  const causes: string[] = []
+  for (let cause = error.cause; cause instanceof Error && causes.length < 3; cause = cause.cause) causes.push(cause.message)
+  return causes.length > 0 ? `${error.message} (${causes.join(': ')})` : error.message
 }

@@ -1,4 +1,10 @@
 import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 import { after, before, describe, it } from 'node:test'
 import { setTimeout as delay } from 'node:timers/promises'
 import { startGateway } from '../support/gateway.ts'
@@ -6,6 +12,7 @@ import type { TestGateway } from '../support/gateway.ts'
 import { API, SERVICE_CLIENT, startOidcProvider } from '../support/oidc-provider.ts'
 import type { TestProvider } from '../support/oidc-provider.ts'
 import { freePort } from '../support/services.ts'
+import { stringify } from 'yaml'
 import { startUpstream } from '../support/upstream.ts'
 import type { TestUpstream } from '../support/upstream.ts'
 
@@ -20,6 +27,28 @@ const ROUTES = [
   { path: '/any', auth: 'authenticated' },
   { path: '/reports', auth: 'authenticated', scopes: ['write'] },
 ]
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+
+/** `gatehouse check --online` in a child process, as an operator runs it: its exit code and output. */
+async function checkOnline(issuers: Record<string, unknown>[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-check-'))
+  try {
+    const file = join(dir, 'gatehouse.yaml')
+    writeFileSync(file, stringify({ upstream: { url: 'http://127.0.0.1:1' }, tokens: { issuers }, routes: [{ path: '/x', auth: 'user' }] }))
+    const env = { ...process.env }
+    delete env.GATEHOUSE_CONFIG
+    return await promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'check', '--online', '--config', file], {
+      cwd: ROOT,
+      env,
+    }).then(
+      ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+      (err: { code: number; stdout: string; stderr: string }) => ({ code: err.code, stdout: err.stdout, stderr: err.stderr }),
+    )
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
 
 type Readiness = { status: string; checks: { token_keys: { ready: boolean; detail: { unready: { issuer: string; error?: string }[] } } } }
 
@@ -88,6 +117,23 @@ describe('a real OpenID provider (oidc-provider) behind an issuer-only config', 
     // Granted read only: the user's token is narrowed to the scopes it states.
     assert.equal(await status('/reports', token), 403)
     assert.equal(await status('/reports', await provider.userToken('bob', 'read write')), 200)
+  })
+
+  it('check --online fetches discovery and JWKS without starting, and reports offered against pinned algorithms', async () => {
+    const ok = await checkOnline([issuerEntry(provider.issuer)])
+    assert.equal(ok.code, 0, ok.stderr)
+    assert.match(ok.stdout, new RegExp(`issuer ${provider.issuer}\\n  discovery: ${provider.issuer}/\\.well-known/openid-configuration\\n`))
+    assert.match(ok.stdout, new RegExp(`  jwks: ${provider.issuer}/jwks \\(1 key\\)\\n  algorithms offered: ES256; pinned: ES256\\n`))
+
+    const unpinned = await checkOnline([{ ...issuerEntry(provider.issuer), algorithms: ['RS256'] }])
+    assert.equal(unpinned.code, 1)
+    assert.match(unpinned.stdout, /algorithms offered: ES256; pinned: RS256/)
+    assert.match(unpinned.stderr, /none of the algorithms offered is pinned/)
+
+    const nobody = `http://127.0.0.1:${await freePort()}`
+    const down = await checkOnline([issuerEntry(nobody)])
+    assert.equal(down.code, 1)
+    assert.match(down.stderr, new RegExp(`error: fetching ${nobody}/\\.well-known/openid-configuration failed`))
   })
 
   it('two key rotations at the provider within a minute: no valid token is ever refused', async () => {
