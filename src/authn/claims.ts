@@ -21,7 +21,12 @@ export type OidcMapping = IssuerConfig['oidc']
 /** What the mapping of a token's claims reads of its issuer's entry. */
 export type ClaimsConfig = Pick<IssuerConfig, 'claims' | 'oidc' | 'roleMap' | 'permissionsClaim' | 'clientRoles' | 'serviceTokenClaims'>
 /** How claims that name roles and permissions are read: the resolver to configured roles, and the permissions claim. */
-export type RoleClaims = { resolve: RoleResolver; permissionsClaim?: string }
+export type RoleClaims = {
+  resolve: RoleResolver
+  permissionsClaim?: string
+  /** An org id alone makes a membership (role ''): Auth0 issues a token for an org only to its members. */
+  memberWithoutRole?: boolean
+}
 
 // Shared by every identity without properties; identities are frozen once cached.
 const NO_PROPERTIES: Record<string, unknown> = Object.freeze({})
@@ -31,6 +36,7 @@ export function createClaimsMapper(issuer: ClaimsConfig, roles: RoleTable): Clai
   const roleClaims: RoleClaims = {
     resolve: createRoleResolver(roles, { roleMap: issuer.roleMap, dropOrgPrefix: issuer.claims === 'clerk' }),
     permissionsClaim: issuer.permissionsClaim,
+    memberWithoutRole: issuer.claims === 'auth0',
   }
   const userIdentity = userMapper(issuer, roles, roleClaims)
   return (claims) => {
@@ -111,9 +117,10 @@ function propelauthMembership(info: unknown, roles: RoleTable): OrgMembership | 
 }
 
 /**
- * The configured claim names. `org_role` may name one role or an array of them; with a
- * permissions claim, an org without a stated role is still a membership (role ''), as Auth0
- * Organizations tokens carry org_id and RBAC permissions but no role unless an Action adds one.
+ * The configured claim names. `org_role` may name one role or an array of them. An org without
+ * a stated role is a membership (role '', no role check passes) when the token states its
+ * permissions there, or with Auth0, whose Organizations tokens carry org_id but no role unless an
+ * Action adds one; otherwise, as before roles could be absent, it is no membership.
  */
 export function oidcIdentity(claims: Claims, mapping: OidcMapping, roles: RoleTable, roleClaims: RoleClaims = EXACT_ROLES): Identity {
   const userId = nonEmptyString(readClaim(claims, mapping.userId))
@@ -125,7 +132,7 @@ export function oidcIdentity(claims: Claims, mapping: OidcMapping, roles: RoleTa
   const orgId = mapping.orgId === undefined ? undefined : nonEmptyString(readClaim(claims, mapping.orgId))
   const stated = mapping.orgRole === undefined ? [] : (roleNames(readClaim(claims, mapping.orgRole)) ?? [])
   const permissions = roleClaims.permissionsClaim === undefined ? undefined : stringList(readClaim(claims, roleClaims.permissionsClaim))
-  if (orgId && (stated.length > 0 || permissions !== undefined)) {
+  if (orgId && (stated.length > 0 || permissions !== undefined || roleClaims.memberWithoutRole)) {
     const orgName = mapping.orgName === undefined ? undefined : nonEmptyString(readClaim(claims, mapping.orgName))
     orgs[orgId] = membershipFromRoles({ orgId, orgName: orgName ?? orgId }, stated, permissions ?? [], roles, roleClaims.resolve)
   }

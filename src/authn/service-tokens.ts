@@ -39,11 +39,12 @@ const USER_CLAIMS = [
 
 /**
  * RFC 9068 §2.2: in a client-credentials token `sub` is the client itself, so it equals
- * `client_id` (or OIDC's `azp`); a token about a user has that user's `sub` and, often, user claims.
+ * `client_id` (or OIDC's `azp`, or Okta's `cid`); a token about a user has that user's `sub` and,
+ * often, user claims.
  */
 function subjectIsTheClient(claims: Claims): boolean {
   const sub = nonEmptyString(claims.sub)
-  if (!sub || (sub !== claims.client_id && sub !== claims.azp)) return false
+  if (!sub || (sub !== claims.client_id && sub !== claims.azp && sub !== claims.cid)) return false
   return !USER_CLAIMS.some((claim) => Object.hasOwn(claims, claim))
 }
 
@@ -78,8 +79,12 @@ export function serviceTokenRule(preset: ClaimPreset, configured: Readonly<Recor
 export function serviceIdentity(claims: Claims): Identity {
   // Auth0's sub is `<client_id>@clients`: azp names the client as configured, so it comes before sub.
   const clientId =
-    nonEmptyString(claims.client_id) ?? nonEmptyString(claims.azp) ?? nonEmptyString(claims.clientId) ?? nonEmptyString(claims.sub)
-  if (!clientId) throw new InvalidTokenError('the service token names no client (client_id, azp or sub)')
+    nonEmptyString(claims.client_id) ??
+    nonEmptyString(claims.azp) ??
+    nonEmptyString(claims.cid) ??
+    nonEmptyString(claims.clientId) ??
+    nonEmptyString(claims.sub)
+  if (!clientId) throw new InvalidTokenError('the service token names no client (client_id, azp, cid or sub)')
   return {
     principal: 'service',
     method: 'token',

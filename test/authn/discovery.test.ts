@@ -100,18 +100,19 @@ test('issuer compared exactly: a trailing slash the config does not have is a mi
   assert.match(verifier.unready()[0]?.error ?? '', /not the configured issuer/)
 })
 
-test('a document without jwks_uri, or not JSON, or a 500, is an outage (503), and is retried', async (t) => {
+test('a document without jwks_uri, not a JSON object, or a 500, is an outage (503), and is retried', async (t) => {
   let answer: { status: number; body?: unknown } = { status: 500 }
-  let origin = ''
-  const provider = await startProvider(t, {
+  const { origin } = await startProvider(t, {
     '/.well-known/openid-configuration': () => answer,
     '/jwks': () => ({ status: 200, body: { keys: [key.jwk] } }),
   })
-  origin = provider.origin
   const verifier = await verifierFor(t, origin)
   const token = await sign(key, { iss: origin, sub: 'u' })
   await assert.rejects(async () => verifier.verify(token), KeySourceUnavailableError)
   assert.match(verifier.unready()[0]?.error ?? '', /HTTP 500/)
+  answer = { status: 200, body: ['not', 'an', 'object'] }
+  await assert.rejects(async () => verifier.verify(token), KeySourceUnavailableError)
+  assert.match(verifier.unready()[0]?.error ?? '', /is not a JSON object/)
   answer = { status: 200, body: { issuer: origin } }
   await assert.rejects(async () => verifier.verify(token), KeySourceUnavailableError)
   assert.match(verifier.unready()[0]?.error ?? '', /has no jwks_uri/)

@@ -134,6 +134,9 @@ test('auth0: sub, Organizations org_id/org_name, RBAC permissions, a namespaced 
     inheritedRoles: ['Admin', 'Member'],
     permissions: ['read', 'manage_keys', 'read:reports', 'create:reports'],
   })
+  // Through an org, without RBAC permissions or a role claim: a member of that org with no role.
+  const plainMember = await verify({ iss: AUTH0, sub: 'auth0|2', aud: 'api', org_id: 'org_2' })
+  assert.deepEqual(plainMember.orgs.org_2, { orgId: 'org_2', orgName: 'org_2', role: '', inheritedRoles: [], permissions: [] })
   const m2m = await verify({
     iss: AUTH0,
     sub: 'AbCdEf123@clients',
@@ -212,18 +215,11 @@ test('oidc (Okta-shaped): groups array with role_map in any case, permissions cl
     inheritedRoles: ['Admin', 'Member'],
     permissions: ['read', 'manage_keys', 'orders:read', 'orders:write'],
   })
-  // Client credentials: sub is the client itself and no user claim is present.
-  const service = await verify({
-    iss: OKTA,
-    sub: '0oa1svc',
-    cid: '0oa1svc',
-    client_id: '0oa1svc',
-    aud: 'api://default',
-    scp: ['orders:read'],
-  })
-  assert.equal(service.principal, 'service')
+  // Client credentials at Okta: sub is the client id, as cid is, and no user claim is present.
+  const service = await verify({ iss: OKTA, sub: '0oa1svc', cid: '0oa1svc', aud: 'api://default', scp: ['orders:read'] })
+  assert.deepEqual([service.principal, service.clientId, service.scopes], ['service', '0oa1svc', ['orders:read']])
   // The same subject with a user claim is a user, not a service.
-  const person = await verify({ iss: OKTA, sub: '0oa1svc', client_id: '0oa1svc', aud: 'api://default', email: 'x@example.com' })
+  const person = await verify({ iss: OKTA, sub: '0oa1svc', cid: '0oa1svc', aud: 'api://default', email: 'x@example.com' })
   assert.equal(person.principal, 'user')
 })
 
