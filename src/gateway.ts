@@ -121,6 +121,7 @@ export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: S
           duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
           route: outcome.route?.pattern,
           user_id: outcome.identity?.user?.userId,
+          client_id: outcome.identity?.clientId,
           org_id: outcome.identity?.activeOrg?.orgId ?? outcome.identity?.org?.orgId,
           request_id: outcome.requestId,
           reason: outcome.reason,

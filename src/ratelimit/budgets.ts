@@ -47,5 +47,7 @@ function perMinute(limit: number): RateSpec {
 function subjectOf(identity: Identity): string {
   if (identity.user) return `user:${identity.user.userId}`
   if (identity.org) return `org:${identity.org.orgId}`
+  // A service token's client: each client its own budget, as each generic key has.
+  if (identity.clientId !== undefined) return `client:${identity.clientId}`
   return `key:${identity.apiKey?.id ?? 'unknown'}`
 }

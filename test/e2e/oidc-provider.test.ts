@@ -97,6 +97,8 @@ describe('a real OpenID provider (oidc-provider) behind an issuer-only config', 
     assert.equal(upstream.last().headers['x-gatehouse-client-id'], SERVICE_CLIENT.id)
     assert.equal(upstream.last().headers['x-gatehouse-user-id'], undefined)
     assert.equal(await status('/any', token), 200)
+    const logged = gateway.logs.filter((l) => l.msg === 'request' && l.path === '/any').at(-1)
+    assert.deepEqual([logged?.client_id, logged?.user_id], [SERVICE_CLIENT.id, undefined])
     const me = await call('/me', token)
     assert.equal(me.status, 403)
     assert.equal(((await me.json()) as { detail: string }).detail, 'This route does not accept this kind of credential')
