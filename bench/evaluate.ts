@@ -27,6 +27,8 @@ const FASTIFY_COLD: RowKey = { target: 'fastify-stack', scenario: 'jwt-cold' }
 const NGINX: RowKey = { target: 'nginx', scenario: 'public' }
 const KEY_HOT: RowKey = { target: 'gatehouse', scenario: 'apikey-hot' }
 const KEY_COLD: RowKey = { target: 'gatehouse', scenario: 'apikey-cold' }
+const FORWARD_AUTH: RowKey = { target: 'gatehouse', scenario: 'forward-auth' }
+const NGINX_ANSWER: RowKey = { target: 'nginx', scenario: 'forward-auth' }
 
 /** issue 3's targets for a cached credential on the full pipeline; issue 5 holds API keys to the same. */
 function hotTargets(hot: RowKey): Comparison[] {
@@ -59,6 +61,9 @@ export const COMPARISONS: readonly Comparison[] = [
   { numerator: KEY_COLD, denominator: KEY_HOT, metric: 'cpu' },
   { numerator: KEY_COLD, denominator: KEY_HOT, metric: 'rps' },
   { numerator: KEY_COLD, denominator: COLD, metric: 'cpu' },
+  // A decision without the proxying, beside nginx answering the same request itself and beside the proxied jwt-hot.
+  { numerator: FORWARD_AUTH, denominator: NGINX_ANSWER, metric: 'cpu' },
+  { numerator: FORWARD_AUTH, denominator: HOT, metric: 'cpu' },
 ]
 
 export const RSS_LIMIT_MB = 250

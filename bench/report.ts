@@ -51,6 +51,10 @@ const SCENARIOS: ReadonlyArray<[name: string, what: string]> = [
     '2,000 personal API keys of 100 users in rotation against a 100-entry key cache, so every request validates against the sqlite store',
   ],
   ['rate-limited', 'a user over a `1/1h` route budget: every measured request is answered 429 by the limiter'],
+  [
+    'forward-auth',
+    "the decision call an ingress makes for jwt-hot's request (`/.gatehouse/auth`, X-Forwarded-Method and -Uri, the cached token): gatehouse decides and answers 200 with the identity headers and the assertion, nothing is proxied; nginx answers the same request with `return 200`",
+  ],
   ['upload', '10 MB request bodies streamed to the upstream, 4 connections'],
 ]
 
@@ -227,6 +231,7 @@ const METHOD = [
   'apikey-hot: one user, one key; the first request validates it against the store, every later one hits the key cache (`api_keys.cache.max_entries: 100000`, ttl 5m).',
   "apikey-cold: 2,000 keys of 100 users, one per request round-robin, against `api_keys.cache.max_entries: 100`: a key comes back only after 1,999 others, long after the 100-entry LRU evicted it, so every request checks the format and checksum, hashes the secret, finds the key by hash in the store, checks its owner and reads the owner's memberships. rate_limits.user is 100000000/1m, so the 100 users' shared budgets never trip.",
   "jwt-many sends each of 10,000 distinct users' tokens once (unmeasured) to fill the cache, then requests them round-robin: every request hits the cache.",
+  'forward-auth: gatehouse with `forward_auth.enabled` and `server.trust_proxy: [127.0.0.1]` (the load generator stands in for the ingress); the CPU is the decision alone, since the ingress proxies the request itself. nginx (return 200): one worker, access_log off, `location / { return 200; }`, the same request: what nginx spends to read a request and write an empty answer.',
   'rate-limited: a route with `rate_limit: 1/1h`; one request spends the budget before the warm-up, then every request is a 429, which counts as the expected status, not an error.',
   'The memory phase mints its tokens once per run (jose, ES256) and reuses them; quick runs send 20,000 identities instead of 100,000.',
   'fastify-stack: fastify (logger off) + @fastify/jwt in verify-only mode (`secret: { public }`, `algorithms: [ES256]`, `allowedIss`) called from an onRequest hook + @fastify/http-proxy. "cache on" is fast-jwt\'s `cache: true` (an LRU of 1,000 entries keyed by a hash of the token); "no cache" verifies every request.',

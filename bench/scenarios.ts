@@ -6,7 +6,7 @@ import { GATEHOUSE_PATHS, startGatehouse } from './targets/gatehouse.ts'
 import type { GatehouseOptions } from './targets/gatehouse.ts'
 import { startNodeServer } from './targets/launch.ts'
 import type { Target } from './targets/launch.ts'
-import { startNginx } from './targets/nginx.ts'
+import { nginxAnswerConfig, nginxConfig, startNginx } from './targets/nginx.ts'
 import { rotation } from './tokens.ts'
 import type { BenchIssuer } from './tokens.ts'
 
@@ -80,7 +80,7 @@ export function benchRuns(ctx: BenchContext): Run[] {
   if (nginx) {
     runs.push({
       spec: { target: 'nginx', scenario: 'public', load: get(GATEHOUSE_PATHS.public) },
-      start: () => startNginx(nginx, ctx.upstream.origin, ctx.dir),
+      start: () => startNginx(nginx, ctx.dir, (port) => nginxConfig(ctx.dir, port, Number(new URL(ctx.upstream.origin).port))),
     })
   }
   runs.push(
@@ -149,6 +149,22 @@ export function benchRuns(ctx: BenchContext): Run[] {
         await first.arrayBuffer()
         if (first.status !== 200) throw new Error(`rate-limited: the first request got ${first.status}, expected 200`)
       },
+    },
+  )
+  // The decision call an ingress makes for a GET of the jwt-hot path: decided, never proxied.
+  const decisionCall = get(GATEHOUSE_PATHS.forwardAuth, {
+    headers: { ...hot, 'x-forwarded-method': 'GET', 'x-forwarded-uri': GATEHOUSE_PATHS.user },
+  })
+  if (nginx) {
+    runs.push({
+      spec: { target: 'nginx', variant: 'return 200', scenario: 'forward-auth', load: decisionCall },
+      start: () => startNginx(nginx, ctx.dir, (port) => nginxAnswerConfig(ctx.dir, port), 'nginx-return-200'),
+    })
+  }
+  runs.push(
+    {
+      spec: { target: 'gatehouse', scenario: 'forward-auth', load: decisionCall },
+      start: gatehouse('forward-auth', { forwardAuth: true }),
     },
     { spec: { target: 'gatehouse', scenario: 'upload', load: { ...upload, headers: hot } }, start: gatehouse('upload') },
     { spec: { target: 'node-proxy', scenario: 'upload', load: upload }, start: nodeProxy },

@@ -1,16 +1,17 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { Identity, TokenVerifier } from './authn/index.ts'
+import type { TokenVerifier } from './authn/index.ts'
 import type { ApiKeyAuthenticator, UsageCounter } from './apikeys/index.ts'
 import type { GatehouseConfig } from './config/index.ts'
 import { createDecider } from './decide/index.ts'
-import type { Allow, Decision, DenyReason } from './decide/index.ts'
+import type { Allow, Decision } from './decide/index.ts'
 import type { AssertionSigner, UpstreamProxy } from './forward/index.ts'
-import { createIdentityHeaders } from './forward/index.ts'
-import { createInboundHeaderFilter, problems, sendProblem } from './http/index.ts'
-import type { Problem } from './http/index.ts'
-import type { Logger } from './log.ts'
+import { createIdentityFields } from './forward/index.ts'
+import { createForwardAuth, isForwardAuthPath } from './forward-auth/index.ts'
+import { createInboundHeaderFilter, declaresBody, normalizeTarget, ProblemError, problems, sendProblem } from './http/index.ts'
+import type { NormalizedTarget, Problem } from './http/index.ts'
+import type { AccessOutcome, Logger } from './log.ts'
 import type { Limiter } from './ratelimit/index.ts'
-import type { CompiledRoute, RouteTable } from './rules/index.ts'
+import type { RouteTable } from './rules/index.ts'
 
 export type GatewayDeps = {
   config: GatehouseConfig
@@ -24,24 +25,13 @@ export type GatewayDeps = {
   log: Logger
 }
 
-/** What the access log records of one request. */
-type Outcome = {
-  status: number
-  route?: CompiledRoute
-  identity?: Identity
-  requestId?: string
-  /** The deny's code, when the decision refused the request. */
-  reason?: DenyReason
-  /** The credential failure's log reason, or how forwarding failed. */
-  error?: string
-}
-
 /**
  * The gateway listener's request handler, a thin transport around the decision (src/decide):
  * it decides the request, then forwards an allowed one (header filter, identity headers,
- * assertion, 100-continue, usage, proxy) or writes a denied one's problem. Responses are written to
- * Node's response directly (the proxy streams into it); the returned promise settles once the
- * access-log line is written.
+ * assertion, 100-continue, usage, proxy) or writes a denied one's problem. The forward-auth
+ * endpoint, when enabled, is handed to its door (src/forward-auth) on the canonical path.
+ * Responses are written to Node's response directly (the proxy streams into it); the returned
+ * promise settles once the access-log line is written.
  */
 export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: ServerResponse, expectsContinue?: boolean) => Promise<void> {
   const { config, routes, verifier, apiKeys, usage, limiter, signer, proxy, log } = deps
@@ -51,20 +41,24 @@ export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: S
   const headerFilters = [false, true].map((fromTrustedProxy) =>
     [false, true].map((hide) => createInboundHeaderFilter({ ...policy, fromTrustedProxy, alsoRemove: hide ? CREDENTIAL_HEADERS : [] })),
   )
-  const identityHeaders = createIdentityHeaders(config.identity.headerPrefix)
-  const assertionHeader = config.identity.assertion.header
+  const identityFields = createIdentityFields({ ...policy, signer })
   const accessLog = config.log.accessLog
 
-  async function run(req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): Promise<Outcome> {
+  const forwardAuth =
+    config.forwardAuth.enabled && createForwardAuth({ decide, trustProxy: config.server.trustProxy, identityFields, usage })
+
+  async function run(req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): Promise<AccessOutcome> {
+    const target = canonicalOrRaw(req.url ?? '')
+    if (forwardAuth && typeof target !== 'string' && isForwardAuthPath(target.path)) return forwardAuth(req, res, target)
     const decided = decide({
       method: req.method ?? 'GET',
-      target: req.url ?? '',
+      target,
       rawHeaders: req.rawHeaders,
       httpVersion: req.httpVersion,
       remoteAddress: req.socket.remoteAddress,
     })
     const decision: Decision = decided instanceof Promise ? await decided : decided
-    const body = decision.kind === 'allow' ? decision.body : hasBody(req)
+    const body = decision.kind === 'allow' ? decision.body : declaresBody(req)
     if (decision.route && body) boundBodyTime(req, res, decision.route.requestTimeoutMs ?? config.server.requestTimeoutMs)
     if (decision.kind === 'deny') {
       const { route, identity, requestId, reason, logReason } = decision
@@ -73,22 +67,14 @@ export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: S
     return forward(req, res, decision, expectsContinue)
   }
 
-  async function forward(req: IncomingMessage, res: ServerResponse, allowed: Allow, expectsContinue: boolean): Promise<Outcome> {
+  async function forward(req: IncomingMessage, res: ServerResponse, allowed: Allow, expectsContinue: boolean): Promise<AccessOutcome> {
     const { route, target, identity, forwarded } = allowed
     const hide = config.upstream.hideCredentials && !route.passCredentials
     const headers = headerFilters[forwarded.trusted ? 1 : 0]![hide ? 1 : 0]!(req.rawHeaders)
     headers.push('x-forwarded-proto', forwarded.proto, 'x-forwarded-port', forwarded.port, 'x-request-id', forwarded.requestId)
     if (forwarded.forwardedFor) headers.push('x-forwarded-for', forwarded.forwardedFor)
     if (forwarded.host) headers.push('x-forwarded-host', forwarded.host)
-    if (identity) {
-      headers.push(...identityHeaders(identity))
-      headers.push(
-        assertionHeader,
-        signer.bindsRequests
-          ? signer.signBound(identity, { method: req.method ?? 'GET', path: target.path + target.query, requestId: forwarded.requestId })
-          : signer.sign(identity, allowed.authenticated),
-      )
-    }
+    if (identity) headers.push(...identityFields(allowed, req.method ?? 'GET'))
     // `Expect: 100-continue`: the client holds its body until told to send it, which is only once
     // the request has passed every check.
     if (expectsContinue) res.writeContinue()
@@ -105,7 +91,7 @@ export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: S
 
   return async (req, res, expectsContinue = false) => {
     const started = performance.now()
-    let outcome: Outcome
+    let outcome: AccessOutcome
     try {
       outcome = await run(req, res, expectsContinue)
     } catch (err) {
@@ -117,6 +103,7 @@ export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: S
         {
           method: req.method,
           path: (req.url ?? '').split('?', 1)[0]!.slice(0, 512),
+          original: outcome.original && { method: outcome.original.method.slice(0, 32), path: outcome.original.path.slice(0, 512) },
           status: outcome.status,
           duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
           route: outcome.route?.pattern,
@@ -135,18 +122,26 @@ export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: S
 
 const CREDENTIAL_HEADERS = ['authorization', 'x-api-key']
 
-function respond(res: ServerResponse, p: Problem, headers?: readonly string[], context: Omit<Outcome, 'status'> = {}): Outcome {
+/**
+ * The target made canonical once, here, so that the door is chosen on the path the decision
+ * matches; a target that cannot be is passed on raw, and the decision refuses it with its 400.
+ */
+function canonicalOrRaw(rawTarget: string): NormalizedTarget | string {
+  try {
+    return normalizeTarget(rawTarget)
+  } catch (err) {
+    if (err instanceof ProblemError) return rawTarget
+    throw err
+  }
+}
+
+function respond(res: ServerResponse, p: Problem, headers?: readonly string[], context: Omit<AccessOutcome, 'status'> = {}): AccessOutcome {
   // A refused request's large body is not read: the connection ends with the answer, so that a
   // 401 for a 100 MB upload does not cost 100 MB of reading. A small one is read and dropped
   // (Node does so), which keeps the connection; an `Expect: 100-continue` body is never coming.
   if (!res.req.complete && !smallBody(res.req)) res.shouldKeepAlive = false
   sendProblem(res, p, headers)
   return { status: p.status, ...context }
-}
-
-/** Off the hot path only (a refusal): reading `req.headers` makes Node build the whole object. */
-function hasBody(req: IncomingMessage): boolean {
-  return req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0'
 }
 
 /**

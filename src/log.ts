@@ -1,5 +1,8 @@
 import { pino } from 'pino'
 import type { Logger } from 'pino'
+import type { DenyReason } from './decide/index.ts'
+import type { Identity } from './identity/index.ts'
+import type { CompiledRoute } from './rules/index.ts'
 
 export type { Logger }
 
@@ -22,4 +25,18 @@ export function createLogger(level: string, destination: number | string = 1): L
     },
     stream,
   )
+}
+
+/** What the access log records of one request, whichever door it came through. */
+export type AccessOutcome = {
+  status: number
+  route?: CompiledRoute
+  identity?: Identity
+  requestId?: string
+  /** The request a forward-auth call asked about (its query left out, like the logged path's). */
+  original?: { method: string; path: string }
+  /** The deny's code, when the decision refused the request. */
+  reason?: DenyReason
+  /** The credential failure's log reason, or how forwarding failed. */
+  error?: string
 }

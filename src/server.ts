@@ -2,19 +2,18 @@ import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { resolve } from 'node:path'
 import { getRequestListener } from '@hono/node-server'
-import { createAdminApp } from './admin/index.ts'
+import { adminDepsOf, createAdminApp } from './admin/index.ts'
 import { createApiKeyAuthenticator, createUsageCounter } from './apikeys/index.ts'
 import { createTokenVerifier } from './authn/index.ts'
-import type { LoadedConfig } from './config/index.ts'
+import type { ListenAddress, LoadedConfig } from './config/index.ts'
 import { createAssertionSigner, createUpstreamProxy, loadOrCreateAssertionKeys } from './forward/index.ts'
 import { openDirectory } from './directory/index.ts'
 import { createPipeline } from './gateway.ts'
 import { answerClientError, createGracefulServer, refuseConnect } from './http/index.ts'
 import type { GracefulServer } from './http/index.ts'
-import type { ListenAddress } from './config/index.ts'
 import { createLogger } from './log.ts'
 import type { Logger } from './log.ts'
-import { createInvalidationBus, createLocalInvalidationBus, invalidationChannel } from './invalidation/index.ts'
+import { createRedisInvalidationBus, createLocalInvalidationBus, invalidationChannel } from './invalidation/index.ts'
 import type { InvalidationEvent } from './invalidation/index.ts'
 import { createMemoryLimiter, createRedisLimiter } from './ratelimit/index.ts'
 import { connectRedis } from './redis-connections.ts'
@@ -147,7 +146,7 @@ async function build(
     if (change.apiKeyId) apiKeys.evictKey(change.apiKeyId)
   }
   const bus = shared
-    ? createInvalidationBus({
+    ? createRedisInvalidationBus({
         publisher: shared.client,
         subscriber: shared.subscriber,
         channel: invalidationChannel(config.redis!.keyPrefix),
@@ -175,7 +174,7 @@ async function build(
   gatewayServer.on('connect', refuseConnect)
   gatewayServer.on('clientError', answerClientError)
   const adminApp = createAdminApp({
-    ...directory.adminDeps,
+    ...adminDepsOf(directory),
     jwks: () => keys.jwks(),
     checks: [
       // Names each issuer whose keys cannot be had yet and why: a discovery or JWKS outage at start.

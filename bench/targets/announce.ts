@@ -1,5 +1,4 @@
-import type { Server } from 'node:net'
-import type { AddressInfo } from 'node:net'
+import type { AddressInfo, Server } from 'node:net'
 
 /** Tells the harness the ephemeral port, in the line `parseListening` looks for. */
 export function announce(server: Server): void {

@@ -20,15 +20,18 @@ export type GatehouseOptions = {
   storeFile: string
   /** identity.assertion.bind_request: an assertion signed for every request instead of one cached per identity. */
   bindRequest?: boolean
+  /** forward_auth.enabled, with the bench's own address (the load generator) as the trusted ingress. */
+  forwardAuth?: boolean
 }
 
 /** Paths the scenarios request; the routes below give each its rule. */
-export const GATEHOUSE_PATHS = { public: '/public', user: '/api/bench', limited: '/limited' } as const
+export const GATEHOUSE_PATHS = { public: '/public', user: '/api/bench', limited: '/limited', forwardAuth: '/.gatehouse/auth' } as const
 
 /** The config a scenario runs with, as the object written to YAML. */
 export function gatehouseConfig(options: GatehouseOptions): Record<string, unknown> {
   return {
-    server: { listen: '127.0.0.1:0', shutdown_timeout: '1s' },
+    server: { listen: '127.0.0.1:0', shutdown_timeout: '1s', ...(options.forwardAuth ? { trust_proxy: ['127.0.0.1'] } : {}) },
+    ...(options.forwardAuth ? { forward_auth: { enabled: true } } : {}),
     upstream: { url: options.upstream },
     admin: { listen: '127.0.0.1:0', ...(options.adminApiKey ? { api_key: options.adminApiKey } : {}) },
     roles: [{ name: 'Owner' }, { name: 'Admin' }, { name: 'Member' }],

@@ -18,8 +18,8 @@ export function nginxVersion(binary: string): string {
   return /nginx\/\S+/.exec(stderr)?.[0] ?? 'nginx (unknown version)'
 }
 
-/** A pure keep-alive reverse proxy: one worker, no access log, every path under `dir`. */
-export function nginxConfig(dir: string, port: number, upstreamPort: number): string {
+/** One worker, no access log, every path under `dir`; `http` and `location` are the parts a target adds. */
+function nginxShell(dir: string, port: number, parts: { http?: string; location: string }): string {
   const temp = (name: string) => join(dir, 'nginx-temp', name)
   return `daemon off;
 master_process on;
@@ -34,30 +34,47 @@ http {
   fastcgi_temp_path ${temp('fastcgi')};
   uwsgi_temp_path ${temp('uwsgi')};
   scgi_temp_path ${temp('scgi')};
-  upstream app {
-    server 127.0.0.1:${upstreamPort};
-    keepalive 64;
-  }
-  server {
+${parts.http ?? ''}  server {
     listen 127.0.0.1:${port};
     location / {
-      proxy_pass http://app;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
+${parts.location}
     }
   }
 }
 `
 }
 
-export async function startNginx(binary: string, upstreamOrigin: string, dir: string): Promise<Target> {
+/** A pure keep-alive reverse proxy. */
+export function nginxConfig(dir: string, port: number, upstreamPort: number): string {
+  return nginxShell(dir, port, {
+    http: `  upstream app {
+    server 127.0.0.1:${upstreamPort};
+    keepalive 64;
+  }
+`,
+    location: `      proxy_pass http://app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";`,
+  })
+}
+
+/**
+ * nginx answering every request itself with an empty 200: what nginx spends on a request and its
+ * answer alone, beside which a forward-auth decision (also an empty 200, after the decision) is set.
+ */
+export function nginxAnswerConfig(dir: string, port: number): string {
+  return nginxShell(dir, port, { location: '      return 200;' })
+}
+
+/** Starts nginx with the config `configFor` writes for the port it gets. */
+export async function startNginx(binary: string, dir: string, configFor: (port: number) => string, name = 'nginx'): Promise<Target> {
   // nginx cannot report an ephemeral port, so take one the kernel just handed out.
   const port = await freePort()
   mkdirSync(join(dir, 'nginx-temp'), { recursive: true })
-  const configFile = join(dir, 'nginx.conf')
-  writeFileSync(configFile, nginxConfig(dir, port, Number(new URL(upstreamOrigin).port)))
+  const configFile = join(dir, `${name}.conf`)
+  writeFileSync(configFile, configFor(port))
   // -e: the log for errors before the config is read, which would otherwise go to /var/log/nginx.
-  const child = spawnChild('nginx', binary, ['-p', dir, '-c', configFile, '-e', join(dir, 'nginx-error.log')], {
+  const child = spawnChild(name, binary, ['-p', dir, '-c', configFile, '-e', join(dir, 'nginx-error.log')], {
     dir,
   })
   try {

@@ -1,6 +1,6 @@
 import { createRoute } from '@hono/zod-openapi'
 import type { OpenAPIHono, z } from '@hono/zod-openapi'
-import { toOrgMemberInfo } from '../directory/index.ts'
+import { toOrgMemberInfo } from '../issuer/index.ts'
 import type { ValidatedKey, ValidationKind } from '../directory/index.ts'
 import type { ApiKey, Org } from '../store/index.ts'
 import type { ApiContext } from './context.ts'

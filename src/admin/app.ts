@@ -1,8 +1,8 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi'
 import type { JSONWebKeySet } from 'jose'
-import type { RoleTable } from '../authz/index.ts'
+import type { RoleTable } from '../identity/index.ts'
 import { createDirectoryOperations } from '../directory/index.ts'
-import type { AccessTokenIssuer, ApiKeySettings, AuditEvent, DirectoryChange } from '../directory/index.ts'
+import type { AccessTokenIssuer, ApiKeySettings, AuditEvent, Directory, DirectoryChange } from '../directory/index.ts'
 import { ProblemError, problems } from '../http/index.ts'
 import type { Store } from '../store/index.ts'
 import { requireAdminKey } from './auth.ts'
@@ -42,6 +42,14 @@ export type AdminDeps = {
   /** The clock, Unix seconds (default: the system clock). Expiry and rotation grace use it. */
   now?: () => number
 }
+
+/** What the admin API takes from an opened directory; the listener adds the key, probes and change events. */
+export function adminDepsOf(directory: Directory): AdminDeps {
+  const { store, roles, localIssuer, apiKeys } = directory
+  return { jwks: () => NO_KEYS, checks: [], store, roles, tokens: localIssuer, accessTokenJwks: localIssuer?.jwks, apiKeys }
+}
+
+const NO_KEYS = Object.freeze({ keys: [] })
 
 /**
  * The admin listener: probes and the assertion keys (public), the management API under /v1/

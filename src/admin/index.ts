@@ -1,4 +1,3 @@
 export { createAdminApp } from './app.ts'
 export type { AdminDeps, ReadinessCheck } from './app.ts'
-export { AccessTokenError, toOrgMemberInfo } from '../directory/index.ts'
-export type { AccessTokenIssuer, ApiKeySettings, AuditEvent, DirectoryChange } from '../directory/index.ts'
+export { adminDepsOf } from './app.ts'

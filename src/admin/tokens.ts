@@ -1,6 +1,6 @@
 import { createRoute } from '@hono/zod-openapi'
 import type { OpenAPIHono } from '@hono/zod-openapi'
-import { AccessTokenError } from '../directory/index.ts'
+import { AccessTokenError } from '../issuer/index.ts'
 import type { ProblemError } from '../http/index.ts'
 import type { ApiContext } from './context.ts'
 import { badRequest, notFound } from './errors.ts'

@@ -1,6 +1,6 @@
 import type { z } from '@hono/zod-openapi'
-import type { RoleTable } from '../authz/index.ts'
-import { toOrgMemberInfo } from '../directory/index.ts'
+import type { RoleTable } from '../identity/index.ts'
+import { toOrgMemberInfo } from '../issuer/index.ts'
 import type { Membership, Org, Paging, Store, User } from '../store/index.ts'
 import type { org, userMetadata } from './schemas.ts'
 

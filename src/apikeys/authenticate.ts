@@ -1,7 +1,7 @@
 import { ProblemError, problems } from '../http/index.ts'
-import { CredentialError, deepFreeze } from '../authn/index.ts'
-import type { Identity, OrgMembership } from '../authn/index.ts'
-import type { RoleTable } from '../authz/index.ts'
+import { CredentialError } from '../authn/index.ts'
+import { deepFreeze, emptyOrgs, orgMembership } from '../identity/index.ts'
+import type { Identity, RoleTable } from '../identity/index.ts'
 import { createGuardedCache } from '../cache/index.ts'
 import { StoreUnavailableError } from '../store/index.ts'
 import type { Store, StoredApiKey } from '../store/index.ts'
@@ -124,17 +124,12 @@ async function identityOf(verdict: ValidKey, store: Store, roles: RoleTable, org
     expiresAt: key.expires_at,
     ...(key.rate_limit_override === null ? {} : { rateLimit: key.rate_limit_override }),
   }
-  const orgs: Record<string, OrgMembership> = Object.create(null) as Record<string, OrgMembership>
+  const orgs = emptyOrgs()
   if (key.type === 'personal') {
     const user = verdict.user!
     for (const { org, membership } of await store.listUserMemberships(user.user_id)) {
-      orgs[org.org_id] = {
-        orgId: org.org_id,
-        orgName: org.name,
-        role: membership.role,
-        inheritedRoles: roles.inheritedRoles(membership.role),
-        permissions: narrow(roles.permissionsOf(membership.role), key.scopes),
-      }
+      const permissions = narrow(roles.permissionsOf(membership.role), key.scopes)
+      orgs[org.org_id] = orgMembership(roles, { orgId: org.org_id, orgName: org.name }, membership.role, permissions)
     }
     const identity: Identity = {
       principal: 'user',
@@ -156,14 +151,9 @@ async function identityOf(verdict: ValidKey, store: Store, roles: RoleTable, org
   if (key.type === 'org') {
     const org = verdict.org!
     const role = orgKeyRole ?? ''
-    orgs[org.org_id] = {
-      orgId: org.org_id,
-      orgName: org.name,
-      role,
-      inheritedRoles: roles.inheritedRoles(role),
-      // An org key's permissions are its scopes, or those of the role configured for org keys.
-      permissions: key.scopes.length > 0 ? key.scopes : roles.permissionsOf(role),
-    }
+    // An org key's permissions are its scopes, or those of the role configured for org keys.
+    const permissions = key.scopes.length > 0 ? key.scopes : roles.permissionsOf(role)
+    orgs[org.org_id] = orgMembership(roles, { orgId: org.org_id, orgName: org.name }, role, permissions)
     const identity: Identity = { principal: 'org', method: 'api_key', orgs, org: { orgId: org.org_id, orgName: org.name }, apiKey }
     const creator = creatorOf(key)
     return { identity: deepFreeze(identity), userIds: creator ? [creator] : [] }

@@ -1,5 +1,6 @@
 import { hash, randomInt } from 'node:crypto'
 import { crc32 } from 'node:zlib'
+import { DEFAULT_PREFIXES } from '../config/index.ts'
 import type { ApiKeyType } from '../store/index.ts'
 
 /**
@@ -9,8 +10,6 @@ import type { ApiKeyType } from '../store/index.ts'
  * a typo or a guess without a store lookup. The store keeps only the SHA-256 and a display fragment.
  */
 export type ApiKeyPrefixes = Readonly<Record<ApiKeyType, string>>
-
-export const DEFAULT_PREFIXES: ApiKeyPrefixes = { personal: 'gtu', org: 'gto', generic: 'gts' }
 
 const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'
 const RANDOM_LENGTH = 22

@@ -1,4 +1,4 @@
-export { DEFAULT_PREFIXES, displayOf, generateApiKeySecret, hashApiKeySecret, parseApiKeySecret } from './format.ts'
+export { displayOf, generateApiKeySecret, hashApiKeySecret, parseApiKeySecret } from './format.ts'
 export type { ApiKeyPrefixes, GeneratedSecret } from './format.ts'
 export { createApiKeyAuthenticator, InvalidApiKeyError } from './authenticate.ts'
 export type { ApiKeyAuthenticator } from './authenticate.ts'

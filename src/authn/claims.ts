@@ -1,11 +1,11 @@
-import type { RoleTable } from '../authz/index.ts'
+import { emptyOrgs, orgMembership } from '../identity/index.ts'
+import type { Identity, IdentityUser, OrgMembership, RoleTable } from '../identity/index.ts'
 import type { IssuerConfig } from '../config/index.ts'
 import { InvalidTokenError } from './errors.ts'
-import type { Identity, IdentityUser, OrgMembership } from './identity.ts'
 import { isRecord, nonEmptyString } from './json.ts'
 import { clerkIdentity, keycloakIdentity } from './provider-claims.ts'
 import { serviceIdentity, serviceTokenRule, tokenScopes } from './service-tokens.ts'
-import { createRoleResolver, emptyOrgs, membershipFromRoles, stringList } from './token-roles.ts'
+import { createRoleResolver, membershipFromRoles, stringList } from './token-roles.ts'
 import type { RoleResolver } from './token-roles.ts'
 
 /**
@@ -107,13 +107,8 @@ function propelauthMembership(info: unknown, roles: RoleTable): OrgMembership | 
   // PropelAuth's own libraries drop entries without a user_role.
   const role = nonEmptyString(info.user_role)
   if (!orgId || !role) return undefined
-  return {
-    orgId,
-    orgName: nonEmptyString(info.org_name) ?? orgId,
-    role,
-    inheritedRoles: roles.inheritedRoles(role),
-    permissions: Array.isArray(info.user_permissions) ? info.user_permissions.filter((p) => typeof p === 'string') : [],
-  }
+  const permissions = Array.isArray(info.user_permissions) ? info.user_permissions.filter((p) => typeof p === 'string') : []
+  return orgMembership(roles, { orgId, orgName: nonEmptyString(info.org_name) ?? orgId }, role, permissions)
 }
 
 /**

@@ -1,7 +1,7 @@
 import { hash } from 'node:crypto'
 import { createGuardedCache } from '../cache/index.ts'
-import { deepFreeze } from './freeze.ts'
-import type { Identity } from './identity.ts'
+import { deepFreeze } from '../identity/index.ts'
+import type { Identity } from '../identity/index.ts'
 
 /**
  * Verified identities by a SHA-256 digest of the full token. Only the whole token is a safe key:

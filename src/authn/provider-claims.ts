@@ -1,9 +1,9 @@
-import type { RoleTable } from '../authz/index.ts'
+import { emptyOrgs } from '../identity/index.ts'
+import type { Identity, IdentityUser, RoleTable } from '../identity/index.ts'
 import type { Claims } from './claims.ts'
 import { InvalidTokenError } from './errors.ts'
-import type { Identity, IdentityUser } from './identity.ts'
 import { isRecord, nonEmptyString } from './json.ts'
-import { emptyOrgs, membershipFromRoles, stringList } from './token-roles.ts'
+import { membershipFromRoles, stringList } from './token-roles.ts'
 import type { RoleResolver } from './token-roles.ts'
 
 /**

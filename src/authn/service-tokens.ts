@@ -1,9 +1,10 @@
 import type { ClaimPreset } from '../config/index.ts'
+import { emptyOrgs } from '../identity/index.ts'
+import type { Identity } from '../identity/index.ts'
 import type { Claims } from './claims.ts'
 import { InvalidTokenError } from './errors.ts'
-import type { Identity } from './identity.ts'
 import { nonEmptyString } from './json.ts'
-import { emptyOrgs, stringList } from './token-roles.ts'
+import { stringList } from './token-roles.ts'
 
 /**
  * Tokens that stand for a client, not a person (OAuth client credentials). They become

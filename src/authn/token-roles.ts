@@ -1,5 +1,5 @@
-import type { RoleTable } from '../authz/index.ts'
-import type { OrgMembership } from './identity.ts'
+import { orgMembership } from '../identity/index.ts'
+import type { OrgMembership, RoleTable } from '../identity/index.ts'
 
 /**
  * Role names as an identity provider writes them (`org:admin`, `admin`, `ADMIN`) → the roles the
@@ -61,7 +61,7 @@ export function membershipFromRoles(
   const permissions = new Set<string>()
   for (const name of resolved) for (const p of roles.permissionsOf(name)) permissions.add(p)
   for (const p of tokenPermissions) permissions.add(p)
-  return { orgId: org.orgId, orgName: org.orgName, role, inheritedRoles: roles.inheritedRoles(role), permissions: [...permissions] }
+  return orgMembership(roles, org, role, [...permissions])
 }
 
 /** A claim that lists names: an array of strings (others dropped), or one string of names separated by spaces. */
@@ -69,10 +69,4 @@ export function stringList(value: unknown): string[] | undefined {
   if (typeof value === 'string') return value.split(' ').filter((s) => s !== '')
   if (Array.isArray(value)) return value.filter((s): s is string => typeof s === 'string' && s !== '')
   return undefined
-}
-
-// Org ids come from outside and end up as keys looked up with request input: without a prototype,
-// ids such as `__proto__` or `constructor` are plain keys and absent ids are simply absent.
-export function emptyOrgs(): Record<string, OrgMembership> {
-  return Object.create(null) as Record<string, OrgMembership>
 }

@@ -1,9 +1,8 @@
-import { InvalidTokenError, NoCredentialError } from '../authn/errors.ts'
-import { VERIFIED_BY } from '../authn/identity.ts'
-import type { Identity, OrgMembership } from '../authn/identity.ts'
-import type { CredentialKind } from '../config/schema.ts'
-import { ProblemError, problems } from '../http/problem.ts'
-import type { CompiledRoute } from '../rules/index.ts'
+import { InvalidTokenError, NoCredentialError } from '../authn/index.ts'
+import { VERIFIED_BY } from '../identity/index.ts'
+import type { Identity, OrgMembership } from '../identity/index.ts'
+import type { CompiledRoute, CredentialKind } from '../rules/index.ts'
+import { ProblemError, problems } from '../http/index.ts'
 
 /** Where an org rule may read the org id from; only the route's configured source is consulted. */
 export type OrgIdLookup = {
@@ -66,7 +65,7 @@ function grantedScopes(identity: Identity): readonly string[] | undefined {
   return identity.scopes
 }
 
-export function credentialKind(identity: Identity): CredentialKind {
+function credentialKind(identity: Identity): CredentialKind {
   if (identity.method === 'token') return identity.principal === 'service' ? 'service_token' : 'token'
   switch (identity.apiKey?.type) {
     case 'org':

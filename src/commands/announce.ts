@@ -1,5 +1,5 @@
-import type { DirectoryChange } from '../admin/index.ts'
-import { formatDuration } from '../config/index.ts'
+import type { DirectoryChange } from '../directory/index.ts'
+import { formatDuration } from '../units/index.ts'
 import type { GatehouseConfig } from '../config/index.ts'
 import { createRedisInvalidationPublisher, invalidationChannel } from '../invalidation/index.ts'
 import { connectRedisPublisher } from '../redis-connections.ts'

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { parseArgs } from 'node:util'
-import { createAdminApp } from '../admin/index.ts'
-import type { DirectoryChange } from '../admin/index.ts'
+import { adminDepsOf, createAdminApp } from '../admin/index.ts'
+import type { DirectoryChange } from '../directory/index.ts'
 import type { LoadedConfig } from '../config/index.ts'
 import { openDirectory } from '../directory/index.ts'
 import { announceChanges } from './announce.ts'
@@ -203,7 +203,7 @@ export async function runDirectoryCommand(words: string[], loaded: () => LoadedC
     // A key for this one process: the in-process admin API requires one like the listener does.
     const apiKey = randomBytes(24).toString('base64url')
     const changes: DirectoryChange[] = []
-    const app = createAdminApp({ ...directory.adminDeps, apiKey, onChange: (change) => changes.push(change) })
+    const app = createAdminApp({ ...adminDepsOf(directory), apiKey, onChange: (change) => changes.push(change) })
     const { method, path, body } = command.request(parsed.positionals, parsed.values)
     const res = await app.request(path, {
       method,

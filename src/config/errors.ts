@@ -20,7 +20,7 @@ export class ConfigError extends Error {
   }
 }
 
-export function formatProblem(file: string, p: ConfigProblem): string {
+function formatProblem(file: string, p: ConfigProblem): string {
   return `${file}:${p.line}:${p.col} ${p.path ? `${p.path}: ` : ''}${p.message}`
 }
 

@@ -1,8 +1,12 @@
 import { METHODS } from 'node:http'
 import { z } from 'zod'
-import { DEFAULT_PREFIXES } from '../apikeys/format.ts'
-import { parseCidr, parseDuration, parseListen, parseRate } from './units.ts'
-import type { ListenAddress, Network, RateSpec } from './units.ts'
+import { parseCidr } from '../http/index.ts'
+import type { Network } from '../http/index.ts'
+import { AUTH_KINDS, CREDENTIAL_KINDS, REFUSED_METHODS } from '../rules/index.ts'
+import { parseDuration, parseRate } from '../units/index.ts'
+import type { RateSpec } from '../units/index.ts'
+import { parseListen } from './units.ts'
+import type { ListenAddress } from './units.ts'
 
 /**
  * The config file's schema. Input keys are snake_case as users write them; the parsed
@@ -88,7 +92,7 @@ const AUTH0_MAPPING = oidcMapping.parse({ org_id: 'org_id', org_name: 'org_name'
 
 const issuerName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'an issuer name is letters, digits, _, . and -')
 
-export const CLAIM_PRESETS = ['propelauth', 'oidc', 'clerk', 'auth0', 'keycloak'] as const
+const CLAIM_PRESETS = ['propelauth', 'oidc', 'clerk', 'auth0', 'keycloak'] as const
 export type ClaimPreset = (typeof CLAIM_PRESETS)[number]
 
 /** The presets whose roles are names from elsewhere, resolved to the configured ones (role_map, then the name without case). */
@@ -203,19 +207,12 @@ const localIssuer = z.strictObject({
   algorithm: z.enum(['ES256', 'EdDSA', 'RS256']).default('ES256'),
 })
 
+/** The readable start of an API key secret per key type (`gtu_…`), unless `api_keys.prefixes` says otherwise. */
+export const DEFAULT_PREFIXES = { personal: 'gtu', org: 'gto', generic: 'gts' } as const
+
 const keyPrefix = z.string().regex(/^[a-z][a-z0-9]{1,15}$/, 'a key prefix is 2-16 lowercase letters and digits')
 
 const role = z.strictObject({ name: z.string().min(1), permissions: z.array(z.string().min(1)).default([]) })
-
-export const AUTH_KINDS = ['none', 'optional', 'user', 'authenticated', 'org_member'] as const
-export type AuthKind = (typeof AUTH_KINDS)[number]
-export const CREDENTIAL_KINDS = ['token', 'service_token', 'personal_key', 'org_key', 'generic_key'] as const
-export type CredentialKind = (typeof CREDENTIAL_KINDS)[number]
-
-/** What a route without `methods:` accepts: the methods of RFC 9110 that an API serves. */
-export const DEFAULT_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
-/** Never forwarded: TRACE echoes the request (credentials included), CONNECT asks for a tunnel. */
-export const REFUSED_METHODS = ['TRACE', 'TRACK', 'CONNECT'] as const
 
 // Any other method Node's parser knows (WebDAV's PROPFIND, MKCOL, …) only where a route lists it.
 const routeMethod = z
@@ -437,6 +434,13 @@ export const configSchema = z
         access_log: z.boolean().default(true),
       })
       .prefault({}),
+    forward_auth: z
+      .strictObject({
+        // Serves /.gatehouse/auth on the gateway listener, for an ingress (nginx auth_request,
+        // Traefik forwardAuth, Caddy forward_auth, Envoy ext_authz) that proxies the allowed requests itself.
+        enabled: z.boolean().default(false),
+      })
+      .prefault({}),
     routes: z.array(route).min(1, 'at least one route is needed: unmatched requests are denied'),
   })
   .superRefine((c, ctx) => {
@@ -473,6 +477,14 @@ export const configSchema = z
         }
       }
     })
+    // The endpoint believes the original request the caller describes; only the ingress may describe one.
+    if (c.forward_auth.enabled && c.server.trust_proxy.length === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['forward_auth', 'enabled'],
+        message: 'forward_auth answers only trusted proxies: list the ingress address in server.trust_proxy',
+      })
+    }
     const orgKeyRole = c.api_keys.org_key_role
     if (orgKeyRole !== undefined && !names.has(orgKeyRole)) {
       ctx.addIssue({ code: 'custom', path: ['api_keys', 'org_key_role'], message: `unknown role "${orgKeyRole}"` })
@@ -536,6 +548,7 @@ export const configSchema = z
       poolSize: c.store.pool_size,
     },
     log: { level: c.log.level, accessLog: c.log.access_log },
+    forwardAuth: { enabled: c.forward_auth.enabled },
     routes: c.routes,
   }))
 

@@ -1,9 +1,10 @@
 import { CredentialError, extractCredential } from '../authn/index.ts'
-import type { Credential, Identity, TokenVerifier } from '../authn/index.ts'
+import type { Credential, TokenVerifier } from '../authn/index.ts'
+import type { Identity } from '../identity/index.ts'
 import { authorize } from '../authz/index.ts'
 import type { ApiKeyAuthenticator } from '../apikeys/index.ts'
-import { REFUSED_METHODS } from '../config/index.ts'
-import type { Network } from '../config/index.ts'
+import { isReservedPath, REFUSED_METHODS, RESERVED_PREFIX } from '../rules/index.ts'
+import type { Network, NormalizedTarget, Problem } from '../http/index.ts'
 import {
   checkInboundHeaders,
   createForwardedHeaders,
@@ -13,7 +14,6 @@ import {
   singleHeader,
   singleQueryParam,
 } from '../http/index.ts'
-import type { NormalizedTarget, Problem } from '../http/index.ts'
 import { budgetsFor, rateLimitHeaders } from '../ratelimit/index.ts'
 import type { LimitDecision, Limiter, RateLimits } from '../ratelimit/index.ts'
 import type { CompiledRoute, RouteTable } from '../rules/index.ts'
@@ -136,6 +136,9 @@ export function createDecider(deps: DeciderDeps): Decide {
     } catch (err) {
       return refused(err)
     }
+    // Whichever door asks, gatehouse's own endpoints are never a route's: the door that serves
+    // one (forward-auth) answers it before deciding, and anything else there is unknown.
+    if (isReservedPath(target.path)) return deny('not_found', RESERVED_NOT_FOUND)
     const match = routes.match(method, target.path)
     if (match.kind === 'not-found') return deny('not_found', problems.notFound())
     if (match.kind === 'method-not-allowed') {
@@ -162,6 +165,7 @@ export function createDecider(deps: DeciderDeps): Decide {
 }
 
 const REFUSED: ReadonlySet<string> = new Set(REFUSED_METHODS)
+const RESERVED_NOT_FOUND = problems.notFound(`No gatehouse endpoint here (paths under ${RESERVED_PREFIX}/ are reserved)`)
 const WWW_AUTHENTICATE = ['www-authenticate', 'Bearer realm="gatehouse"']
 
 function deny(reason: DenyReason, problem: Problem, headers: readonly string[] = []): Deny {

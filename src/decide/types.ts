@@ -1,4 +1,5 @@
-import type { CredentialErrorCode, Identity, OrgMembership } from '../authn/index.ts'
+import type { CredentialErrorCode } from '../authn/index.ts'
+import type { Identity, OrgMembership } from '../identity/index.ts'
 import type { Forwarded, NormalizedTarget, Problem } from '../http/index.ts'
 import type { LimitDecision } from '../ratelimit/index.ts'
 import type { CompiledRoute } from '../rules/index.ts'

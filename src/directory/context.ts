@@ -1,5 +1,5 @@
 import type { ApiKeyPrefixes } from '../apikeys/index.ts'
-import type { RoleTable } from '../authz/index.ts'
+import type { RoleTable } from '../identity/index.ts'
 import type { Store } from '../store/index.ts'
 
 /**

@@ -5,7 +5,5 @@ export type { DirectoryOperations, DirectoryOperationsOptions } from './operatio
 export type { AccessTokenIssuer, ApiKeySettings, AuditEvent, DirectoryChange } from './context.ts'
 export { EXPIRATION_DAYS } from './api-keys.ts'
 export type { ApiKeyListQuery, KeyPatchInput, NewKeyInput, ValidatedKey, ValidationKind } from './api-keys.ts'
-export { AccessTokenError, ApiKeyRefusedError, ConflictError, InvalidInputError, NotFoundError } from './errors.ts'
+export { ApiKeyRefusedError, ConflictError, InvalidInputError, NotFoundError } from './errors.ts'
 export type { ApiKeyRefusal } from './errors.ts'
-export { toOrgMemberInfo } from './org-member-info.ts'
-export type { OrgMemberInfo } from './org-member-info.ts'

@@ -1,9 +1,9 @@
-import type { AdminDeps } from '../admin/index.ts'
-import { createRoleTable } from '../authz/index.ts'
-import type { RoleTable } from '../authz/index.ts'
+import { createRoleTable } from '../identity/index.ts'
+import type { RoleTable } from '../identity/index.ts'
 import type { LoadedConfig } from '../config/index.ts'
 import { createLocalIssuer } from '../issuer/index.ts'
 import type { LocalIssuer } from '../issuer/index.ts'
+import type { ApiKeySettings } from './context.ts'
 import { openStore } from '../store/index.ts'
 import type { Store } from '../store/index.ts'
 
@@ -12,12 +12,10 @@ export type Directory = {
   store: Store
   roles: RoleTable
   localIssuer?: LocalIssuer
-  /** What the admin API needs of it; the listener adds the key, probes and change events. */
-  adminDeps: AdminDeps
+  /** The API-key settings of the config (prefixes). */
+  apiKeys: ApiKeySettings
   close(): Promise<void>
 }
-
-const NO_KEYS = Object.freeze({ keys: [] })
 
 export type OpenDirectoryOptions = {
   /** Where a fixed-up problem of the store's files is told (a store file readable by others). */
@@ -39,15 +37,7 @@ export async function openDirectory(loaded: LoadedConfig, options: OpenDirectory
       store,
       roles,
       localIssuer,
-      adminDeps: {
-        jwks: () => NO_KEYS,
-        checks: [],
-        store,
-        roles,
-        tokens: localIssuer,
-        accessTokenJwks: localIssuer?.jwks,
-        apiKeys: { prefixes: config.apiKeys.prefixes },
-      },
+      apiKeys: { prefixes: config.apiKeys.prefixes },
       close: () => store.close(),
     }
   } catch (err) {

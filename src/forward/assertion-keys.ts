@@ -2,7 +2,7 @@ import { createHash, createPrivateKey, createSecretKey } from 'node:crypto'
 import type { JsonWebKey, KeyObject } from 'node:crypto'
 import { calculateJwkThumbprint, exportJWK, generateKeyPair } from 'jose'
 import type { JSONWebKeySet, JWK } from 'jose'
-import { deepFreeze } from '../authn/index.ts'
+import { deepFreeze } from '../identity/index.ts'
 import { createAssertionKeyFile, readAssertionKeyFile, replaceAssertionKeyFile } from './assertion-keys-file.ts'
 import type { AssertionKeyFile, StoredAssertionKey } from './assertion-keys-file.ts'
 

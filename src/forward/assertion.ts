@@ -1,7 +1,8 @@
 import { createHmac, sign as signBytes } from 'node:crypto'
 import type { KeyObject } from 'node:crypto'
 import { LRUCache } from 'lru-cache'
-import type { Identity } from '../authn/index.ts'
+import { subjectOf } from '../identity/index.ts'
+import type { Identity } from '../identity/index.ts'
 import type { AssertionAlgorithm, AssertionKeys } from './assertion-keys.ts'
 
 export type AssertionSignerOptions = {
@@ -142,15 +143,4 @@ function signatureFunction(algorithm: AssertionAlgorithm, key: KeyObject): (inpu
 
 function base64url(text: string): string {
   return Buffer.from(text).toString('base64url')
-}
-
-function subjectOf(identity: Identity): string | undefined {
-  switch (identity.principal) {
-    case 'user':
-      return identity.user?.userId
-    case 'org':
-      return identity.org?.orgId
-    case 'service':
-      return identity.apiKey?.id
-  }
 }

@@ -1,4 +1,4 @@
-import type { Identity } from '../authn/index.ts'
+import type { Identity } from '../identity/index.ts'
 import { encodeHeaderValue } from '../http/index.ts'
 
 /**

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { BlockList, isIP, isIPv4, isIPv6 } from 'node:net'
-import type { Network } from '../config/index.ts'
+import type { Network } from './networks.ts'
 
 export type HeaderPolicy = {
   /** Prefix of the identity headers gatehouse sets, e.g. `X-Gatehouse-`. */
@@ -221,19 +221,10 @@ function entryAddress(entry: string): string | undefined {
  * could choose the client address that rate limits are keyed on.
  */
 export function createForwardedHeaders(trustProxy: readonly Network[]): (input: ForwardedInput) => Forwarded {
-  const trusted = new BlockList()
-  for (const network of trustProxy) trusted.addSubnet(network.address, network.prefix, network.family)
-  // BlockList.check costs about 1.7 µs a call here; peers and proxies repeat, so answers are remembered.
-  const isTrusted =
-    trustProxy.length === 0
-      ? () => false
-      : remembered((address) => {
-          const family = isIP(address)
-          return family !== 0 && trusted.check(address, family === 4 ? 'ipv4' : 'ipv6')
-        }, 4096)
+  const isTrusted = createTrustCheck(trustProxy)
 
   return (input) => {
-    const peer = input.remoteAddress === undefined ? '' : unmap(input.remoteAddress)
+    const peer = peerAddress(input.remoteAddress)
     if (!isTrusted(peer)) {
       const host = isWellFormedHost(input.host) ? input.host : ''
       return {
@@ -263,6 +254,31 @@ export function createForwardedHeaders(trustProxy: readonly Network[]): (input: 
       clientIp: clientAddress(chain, peer, isTrusted),
     }
   }
+}
+
+/**
+ * Whether an address (a peer, an X-Forwarded-For entry; IPv4-mapped IPv6 already unmapped) is in
+ * `trustProxy`. BlockList.check costs about 1.7 µs a call here; peers and proxies repeat, so
+ * answers are remembered.
+ */
+function createTrustCheck(trustProxy: readonly Network[]): (address: string) => boolean {
+  if (trustProxy.length === 0) return () => false
+  const trusted = new BlockList()
+  for (const network of trustProxy) trusted.addSubnet(network.address, network.prefix, network.family)
+  return remembered((address) => {
+    const family = isIP(address)
+    return family !== 0 && trusted.check(address, family === 4 ? 'ipv4' : 'ipv6')
+  }, 4096)
+}
+
+function peerAddress(remoteAddress: string | undefined): string {
+  return remoteAddress === undefined ? '' : unmap(remoteAddress)
+}
+
+/** Whether the direct peer (`socket.remoteAddress`) is a `trust_proxy` entry: the same test the forwarding headers get. */
+export function createTrustedPeerCheck(trustProxy: readonly Network[]): (remoteAddress: string | undefined) => boolean {
+  const isTrusted = createTrustCheck(trustProxy)
+  return (remoteAddress) => isTrusted(peerAddress(remoteAddress))
 }
 
 function isPort(text: string): boolean {

@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http'
 import { foldName, isWellFormedHost } from './headers.ts'
 import { ProblemError, problems } from './problem.ts'
 
@@ -107,4 +108,12 @@ export function singleQueryParam(query: string, name: string): string | undefine
   const values = new URLSearchParams(query).getAll(name)
   if (values.length > 1) refuse(`The query parameter ${name} was given more than once`)
   return values[0]
+}
+
+/**
+ * Whether a request announced a body (chunked, or a Content-Length other than 0). For answers
+ * written without a decision's `body`: reading `req.headers` makes Node build the whole object.
+ */
+export function declaresBody(req: IncomingMessage): boolean {
+  return req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0'
 }

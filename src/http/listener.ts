@@ -26,7 +26,7 @@ export type GracefulServer = {
  * every idle connection at the instant of SIGTERM (what `server.close()` does since Node 19) resets
  * requests that clients had just written on reused sockets: measured 3–22 resets of 30.
  */
-export const IDLE_GRACE_MS = 300
+const IDLE_GRACE_MS = 300
 
 // Node checks header and request deadlines on this period (default 30 s), so it bounds their precision.
 const CHECK_INTERVAL_MS = 1000

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import type { Redis } from 'ioredis'
-import type { InvalidationBus, InvalidationEvent } from './index.ts'
+import type { InvalidationBus, InvalidationEvent } from './bus.ts'
 
-export const DEFAULT_INVALIDATION_CHANNEL = 'gatehouse:invalidate'
+const DEFAULT_INVALIDATION_CHANNEL = 'gatehouse:invalidate'
 
 export type RedisInvalidationBusOptions = {
   publisher: Redis
@@ -112,5 +112,3 @@ export function createRedisInvalidationBus(options: RedisInvalidationBusOptions)
     },
   }
 }
-
-export const createInvalidationBus = createRedisInvalidationBus

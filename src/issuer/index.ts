@@ -1,2 +1,5 @@
+export { AccessTokenError } from './errors.ts'
+export { toOrgMemberInfo } from './org-member-info.ts'
+export type { OrgMemberInfo } from './org-member-info.ts'
 export { createLocalIssuer } from './local-issuer.ts'
 export type { LocalIssuer, LocalIssuerAlgorithm, MintRequest } from './local-issuer.ts'

@@ -1,11 +1,11 @@
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, SignJWT } from 'jose'
 import type { CryptoKey, JSONWebKeySet, JWK, JWTVerifyGetKey } from 'jose'
 // The directory's leaf modules, not its index: the directory opens this issuer.
-import { AccessTokenError } from '../directory/errors.ts'
-import { toOrgMemberInfo } from '../directory/org-member-info.ts'
+import { AccessTokenError } from './errors.ts'
+import { toOrgMemberInfo } from './org-member-info.ts'
 import { InvalidTokenError, KeySourceUnavailableError } from '../authn/index.ts'
-import type { Identity, LocalIssuerVerifier } from '../authn/index.ts'
-import type { RoleTable } from '../authz/index.ts'
+import type { LocalIssuerVerifier } from '../authn/index.ts'
+import type { Identity, RoleTable } from '../identity/index.ts'
 import { StoreUnavailableError } from '../store/index.ts'
 import type { Store, StoredSigningKey, User } from '../store/index.ts'
 

@@ -1,5 +1,7 @@
-import type { Identity } from '../authn/index.ts'
-import type { GatehouseConfig, RateSpec } from '../config/index.ts'
+import { SUBJECT_KIND, subjectOf } from '../identity/index.ts'
+import type { Identity } from '../identity/index.ts'
+import type { GatehouseConfig } from '../config/index.ts'
+import type { RateSpec } from '../units/index.ts'
 import type { CompiledRoute } from '../rules/index.ts'
 import type { Budget } from './limiter.ts'
 
@@ -19,7 +21,7 @@ export function budgetsFor(
   limits: RateLimits,
 ): Budget[] {
   const budgets: Budget[] = []
-  const subject = identity ? subjectOf(identity) : `ip:${clientIp}`
+  const subject = identity ? `${SUBJECT_KIND[identity.principal]}:${subjectOf(identity) ?? 'unknown'}` : `ip:${clientIp}`
   if (identity?.user && limits.user) budgets.push({ key: `user:${identity.user.userId}`, spec: limits.user, name: 'user' })
   const orgId = identity?.activeOrg?.orgId ?? identity?.org?.orgId
   if (orgId && limits.org) budgets.push({ key: `org:${orgId}`, spec: limits.org, name: 'org' })
@@ -42,12 +44,4 @@ function perMinute(limit: number): RateSpec {
   let spec = perMinuteSpecs.get(limit)
   if (!spec) perMinuteSpecs.set(limit, (spec = { limit, windowMs: 60_000, text: `${limit}/1m` }))
   return spec
-}
-
-function subjectOf(identity: Identity): string {
-  if (identity.user) return `user:${identity.user.userId}`
-  if (identity.org) return `org:${identity.org.orgId}`
-  // A service token's client: each client its own budget, as each generic key has.
-  if (identity.clientId !== undefined) return `client:${identity.clientId}`
-  return `key:${identity.apiKey?.id ?? 'unknown'}`
 }

@@ -1,4 +1,4 @@
-import type { RateSpec } from '../config/units.ts'
+import type { RateSpec } from '../units/index.ts'
 import type { Budget, LimitDecision } from './limiter.ts'
 
 const US_PER_MS = 1000

@@ -1,4 +1,4 @@
-import type { RateSpec } from '../config/units.ts'
+import type { RateSpec } from '../units/index.ts'
 
 /** One budget a request draws on. */
 export type Budget = {

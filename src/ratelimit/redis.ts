@@ -2,8 +2,8 @@ import type { Redis } from 'ioredis'
 import { emissionInterval, gcraDecisions } from './gcra.ts'
 import type { Budget, LimitDecision, Limiter } from './limiter.ts'
 import type { MemoryLimiter } from './memory.ts'
-import { formatDuration } from '../config/units.ts'
-import type { RateSpec } from '../config/units.ts'
+import { formatDuration } from '../units/index.ts'
+import type { RateSpec } from '../units/index.ts'
 
 export type RedisLimiterState = 'redis' | 'fallback'
 

@@ -1,6 +1,25 @@
-import { DEFAULT_METHODS } from '../config/schema.ts'
-import type { AuthKind, CredentialKind, RouteConfig } from '../config/schema.ts'
-import type { RateSpec } from '../config/units.ts'
+import type { RateSpec } from '../units/index.ts'
+import { DEFAULT_METHODS } from './vocabulary.ts'
+import type { AuthKind, CredentialKind } from './vocabulary.ts'
+import { RESERVED_PREFIX, RESERVED_SEGMENT } from './reserved.ts'
+
+/** One rule of the config's `routes:` list, as parsed (methods upper-cased, durations in ms). */
+export type RouteRule = {
+  path: string
+  methods?: readonly string[]
+  auth: AuthKind
+  org_id?: OrgIdSource
+  role?: string
+  min_role?: string
+  permission?: string
+  all_permissions?: readonly string[]
+  credentials?: readonly CredentialKind[]
+  scopes?: readonly string[]
+  issuers?: readonly string[]
+  rate_limit?: RateSpec
+  request_timeout?: number
+  pass_credentials: boolean
+}
 
 /** One path segment of a route pattern; a literal's `match` is its text as compared (folded unless case-sensitive). */
 type Segment = { kind: 'literal'; text: string; match: string } | { kind: 'param'; name: string }
@@ -131,7 +150,7 @@ const LITERAL = /^(?:[A-Za-z0-9\-._~]|%[89A-F][0-9A-F])*$/
 
 /** Compiles the route list; problems name the rule index and key for the config loader to locate. */
 export function compileRoutes(
-  configs: readonly RouteConfig[],
+  configs: readonly RouteRule[],
   options: RouteTableOptions = { caseSensitive: false },
 ): { table: RouteTable; problems: RouteProblem[] } {
   const problems: RouteProblem[] = []
@@ -149,11 +168,14 @@ export function compileRoutes(
   return { table: new RouteTable(routes, options), problems }
 }
 
-function compileRoute(config: RouteConfig, index: number, options: RouteTableOptions, problems: RouteProblem[]): CompiledRoute {
+function compileRoute(config: RouteRule, index: number, options: RouteTableOptions, problems: RouteProblem[]): CompiledRoute {
   const raw = config.path.split('/').slice(1)
   const rest = raw.at(-1) === '*'
   const segments: Segment[] = []
   const seen = new Set<string>()
+  if (raw[0]?.toLowerCase() === RESERVED_SEGMENT) {
+    problems.push({ index, key: 'path', message: `paths under ${RESERVED_PREFIX}/ are reserved for gatehouse's own endpoints` })
+  }
   for (const text of rest ? raw.slice(0, -1) : raw) {
     const param = PARAM.exec(text)
     if (param) {

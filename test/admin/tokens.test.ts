@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { afterEach, beforeEach, describe, it } from 'node:test'
-import { AccessTokenError } from '../../src/admin/index.ts'
+import { AccessTokenError } from '../../src/issuer/index.ts'
 import { assertProblem, harness } from './harness.ts'
 import type { Harness } from './harness.ts'
 

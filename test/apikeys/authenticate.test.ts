@@ -1,13 +1,8 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import {
-  createApiKeyAuthenticator,
-  DEFAULT_PREFIXES,
-  generateApiKeySecret,
-  InvalidApiKeyError,
-  parseApiKeySecret,
-} from '../../src/apikeys/index.ts'
-import { createRoleTable } from '../../src/authz/index.ts'
+import { createApiKeyAuthenticator, generateApiKeySecret, InvalidApiKeyError, parseApiKeySecret } from '../../src/apikeys/index.ts'
+import { DEFAULT_PREFIXES } from '../../src/config/index.ts'
+import { createRoleTable } from '../../src/identity/index.ts'
 import { createSqliteStore } from '../../src/store/index.ts'
 import type { Store } from '../../src/store/index.ts'
 

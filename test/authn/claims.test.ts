@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { createClaimsMapper, InvalidTokenError, oidcIdentity, propelauthIdentity } from '../../src/authn/index.ts'
-import type { OrgMembership } from '../../src/authn/index.ts'
+import type { OrgMembership } from '../../src/identity/index.ts'
 import { ROLES, issuerConfig } from './fixtures.ts'
 
 // The claims of a PropelAuth access token as documented in reference/api-semantics.md (a).

@@ -2,7 +2,7 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT } from 'jose'
 import type { CryptoKey, JWK, JWTPayload } from 'jose'
-import { createRoleTable } from '../../src/authz/index.ts'
+import { createRoleTable } from '../../src/identity/index.ts'
 import type { IssuerConfig } from '../../src/config/index.ts'
 
 export const ISSUER = 'https://auth.example.com'

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { createTokenVerifier } from '../../src/authn/index.ts'
-import type { Identity } from '../../src/authn/index.ts'
-import { authorize, createRoleTable } from '../../src/authz/index.ts'
+import { authorize } from '../../src/authz/index.ts'
 import { configWarnings, parseConfig } from '../../src/config/index.ts'
 import { ProblemError } from '../../src/http/index.ts'
+import { createRoleTable } from '../../src/identity/index.ts'
+import type { Identity } from '../../src/identity/index.ts'
 import { createKey, nowSeconds, pemOf, sign } from './fixtures.ts'
 
 // Tokens in each provider's documented shape (docs/IDENTITY_PROVIDERS.md cites the sources),

@@ -56,6 +56,7 @@ const DEFAULTS = {
   redis: undefined,
   store: { url: 'sqlite:./data/gatehouse.db', queryTimeoutMs: 5_000, connectTimeoutMs: 5_000, poolSize: 10 },
   log: { level: 'info', accessLog: true },
+  forwardAuth: { enabled: false },
 }
 
 function parsedDefaults(text: string): unknown {
@@ -76,7 +77,9 @@ describe('config defaults', () => {
   })
 
   it('fills the keys of sections written empty with the same defaults', () => {
-    const empty = ['server', 'admin', 'tokens', 'rate_limits', 'identity', 'api_keys', 'store', 'log'].map((s) => `${s}: {}\n`).join('')
+    const empty = ['server', 'admin', 'tokens', 'rate_limits', 'identity', 'api_keys', 'store', 'log', 'forward_auth']
+      .map((s) => `${s}: {}\n`)
+      .join('')
     const nested = 'tokens:\n  cache: {}\n  jwks: {}\napi_keys:\n  prefixes: {}\n  cache: {}\nidentity:\n  assertion: {}\n'
     assert.deepEqual(parsedDefaults(UPSTREAM + ROUTES + empty), DEFAULTS)
     assert.deepEqual(parsedDefaults(UPSTREAM + ROUTES + nested), DEFAULTS)

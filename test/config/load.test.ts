@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { ConfigError, configWarnings, formatDuration, loadConfig, parseConfig, parseDuration } from '../../src/config/index.ts'
+import { ConfigError, configWarnings, loadConfig, parseConfig } from '../../src/config/index.ts'
+import { formatDuration, parseDuration } from '../../src/units/index.ts'
 
 const BASE = `upstream:
   url: http://127.0.0.1:3000
@@ -167,6 +168,27 @@ describe('loadConfig', () => {
     assert.equal(bound.config.identity.assertion.ttlMs, 5_000)
     const lines = problemsOf(BASE + '  - { path: /x, auth: none }\nidentity:\n  assertion:\n    ttl: 4s\n')
     assert.match(lines[0]!, /^gh\.yaml:\d+:\d+ identity\.assertion\.ttl: ttl must be at least 5s/)
+  })
+
+  it('refuses a route under the reserved /.gatehouse/ prefix in any letter case, at its line and key', () => {
+    const text =
+      BASE + '  - { path: /.gatehouse/auth, auth: none }\n  - path: /.GateHouse/*\n    auth: user\n  - { path: /x, auth: none }\n'
+    assert.deepEqual(problemsOf(text), [
+      "gh.yaml:11:7 routes[0].path: paths under /.gatehouse/ are reserved for gatehouse's own endpoints",
+      "gh.yaml:12:5 routes[1].path: paths under /.gatehouse/ are reserved for gatehouse's own endpoints",
+    ])
+    // A wildcard or parameter would match the prefix, but the prefix is answered before any route.
+    const { routes } = parseConfig(BASE + '  - { path: /:tenant/auth, auth: none }\n  - { path: /*, auth: none }\n', 'gh.yaml', {})
+    assert.equal(routes.routes.length, 2)
+  })
+
+  it('refuses forward_auth without a trusted proxy to answer, at forward_auth.enabled', () => {
+    const text = BASE + '  - { path: /x, auth: none }\nforward_auth:\n  enabled: true\n'
+    assert.deepEqual(problemsOf(text), [
+      'gh.yaml:13:3 forward_auth.enabled: forward_auth answers only trusted proxies: list the ingress address in server.trust_proxy',
+    ])
+    const { config } = parseConfig(text + 'server:\n  trust_proxy: [10.0.0.5]\n', 'gh.yaml', {})
+    assert.equal(config.forwardAuth.enabled, true)
   })
 
   it('refuses trust_proxy entries that are not an address or CIDR, at their line, with the parser start uses', () => {

@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose'
-import type { Identity } from '../../src/authn/identity.ts'
+import type { Identity } from '../../src/identity/index.ts'
 import { createAssertionSigner } from '../../src/forward/assertion.ts'
 import { loadOrCreateAssertionKeys, rotateAssertionKeys } from '../../src/forward/assertion-keys.ts'
 

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { parseCidr } from '../../src/config/index.ts'
-import { createForwardedHeaders, createInboundHeaderFilter, encodeHeaderValue } from '../../src/http/index.ts'
+import { createForwardedHeaders, createInboundHeaderFilter, encodeHeaderValue, parseCidr } from '../../src/http/index.ts'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { Redis } from 'ioredis'
 import { redisUnavailable } from '../support/services.ts'
-import { createInvalidationBus, createLocalInvalidationBus } from '../../src/invalidation/index.ts'
+import { createRedisInvalidationBus, createLocalInvalidationBus } from '../../src/invalidation/index.ts'
 import type { InvalidationEvent } from '../../src/invalidation/index.ts'
 
 const url = process.env.GATEHOUSE_TEST_REDIS_URL
@@ -31,8 +31,8 @@ describe('redis invalidation bus', { skip: reason }, () => {
   const got: { a: InvalidationEvent[]; b: InvalidationEvent[] } = { a: [], b: [] }
   let onB: ((e: InvalidationEvent) => void) | undefined
   let malformed = 0
-  let busA: ReturnType<typeof createInvalidationBus>
-  let busB: ReturnType<typeof createInvalidationBus>
+  let busA: ReturnType<typeof createRedisInvalidationBus>
+  let busB: ReturnType<typeof createRedisInvalidationBus>
   let raw: Redis
 
   before(async () => {
@@ -40,8 +40,8 @@ describe('redis invalidation bus', { skip: reason }, () => {
     const pubB = new Redis(url!)
     raw = new Redis(url!)
     clients.push(pubA, pubA.duplicate(), pubB, pubB.duplicate(), raw)
-    busA = createInvalidationBus({ publisher: pubA, subscriber: clients[1]!, channel, onMessage: (e) => got.a.push(e) })
-    busB = createInvalidationBus({
+    busA = createRedisInvalidationBus({ publisher: pubA, subscriber: clients[1]!, channel, onMessage: (e) => got.a.push(e) })
+    busB = createRedisInvalidationBus({
       publisher: pubB,
       subscriber: clients[3]!,
       channel,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import type { Identity } from '../../src/authn/index.ts'
-import type { RateSpec } from '../../src/config/index.ts'
+import type { Identity } from '../../src/identity/index.ts'
+import type { RateSpec } from '../../src/units/index.ts'
 import { budgetsFor } from '../../src/ratelimit/index.ts'
 import type { RateLimits } from '../../src/ratelimit/index.ts'
 
@@ -58,8 +58,8 @@ describe('budgetsFor', () => {
 
   it('a service token draws on the generic budget keyed by its client, each client its own', () => {
     const client = (clientId: string): Identity => ({ principal: 'service', method: 'token', orgs: {}, clientId, scopes: [] })
-    assert.deepEqual(keyed(limitedRoute, client('billing')), ['generic client:billing 50', 'route route:3:client:billing 5'])
-    assert.deepEqual(keyed(plain, client('reports')), ['generic client:reports 50'])
+    assert.deepEqual(keyed(limitedRoute, client('billing')), ['generic key:billing 50', 'route route:3:key:billing 5'])
+    assert.deepEqual(keyed(plain, client('reports')), ['generic key:reports 50'])
   })
 
   it('an anonymous caller draws on the anonymous budget by client address, except on auth: none routes', () => {

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { createMemoryLimiter, rateLimitHeaders } from '../../src/ratelimit/index.ts'
-import type { RateSpec } from '../../src/config/units.ts'
+import type { RateSpec } from '../../src/units/index.ts'
 
 const T0 = 1_700_000_000_000
 const user: RateSpec = { limit: 600, windowMs: 60_000, text: '600/1m' }

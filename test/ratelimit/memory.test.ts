@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { createMemoryLimiter } from '../../src/ratelimit/index.ts'
-import type { RateSpec } from '../../src/config/units.ts'
+import type { RateSpec } from '../../src/units/index.ts'
 
 const perMinute: RateSpec = { limit: 100, windowMs: 60_000, text: '100/1m' }
 const T0 = 1_700_000_000_000

@@ -9,7 +9,7 @@ import { redisUnavailable } from '../support/services.ts'
 import { startTcpProxy } from '../support/tcp-proxy.ts'
 import { createMemoryLimiter, createRedisLimiter } from '../../src/ratelimit/index.ts'
 import type { RedisLimiterState } from '../../src/ratelimit/index.ts'
-import type { RateSpec } from '../../src/config/units.ts'
+import type { RateSpec } from '../../src/units/index.ts'
 
 const url = process.env.GATEHOUSE_TEST_REDIS_URL
 const reason = await redisUnavailable('Redis rate-limit tests')

@@ -1,6 +1,5 @@
 import { connect, createServer } from 'node:net'
-import type { Server, Socket } from 'node:net'
-import type { AddressInfo } from 'node:net'
+import type { AddressInfo, Server, Socket } from 'node:net'
 
 /** One request exactly as its bytes arrived at the upstream. */
 export type RawReceived = {

@@ -49,7 +49,8 @@ export async function startRedisServer(port?: number): Promise<{ port: number; u
   }
 }
 
-function canConnect(port: number): Promise<boolean> {
+/** Whether something accepts connections on 127.0.0.1:`port`. */
+export function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1')
     socket.once('connect', () => {

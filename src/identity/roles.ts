@@ -1,4 +1,5 @@
-import type { RoleConfig } from '../config/schema.ts'
+/** A role as configured (`roles:`): its name and the permissions it grants itself. */
+export type RoleDefinition = { name: string; permissions: readonly string[] }
 
 /**
  * The configured role hierarchy, highest first. Computes what PropelAuth precomputes into
@@ -14,7 +15,7 @@ export type RoleTable = {
   readonly names: readonly string[]
 }
 
-export function createRoleTable(roles: readonly RoleConfig[]): RoleTable {
+export function createRoleTable(roles: readonly RoleDefinition[]): RoleTable {
   const names = roles.map((r) => r.name)
   // Frozen and shared by every identity that holds the role: one array per role, not per caller.
   const inherited = new Map<string, readonly string[]>()

@@ -1,4 +1,4 @@
-import type { RoleTable } from '../authz/index.ts'
+import type { RoleTable } from '../identity/index.ts'
 import type { Membership, Org } from '../store/index.ts'
 
 /** PropelAuth's org_member_info: in access tokens and in the admin API's user views alike. */

@@ -1,0 +1,1 @@
+export { DIRECTORY_USAGE, runDirectoryCommand } from './manage.ts'

@@ -1,0 +1,28 @@
+import type { Allow } from '../decide/index.ts'
+import type { AssertionSigner } from './assertion.ts'
+import { createIdentityHeaders } from './identity-headers.ts'
+
+export type IdentityFieldsOptions = { identityPrefix: string; assertionHeader: string; signer: AssertionSigner }
+
+/**
+ * What tells the upstream who an allowed request is from: the identity headers and the signed
+ * assertion, as a flat [name, value, ...] list (empty for an anonymous request). The proxy sends
+ * them upstream itself; forward-auth answers them for the ingress to copy. `method` is the
+ * request's own method, which a bound assertion (`htm`) names.
+ */
+export function createIdentityFields(options: IdentityFieldsOptions): (allowed: Allow, method: string) => string[] {
+  const { assertionHeader, signer } = options
+  const identityHeaders = createIdentityHeaders(options.identityPrefix)
+  return (allowed, method) => {
+    const { identity, target, forwarded } = allowed
+    if (!identity) return []
+    const fields = identityHeaders(identity)
+    fields.push(
+      assertionHeader,
+      signer.bindsRequests
+        ? signer.signBound(identity, { method, path: target.path + target.query, requestId: forwarded.requestId })
+        : signer.sign(identity, allowed.authenticated),
+    )
+    return fields
+  }
+}

@@ -1,0 +1,6 @@
+export type { ApiKeyType, AuthMethod, Identity, IdentityApiKey, IdentityUser, OrgMembership, Principal } from './identity.ts'
+export { VERIFIED_BY } from './identity.ts'
+export { createRoleTable } from './roles.ts'
+export type { RoleDefinition, RoleTable } from './roles.ts'
+export { emptyOrgs, orgMembership, SUBJECT_KIND, subjectOf } from './membership.ts'
+export { deepFreeze } from './freeze.ts'
