@@ -267,12 +267,14 @@ roles: [{ name: Admin }]
 tokens:
   issuers:
     - { issuer: "${CLERK}", public_key: k, claims: clerk, role_map: { "org:billing": Billing } }
-    - { issuer: "${KEYCLOAK}", public_key: k, claims: keycloak }
+    - { issuer: "${KEYCLOAK}", public_key: k, claims: keycloak, audience: api }
+    - { issuer: "${AUTH0}", public_key: k, claims: auth0, oidc: { org_role: "https://example.com/roles" } }
 routes: [{ path: /x, auth: none }]
 `
   const warnings = configWarnings(parseConfig(yaml, 'w.yaml', {}).config)
   assert.deepEqual(warnings, [
     `tokens.issuers[0] (${CLERK}): role_map maps "org:billing" to "Billing", which roles: does not define; it passes no role check`,
+    `tokens.issuers[2] (${AUTH0}): claims: auth0 without audience: an ID token for another client would pass; set audience`,
   ])
   const none = configWarnings(
     parseConfig(yaml.replace('roles: [{ name: Admin }]\n', '').replace(', role_map: { "org:billing": Billing }', ''), 'w.yaml', {}).config,
@@ -280,6 +282,8 @@ routes: [{ path: /x, auth: none }]
   assert.deepEqual(none, [
     `tokens.issuers[0] (${CLERK}): claims: clerk maps the token's roles to roles: but none are defined; no token passes a role check`,
     `tokens.issuers[1] (${KEYCLOAK}): claims: keycloak maps the token's roles to roles: but none are defined; no token passes a role check`,
+    `tokens.issuers[2] (${AUTH0}): claims: auth0 without audience: an ID token for another client would pass; set audience`,
+    `tokens.issuers[2] (${AUTH0}): claims: auth0 maps the token's roles to roles: but none are defined; no token passes a role check`,
   ])
 })
 
