@@ -52,6 +52,7 @@ export function accessLogFields(req: IncomingMessage, outcome: AccessOutcome, st
     duration_ms: Math.round((performance.now() - startedMs) * 1000) / 1000,
     route: outcome.route?.pattern,
     user_id: outcome.identity?.user?.userId,
+    client_id: outcome.identity?.clientId,
     org_id: outcome.identity?.activeOrg?.orgId ?? outcome.identity?.org?.orgId,
     request_id: outcome.requestId,
     reason: outcome.reason,

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util'
+import { probeIssuer } from './authn/index.ts'
 import { ConfigError, configWarnings, loadConfig } from './config/index.ts'
 import type { LoadedConfig } from './config/index.ts'
 import { DIRECTORY_USAGE, runDirectoryCommand } from './commands/index.ts'
@@ -10,7 +11,8 @@ const USAGE = `usage: gatehouse <command> [--config FILE]
 
 commands:
   start   run the gateway and admin listeners
-  check   validate the config and print the compiled route table
+  check   validate the config and print the compiled route table; with --online, also fetch
+          each issuer's discovery document and JWKS and report what they offer
   demo    run an echo upstream behind gatehouse with a demo user, org and token
 ${DIRECTORY_USAGE}
 
@@ -25,7 +27,7 @@ export async function main(argv: string[]): Promise<number> {
     parsed = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
+      options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, online: { type: 'boolean' } },
     })
   } catch (err) {
     console.error(`${(err as Error).message}\n\n${USAGE}`)
@@ -39,7 +41,7 @@ export async function main(argv: string[]): Promise<number> {
   const file = configFile(argv)
   switch (command) {
     case 'check':
-      return check(file)
+      return check(file, parsed.values.online === true)
     case 'start':
       return start(file)
     default:
@@ -63,13 +65,38 @@ function load(file: string): LoadedConfig | undefined {
   }
 }
 
-function check(file: string): number {
+async function check(file: string, online: boolean): Promise<number> {
   const loaded = load(file)
   if (!loaded) return 1
   console.log(`${file}: valid, ${loaded.routes.routes.length} routes (first match wins; anything else is denied)`)
   console.log(formatRouteTable(loaded.routes.routes))
   for (const warning of configWarnings(loaded.config)) console.warn(`warning: ${warning}`)
-  return 0
+  return online ? checkOnline(loaded) : 0
+}
+
+/** Fetches each remote issuer's keys as start would, and fails when one cannot be had or none of its keys fits the pinned algorithms. */
+async function checkOnline(loaded: LoadedConfig): Promise<number> {
+  const remote = loaded.config.tokens.issuers.filter((issuer) => issuer.jwksUrl || issuer.discovery)
+  const probes = await Promise.all(remote.map((issuer) => probeIssuer(issuer, { timeoutMs: loaded.config.tokens.jwks.timeoutMs })))
+  let failed = false
+  for (const probe of probes) {
+    console.log(`issuer ${probe.issuer}`)
+    if (probe.discoveryUrl) console.log(`  discovery: ${probe.discoveryUrl}`)
+    if (probe.jwksUrl)
+      console.log(
+        `  jwks: ${probe.jwksUrl}${probe.keyCount === undefined ? '' : ` (${probe.keyCount} ${probe.keyCount === 1 ? 'key' : 'keys'})`}`,
+      )
+    console.log(`  algorithms offered: ${probe.offered.join(', ') || 'none stated'}; pinned: ${probe.pinned.join(', ')}`)
+    if (probe.error) {
+      console.error(`  error: ${probe.error}`)
+      failed = true
+    } else if (probe.offered.length > 0 && !probe.offered.some((alg) => probe.pinned.includes(alg))) {
+      console.error('  error: none of the algorithms offered is pinned: every token of this issuer would be refused')
+      failed = true
+    }
+  }
+  if (probes.length === 0) console.log('no issuer with jwks_url or discovery to fetch')
+  return failed ? 1 : 0
 }
 
 export function formatRouteTable(routes: readonly CompiledRoute[]): string {

@@ -181,7 +181,8 @@ async function build(
     ...adminDepsOf(directory),
     jwks: () => keys.jwks(),
     checks: [
-      { name: 'token_keys', ready: () => verifier.ready() },
+      // Names each issuer whose keys cannot be had yet and why: a discovery or JWKS outage at start.
+      { name: 'token_keys', ready: () => verifier.ready(), detail: () => ({ unready: verifier.unready() }) },
       // Falling back to local limits keeps serving, so it is reported but not unready.
       ...(redisLimiter ? [{ name: 'redis', ready: () => true, detail: () => ({ rate_limits: redisLimiter.state() }) }] : []),
     ],

@@ -3,6 +3,11 @@ import type { Identity, IdentityUser, OrgMembership, RoleTable } from '../identi
 import type { IssuerConfig } from '../config/index.ts'
 import { InvalidTokenError } from './errors.ts'
 import { isRecord, nonEmptyString } from './json.ts'
+import type { Claims } from './json.ts'
+import { clerkIdentity, keycloakIdentity } from './provider-claims.ts'
+import { serviceIdentity, serviceTokenRule, tokenScopes } from './service-tokens.ts'
+import { createRoleResolver, membershipFromRoles, stringList } from './token-roles.ts'
+import type { RoleResolver } from './token-roles.ts'
 
 /**
  * Verified JWT payloads → Identity. Claims are signed, but still read defensively: a field of the
@@ -11,16 +16,50 @@ import { isRecord, nonEmptyString } from './json.ts'
  * the config does not have, and a role the config does not know passes no role check.
  */
 
-export type Claims = Readonly<Record<string, unknown>>
 export type ClaimsMapper = (claims: Claims) => Identity
 export type OidcMapping = IssuerConfig['oidc']
+/** What the mapping of a token's claims reads of its issuer's entry. */
+export type ClaimsConfig = Pick<IssuerConfig, 'claims' | 'oidc' | 'roleMap' | 'permissionsClaim' | 'clientRoles' | 'serviceTokenClaims'>
+/** How claims that name roles and permissions are read: the resolver to configured roles, and the permissions claim. */
+export type RoleClaims = {
+  resolve: RoleResolver
+  permissionsClaim?: string
+  /** An org id alone makes a membership (role ''): Auth0 issues a token for an org only to its members. */
+  memberWithoutRole?: boolean
+}
 
 // Shared by every identity without properties; identities are frozen once cached.
 const NO_PROPERTIES: Record<string, unknown> = Object.freeze({})
 
-export function createClaimsMapper(issuer: Pick<IssuerConfig, 'claims' | 'oidc'>, roles: RoleTable): ClaimsMapper {
-  if (issuer.claims === 'oidc') return (claims) => oidcIdentity(claims, issuer.oidc, roles)
-  return (claims) => propelauthIdentity(claims, roles)
+export function createClaimsMapper(issuer: ClaimsConfig, roles: RoleTable): ClaimsMapper {
+  const isService = serviceTokenRule(issuer.claims, issuer.serviceTokenClaims)
+  const roleClaims: RoleClaims = {
+    resolve: createRoleResolver(roles, { roleMap: issuer.roleMap, dropOrgPrefix: issuer.claims === 'clerk' }),
+    permissionsClaim: issuer.permissionsClaim,
+    memberWithoutRole: issuer.claims === 'auth0',
+  }
+  const userIdentity = userMapper(issuer, roles, roleClaims)
+  return (claims) => {
+    if (isService(claims)) return serviceIdentity(claims)
+    const identity = userIdentity(claims)
+    const scopes = tokenScopes(claims)
+    if (scopes) identity.scopes = scopes
+    return identity
+  }
+}
+
+function userMapper(issuer: ClaimsConfig, roles: RoleTable, roleClaims: RoleClaims): ClaimsMapper {
+  switch (issuer.claims) {
+    case 'propelauth':
+      return (claims) => propelauthIdentity(claims, roles)
+    case 'oidc':
+    case 'auth0':
+      return (claims) => oidcIdentity(claims, issuer.oidc, roles, roleClaims)
+    case 'clerk':
+      return (claims) => clerkIdentity(claims, roles, roleClaims.resolve)
+    case 'keycloak':
+      return (claims) => keycloakIdentity(claims, roles, { ...roleClaims, clientRoles: issuer.clientRoles })
+  }
 }
 
 const PROPELAUTH_OPTIONAL_USER_CLAIMS = [
@@ -72,7 +111,13 @@ function propelauthMembership(info: unknown, roles: RoleTable): OrgMembership | 
   return orgMembership(roles, { orgId, orgName: nonEmptyString(info.org_name) ?? orgId }, role, permissions)
 }
 
-export function oidcIdentity(claims: Claims, mapping: OidcMapping, roles: RoleTable): Identity {
+/**
+ * The configured claim names. `org_role` may name one role or an array of them. An org without
+ * a stated role is a membership (role '', no role check passes) when the token states its
+ * permissions there, or with Auth0, whose Organizations tokens carry org_id but no role unless an
+ * Action adds one; otherwise, as before roles could be absent, it is no membership.
+ */
+export function oidcIdentity(claims: Claims, mapping: OidcMapping, roles: RoleTable, roleClaims: RoleClaims = EXACT_ROLES): Identity {
   const userId = nonEmptyString(readClaim(claims, mapping.userId))
   if (!userId) throw new InvalidTokenError(`the token has no string "${mapping.userId}" claim`)
   const user: IdentityUser = { userId, properties: NO_PROPERTIES }
@@ -80,12 +125,22 @@ export function oidcIdentity(claims: Claims, mapping: OidcMapping, roles: RoleTa
   if (email) user.email = email
   const orgs = emptyOrgs()
   const orgId = mapping.orgId === undefined ? undefined : nonEmptyString(readClaim(claims, mapping.orgId))
-  const role = mapping.orgRole === undefined ? undefined : nonEmptyString(readClaim(claims, mapping.orgRole))
-  if (orgId && role) {
+  const stated = mapping.orgRole === undefined ? [] : (roleNames(readClaim(claims, mapping.orgRole)) ?? [])
+  const permissions = roleClaims.permissionsClaim === undefined ? undefined : stringList(readClaim(claims, roleClaims.permissionsClaim))
+  if (orgId && (stated.length > 0 || permissions !== undefined || roleClaims.memberWithoutRole)) {
     const orgName = mapping.orgName === undefined ? undefined : nonEmptyString(readClaim(claims, mapping.orgName))
-    orgs[orgId] = orgMembership(roles, { orgId, orgName: orgName ?? orgId }, role)
+    orgs[orgId] = membershipFromRoles({ orgId, orgName: orgName ?? orgId }, stated, permissions ?? [], roles, roleClaims.resolve)
   }
   return { principal: 'user', method: 'token', user, orgs }
+}
+
+// oidcIdentity called on its own (tests, the claims as configured before role_map): names as stated.
+const EXACT_ROLES: RoleClaims = { resolve: (name) => name }
+
+/** A role claim: one name, or an array of names. Unlike a permissions claim, a string is one role, spaces and all. */
+function roleNames(value: unknown): string[] | undefined {
+  if (typeof value === 'string') return value === '' ? undefined : [value]
+  return stringList(value)
 }
 
 /**

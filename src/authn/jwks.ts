@@ -25,6 +25,9 @@ export type JwksSource = {
   refresh(): Promise<void>
   /** Whether keys have been fetched at least once. */
   ready(): boolean
+  /** Why the last fetch failed, for /readyz and logs (never the URL's query); undefined after a success. */
+  lastError(): string | undefined
+  readonly url: URL
   close(): void
 }
 
@@ -45,6 +48,7 @@ export function createJwksSource(options: JwksSourceOptions): JwksSource {
   let knownKids = new Set<string>()
   let lastAttemptAt = -Infinity
   let lastAttemptFailed = false
+  let lastError: string | undefined
   let inFlight: Promise<void> | undefined
 
   function refresh(): Promise<void> {
@@ -61,9 +65,11 @@ export function createJwksSource(options: JwksSourceOptions): JwksSource {
       keys = createLocalJWKSet(keySet)
       knownKids = new Set(keySet.keys.flatMap((jwk) => (typeof jwk.kid === 'string' ? [jwk.kid] : [])))
       lastAttemptFailed = false
+      lastError = undefined
     } catch (error) {
       lastAttemptFailed = true
-      const failure = new KeySourceUnavailableError(`fetching the JWKS at ${where} failed: ${describe(error)}`)
+      const failure = new KeySourceUnavailableError(`fetching the JWKS at ${where} failed: ${describeError(error)}`)
+      lastError = failure.reason
       if (!closing.signal.aborted) options.onError?.(failure)
       throw failure
     }
@@ -126,6 +132,8 @@ export function createJwksSource(options: JwksSourceOptions): JwksSource {
     getKey,
     refresh,
     ready: () => keys !== undefined,
+    lastError: () => lastError,
+    url,
     close() {
       clearInterval(timer)
       closing.abort()
@@ -134,17 +142,34 @@ export function createJwksSource(options: JwksSourceOptions): JwksSource {
 }
 
 async function fetchKeySet(url: URL, fetchImpl: typeof fetch, timeoutMs: number, closing: AbortSignal): Promise<JSONWebKeySet> {
+  return toKeySet((await fetchJson(url, fetchImpl, timeoutMs, MAX_JWKS_BYTES, closing)).json)
+}
+
+/**
+ * GETs a JSON document from an identity provider: no redirects (the configured URL is the trust
+ * anchor; a redirect could lead anywhere, plain http included), bounded in time and size. Any status
+ * but 200 (and those in `allowStatus`, answered without a body) is an error.
+ */
+export async function fetchJson(
+  url: URL,
+  fetchImpl: typeof fetch,
+  timeoutMs: number,
+  maxBytes: number,
+  signal: AbortSignal | undefined,
+  options: { allowStatus?: readonly number[] } = {},
+): Promise<{ status: number; json: unknown }> {
+  const timeout = AbortSignal.timeout(timeoutMs)
   const response = await fetchImpl(url, {
     headers: { accept: 'application/json' },
-    // The configured URL is the trust anchor; a redirect could lead anywhere, including to plain http.
     redirect: 'error',
-    signal: AbortSignal.any([closing, AbortSignal.timeout(timeoutMs)]),
+    signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
   })
   if (response.status !== 200) {
     await response.body?.cancel()
+    if (options.allowStatus?.includes(response.status)) return { status: response.status, json: undefined }
     throw new Error(`HTTP ${response.status}`)
   }
-  return toKeySet(JSON.parse(await readLimited(response, MAX_JWKS_BYTES)))
+  return { status: 200, json: JSON.parse(await readLimited(response, maxBytes)) }
 }
 
 async function readLimited(response: Response, maxBytes: number): Promise<string> {
@@ -164,7 +189,8 @@ async function readLimited(response: Response, maxBytes: number): Promise<string
   return Buffer.concat(chunks).toString('utf8')
 }
 
-function toKeySet(json: unknown): JSONWebKeySet {
+/** Parses and filters a JWK Set as fetched: the public signing keys, or an error for a set without any. */
+export function toKeySet(json: unknown): JSONWebKeySet {
   if (!isRecord(json) || !Array.isArray(json.keys)) throw new Error('the response is not a JWK Set')
   const keys = json.keys.filter(isPublicSigningKey)
   // An empty set would log every user out; keeping the previous keys is the safer reading of it.
@@ -182,8 +208,10 @@ function isPublicSigningKey(jwk: unknown): jwk is JWK {
   )
 }
 
-function describe(error: unknown): string {
+/** An error and its causes in one line: undici's "fetch failed" says why only in its cause (ECONNREFUSED, …). */
+export function describeError(error: unknown): string {
   if (!(error instanceof Error)) return String(error)
-  const cause = error.cause instanceof Error ? ` (${error.cause.message})` : ''
-  return `${error.message}${cause}`
+  const causes: string[] = []
+  for (let cause = error.cause; cause instanceof Error && causes.length < 3; cause = cause.cause) causes.push(cause.message)
+  return causes.length > 0 ? `${error.message} (${causes.join(': ')})` : error.message
 }

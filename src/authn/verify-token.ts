@@ -1,15 +1,17 @@
 import { decodeJwt, errors, jwtVerify } from 'jose'
 import type { JWTVerifyGetKey, JWTVerifyOptions } from 'jose'
 import type { Identity, RoleTable } from '../identity/index.ts'
-import { LOCAL_ISSUER_NAME } from '../config/index.ts'
+import { discoveryBase, LOCAL_ISSUER_NAME } from '../config/index.ts'
 import type { IssuerConfig, TokenAlgorithm } from '../config/index.ts'
 import { createClaimsMapper } from './claims.ts'
-import type { ClaimsMapper } from './claims.ts'
+import type { ClaimsConfig, ClaimsMapper } from './claims.ts'
+import { createDiscoveredKeySource } from './discovery.ts'
+import type { KeySource } from './discovery.ts'
 import { CredentialError, InvalidTokenError } from './errors.ts'
+import type { KeySourceUnavailableError } from './errors.ts'
 import { createIdentityCache } from './identity-cache.ts'
 import { VERIFIED_BY } from '../identity/index.ts'
 import { createJwksSource } from './jwks.ts'
-import type { JwksSource } from './jwks.ts'
 import { loadLocalKey } from './local-key.ts'
 import { checkAccessToken, checkIssuedAt } from './token-checks.ts'
 
@@ -22,6 +24,8 @@ export type TokenVerifier = {
   verify(token: string): Identity | Promise<Identity>
   /** Whether every JWKS-backed issuer has fetched its keys at least once. */
   ready(): boolean
+  /** Each JWKS-backed or discovered issuer whose keys are not there yet, with why: for /readyz. */
+  unready(): { issuer: string; error?: string }[]
   /** Forgets every cached identity of the user, so that their next request is verified afresh. */
   evictUser(userId: string): void
   close(): void
@@ -65,7 +69,14 @@ type IssuerVerifier = {
 }
 
 // The local issuer's tokens use the propelauth claim format; the OIDC mapping is never read.
-const PROPELAUTH_ONLY: IssuerConfig['oidc'] = { userId: 'sub', email: 'email', orgId: undefined, orgName: undefined, orgRole: undefined }
+const LOCAL_CLAIMS: ClaimsConfig = {
+  claims: 'propelauth',
+  oidc: { userId: 'sub', email: 'email', orgId: undefined, orgName: undefined, orgRole: undefined },
+  roleMap: new Map(),
+  permissionsClaim: undefined,
+  clientRoles: undefined,
+  serviceTokenClaims: undefined,
+}
 
 export async function createTokenVerifier(options: TokenVerifierOptions): Promise<TokenVerifier> {
   const leewaySeconds = options.leewayMs / 1000
@@ -73,18 +84,18 @@ export async function createTokenVerifier(options: TokenVerifierOptions): Promis
   const localKeys = new Map<string, JWTVerifyGetKey | undefined>()
   for (const issuer of options.issuers) {
     if (localKeys.has(issuer.issuer)) throw new Error(`issuer ${issuer.issuer} is configured more than once`)
-    localKeys.set(issuer.issuer, issuer.jwksUrl ? undefined : await loadLocalKey(issuer, options.configDir))
+    localKeys.set(issuer.issuer, issuer.jwksUrl || issuer.discovery ? undefined : await loadLocalKey(issuer, options.configDir))
   }
 
-  const jwksSources: JwksSource[] = []
-  function startJwks(issuer: string, url: URL): JWTVerifyGetKey {
-    const source = createJwksSource({
-      url,
-      ...options.jwks,
-      fetch: options.fetch,
-      onError: (error) => options.log?.warn({ issuer, reason: error.reason }, 'JWKS fetch failed'),
-    })
-    jwksSources.push(source)
+  const keySources: { issuer: string; source: KeySource }[] = []
+  function startKeySource(issuer: IssuerConfig): JWTVerifyGetKey {
+    const onError = (error: KeySourceUnavailableError) =>
+      options.log?.warn({ issuer: issuer.issuer, reason: error.reason }, 'JWKS fetch failed')
+    const common = { ...options.jwks, fetch: options.fetch, onError }
+    const source = issuer.jwksUrl
+      ? createJwksSource({ url: issuer.jwksUrl, ...common })
+      : createDiscoveredKeySource({ issuer: issuer.issuer, base: discoveryBase(issuer.issuer)!, ...common })
+    keySources.push({ issuer: issuer.issuer, source })
     return source.getKey
   }
 
@@ -92,8 +103,8 @@ export async function createTokenVerifier(options: TokenVerifierOptions): Promis
   for (const issuer of options.issuers) {
     issuers.set(issuer.issuer, {
       name: issuer.name,
-      // The schema guarantees exactly one key source: a JWKS URL, or a local key loaded above.
-      getKey: issuer.jwksUrl ? startJwks(issuer.issuer, issuer.jwksUrl) : localKeys.get(issuer.issuer)!,
+      // The schema guarantees one key source: a JWKS URL, discovery (an http(s) issuer), or a local key loaded above.
+      getKey: localKeys.get(issuer.issuer) ?? startKeySource(issuer),
       verifyOptions: {
         algorithms: [...issuer.algorithms],
         issuer: issuer.issuer,
@@ -113,7 +124,7 @@ export async function createTokenVerifier(options: TokenVerifierOptions): Promis
       name: LOCAL_ISSUER_NAME,
       getKey: local.getKey,
       verifyOptions: { algorithms: local.algorithms, issuer: local.issuer, clockTolerance: leewaySeconds, requiredClaims: ['exp'] },
-      toIdentity: createClaimsMapper({ claims: 'propelauth', oidc: PROPELAUTH_ONLY }, options.roles),
+      toIdentity: createClaimsMapper(LOCAL_CLAIMS, options.roles),
       // Its tokens are minted with typ JWT and never carry a nonce; nothing else is signed with its key.
       accessTokensOnly: false,
       check: local.check,
@@ -147,10 +158,16 @@ export async function createTokenVerifier(options: TokenVerifierOptions): Promis
 
   return {
     verify: (token) => cache.get(token) ?? verifyUncached(token),
-    ready: () => jwksSources.every((source) => source.ready()),
+    ready: () => keySources.every(({ source }) => source.ready()),
+    unready: () =>
+      keySources.flatMap(({ issuer, source }) => {
+        if (source.ready()) return []
+        const error = source.lastError()
+        return [error === undefined ? { issuer } : { issuer, error }]
+      }),
     evictUser: (userId) => cache.evictUser(userId),
     close() {
-      for (const source of jwksSources) source.close()
+      for (const { source } of keySources) source.close()
       cache.clear()
     },
   }

@@ -25,8 +25,11 @@ export function authorize(route: CompiledRoute, identity: Identity | undefined, 
   }
   if (!issuerTrusted(route, identity))
     throw new InvalidTokenError('the token was verified by an issuer this route does not list in issuers')
-  if (route.scopes.length > 0 && identity.apiKey && !route.scopes.every((s) => identity.apiKey!.scopes.includes(s))) {
-    forbid("API key doesn't have the required scopes")
+  if (route.scopes.length > 0) {
+    const granted = grantedScopes(identity)
+    if (granted && !route.scopes.every((s) => granted.includes(s))) {
+      forbid(identity.apiKey ? "API key doesn't have the required scopes" : "Token doesn't have the required scopes")
+    }
   }
   if (route.auth === 'user' && identity.principal !== 'user') {
     forbid('This route requires a user')
@@ -49,8 +52,21 @@ export function authorize(route: CompiledRoute, identity: Identity | undefined, 
   return membership
 }
 
+/**
+ * The scopes a route's `scopes:` is checked against; undefined when it does not apply. API keys and
+ * service tokens are machines: what they state is all they may do, none stated is none granted. A
+ * user's token is narrowed only when it states scopes (a token an OAuth client got on the user's
+ * behalf); without a scope claim (a first-party session token, PropelAuth's) it is checked by roles
+ * and permissions alone, as before tokens carried scopes.
+ */
+function grantedScopes(identity: Identity): readonly string[] | undefined {
+  if (identity.apiKey) return identity.apiKey.scopes
+  if (identity.principal === 'service') return identity.scopes ?? []
+  return identity.scopes
+}
+
 function credentialKind(identity: Identity): CredentialKind {
-  if (identity.method === 'token') return 'token'
+  if (identity.method === 'token') return identity.principal === 'service' ? 'service_token' : 'token'
   switch (identity.apiKey?.type) {
     case 'org':
       return 'org_key'

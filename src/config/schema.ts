@@ -88,7 +88,20 @@ const oidcMapping = z
   })
   .transform((m) => ({ userId: m.user_id, email: m.email, orgId: m.org_id, orgName: m.org_name, orgRole: m.org_role }))
 
+// Auth0 Organizations put the org in org_id and org_name; roles only come from an Action's custom claim.
+const AUTH0_MAPPING = oidcMapping.parse({ org_id: 'org_id', org_name: 'org_name' })
+
 const issuerName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'an issuer name is letters, digits, _, . and -')
+
+const CLAIM_PRESETS = ['propelauth', 'oidc', 'clerk', 'auth0', 'keycloak'] as const
+export type ClaimPreset = (typeof CLAIM_PRESETS)[number]
+
+/** The presets whose roles are names from elsewhere, resolved to the configured ones (role_map, then the name without case). */
+const RESOLVED_ROLE_PRESETS: readonly ClaimPreset[] = ['oidc', 'clerk', 'auth0', 'keycloak']
+/** Where `permissions_claim` is read; clerk's permissions have a fixed encoding, propelauth's a fixed place. */
+const PERMISSIONS_CLAIM_PRESETS: readonly ClaimPreset[] = ['oidc', 'auth0', 'keycloak']
+/** Auth0's RBAC puts a user's permissions in `permissions` ("Add Permissions in the Access Token"). */
+const DEFAULT_PERMISSIONS_CLAIM: Partial<Record<ClaimPreset, string>> = { auth0: 'permissions' }
 
 const issuer = z
   .strictObject({
@@ -99,18 +112,49 @@ const issuer = z
     public_key: z.string().optional(),
     public_key_file: z.string().optional(),
     algorithms: z.array(z.enum(TOKEN_ALGORITHMS)).min(1).default(['RS256']),
-    claims: z.enum(['propelauth', 'oidc']).default('propelauth'),
+    claims: z.enum(CLAIM_PRESETS).default('propelauth'),
     oidc: oidcMapping.optional(),
+    // The token's role name (any letter case) → a configured role, before the same-name match.
+    role_map: z.record(z.string().min(1), z.string().min(1)).optional(),
+    // The claim with the user's permissions in the org: an array, or one space-separated string.
+    permissions_claim: z.string().min(1).optional(),
+    // keycloak: the client whose resource_access roles count beside the realm roles.
+    client_roles: z.string().min(1).optional(),
+    // Claims that make a token a service token (client credentials), instead of the preset's rule.
+    service_token_claims: z.record(z.string().min(1), z.string()).optional(),
     // any: no check of the token's type; access: refuse what is not an access token (an ID token).
     token_type: z.enum(['any', 'access']).default('any'),
   })
   .superRefine((value, ctx) => {
     const sources = [value.jwks_url, value.public_key, value.public_key_file].filter((v) => v !== undefined)
-    if (sources.length !== 1) {
-      ctx.addIssue({ code: 'custom', message: 'set exactly one of jwks_url, public_key, public_key_file' })
+    if (sources.length > 1) {
+      ctx.addIssue({ code: 'custom', message: 'set at most one of jwks_url, public_key, public_key_file' })
     }
-    if (value.oidc && value.claims !== 'oidc') {
-      ctx.addIssue({ code: 'custom', path: ['oidc'], message: 'oidc mapping is only read with claims: oidc' })
+    if (sources.length === 0 && discoveryBase(value.issuer) === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['issuer'],
+        message: 'without jwks_url, public_key or public_key_file the issuer must be an http(s) URL, for OpenID Connect discovery',
+      })
+    }
+    if (value.oidc && value.claims !== 'oidc' && value.claims !== 'auth0') {
+      ctx.addIssue({ code: 'custom', path: ['oidc'], message: 'oidc mapping is only read with claims: oidc or auth0' })
+    }
+    if (value.role_map && !RESOLVED_ROLE_PRESETS.includes(value.claims)) {
+      ctx.addIssue({ code: 'custom', path: ['role_map'], message: `role_map is not read with claims: ${value.claims}` })
+    }
+    if (value.permissions_claim && !PERMISSIONS_CLAIM_PRESETS.includes(value.claims)) {
+      ctx.addIssue({ code: 'custom', path: ['permissions_claim'], message: `permissions_claim is not read with claims: ${value.claims}` })
+    }
+    if (value.client_roles && value.claims !== 'keycloak') {
+      ctx.addIssue({ code: 'custom', path: ['client_roles'], message: 'client_roles is only read with claims: keycloak' })
+    }
+    if (value.service_token_claims && Object.keys(value.service_token_claims).length === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['service_token_claims'],
+        message: 'name at least one claim, or leave service_token_claims out',
+      })
     }
     if (value.name === LOCAL_ISSUER_NAME) {
       ctx.addIssue({ code: 'custom', path: ['name'], message: `the name ${LOCAL_ISSUER_NAME} is reserved for gatehouse's own issuer` })
@@ -123,11 +167,38 @@ const issuer = z
     jwksUrl: v.jwks_url,
     publicKey: v.public_key,
     publicKeyFile: v.public_key_file,
+    /** Set when the entry names no key source: the JWKS URL comes from the issuer's discovery document. */
+    discovery: v.jwks_url === undefined && v.public_key === undefined && v.public_key_file === undefined,
     algorithms: v.algorithms,
     claims: v.claims,
-    oidc: v.oidc ?? oidcMapping.parse({}),
+    // auth0's mapping is Auth0's claim names with the entry's own on top (a namespaced roles claim, say).
+    oidc: v.claims === 'auth0' ? { ...AUTH0_MAPPING, ...definedOnly(v.oidc ?? {}) } : (v.oidc ?? oidcMapping.parse({})),
+    // Keys compared without case, as the token's role names are.
+    roleMap: new Map(Object.entries(v.role_map ?? {}).map(([from, to]) => [from.toLowerCase(), to])) as ReadonlyMap<string, string>,
+    permissionsClaim: v.permissions_claim ?? DEFAULT_PERMISSIONS_CLAIM[v.claims],
+    clientRoles: v.client_roles,
+    serviceTokenClaims: v.service_token_claims,
     tokenType: v.token_type,
   }))
+
+function definedOnly<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>
+}
+
+/**
+ * The URL that discovery documents are found under, or undefined for an issuer that is not an
+ * http(s) URL (such as a URN). OpenID Connect Discovery §4 appends to the issuer without its trailing slash.
+ */
+export function discoveryBase(issuer: string): URL | undefined {
+  let url: URL
+  try {
+    url = new URL(issuer)
+  } catch {
+    return undefined
+  }
+  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.search || url.hash || url.username || url.password) return undefined
+  return url
+}
 
 export type IssuerConfig = z.output<typeof issuer>
 

@@ -18,6 +18,7 @@ export function createIdentityHeaders(prefix: string): (identity: Identity) => s
     orgRole: name('Org-Role'),
     orgPermissions: name('Org-Permissions'),
     apiKeyId: name('Api-Key-Id'),
+    clientId: name('Client-Id'),
   }
   return (identity) => {
     const out: string[] = [names.principal, identity.principal, names.method, identity.method]
@@ -35,6 +36,7 @@ export function createIdentityHeaders(prefix: string): (identity: Identity) => s
       push(names.orgPermissions, identity.activeOrg.permissions.join(','))
     }
     push(names.apiKeyId, identity.apiKey?.id)
+    push(names.clientId, identity.clientId)
     return out
   }
 }

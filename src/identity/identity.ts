@@ -52,6 +52,10 @@ export type Identity = {
   orgs: Record<string, OrgMembership>
   org?: { orgId: string; orgName: string }
   apiKey?: IdentityApiKey
+  /** The OAuth client a service token (client credentials) was issued to; only with principal service. */
+  clientId?: string
+  /** The OAuth scopes a token was granted (its `scope` or `scp` claim); absent when the token states none. */
+  scopes?: readonly string[]
   /** Set by an org rule: the org the request was authorized against (PropelAuth's current_org). */
   activeOrg?: OrgMembership
   [VERIFIED_BY]?: string

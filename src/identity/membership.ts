@@ -23,7 +23,10 @@ export function emptyOrgs(): Record<string, OrgMembership> {
   return Object.create(null) as Record<string, OrgMembership>
 }
 
-/** Who the identity stands for, as one id: the user, the org of an org key, or the key of a service. */
+/**
+ * Who the identity stands for, as one id: the user, the org of an org key, or the key of a service
+ * (a generic key, or the OAuth client of a service token: each client its own rate budget and `sub`).
+ */
 export function subjectOf(identity: Identity): string | undefined {
   switch (identity.principal) {
     case 'user':
@@ -31,7 +34,7 @@ export function subjectOf(identity: Identity): string | undefined {
     case 'org':
       return identity.org?.orgId
     case 'service':
-      return identity.apiKey?.id
+      return identity.apiKey?.id ?? identity.clientId
   }
 }
 

@@ -80,7 +80,7 @@ const DEFAULT_CREDENTIALS: Record<AuthKind, readonly CredentialKind[]> = {
   none: [],
   optional: ['token', 'personal_key'],
   user: ['token', 'personal_key'],
-  authenticated: ['token', 'personal_key', 'org_key', 'generic_key'],
+  authenticated: ['token', 'service_token', 'personal_key', 'org_key', 'generic_key'],
   org_member: ['token', 'personal_key', 'org_key'],
 }
 

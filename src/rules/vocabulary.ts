@@ -1,7 +1,8 @@
 /** The words of a route rule (`auth:`, `credentials:`, `methods:`), which the config's schema accepts. */
 export const AUTH_KINDS = ['none', 'optional', 'user', 'authenticated', 'org_member'] as const
 export type AuthKind = (typeof AUTH_KINDS)[number]
-export const CREDENTIAL_KINDS = ['token', 'personal_key', 'org_key', 'generic_key'] as const
+// token: a user's token; service_token: a client's own (client credentials).
+export const CREDENTIAL_KINDS = ['token', 'service_token', 'personal_key', 'org_key', 'generic_key'] as const
 export type CredentialKind = (typeof CREDENTIAL_KINDS)[number]
 
 /** What a route without `methods:` accepts: the methods of RFC 9110 that an API serves. */

@@ -40,5 +40,9 @@ export type AssertedIdentity = {
   orgs: Record<string, AssertedOrgMembership>
   org?: { orgId: string; orgName: string }
   apiKey?: AssertedApiKey
+  /** The OAuth client of a service token (client credentials). */
+  clientId?: string
+  /** The scopes a token was granted (`scope` / `scp`), when it states them. */
+  scopes?: readonly string[]
   activeOrg?: AssertedOrgMembership
 }

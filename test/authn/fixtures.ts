@@ -75,6 +75,11 @@ export function issuerConfig(overrides: Partial<IssuerConfig>): IssuerConfig {
     algorithms: ['ES256', 'RS256'],
     claims: 'propelauth',
     oidc: { userId: 'sub', email: 'email', orgId: undefined, orgName: undefined, orgRole: undefined },
+    discovery: false,
+    roleMap: new Map(),
+    permissionsClaim: undefined,
+    clientRoles: undefined,
+    serviceTokenClaims: undefined,
     tokenType: 'any',
     ...overrides,
   }

@@ -110,11 +110,20 @@ describe('loadConfig', () => {
     assert.match(lines[0]!, /^gh\.yaml:\d+:\d+ /)
   })
 
-  it('requires exactly one key source per issuer', () => {
-    const lines = problemsOf(
-      BASE.replace('      jwks_url: https://auth.example.com/.well-known/jwks.json\n', '') + '  - { path: /x, auth: user }\n',
+  it('takes at most one key source per issuer; with none, an http(s) issuer is discovered', () => {
+    const noSource = BASE.replace('      jwks_url: https://auth.example.com/.well-known/jwks.json\n', '') + '  - { path: /x, auth: user }\n'
+    const discovered = parseConfig(noSource, 'gh.yaml', {}).config.tokens.issuers[0]!
+    assert.equal(discovered.discovery, true)
+    assert.equal(discovered.jwksUrl, undefined)
+    assert.equal(parseConfig(BASE + '  - { path: /x, auth: user }\n', 'gh.yaml', {}).config.tokens.issuers[0]!.discovery, false)
+
+    const urn = problemsOf(noSource.replace('issuer: https://auth.example.com', 'issuer: urn:example:issuer'))
+    assert.match(
+      urn[0]!,
+      /tokens\.issuers\[0\]\.issuer: without jwks_url, public_key or public_key_file the issuer must be an http\(s\) URL/,
     )
-    assert.match(lines[0]!, /tokens\.issuers\[0\]: set exactly one of jwks_url, public_key, public_key_file/)
+    const two = problemsOf(BASE.replace('      jwks_url:', '      public_key: k\n      jwks_url:') + '  - { path: /x, auth: user }\n')
+    assert.match(two[0]!, /tokens\.issuers\[0\]: set at most one of jwks_url, public_key, public_key_file/)
   })
 
   it('defaults the JWKS cooldown to 5s', () => {

@@ -56,6 +56,12 @@ describe('budgetsFor', () => {
     assert.deepEqual(keyed(plain, genericOverride), ['generic key:key-generic 3'])
   })
 
+  it('a service token draws on the generic budget keyed by its client, each client its own', () => {
+    const client = (clientId: string): Identity => ({ principal: 'service', method: 'token', orgs: {}, clientId, scopes: [] })
+    assert.deepEqual(keyed(limitedRoute, client('billing')), ['generic key:billing 50', 'route route:3:key:billing 5'])
+    assert.deepEqual(keyed(plain, client('reports')), ['generic key:reports 50'])
+  })
+
   it('an anonymous caller draws on the anonymous budget by client address, except on auth: none routes', () => {
     assert.deepEqual(keyed(limitedRoute, undefined), ['anonymous ip:203.0.113.9 10', 'route route:3:ip:203.0.113.9 5'])
     assert.deepEqual(keyed({ index: 1, auth: 'none', rateLimit: spec(5) }, undefined), ['route route:1:ip:203.0.113.9 5'])
