@@ -1,27 +1,21 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { TokenVerifier } from './authn/index.ts'
-import type { ApiKeyAuthenticator, UsageCounter } from './apikeys/index.ts'
+import type { UsageCounter } from './apikeys/index.ts'
 import type { GatehouseConfig } from './config/index.ts'
-import { createDecider } from './decide/index.ts'
-import type { Allow, Decision } from './decide/index.ts'
-import type { AssertionSigner, UpstreamProxy } from './forward/index.ts'
-import { createIdentityFields, createUpstreamHeaders } from './forward/index.ts'
+import type { Allow, Decide, Decision } from './decide/index.ts'
+import type { IdentityFields, UpstreamHeaders, UpstreamProxy } from './forward/index.ts'
 import { createForwardAuth, isForwardAuthPath } from './forward-auth/index.ts'
 import { normalizeTarget, ProblemError, problems, sendProblem, declaresBody } from './http/index.ts'
 import type { NormalizedTarget, Problem } from './http/index.ts'
 import { accessLogFields } from './log.ts'
 import type { AccessOutcome, Logger } from './log.ts'
-import type { Limiter } from './ratelimit/index.ts'
-import type { RouteTable } from './rules/index.ts'
 
 export type GatewayDeps = {
   config: GatehouseConfig
-  routes: RouteTable
-  verifier: TokenVerifier
-  apiKeys: ApiKeyAuthenticator
+  /** The one decision, shared with the WebSocket door. */
+  decide: Decide
+  identityFields: IdentityFields
+  upstreamHeaders: UpstreamHeaders
   usage: UsageCounter
-  limiter: Limiter
-  signer: AssertionSigner
   proxy: UpstreamProxy
   log: Logger
 }
@@ -35,11 +29,7 @@ export type GatewayDeps = {
  * promise settles once the access-log line is written.
  */
 export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: ServerResponse, expectsContinue?: boolean) => Promise<void> {
-  const { config, routes, verifier, apiKeys, usage, limiter, signer, proxy, log } = deps
-  const decide = createDecider({ routes, verifier, apiKeys, limiter, limits: config.rateLimits, trustProxy: config.server.trustProxy })
-  const policy = { identityPrefix: config.identity.headerPrefix, assertionHeader: config.identity.assertion.header }
-  const identityFields = createIdentityFields({ ...policy, signer })
-  const upstreamHeaders = createUpstreamHeaders({ ...policy, hideCredentials: config.upstream.hideCredentials, identityFields })
+  const { config, decide, identityFields, upstreamHeaders, usage, proxy, log } = deps
   const accessLog = config.log.accessLog
 
   const forwardAuth =

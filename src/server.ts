@@ -6,7 +6,14 @@ import { adminDepsOf, createAdminApp } from './admin/index.ts'
 import { createApiKeyAuthenticator, createUsageCounter, createValidationMeter } from './apikeys/index.ts'
 import { createTokenVerifier } from './authn/index.ts'
 import type { ListenAddress, LoadedConfig } from './config/index.ts'
-import { createAssertionSigner, createUpstreamProxy, loadOrCreateAssertionKeys } from './forward/index.ts'
+import {
+  createAssertionSigner,
+  createIdentityFields,
+  createUpstreamHeaders,
+  createUpstreamProxy,
+  loadOrCreateAssertionKeys,
+} from './forward/index.ts'
+import { createDecider } from './decide/index.ts'
 import { openDirectory } from './directory/index.ts'
 import { createPipeline } from './gateway.ts'
 import { answerClientError, createGracefulServer, refuseConnect } from './http/index.ts'
@@ -137,7 +144,12 @@ async function build(
   if (redisLimiter) opened.add(redisLimiter)
   const limiter = redisLimiter ?? memoryLimiter
 
-  const tunnels = createTunnelDoor({ config, routes, verifier, apiKeys, usage, limiter, signer, log })
+  // One decision for every door: the proxy, forward-auth and the WebSocket handshake.
+  const decide = createDecider({ routes, verifier, apiKeys, limiter, limits: config.rateLimits, trustProxy: config.server.trustProxy })
+  const policy = { identityPrefix: config.identity.headerPrefix, assertionHeader: config.identity.assertion.header }
+  const identityFields = createIdentityFields({ ...policy, signer })
+  const upstreamHeaders = createUpstreamHeaders({ ...policy, hideCredentials: config.upstream.hideCredentials, identityFields })
+  const tunnels = createTunnelDoor({ config, decide, upstreamHeaders, usage, log })
 
   /** Evicts what a directory change makes stale, whichever replica it was made on, and ends the tunnels it opened. */
   const evict = (change: InvalidationEvent) => {
@@ -162,7 +174,7 @@ async function build(
   // The proxied path is a plain node:http handler: Hono's Request/Response adapter costs about
   // 16 µs of CPU per request (measured: ~92 vs ~108 µs with one cached token) and the pipeline
   // uses none of it. Hono serves the admin API, where its routing and validation pay off.
-  const pipeline = createPipeline({ config, routes, verifier, apiKeys, usage, limiter, signer, proxy, log })
+  const pipeline = createPipeline({ config, decide, identityFields, upstreamHeaders, usage, proxy, log })
   const listenerTimeouts = {
     headersTimeoutMs: config.server.headersTimeoutMs,
     keepAliveTimeoutMs: config.server.keepAliveTimeoutMs,

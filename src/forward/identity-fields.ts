@@ -10,7 +10,10 @@ export type IdentityFieldsOptions = { identityPrefix: string; assertionHeader: s
  * them upstream itself; forward-auth answers them for the ingress to copy. `method` is the
  * request's own method, which a bound assertion (`htm`) names.
  */
-export function createIdentityFields(options: IdentityFieldsOptions): (allowed: Allow, method: string) => string[] {
+/** The identity headers and the assertion for an allowed request, as a flat [name, value, ...] list. */
+export type IdentityFields = (allowed: Allow, method: string) => string[]
+
+export function createIdentityFields(options: IdentityFieldsOptions): IdentityFields {
   const { assertionHeader, signer } = options
   const identityHeaders = createIdentityHeaders(options.identityPrefix)
   return (allowed, method) => {

@@ -3,7 +3,7 @@ export type { AssertionSigner, AssertionSignerOptions, RequestBinding } from './
 export { loadOrCreateAssertionKeys, rotateAssertionKeys } from './assertion-keys.ts'
 export type { AssertionAlgorithm, AssertionKey, AssertionKeys } from './assertion-keys.ts'
 export { createIdentityFields } from './identity-fields.ts'
-export type { IdentityFieldsOptions } from './identity-fields.ts'
+export type { IdentityFields, IdentityFieldsOptions } from './identity-fields.ts'
 export { createUpstreamProxy } from './proxy.ts'
 export type { ForwardOutcome, ForwardRequest, UpstreamOptions, UpstreamProxy } from './proxy.ts'
 export { createUpstreamHeaders } from './upstream-headers.ts'

@@ -3,21 +3,16 @@ import type { ClientRequest, IncomingMessage } from 'node:http'
 import { request as httpsRequest } from 'node:https'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
-import type { ApiKeyAuthenticator, UsageCounter } from '../apikeys/index.ts'
+import type { UsageCounter } from '../apikeys/index.ts'
 import { BEARER_SUBPROTOCOL, splitSubprotocols, withoutCookies } from '../authn/index.ts'
-import type { TokenVerifier } from '../authn/index.ts'
 import type { GatehouseConfig } from '../config/index.ts'
-import { createDecider } from '../decide/index.ts'
-import type { Allow, Decision } from '../decide/index.ts'
-import { createIdentityFields, createUpstreamHeaders } from '../forward/index.ts'
-import type { AssertionSigner } from '../forward/index.ts'
+import type { Allow, Decide, Decision } from '../decide/index.ts'
+import type { UpstreamHeaders } from '../forward/index.ts'
 import { answerOnSocket, ProblemError, problems } from '../http/index.ts'
 import type { Problem } from '../http/index.ts'
 import type { InvalidationEvent } from '../invalidation/index.ts'
 import { accessLogFields } from '../log.ts'
 import type { AccessOutcome, Logger } from '../log.ts'
-import type { Limiter } from '../ratelimit/index.ts'
-import type { RouteTable } from '../rules/index.ts'
 import { callerOf, createTunnelRegistry } from './registry.ts'
 import type { OpenTunnel } from './registry.ts'
 import { CLOSE_GRACE_MS, Tunnel } from './tunnel.ts'
@@ -25,12 +20,10 @@ import type { TunnelStats } from './tunnel.ts'
 
 export type TunnelDoorDeps = {
   config: GatehouseConfig
-  routes: RouteTable
-  verifier: TokenVerifier
-  apiKeys: ApiKeyAuthenticator
+  /** The one decision, shared with the proxy. */
+  decide: Decide
+  upstreamHeaders: UpstreamHeaders
   usage: UsageCounter
-  limiter: Limiter
-  signer: AssertionSigner
   log: Logger
 }
 
@@ -63,21 +56,7 @@ const HOP_BY_HOP_RESPONSE = new Set(['connection', 'keep-alive', 'proxy-connecti
  * connection ends.
  */
 export function createTunnelDoor(deps: TunnelDoorDeps): TunnelDoor {
-  const { config, usage, log } = deps
-  const decide = createDecider({
-    routes: deps.routes,
-    verifier: deps.verifier,
-    apiKeys: deps.apiKeys,
-    limiter: deps.limiter,
-    limits: config.rateLimits,
-    trustProxy: config.server.trustProxy,
-  })
-  const policy = { identityPrefix: config.identity.headerPrefix, assertionHeader: config.identity.assertion.header }
-  const upstreamHeaders = createUpstreamHeaders({
-    ...policy,
-    hideCredentials: config.upstream.hideCredentials,
-    identityFields: createIdentityFields({ ...policy, signer: deps.signer }),
-  })
+  const { config, decide, upstreamHeaders, usage, log } = deps
   const cap = config.rateLimits.websocketConnections
   const registry = createTunnelRegistry(cap)
   const upstreamUrl = config.upstream.url
