@@ -145,6 +145,9 @@ async function start(file: string): Promise<number> {
     console.error(`gatehouse: ${err.message}`)
     return 1
   }
+  // SIGHUP reloads the config (Node's default for it ends the process); a reload reports its own outcome in the log.
+  const reload = () => void running.reload()
+  process.on('SIGHUP', reload)
   await new Promise<void>((resolveSignal) => {
     const stop = (signal: NodeJS.Signals) => {
       running.log.info({ signal }, 'shutting down')
@@ -154,5 +157,6 @@ async function start(file: string): Promise<number> {
     process.once('SIGINT', stop)
   })
   await running.close()
+  process.off('SIGHUP', reload)
   return 0
 }

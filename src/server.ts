@@ -1,11 +1,14 @@
-import type { Server } from 'node:http'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { resolve } from 'node:path'
 import { getRequestListener } from '@hono/node-server'
 import { adminDepsOf, createAdminApp } from './admin/index.ts'
 import { createApiKeyAuthenticator, createUsageCounter, createValidationMeter } from './apikeys/index.ts'
+import type { ApiKeyAuthenticator, UsageCounter } from './apikeys/index.ts'
 import { createTokenVerifier } from './authn/index.ts'
-import type { ListenAddress, LoadedConfig } from './config/index.ts'
+import type { TokenVerifier } from './authn/index.ts'
+import { ConfigError, loadConfig } from './config/index.ts'
+import type { GatehouseConfig, ListenAddress, LoadedConfig } from './config/index.ts'
 import {
   createAssertionSigner,
   createIdentityFields,
@@ -13,8 +16,13 @@ import {
   createUpstreamProxy,
   loadOrCreateAssertionKeys,
 } from './forward/index.ts'
+import type { AssertionKeys, UpstreamProxy } from './forward/index.ts'
 import { createDecider } from './decide/index.ts'
+import type { Decide } from './decide/index.ts'
 import { openDirectory } from './directory/index.ts'
+import type { Directory } from './directory/index.ts'
+import { createRoleTable } from './identity/index.ts'
+import type { RoleTable } from './identity/index.ts'
 import { createPipeline } from './gateway.ts'
 import { answerClientError, createGracefulServer, refuseConnect } from './http/index.ts'
 import type { GracefulServer } from './http/index.ts'
@@ -23,14 +31,23 @@ import type { Logger } from './log.ts'
 import { createRedisInvalidationBus, createLocalInvalidationBus, invalidationChannel } from './invalidation/index.ts'
 import type { InvalidationEvent } from './invalidation/index.ts'
 import { createMemoryLimiter, createRedisLimiter } from './ratelimit/index.ts'
+import type { Limiter } from './ratelimit/index.ts'
+import { createGenerations, restartOnlyChanges, settingsKey, watchConfigFile } from './reload/index.ts'
+import type { Generations } from './reload/index.ts'
 import { connectRedis } from './redis-connections.ts'
 import type { Store } from './store/index.ts'
-import { createTunnelDoor } from './tunnel/index.ts'
+import { createTunnelDoor, createTunnelRegistry } from './tunnel/index.ts'
+import type { TunnelDoor, TunnelRegistry } from './tunnel/index.ts'
 
 export type RunningGatehouse = {
   gateway: AddressInfo
   admin: AddressInfo
   log: Logger
+  /**
+   * Reloads the config file (SIGHUP, `config.watch`): applied as a whole or not at all; the
+   * restart-only settings it changes are named and keep their running values.
+   */
+  reload(): Promise<ReloadResult>
   /** Stops accepting, lets in-flight requests finish (bounded by server.shutdown_timeout), frees everything. */
   close(): Promise<void>
 }
@@ -39,6 +56,16 @@ export type StartOptions = {
   log?: Logger
   /** Wraps the store the config names; tests use it to control when store calls answer. */
   wrapStore?: (store: Store) => Store
+  /** Told the outcome of every reload, after it is logged: where a metric counts them. */
+  onReload?: (outcome: ReloadOutcome) => void
+}
+
+export type ReloadResult = {
+  outcome: ReloadOutcome
+  /** `FILE:LINE:COL key: message` lines of a config that was refused, or the error of a build that failed. */
+  problems: readonly string[]
+  /** Changed settings that apply only with a restart (their names). */
+  restartOnly: readonly string[]
 }
 
 /** A listener that could not bind: names the config key and the address, for a one-line message. */
@@ -63,7 +90,7 @@ export async function startGatehouse(loaded: LoadedConfig, options: StartOptions
   const log = options.log ?? createLogger(loaded.config.log.level)
   const opened = createCloseStack(log)
   try {
-    return await build(loaded, log, opened, options.wrapStore)
+    return await build(loaded, log, opened, options)
   } catch (err) {
     await opened.closeAll()
     log.error({ err: err instanceof Error ? err.message : String(err) }, 'gatehouse failed to start')
@@ -72,50 +99,16 @@ export async function startGatehouse(loaded: LoadedConfig, options: StartOptions
   }
 }
 
-async function build(
-  loaded: LoadedConfig,
-  log: Logger,
-  opened: CloseStack,
-  wrapStore: StartOptions['wrapStore'],
-): Promise<RunningGatehouse> {
-  const { config, routes, dir } = loaded
+async function build(loaded: LoadedConfig, log: Logger, opened: CloseStack, options: StartOptions): Promise<RunningGatehouse> {
+  const { config } = loaded
   // First: a key file that does not fit the config stops the start before anything is opened.
   const assertion = config.identity.assertion
   const keys = await loadOrCreateAssertionKeys({
     algorithm: assertion.algorithm,
-    keyFile: resolve(dir, assertion.keyFile),
+    keyFile: resolve(loaded.dir, assertion.keyFile),
     secret: assertion.secret,
   })
-  const directory = opened.add(await openDirectory(loaded, { warn: (message) => log.warn(message), wrapStore }))
-  const { roles, localIssuer } = directory
-  const verifier = await createTokenVerifier({
-    issuers: config.tokens.issuers,
-    leewayMs: config.tokens.leewayMs,
-    cache: config.tokens.cache,
-    jwks: config.tokens.jwks,
-    roles,
-    configDir: dir,
-    log,
-    localIssuer: localIssuer?.verifier,
-  })
-  opened.add(verifier)
-  const signer = createAssertionSigner({
-    keys,
-    algorithm: assertion.algorithm,
-    issuer: assertion.issuer,
-    audience: assertion.audience,
-    ttlMs: assertion.ttlMs,
-    bindRequest: assertion.bindRequest,
-    pathPrefix: config.upstream.url.pathname.replace(/\/$/, ''),
-  })
-  const apiKeys = createApiKeyAuthenticator({
-    store: directory.store,
-    roles,
-    prefixes: config.apiKeys.prefixes,
-    orgKeyRole: config.apiKeys.orgKeyRole,
-    acceptImported: config.apiKeys.acceptImported,
-    cache: config.apiKeys.cache,
-  })
+  const directory = opened.add(await openDirectory(loaded, { warn: (message) => log.warn(message), wrapStore: options.wrapStore }))
   const usage = createUsageCounter({
     store: directory.store,
     flushMs: config.apiKeys.usageFlushMs,
@@ -123,7 +116,6 @@ async function build(
   })
   // Closed after the listeners and before the store: its last flush writes to the store.
   opened.add(usage)
-  const proxy = opened.add(createUpstreamProxy(config.upstream))
   const shared = config.redis ? opened.add(connectRedis(config.redis, log)) : undefined
   const memoryLimiter = createMemoryLimiter({ maxTracked: config.rateLimits.maxTracked })
   const redisLimiter =
@@ -143,17 +135,25 @@ async function build(
     })
   if (redisLimiter) opened.add(redisLimiter)
   const limiter = redisLimiter ?? memoryLimiter
-
-  // One decision for every door: the proxy, forward-auth and the WebSocket handshake.
-  const decide = createDecider({ routes, verifier, apiKeys, limiter, limits: config.rateLimits, trustProxy: config.server.trustProxy })
-  const policy = { identityPrefix: config.identity.headerPrefix, assertionHeader: config.identity.assertion.header }
-  const identityFields = createIdentityFields({ ...policy, signer })
-  const upstreamHeaders = createUpstreamHeaders({ ...policy, hideCredentials: config.upstream.hideCredentials, identityFields })
-  const tunnels = createTunnelDoor({ config, decide, upstreamHeaders, usage, log })
+  const fixed: FixedParts = {
+    keys,
+    assertionAlgorithm: assertion.algorithm,
+    directory,
+    usage,
+    limiter,
+    tunnels: createTunnelRegistry(config.rateLimits.websocketConnections),
+    log,
+  }
+  const generations = createGenerations(await buildGeneration(loaded, fixed), (err) =>
+    log.warn({ err: String(err) }, 'closing a replaced config generation failed'),
+  )
+  // Retired after the listeners drained: the last requests finish under it.
+  opened.add(generations)
 
   /** Evicts what a directory change makes stale, whichever replica it was made on, and ends the tunnels it opened. */
   const evict = (change: InvalidationEvent) => {
-    tunnels.revoke(change)
+    fixed.tunnels.revoke(change)
+    const { verifier, apiKeys } = generations.current()
     if (change.userId) {
       verifier.evictUser(change.userId)
       apiKeys.evictUser(change.userId)
@@ -174,13 +174,23 @@ async function build(
   // The proxied path is a plain node:http handler: Hono's Request/Response adapter costs about
   // 16 µs of CPU per request (measured: ~92 vs ~108 µs with one cached token) and the pipeline
   // uses none of it. Hono serves the admin API, where its routing and validation pay off.
-  const pipeline = createPipeline({ config, decide, identityFields, upstreamHeaders, usage, proxy, log })
+  const serve = (req: IncomingMessage, res: ServerResponse, expectsContinue?: boolean) => {
+    const generation = generations.acquire()
+    void generation.pipeline(req, res, expectsContinue).finally(() => generations.release(generation))
+  }
   const listenerTimeouts = {
     headersTimeoutMs: config.server.headersTimeoutMs,
     keepAliveTimeoutMs: config.server.keepAliveTimeoutMs,
   }
   const gateway = createGracefulServer(
-    { request: (req, res) => void pipeline(req, res), checkContinue: (req, res) => void pipeline(req, res, true), upgrade: tunnels },
+    {
+      request: (req, res) => serve(req, res),
+      checkContinue: (req, res) => serve(req, res, true),
+      upgrade: {
+        handle: (req, socket, head) => generations.current().tunnels.handle(req, socket, head),
+        closeAll: () => fixed.tunnels.closeAll(),
+      },
+    },
     listenerTimeouts,
   )
   const gatewayServer = gateway.server
@@ -194,7 +204,11 @@ async function build(
     jwks: () => keys.jwks(),
     checks: [
       // Names each issuer whose keys cannot be had yet and why: a discovery or JWKS outage at start.
-      { name: 'token_keys', ready: () => verifier.ready(), detail: () => ({ unready: verifier.unready() }) },
+      {
+        name: 'token_keys',
+        ready: () => generations.current().verifier.ready(),
+        detail: () => ({ unready: generations.current().verifier.unready() }),
+      },
       // Falling back to local limits keeps serving, so it is reported but not unready.
       ...(redisLimiter ? [{ name: 'redis', ready: () => true, detail: () => ({ rate_limits: redisLimiter.state() }) }] : []),
     ],
@@ -202,7 +216,7 @@ async function build(
     // A validate call is the key's use, as PropelAuth counts it: the proxy's budgets and usage counter.
     meter: createValidationMeter({
       store: directory.store,
-      roles,
+      roles: directory.roles,
       orgKeyRole: config.apiKeys.orgKeyRole,
       limiter,
       limits: config.rateLimits,
@@ -240,19 +254,209 @@ async function build(
     {
       gateway: `${gatewayAddress.address}:${gatewayAddress.port}`,
       admin: `${adminAddress.address}:${adminAddress.port}`,
-      routes: routes.routes.length,
+      routes: loaded.routes.routes.length,
     },
     'gatehouse started',
   )
 
   let closing: Promise<void> | undefined
+  const reloader = createReloader(generations, fixed, options.onReload)
+  let watcher = config.configFile.watch ? watchConfigFile(loaded.file, () => void reloader.reload()) : undefined
+  reloader.onApplied((next) => {
+    if (closing) return
+    if (next.configFile.watch && !watcher) watcher = watchConfigFile(loaded.file, () => void reloader.reload())
+    if (!next.configFile.watch && watcher) {
+      watcher.close()
+      watcher = undefined
+    }
+  })
   const close = () =>
     (closing ??= (async () => {
+      watcher?.close()
+      await reloader.idle()
       await opened.closeAll()
       log.info('gatehouse stopped')
       await flushLog(log)
     })())
-  return { gateway: gatewayAddress, admin: adminAddress, log, close }
+  return { gateway: gatewayAddress, admin: adminAddress, log, reload: () => reloader.reload(), close }
+}
+
+/** What every config generation shares: built once at start from the restart-only settings. */
+type FixedParts = {
+  keys: AssertionKeys
+  assertionAlgorithm: GatehouseConfig['identity']['assertion']['algorithm']
+  directory: Directory
+  usage: UsageCounter
+  limiter: Limiter
+  tunnels: TunnelRegistry
+  log: Logger
+}
+
+/**
+ * The parts built from the reloadable settings of one config, behind the listeners' handlers.
+ * `owned` is what this generation closes when it retires; a part the next generation reuses (an
+ * unchanged verifier, with its warm identity cache and JWKS) is handed over to it.
+ */
+type Generation = {
+  loaded: LoadedConfig
+  roles: RoleTable
+  verifier: TokenVerifier
+  apiKeys: ApiKeyAuthenticator
+  proxy: UpstreamProxy
+  decide: Decide
+  pipeline: ReturnType<typeof createPipeline>
+  tunnels: TunnelDoor
+  owned: Set<Closable>
+  retire(): Promise<void>
+}
+
+/**
+ * Builds a generation from a loaded config, reusing the previous generation's verifier, API-key
+ * authenticator and upstream pool while the settings each was built from are unchanged. A
+ * verifier (and its identity cache) is rebuilt when the token settings or the roles change:
+ * cached identities carry the roles and permissions mapped under the old table, so keeping them
+ * would let a removed permission outlive the reload by the cache ttl. The same holds for the
+ * API-key cache, which also depends on api_keys.*. The limiter's budgets are kept: a reload must
+ * not hand every caller a fresh budget.
+ */
+async function buildGeneration(loaded: LoadedConfig, fixed: FixedParts, previous?: Generation): Promise<Generation> {
+  const { config, routes, dir } = loaded
+  const { directory, log } = fixed
+  const owned = new Set<Closable>()
+  const reuse = <T extends Closable>(part: T): T => {
+    previous!.owned.delete(part)
+    owned.add(part)
+    return part
+  }
+  const sameAsBefore = (of: (c: GatehouseConfig) => unknown) =>
+    previous !== undefined && settingsKey(of(previous.loaded.config)) === settingsKey(of(config))
+  // The first generation shares the directory's table; a reload that changes the roles maps the gateway's credentials under the new one.
+  const roles = !previous ? directory.roles : sameAsBefore((c) => c.roles) ? previous.roles : createRoleTable(config.roles)
+  let verifier: TokenVerifier
+  if (sameAsBefore((c) => [c.tokens, c.roles])) verifier = reuse(previous!.verifier)
+  else {
+    verifier = await createTokenVerifier({
+      issuers: config.tokens.issuers,
+      leewayMs: config.tokens.leewayMs,
+      cache: config.tokens.cache,
+      jwks: config.tokens.jwks,
+      roles,
+      configDir: dir,
+      log,
+      localIssuer: directory.localIssuer?.verifier,
+    })
+    owned.add(verifier)
+  }
+  const apiKeys = sameAsBefore((c) => [c.apiKeys, c.roles])
+    ? previous!.apiKeys
+    : createApiKeyAuthenticator({
+        store: directory.store,
+        roles,
+        prefixes: config.apiKeys.prefixes,
+        orgKeyRole: config.apiKeys.orgKeyRole,
+        acceptImported: config.apiKeys.acceptImported,
+        cache: config.apiKeys.cache,
+      })
+  let proxy: UpstreamProxy
+  if (sameAsBefore((c) => c.upstream)) proxy = reuse(previous!.proxy)
+  else {
+    proxy = createUpstreamProxy(config.upstream)
+    owned.add(proxy)
+  }
+  const assertion = config.identity.assertion
+  const signer = createAssertionSigner({
+    keys: fixed.keys,
+    algorithm: fixed.assertionAlgorithm,
+    issuer: assertion.issuer,
+    audience: assertion.audience,
+    ttlMs: assertion.ttlMs,
+    bindRequest: assertion.bindRequest,
+    pathPrefix: config.upstream.url.pathname.replace(/\/$/, ''),
+  })
+  // One decision for every door: the proxy, forward-auth and the WebSocket handshake.
+  const decide = createDecider({
+    routes,
+    verifier,
+    apiKeys,
+    limiter: fixed.limiter,
+    limits: config.rateLimits,
+    trustProxy: config.server.trustProxy,
+  })
+  const policy = { identityPrefix: config.identity.headerPrefix, assertionHeader: assertion.header }
+  const identityFields = createIdentityFields({ ...policy, signer })
+  const upstreamHeaders = createUpstreamHeaders({ ...policy, hideCredentials: config.upstream.hideCredentials, identityFields })
+  const { usage } = fixed
+  const tunnels = createTunnelDoor({ config, decide, upstreamHeaders, usage, log, registry: fixed.tunnels })
+  const pipeline = createPipeline({ config, decide, identityFields, upstreamHeaders, usage, proxy, log })
+  return {
+    loaded,
+    roles,
+    verifier,
+    apiKeys,
+    proxy,
+    decide,
+    pipeline,
+    tunnels,
+    owned,
+    async retire() {
+      for (const part of owned) await part.close()
+      owned.clear()
+    },
+  }
+}
+
+type ReloadOutcome = 'applied' | 'failed'
+
+/**
+ * Reloads the config file the running config came from, one reload at a time: loaded and
+ * validated completely, then built, then swapped in. Any failure leaves the running generation
+ * serving and is logged with the file's lines.
+ */
+function createReloader(generations: Generations<Generation>, fixed: FixedParts, onReload: StartOptions['onReload']) {
+  const { log } = fixed
+  let queue: Promise<unknown> = Promise.resolve()
+  const applied: ((config: GatehouseConfig) => void)[] = []
+  async function attempt(): Promise<ReloadResult> {
+    const running = generations.current()
+    const started = performance.now()
+    let next: LoadedConfig
+    try {
+      next = loadConfig(running.loaded.file)
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err
+      log.error({ file: err.file, problems: err.message.split('\n') }, 'config reload failed: the running config stays')
+      return { outcome: 'failed', problems: err.message.split('\n'), restartOnly: [] }
+    }
+    const restartOnly = restartOnlyChanges(running.loaded.config, next.config)
+    let generation
+    try {
+      generation = await buildGeneration(next, fixed, running)
+    } catch (err) {
+      const problem = err instanceof Error ? err.message : String(err)
+      log.error({ file: next.file, err: problem }, 'config reload failed: the running config stays')
+      return { outcome: 'failed', problems: [problem], restartOnly }
+    }
+    generations.swap(generation)
+    log.level = next.config.log.level
+    if (restartOnly.length > 0) {
+      log.warn({ keys: restartOnly }, 'config reload: these settings change only with a restart; the running values stay')
+    }
+    for (const listener of applied) listener(next.config)
+    log.info({ file: next.file, routes: next.routes.routes.length, took_ms: Math.round(performance.now() - started) }, 'config reloaded')
+    return { outcome: 'applied', problems: [], restartOnly }
+  }
+  return {
+    reload(): Promise<ReloadResult> {
+      const result = queue.then(attempt).catch((err: unknown): ReloadResult => {
+        log.error({ err: err instanceof Error ? err.message : String(err) }, 'config reload failed: the running config stays')
+        return { outcome: 'failed', problems: [String(err)], restartOnly: [] }
+      })
+      queue = result.then((r) => onReload?.(r.outcome))
+      return result
+    },
+    onApplied: (listener: (config: GatehouseConfig) => void) => void applied.push(listener),
+    idle: () => queue.then(() => undefined),
+  }
 }
 
 type Closable = { close(): unknown }

@@ -471,6 +471,12 @@ export const configSchema = z
         enabled: z.boolean().default(false),
       })
       .prefault({}),
+    config: z
+      .strictObject({
+        // Reload when the file changes (SIGHUP reloads either way).
+        watch: z.boolean().default(false),
+      })
+      .prefault({}),
     routes: z.array(route).min(1, 'at least one route is needed: unmatched requests are denied'),
   })
   .superRefine((c, ctx) => {
@@ -581,6 +587,7 @@ export const configSchema = z
     },
     log: { level: c.log.level, accessLog: c.log.access_log },
     forwardAuth: { enabled: c.forward_auth.enabled },
+    configFile: { watch: c.config.watch },
     routes: c.routes,
   }))
 
