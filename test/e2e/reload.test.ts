@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url'
 import { stringify } from 'yaml'
 import { startGateway, TEST_ROLES } from '../support/gateway.ts'
 import type { TestGateway } from '../support/gateway.ts'
+import { startIssuer } from '../support/issuer.ts'
 import { freePort } from '../support/services.ts'
 import { startUpstream } from '../support/upstream.ts'
 import type { TestUpstream } from '../support/upstream.ts'
@@ -174,6 +175,37 @@ describe('hot reload', () => {
       assert.equal((await fetch(`${gw.url}/b`)).status, 200, 'the route change applied')
     } finally {
       await gw.close()
+    }
+  })
+
+  it('drops the cached identities when the roles change: a removed permission does not outlive the reload', async () => {
+    const issuer = await startIssuer()
+    // oidc claims name the role only; its permissions come from the role table.
+    const tokens = {
+      issuers: [
+        {
+          issuer: issuer.issuer,
+          jwks_url: issuer.jwksUrl,
+          algorithms: ['ES256'],
+          claims: 'oidc',
+          oidc: { org_id: 'org_id', org_role: 'org_role' },
+        },
+      ],
+    }
+    const routes = [{ path: '/orgs/:org_id/keys', auth: 'org_member', permission: 'can_manage_api_keys' }]
+    const gw = await startGateway(base(routes, { tokens }))
+    try {
+      const token = await issuer.sign({ sub: 'user_1', org_id: 'acme', org_role: 'Admin' })
+      const call = async () => (await fetch(`${gw.url}/orgs/acme/keys`, { headers: { authorization: `Bearer ${token}` } })).status
+      assert.equal(await call(), 200, 'verified and cached while Admin holds can_manage_api_keys')
+      assert.equal(await call(), 200)
+      const roles = TEST_ROLES.map((role) => (role.name === 'Admin' ? { ...role, permissions: [] } : role))
+      edit(gw, { ...base(routes, { tokens }), roles })
+      assert.equal((await gw.running.reload()).outcome, 'applied')
+      assert.equal(await call(), 403, 'mapped afresh under the new roles')
+    } finally {
+      await gw.close()
+      await issuer.close()
     }
   })
 
