@@ -23,6 +23,7 @@ import { openDirectory } from './directory/index.ts'
 import type { Directory } from './directory/index.ts'
 import { createRoleTable } from './identity/index.ts'
 import type { RoleTable } from './identity/index.ts'
+import { explainRequest } from './explain/index.ts'
 import { createPipeline } from './gateway.ts'
 import { answerClientError, createGracefulServer, refuseConnect } from './http/index.ts'
 import type { GracefulServer } from './http/index.ts'
@@ -116,25 +117,7 @@ async function build(loaded: LoadedConfig, log: Logger, opened: CloseStack, opti
   })
   // Closed after the listeners and before the store: its last flush writes to the store.
   opened.add(usage)
-  const shared = config.redis ? opened.add(connectRedis(config.redis, log)) : undefined
-  const memoryLimiter = createMemoryLimiter({ maxTracked: config.rateLimits.maxTracked })
-  const redisLimiter =
-    shared &&
-    createRedisLimiter({
-      redis: shared.client,
-      fallback: memoryLimiter,
-      timeoutMs: config.redis!.timeoutMs,
-      breakerTimeouts: config.redis!.breakerTimeouts,
-      retryAfterMs: config.redis!.breakerCooldownMs,
-      replicas: config.redis!.replicas,
-      keyPrefix: `${config.redis!.keyPrefix}rl:`,
-      onStateChange: (state, err) =>
-        state === 'fallback'
-          ? log.warn({ err: String(err) }, 'Redis unavailable: rate limits fall back to this replica alone')
-          : log.info('Redis back: rate limits are shared again'),
-    })
-  if (redisLimiter) opened.add(redisLimiter)
-  const limiter = redisLimiter ?? memoryLimiter
+  const { shared, redisLimiter, limiter } = openLimiter(config, log, opened)
   const fixed: FixedParts = {
     keys,
     assertionAlgorithm: assertion.algorithm,
@@ -142,6 +125,7 @@ async function build(loaded: LoadedConfig, log: Logger, opened: CloseStack, opti
     usage,
     limiter,
     tunnels: createTunnelRegistry(config.rateLimits.websocketConnections),
+    holds: createPartHolds(),
     log,
   }
   const generations = createGenerations(await buildGeneration(loaded, fixed), (err) =>
@@ -222,6 +206,15 @@ async function build(loaded: LoadedConfig, log: Logger, opened: CloseStack, opti
       limits: config.rateLimits,
       usage,
     }),
+    // The running generation's decision, held until the explanation is made, as a request holds it.
+    explain: async (input) => {
+      const generation = generations.acquire()
+      try {
+        return await explainRequest({ decide: generation.decide, routes: generation.loaded.routes }, input)
+      } finally {
+        generations.release(generation)
+      }
+    },
     // The audit trail of key deletions goes to the log, like every other line: never a secret.
     audit: (event) => log.info({ audit: event }, 'audit'),
     // A change must not be outlived by a cached token or key validation, here or on any replica.
@@ -289,13 +282,15 @@ type FixedParts = {
   usage: UsageCounter
   limiter: Limiter
   tunnels: TunnelRegistry
+  holds: PartHolds
   log: Logger
 }
 
 /**
  * The parts built from the reloadable settings of one config, behind the listeners' handlers.
- * `owned` is what this generation closes when it retires; a part the next generation reuses (an
- * unchanged verifier, with its warm identity cache and JWKS) is handed over to it.
+ * `held` are the closable parts it uses, counted in {@link PartHolds}: a part the next generation
+ * reuses (an unchanged verifier, with its warm identity cache and JWKS) is closed only once no
+ * generation, serving or still finishing requests, holds it.
  */
 type Generation = {
   loaded: LoadedConfig
@@ -306,7 +301,7 @@ type Generation = {
   decide: Decide
   pipeline: ReturnType<typeof createPipeline>
   tunnels: TunnelDoor
-  owned: Set<Closable>
+  held: Closable[]
   retire(): Promise<void>
 }
 
@@ -320,49 +315,32 @@ type Generation = {
  * not hand every caller a fresh budget.
  */
 async function buildGeneration(loaded: LoadedConfig, fixed: FixedParts, previous?: Generation): Promise<Generation> {
-  const { config, routes, dir } = loaded
-  const { directory, log } = fixed
-  const owned = new Set<Closable>()
-  const reuse = <T extends Closable>(part: T): T => {
-    previous!.owned.delete(part)
-    owned.add(part)
+  const held: Closable[] = []
+  const hold = <T extends Closable>(part: T): T => {
+    fixed.holds.hold(part)
+    held.push(part)
     return part
   }
-  const sameAsBefore = (of: (c: GatehouseConfig) => unknown) =>
-    previous !== undefined && settingsKey(of(previous.loaded.config)) === settingsKey(of(config))
-  // The first generation shares the directory's table; a reload that changes the roles maps the gateway's credentials under the new one.
-  const roles = !previous ? directory.roles : sameAsBefore((c) => c.roles) ? previous.roles : createRoleTable(config.roles)
-  let verifier: TokenVerifier
-  if (sameAsBefore((c) => [c.tokens, c.roles])) verifier = reuse(previous!.verifier)
-  else {
-    verifier = await createTokenVerifier({
-      issuers: config.tokens.issuers,
-      leewayMs: config.tokens.leewayMs,
-      cache: config.tokens.cache,
-      jwks: config.tokens.jwks,
-      roles,
-      configDir: dir,
-      log,
-      localIssuer: directory.localIssuer?.verifier,
-    })
-    owned.add(verifier)
+  try {
+    return await assembleGeneration(loaded, fixed, hold, held, previous)
+  } catch (err) {
+    // A build that fails leaves the running generation as it was: what this one opened is closed.
+    for (const part of held) await fixed.holds.release(part)
+    throw err
   }
-  const apiKeys = sameAsBefore((c) => [c.apiKeys, c.roles])
-    ? previous!.apiKeys
-    : createApiKeyAuthenticator({
-        store: directory.store,
-        roles,
-        prefixes: config.apiKeys.prefixes,
-        orgKeyRole: config.apiKeys.orgKeyRole,
-        acceptImported: config.apiKeys.acceptImported,
-        cache: config.apiKeys.cache,
-      })
-  let proxy: UpstreamProxy
-  if (sameAsBefore((c) => c.upstream)) proxy = reuse(previous!.proxy)
-  else {
-    proxy = createUpstreamProxy(config.upstream)
-    owned.add(proxy)
-  }
+}
+
+async function assembleGeneration(
+  loaded: LoadedConfig,
+  fixed: FixedParts,
+  hold: <T extends Closable>(part: T) => T,
+  held: Closable[],
+  previous?: Generation,
+): Promise<Generation> {
+  const { config } = loaded
+  const { log } = fixed
+  const { roles, verifier, apiKeys, decide } = await buildDecision(loaded, fixed, hold, previous)
+  const proxy = hold(unchangedSince(previous, config)((c) => c.upstream) ? previous!.proxy : createUpstreamProxy(config.upstream))
   const assertion = config.identity.assertion
   const signer = createAssertionSigner({
     keys: fixed.keys,
@@ -372,15 +350,6 @@ async function buildGeneration(loaded: LoadedConfig, fixed: FixedParts, previous
     ttlMs: assertion.ttlMs,
     bindRequest: assertion.bindRequest,
     pathPrefix: config.upstream.url.pathname.replace(/\/$/, ''),
-  })
-  // One decision for every door: the proxy, forward-auth and the WebSocket handshake.
-  const decide = createDecider({
-    routes,
-    verifier,
-    apiKeys,
-    limiter: fixed.limiter,
-    limits: config.rateLimits,
-    trustProxy: config.server.trustProxy,
   })
   const policy = { identityPrefix: config.identity.headerPrefix, assertionHeader: assertion.header }
   const identityFields = createIdentityFields({ ...policy, signer })
@@ -397,10 +366,83 @@ async function buildGeneration(loaded: LoadedConfig, fixed: FixedParts, previous
     decide,
     pipeline,
     tunnels,
-    owned,
+    held,
     async retire() {
-      for (const part of owned) await part.close()
-      owned.clear()
+      for (const part of held.splice(0)) await fixed.holds.release(part)
+    },
+  }
+}
+
+/**
+ * The one decision of a config and what it is built from. A part the previous generation built
+ * from the same settings is reused; each closable part is held (`hold`) for the new generation.
+ */
+async function buildDecision(
+  loaded: LoadedConfig,
+  parts: Pick<FixedParts, 'directory' | 'limiter' | 'log'>,
+  hold: <T extends Closable>(part: T) => T,
+  previous?: Generation,
+): Promise<Pick<Generation, 'roles' | 'verifier' | 'apiKeys' | 'decide'>> {
+  const { config, routes, dir } = loaded
+  const { directory, log } = parts
+  const sameAsBefore = unchangedSince(previous, config)
+  // The first generation shares the directory's table; a reload that changes the roles maps the gateway's credentials under the new one.
+  const roles = !previous ? directory.roles : sameAsBefore((c) => c.roles) ? previous.roles : createRoleTable(config.roles)
+  let verifier: TokenVerifier
+  if (sameAsBefore((c) => [c.tokens, c.roles])) verifier = hold(previous!.verifier)
+  else {
+    verifier = await createTokenVerifier({
+      issuers: config.tokens.issuers,
+      leewayMs: config.tokens.leewayMs,
+      cache: config.tokens.cache,
+      jwks: config.tokens.jwks,
+      roles,
+      configDir: dir,
+      log,
+      localIssuer: directory.localIssuer?.verifier,
+    })
+    hold(verifier)
+  }
+  const apiKeys = sameAsBefore((c) => [c.apiKeys, c.roles])
+    ? previous!.apiKeys
+    : createApiKeyAuthenticator({
+        store: directory.store,
+        roles,
+        prefixes: config.apiKeys.prefixes,
+        orgKeyRole: config.apiKeys.orgKeyRole,
+        acceptImported: config.apiKeys.acceptImported,
+        cache: config.apiKeys.cache,
+      })
+  // One decision for every door: the proxy, forward-auth and the WebSocket handshake.
+  const decide = createDecider({
+    routes,
+    verifier,
+    apiKeys,
+    limiter: parts.limiter,
+    limits: config.rateLimits,
+    trustProxy: config.server.trustProxy,
+  })
+  return { roles, verifier, apiKeys, decide }
+}
+
+/** Whether the settings `of` picks are the same in the previous generation's config (false without one). */
+function unchangedSince(previous: Generation | undefined, config: GatehouseConfig) {
+  return (of: (c: GatehouseConfig) => unknown) =>
+    previous !== undefined && settingsKey(of(previous.loaded.config)) === settingsKey(of(config))
+}
+
+/** How many generations hold each closable part: closed when the last one lets go. */
+type PartHolds = { hold(part: Closable): void; release(part: Closable): Promise<void> }
+
+function createPartHolds(): PartHolds {
+  const holds = new Map<Closable, number>()
+  return {
+    hold: (part) => void holds.set(part, (holds.get(part) ?? 0) + 1),
+    async release(part) {
+      const left = (holds.get(part) ?? 1) - 1
+      if (left > 0) return void holds.set(part, left)
+      holds.delete(part)
+      await part.close()
     },
   }
 }
@@ -456,6 +498,48 @@ function createReloader(generations: Generations<Generation>, fixed: FixedParts,
     },
     onApplied: (listener: (config: GatehouseConfig) => void) => void applied.push(listener),
     idle: () => queue.then(() => undefined),
+  }
+}
+
+/** The limiter of a config: budgets shared over Redis when `redis.url` is set (local while it is unreachable), else local. */
+function openLimiter(config: GatehouseConfig, log: Logger, opened: CloseStack) {
+  const shared = config.redis ? opened.add(connectRedis(config.redis, log)) : undefined
+  const memoryLimiter = createMemoryLimiter({ maxTracked: config.rateLimits.maxTracked })
+  const redisLimiter =
+    shared &&
+    createRedisLimiter({
+      redis: shared.client,
+      fallback: memoryLimiter,
+      timeoutMs: config.redis!.timeoutMs,
+      breakerTimeouts: config.redis!.breakerTimeouts,
+      retryAfterMs: config.redis!.breakerCooldownMs,
+      replicas: config.redis!.replicas,
+      keyPrefix: `${config.redis!.keyPrefix}rl:`,
+      onStateChange: (state, err) =>
+        state === 'fallback'
+          ? log.warn({ err: String(err) }, 'Redis unavailable: rate limits fall back to this replica alone')
+          : log.info('Redis back: rate limits are shared again'),
+    })
+  if (redisLimiter) opened.add(redisLimiter)
+  const limiter = redisLimiter ?? memoryLimiter
+  return { shared, redisLimiter, limiter }
+}
+
+/**
+ * The decision of a config without listeners, for `gatehouse explain`: the store (API keys), the
+ * issuers' keys (tokens) and the limiter (Redis when configured) opened as `start` opens them.
+ */
+export async function openDecision(loaded: LoadedConfig, log: Logger): Promise<{ decide: Decide; close(): Promise<void> }> {
+  const opened = createCloseStack(log)
+  try {
+    const directory = opened.add(await openDirectory(loaded, { warn: (message) => log.warn(message) }))
+    const { shared, limiter } = openLimiter(loaded.config, log, opened)
+    if (shared && loaded.config.redis) await shared.ready(loaded.config.redis.startTimeoutMs)
+    const { decide } = await buildDecision(loaded, { directory, limiter, log }, (part) => opened.add(part))
+    return { decide, close: () => opened.closeAll() }
+  } catch (err) {
+    await opened.closeAll()
+    throw err
   }
 }
 

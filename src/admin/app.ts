@@ -9,6 +9,8 @@ import { createPropelAuthApi } from '../propelauth/index.ts'
 import type { Store } from '../store/index.ts'
 import { requireAdminKey } from './auth.ts'
 import { registerApiKeyRoutes } from './api-keys.ts'
+import { registerExplainRoute } from './explain.ts'
+import type { Explain } from './explain.ts'
 import { respondToError, problemResponse, validationHook } from './errors.ts'
 import { json } from './openapi.ts'
 import { registerOrgRoutes } from './orgs.ts'
@@ -45,6 +47,8 @@ export type AdminDeps = {
   now?: () => number
   /** Makes each API-key validation draw on its owner's rate limits and count as usage. */
   meter?: ValidationMeter
+  /** POST /v1/explain answers with it; without it the endpoint is absent. */
+  explain?: Explain
 }
 
 /** What the admin API takes from an opened directory; the listener adds the key, probes and change events. */
@@ -96,6 +100,7 @@ export function createAdminApp(deps: AdminDeps): OpenAPIHono {
     registerTokenRoutes(app, ctx)
     registerApiKeyRoutes(app, ctx)
     registerUsageRoutes(app, ctx)
+    if (deps.explain) registerExplainRoute(app, deps.explain)
     // PropelAuth's SDKs, pointed at this listener: the same directory in PropelAuth's wire format.
     app.route(
       '/',
