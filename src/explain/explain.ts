@@ -59,10 +59,12 @@ const BEFORE_AUTHORIZATION = new Set(['bad_request', 'http_version_not_supported
  * the route reported is the one the decision chose.
  */
 export async function explainRequest(deps: ExplainDeps, input: ExplainInput): Promise<Explanation> {
-  const rawHeaders: string[] = ['Host', 'gatehouse.explain']
+  const given = input.headers ?? []
+  // A Host the caller names is the request's (forwarded host, forward-auth); else a placeholder, since HTTP/1.1 needs one.
+  const rawHeaders: string[] = given.some(([name]) => name.toLowerCase() === 'host') ? [] : ['Host', 'gatehouse.explain']
   if (input.token !== undefined) rawHeaders.push('Authorization', `Bearer ${input.token}`)
   if (input.apiKey !== undefined) rawHeaders.push('X-Api-Key', input.apiKey)
-  for (const [name, value] of input.headers ?? []) rawHeaders.push(name, value)
+  for (const [name, value] of given) rawHeaders.push(name, value)
   const method = input.method.toUpperCase()
   const decision: Decision = await deps.decide(
     { method, target: input.target, rawHeaders, httpVersion: '1.1', remoteAddress: input.clientIp ?? '127.0.0.1' },

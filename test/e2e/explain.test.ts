@@ -110,6 +110,22 @@ describe('explain', () => {
     assert.equal((post.body.answer as { status: number }).status, 405)
   })
 
+  it('explains an API key: the identity from the store, and a refused key with its reason', async () => {
+    const created = await api('POST', '/v1/api_keys', { org_id: orgId })
+    assert.equal(created.status, 201)
+    const key = String(created.body.api_key_token)
+    const { body } = await explain({ path: `/orgs/${orgId}/admin`, api_key: key })
+    assert.equal(body.credential, 'api_key')
+    const identity = body.identity as { method: string; apiKey: { id: string } }
+    assert.equal(identity.method, 'api_key')
+    assert.equal(identity.apiKey.id, created.body.api_key_id)
+    assert.ok(!JSON.stringify(body).includes(key), 'the key is not echoed')
+    assert.equal((await api('POST', `/v1/api_keys/${String(created.body.api_key_id)}/archive`)).status, 200)
+    const archived = await explain({ path: `/orgs/${orgId}/admin`, api_key: key })
+    assert.equal((archived.body.refusal as { reason: string }).reason, 'invalid_api_key')
+    assert.equal((archived.body.answer as { status: number }).status, 401)
+  })
+
   it('reports budgets without spending them: a real request after explaining is still allowed', async () => {
     const real = () => fetch(`${gw.url}/limited`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.status)
     assert.equal(await real(), 200)
