@@ -123,6 +123,7 @@ export const queryUsersQuery = z.object({
   ...paging,
   order_by: z.enum(USER_ORDERS).default('CREATED_AT_ASC'),
   email_or_username: z.string().min(1).max(320).optional().openapi({ description: 'Partial match in the email or the username' }),
+  legacy_user_id: z.string().min(1).max(255).optional().openapi({ description: 'Exact match of the id a migrated user had before' }),
   ...includeOrgs,
 })
 
