@@ -178,6 +178,12 @@ export const createOrgBody = z
     members_must_have_matching_domain: z.boolean().default(false),
     max_users: z.int().min(1).optional().openapi({ description: 'Absent: no limit' }),
     metadata: jsonObject.optional(),
+    can_setup_saml: z
+      .boolean()
+      .optional()
+      .openapi({
+        description: 'Whether the org may set up a SAML connection at its identity provider (stored and returned; default false)',
+      }),
   })
   .openapi('CreateOrg')
 
@@ -189,6 +195,7 @@ export const updateOrgBody = z
     members_must_have_matching_domain: z.boolean().optional(),
     max_users: z.int().min(1).nullable().optional().openapi({ description: 'null: no limit' }),
     metadata: jsonObject.optional(),
+    can_setup_saml: z.boolean().optional(),
   })
   .openapi('UpdateOrg')
 
@@ -215,6 +222,7 @@ export const org = z
     members_must_have_matching_domain: z.boolean(),
     max_users: z.int().nullable(),
     metadata: jsonObject,
+    can_setup_saml: z.boolean(),
     created_at: unixSeconds,
     updated_at: unixSeconds,
   })
