@@ -8,6 +8,7 @@ import { normalizeTarget, ProblemError, problems, sendProblem, declaresBody } fr
 import type { NormalizedTarget, Problem } from './http/index.ts'
 import { accessLogFields } from './log.ts'
 import type { AccessOutcome, Logger } from './log.ts'
+import type { Metrics } from './metrics/index.ts'
 
 export type GatewayDeps = {
   config: GatehouseConfig
@@ -18,6 +19,7 @@ export type GatewayDeps = {
   usage: UsageCounter
   proxy: UpstreamProxy
   log: Logger
+  metrics: Metrics
 }
 
 /**
@@ -29,11 +31,11 @@ export type GatewayDeps = {
  * promise settles once the access-log line is written.
  */
 export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: ServerResponse, expectsContinue?: boolean) => Promise<void> {
-  const { config, decide, identityFields, upstreamHeaders, usage, proxy, log } = deps
+  const { config, decide, identityFields, upstreamHeaders, usage, proxy, log, metrics } = deps
   const accessLog = config.log.accessLog
 
   const forwardAuth =
-    config.forwardAuth.enabled && createForwardAuth({ decide, trustProxy: config.server.trustProxy, identityFields, usage })
+    config.forwardAuth.enabled && createForwardAuth({ decide, trustProxy: config.server.trustProxy, identityFields, usage, metrics })
 
   async function run(req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): Promise<AccessOutcome> {
     const target = canonicalOrRaw(req.url ?? '')
@@ -56,20 +58,22 @@ export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: S
   }
 
   async function forward(req: IncomingMessage, res: ServerResponse, allowed: Allow, expectsContinue: boolean): Promise<AccessOutcome> {
-    const { route, target, identity, forwarded } = allowed
+    const { route, target, identity } = allowed
     const headers = upstreamHeaders.build(req.rawHeaders, req.method ?? 'GET', allowed)
     // `Expect: 100-continue`: the client holds its body until told to send it, which is only once
     // the request has passed every check.
     if (expectsContinue) res.writeContinue()
     // Only now: a request refused by a limit (or before) is no usage.
     if (identity) usage.count(identity)
+    const forwarded = performance.now()
     const outcome = await proxy.forward(req, res, {
       path: target.path + target.query,
       headers,
       body: allowed.body,
       responseHeaders: allowed.responseHeaders,
     })
-    return { status: outcome.status, route, identity, requestId: forwarded.requestId, error: outcome.error }
+    metrics.upstream(route, (performance.now() - forwarded) / 1000, outcome.error)
+    return { status: outcome.status, route, identity, requestId: allowed.forwarded.requestId, error: outcome.error }
   }
 
   return async (req, res, expectsContinue = false) => {
@@ -81,6 +85,7 @@ export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: S
       log.error({ err: errorSummary(err), method: req.method }, 'request failed')
       outcome = respond(res, problems.internal())
     }
+    metrics.request(outcome.route, req.method ?? 'GET', outcome.status, (performance.now() - started) / 1000)
     if (accessLog) log.info(accessLogFields(req, outcome, started), 'request')
   }
 }
