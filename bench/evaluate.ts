@@ -103,7 +103,12 @@ export function evaluateRatios(measurements: readonly Measurement[], comparisons
 }
 
 /** The absolute targets: memory with many cached identities, and RSS growth while streaming uploads. */
-export function evaluateChecks(measurements: readonly Measurement[], memory: MemoryPhase | undefined): CheckResult[] {
+export function evaluateChecks(
+  measurements: readonly Measurement[],
+  memory: MemoryPhase | undefined,
+  /** bench/metrics-cost.ts: the recorder calls of one jwt-hot request, in-process. */
+  recorderUs?: number,
+): CheckResult[] {
   const upload = findRow(measurements, { target: 'gatehouse', scenario: 'upload' })
   const growth = upload ? upload.rssMB.maxInWindow - upload.rssMB.start : null
   const rss = memory ? memory.rssMB.end : null
@@ -134,6 +139,13 @@ export function evaluateChecks(measurements: readonly Measurement[], memory: Mem
       unit: 'µs/request',
       threshold: metricsThreshold,
       status: status(metricsCost, metricsThreshold),
+    },
+    {
+      label: 'metrics cost: the recorder calls of one jwt-hot request, in-process (bench/metrics-cost.ts)',
+      value: recorderUs ?? null,
+      unit: 'µs/request',
+      threshold: metricsThreshold,
+      status: status(recorderUs ?? null, metricsThreshold),
     },
   ]
 }

@@ -129,7 +129,7 @@ describe('evaluateChecks', () => {
   it('says n/a for what was not measured', () => {
     assert.deepEqual(
       evaluateChecks([], undefined).map((c) => c.status),
-      ['n/a', 'n/a', 'n/a'],
+      ['n/a', 'n/a', 'n/a', 'n/a'],
     )
   })
 
