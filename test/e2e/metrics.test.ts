@@ -1,13 +1,20 @@
 import assert from 'node:assert/strict'
+import { randomUUID } from 'node:crypto'
+import { once } from 'node:events'
 import { readFileSync } from 'node:fs'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { after, before, describe, it } from 'node:test'
 import { adminClient } from '../support/admin.ts'
 import { startGateway } from '../support/gateway.ts'
 import type { TestGateway } from '../support/gateway.ts'
 import { propelauthClaims, startIssuer } from '../support/issuer.ts'
 import type { TestIssuer } from '../support/issuer.ts'
+import { WebSocket, WebSocketServer } from 'ws'
+import { StoreUnavailableError } from '../../src/store/index.ts'
 import { scrape } from '../support/prometheus.ts'
 import type { Scrape } from '../support/prometheus.ts'
+import { redisUnavailable } from '../support/services.ts'
 import { startUpstream } from '../support/upstream.ts'
 import type { TestUpstream } from '../support/upstream.ts'
 
@@ -220,6 +227,93 @@ describe('metrics.enabled: false', () => {
     } finally {
       await gateway.close()
       await upstream.close()
+    }
+  })
+})
+
+describe('metrics of the store, Redis and WebSocket tunnels', () => {
+  it('counts a store outage as store errors and store_unavailable decisions', async () => {
+    const upstream = await startUpstream()
+    let down = false
+    const gateway = await startGateway(
+      {
+        upstream: { url: upstream.url },
+        admin: { listen: '127.0.0.1:0', api_key: ADMIN_KEY },
+        store: { url: 'sqlite:./outage.db' },
+        routes: [{ path: '/api/*', auth: 'user' }],
+      },
+      {
+        wrapStore: (store) =>
+          new Proxy(store, {
+            get(target, property, receiver) {
+              const value: unknown = Reflect.get(target, property, receiver)
+              if (property !== 'findApiKeyBySecretHash' || typeof value !== 'function') return value
+              return (...args: unknown[]) =>
+                down ? Promise.reject(new StoreUnavailableError(new Error('connect ECONNREFUSED'))) : Reflect.apply(value, target, args)
+            },
+          }),
+      },
+    )
+    try {
+      const api = adminClient(() => gateway.adminUrl, ADMIN_KEY)
+      const userId = String((await api('POST', '/v1/users', { email: 'outage@example.com' })).body.user_id)
+      const secret = String((await api('POST', '/v1/api_keys', { user_id: userId })).body.api_key_token)
+      down = true
+      for (let i = 0; i < 2; i++) assert.equal((await fetch(`${gateway.url}/api/x`, { headers: { 'x-api-key': secret } })).status, 503)
+      const metrics = await scrape(gateway.adminUrl)
+      assert.equal(metrics.value('gatehouse_store_errors_total'), 2)
+      assert.equal(metrics.value('gatehouse_decisions_total', { outcome: 'denied', reason: 'store_unavailable' }), 2)
+      assert.equal(metrics.value('gatehouse_requests_total', { route: '/api/*', method: 'GET', status: '503' }), 2)
+    } finally {
+      await gateway.close()
+      await upstream.close()
+    }
+  })
+
+  it('counts limiter decisions made by Redis', async (t) => {
+    const reason = await redisUnavailable('the Redis limiter metrics test')
+    if (reason) return t.skip(reason)
+    const upstream = await startUpstream()
+    const gateway = await startGateway({
+      upstream: { url: upstream.url },
+      redis: { url: process.env.GATEHOUSE_TEST_REDIS_URL, key_prefix: `gh:test:${randomUUID()}:` },
+      routes: [{ path: '/open', auth: 'none', rate_limit: '2/1m' }],
+    })
+    try {
+      const statuses = []
+      for (let i = 0; i < 3; i++) statuses.push((await fetch(`${gateway.url}/open`)).status)
+      assert.deepEqual(statuses, [200, 200, 429])
+      const metrics = await scrape(gateway.adminUrl)
+      assert.equal(metrics.value('gatehouse_ratelimit_decisions_total', { decided_by: 'redis', result: 'allowed' }), 2)
+      assert.equal(metrics.value('gatehouse_ratelimit_decisions_total', { decided_by: 'redis', result: 'limited' }), 1)
+      assert.equal(metrics.value('gatehouse_ratelimit_decisions_total', { decided_by: 'local', result: 'allowed' }), 0)
+    } finally {
+      await gateway.close()
+      await upstream.close()
+    }
+  })
+
+  it('gauges open WebSocket tunnels', async () => {
+    const server = createServer()
+    const wss = new WebSocketServer({ server })
+    wss.on('connection', (socket) => socket.on('message', (data) => socket.send(data)))
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const { port } = server.address() as AddressInfo
+    const gateway = await startGateway({ upstream: { url: `http://127.0.0.1:${port}` }, routes: [{ path: '/ws', auth: 'none' }] })
+    const open = async () => (await scrape(gateway.adminUrl)).value('gatehouse_websocket_tunnels_open')
+    try {
+      const client = new WebSocket(`${gateway.url.replace('http', 'ws')}/ws`)
+      await once(client, 'open')
+      assert.equal(await open(), 1)
+      client.close()
+      await once(client, 'close')
+      for (let i = 0; i < 50 && (await open()) !== 0; i++) await new Promise((r) => setTimeout(r, 20))
+      assert.equal(await open(), 0)
+      assert.equal((await scrape(gateway.adminUrl)).value('gatehouse_decisions_total', { outcome: 'allowed', reason: 'none' }), 1)
+    } finally {
+      await gateway.close()
+      wss.close()
+      server.close()
     }
   })
 })
