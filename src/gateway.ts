@@ -58,22 +58,22 @@ export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: S
   }
 
   async function forward(req: IncomingMessage, res: ServerResponse, allowed: Allow, expectsContinue: boolean): Promise<AccessOutcome> {
-    const { route, target, identity } = allowed
+    const { route, target, identity, forwarded } = allowed
     const headers = upstreamHeaders.build(req.rawHeaders, req.method ?? 'GET', allowed)
     // `Expect: 100-continue`: the client holds its body until told to send it, which is only once
     // the request has passed every check.
     if (expectsContinue) res.writeContinue()
     // Only now: a request refused by a limit (or before) is no usage.
     if (identity) usage.count(identity)
-    const forwarded = performance.now()
+    const upstreamStarted = performance.now()
     const outcome = await proxy.forward(req, res, {
       path: target.path + target.query,
       headers,
       body: allowed.body,
       responseHeaders: allowed.responseHeaders,
     })
-    metrics.upstream(route, (performance.now() - forwarded) / 1000, outcome.error)
-    return { status: outcome.status, route, identity, requestId: allowed.forwarded.requestId, error: outcome.error }
+    metrics.upstream(route, (performance.now() - upstreamStarted) / 1000, outcome.error)
+    return { status: outcome.status, route, identity, requestId: forwarded.requestId, error: outcome.error }
   }
 
   return async (req, res, expectsContinue = false) => {
