@@ -22,8 +22,10 @@ import { createLogger } from './log.ts'
 import type { Logger } from './log.ts'
 import { createRedisInvalidationBus, createLocalInvalidationBus, invalidationChannel } from './invalidation/index.ts'
 import type { InvalidationEvent } from './invalidation/index.ts'
+import { createPrometheusMetrics, expositionOf, noMetrics, Registry } from './metrics/index.ts'
 import { createMemoryLimiter, createRedisLimiter } from './ratelimit/index.ts'
 import { connectRedis } from './redis-connections.ts'
+import { reportingUnavailable } from './store/index.ts'
 import type { Store } from './store/index.ts'
 import { createTunnelDoor } from './tunnel/index.ts'
 
@@ -79,6 +81,10 @@ async function build(
   wrapStore: StartOptions['wrapStore'],
 ): Promise<RunningGatehouse> {
   const { config, routes, dir } = loaded
+  // Its own registry, not prom-client's global one: two gatehouses in one process (tests, an
+  // embedding) each count their own requests.
+  const registry = new Registry()
+  const metrics = config.metrics.enabled ? createPrometheusMetrics(registry) : noMetrics
   // First: a key file that does not fit the config stops the start before anything is opened.
   const assertion = config.identity.assertion
   const keys = await loadOrCreateAssertionKeys({
@@ -86,7 +92,12 @@ async function build(
     keyFile: resolve(dir, assertion.keyFile),
     secret: assertion.secret,
   })
-  const directory = opened.add(await openDirectory(loaded, { warn: (message) => log.warn(message), wrapStore }))
+  const directory = opened.add(
+    await openDirectory(loaded, {
+      warn: (message) => log.warn(message),
+      wrapStore: (store) => reportingUnavailable(wrapStore?.(store) ?? store, metrics.storeError),
+    }),
+  )
   const { roles, localIssuer } = directory
   const verifier = await createTokenVerifier({
     issuers: config.tokens.issuers,
@@ -97,6 +108,7 @@ async function build(
     configDir: dir,
     log,
     localIssuer: localIssuer?.verifier,
+    metrics,
   })
   opened.add(verifier)
   const signer = createAssertionSigner({
@@ -115,6 +127,7 @@ async function build(
     orgKeyRole: config.apiKeys.orgKeyRole,
     acceptImported: config.apiKeys.acceptImported,
     cache: config.apiKeys.cache,
+    metrics,
   })
   const usage = createUsageCounter({
     store: directory.store,
@@ -125,7 +138,8 @@ async function build(
   opened.add(usage)
   const proxy = opened.add(createUpstreamProxy(config.upstream))
   const shared = config.redis ? opened.add(connectRedis(config.redis, log)) : undefined
-  const memoryLimiter = createMemoryLimiter({ maxTracked: config.rateLimits.maxTracked })
+  // With Redis, the Redis limiter reports for its fallback too.
+  const memoryLimiter = createMemoryLimiter({ maxTracked: config.rateLimits.maxTracked, metrics: shared ? undefined : metrics })
   const redisLimiter =
     shared &&
     createRedisLimiter({
@@ -136,6 +150,7 @@ async function build(
       retryAfterMs: config.redis!.breakerCooldownMs,
       replicas: config.redis!.replicas,
       keyPrefix: `${config.redis!.keyPrefix}rl:`,
+      metrics,
       onStateChange: (state, err) =>
         state === 'fallback'
           ? log.warn({ err: String(err) }, 'Redis unavailable: rate limits fall back to this replica alone')
@@ -145,11 +160,20 @@ async function build(
   const limiter = redisLimiter ?? memoryLimiter
 
   // One decision for every door: the proxy, forward-auth and the WebSocket handshake.
-  const decide = createDecider({ routes, verifier, apiKeys, limiter, limits: config.rateLimits, trustProxy: config.server.trustProxy })
+  const decide = createDecider({
+    routes,
+    verifier,
+    apiKeys,
+    limiter,
+    limits: config.rateLimits,
+    trustProxy: config.server.trustProxy,
+    metrics,
+  })
   const policy = { identityPrefix: config.identity.headerPrefix, assertionHeader: config.identity.assertion.header }
   const identityFields = createIdentityFields({ ...policy, signer })
   const upstreamHeaders = createUpstreamHeaders({ ...policy, hideCredentials: config.upstream.hideCredentials, identityFields })
   const tunnels = createTunnelDoor({ config, decide, upstreamHeaders, usage, log })
+  metrics.openTunnels(tunnels.openTunnels)
 
   /** Evicts what a directory change makes stale, whichever replica it was made on, and ends the tunnels it opened. */
   const evict = (change: InvalidationEvent) => {
@@ -174,7 +198,7 @@ async function build(
   // The proxied path is a plain node:http handler: Hono's Request/Response adapter costs about
   // 16 µs of CPU per request (measured: ~92 vs ~108 µs with one cached token) and the pipeline
   // uses none of it. Hono serves the admin API, where its routing and validation pay off.
-  const pipeline = createPipeline({ config, decide, identityFields, upstreamHeaders, usage, proxy, log })
+  const pipeline = createPipeline({ config, decide, identityFields, upstreamHeaders, usage, proxy, log, metrics })
   const listenerTimeouts = {
     headersTimeoutMs: config.server.headersTimeoutMs,
     keepAliveTimeoutMs: config.server.keepAliveTimeoutMs,
@@ -199,6 +223,7 @@ async function build(
       ...(redisLimiter ? [{ name: 'redis', ready: () => true, detail: () => ({ rate_limits: redisLimiter.state() }) }] : []),
     ],
     apiKey: config.admin.apiKey,
+    metrics: config.metrics.enabled ? expositionOf(registry) : undefined,
     // A validate call is the key's use, as PropelAuth counts it: the proxy's budgets and usage counter.
     meter: createValidationMeter({
       store: directory.store,
