@@ -178,12 +178,9 @@ export const createOrgBody = z
     members_must_have_matching_domain: z.boolean().default(false),
     max_users: z.int().min(1).optional().openapi({ description: 'Absent: no limit' }),
     metadata: jsonObject.optional(),
-    can_setup_saml: z
-      .boolean()
-      .optional()
-      .openapi({
-        description: 'Whether the org may set up a SAML connection at its identity provider (stored and returned; default false)',
-      }),
+    can_setup_saml: z.boolean().optional().openapi({
+      description: 'Whether the org may set up a SAML connection at its identity provider (stored and returned; default false)',
+    }),
   })
   .openapi('CreateOrg')
 
