@@ -19,6 +19,7 @@ export type RatioResult = Comparison & {
 export type CheckResult = { label: string; value: number | null; unit: string; threshold: Threshold; status: Status }
 
 const HOT: RowKey = { target: 'gatehouse', scenario: 'jwt-hot' }
+const HOT_NO_METRICS: RowKey = { target: 'gatehouse', scenario: 'jwt-hot-nometrics' }
 const HOT_BIND: RowKey = { target: 'gatehouse', scenario: 'jwt-hot+bind' }
 const COLD: RowKey = { target: 'gatehouse', scenario: 'jwt-cold' }
 const NODE: RowKey = { target: 'node-proxy', scenario: 'public' }
@@ -67,6 +68,8 @@ export const COMPARISONS: readonly Comparison[] = [
 ]
 
 export const RSS_LIMIT_MB = 250
+/** issue 17: what counting a request may add to jwt-hot. */
+export const METRICS_COST_LIMIT_US = 3
 export const UPLOAD_GROWTH_LIMIT_MB = 30
 
 export function metricValue(m: Measurement, metric: Metric): number | null {
@@ -100,12 +103,21 @@ export function evaluateRatios(measurements: readonly Measurement[], comparisons
 }
 
 /** The absolute targets: memory with many cached identities, and RSS growth while streaming uploads. */
-export function evaluateChecks(measurements: readonly Measurement[], memory: MemoryPhase | undefined): CheckResult[] {
+export function evaluateChecks(
+  measurements: readonly Measurement[],
+  memory: MemoryPhase | undefined,
+  /** bench/metrics-cost.ts: the recorder calls of one jwt-hot request, in-process. */
+  recorderUs?: number,
+): CheckResult[] {
   const upload = findRow(measurements, { target: 'gatehouse', scenario: 'upload' })
   const growth = upload ? upload.rssMB.maxInWindow - upload.rssMB.start : null
   const rss = memory ? memory.rssMB.end : null
   const rssThreshold: Threshold = { op: '<=', value: RSS_LIMIT_MB }
   const growthThreshold: Threshold = { op: '<=', value: UPLOAD_GROWTH_LIMIT_MB }
+  const withMetrics = findRow(measurements, HOT)
+  const withoutMetrics = findRow(measurements, HOT_NO_METRICS)
+  const metricsCost = withMetrics && withoutMetrics ? withMetrics.cpu.usPerRequest - withoutMetrics.cpu.usPerRequest : null
+  const metricsThreshold: Threshold = { op: '<=', value: METRICS_COST_LIMIT_US }
   return [
     {
       label: `gatehouse RSS with ${(memory?.identities ?? 100_000).toLocaleString('en-US')} distinct cached identities`,
@@ -120,6 +132,20 @@ export function evaluateChecks(measurements: readonly Measurement[], memory: Mem
       unit: 'MB',
       threshold: growthThreshold,
       status: status(growth, growthThreshold),
+    },
+    {
+      label: 'metrics cost: CPU of jwt-hot minus jwt-hot with metrics off',
+      value: metricsCost,
+      unit: 'µs/request',
+      threshold: metricsThreshold,
+      status: status(metricsCost, metricsThreshold),
+    },
+    {
+      label: 'metrics cost: the recorder calls of one jwt-hot request, in-process (bench/metrics-cost.ts)',
+      value: recorderUs ?? null,
+      unit: 'µs/request',
+      threshold: metricsThreshold,
+      status: status(recorderUs ?? null, metricsThreshold),
     },
   ]
 }

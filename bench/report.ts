@@ -39,6 +39,7 @@ const SCENARIOS: ReadonlyArray<[name: string, what: string]> = [
     'jwt-hot+bind',
     'jwt-hot with `identity.assertion.bind_request: true`: the token stays cached, but every request gets an assertion of its own (one ES256 signature)',
   ],
+  ['jwt-hot-nometrics', 'jwt-hot with `metrics.enabled: false`: jwt-hot minus this row is what the metrics cost per request'],
   ['jwt-hot+log', 'jwt-hot with the JSON access log on (one line per request to a file), to show what logging costs'],
   ['jwt-cold', 'a different valid token on every request, so every request verifies an ES256 signature'],
   ['jwt-many', '10,000 distinct users, all cached beforehand, requested round-robin'],

@@ -9,6 +9,7 @@ import { evaluateChecks, evaluateRatios } from './evaluate.ts'
 import { measure } from './measure.ts'
 import type { Measurement } from './measure.ts'
 import { memoryPhase } from './memory.ts'
+import { metricsRecorderCost } from './metrics-cost.ts'
 import type { MemoryPhase } from './memory.ts'
 import { clockTicksPerSecond } from './proc.ts'
 import { fmt, renderCpuChart, renderMarkdown, renderSummary, rowLabel, writeJson } from './report.ts'
@@ -38,6 +39,8 @@ async function main(): Promise<void> {
     const ctx = await prepareContext(settings, dir)
     const measurements = await runAll(ctx)
     const memory = await runMemoryPhase(ctx)
+    const recorderUs = await metricsRecorderCost()
+    console.log(`metrics recorder: ${fmt(recorderUs, 2)} µs CPU per jwt-hot request, in-process`)
     const results: BenchResults = {
       mode: settings.mode,
       date: new Date().toISOString(),
@@ -47,7 +50,7 @@ async function main(): Promise<void> {
       measurements,
       memory,
       ratios: evaluateRatios(measurements),
-      checks: evaluateChecks(measurements, memory),
+      checks: evaluateChecks(measurements, memory, recorderUs),
       notes: ctx.nginx ? [] : ['nginx is not installed (apt-get install nginx-light): its rows and ratios are skipped.'],
     }
     writeOutputs(results)

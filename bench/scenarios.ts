@@ -86,6 +86,16 @@ export function benchRuns(ctx: BenchContext): Run[] {
   runs.push(
     { spec: { target: 'gatehouse', scenario: 'public', load: get(GATEHOUSE_PATHS.public) }, start: gatehouse('public') },
     { spec: { target: 'gatehouse', scenario: 'jwt-hot', load: get(GATEHOUSE_PATHS.user, { headers: hot }) }, start: gatehouse('jwt-hot') },
+    // Adjacent to jwt-hot: the difference of the two is what metrics cost per request.
+    {
+      spec: {
+        target: 'gatehouse',
+        variant: 'metrics off',
+        scenario: 'jwt-hot-nometrics',
+        load: get(GATEHOUSE_PATHS.user, { headers: hot }),
+      },
+      start: gatehouse('jwt-hot-nometrics', { metrics: false }),
+    },
     {
       spec: {
         target: 'gatehouse',

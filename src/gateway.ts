@@ -8,6 +8,7 @@ import { normalizeTarget, ProblemError, problems, sendProblem, declaresBody } fr
 import type { NormalizedTarget, Problem } from './http/index.ts'
 import { accessLogFields } from './log.ts'
 import type { AccessOutcome, Logger } from './log.ts'
+import type { Metrics } from './metrics/index.ts'
 
 export type GatewayDeps = {
   config: GatehouseConfig
@@ -18,6 +19,7 @@ export type GatewayDeps = {
   usage: UsageCounter
   proxy: UpstreamProxy
   log: Logger
+  metrics: Metrics
 }
 
 /**
@@ -29,11 +31,11 @@ export type GatewayDeps = {
  * promise settles once the access-log line is written.
  */
 export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: ServerResponse, expectsContinue?: boolean) => Promise<void> {
-  const { config, decide, identityFields, upstreamHeaders, usage, proxy, log } = deps
+  const { config, decide, identityFields, upstreamHeaders, usage, proxy, log, metrics } = deps
   const accessLog = config.log.accessLog
 
   const forwardAuth =
-    config.forwardAuth.enabled && createForwardAuth({ decide, trustProxy: config.server.trustProxy, identityFields, usage })
+    config.forwardAuth.enabled && createForwardAuth({ decide, trustProxy: config.server.trustProxy, identityFields, usage, metrics })
 
   async function run(req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): Promise<AccessOutcome> {
     const target = canonicalOrRaw(req.url ?? '')
@@ -63,12 +65,14 @@ export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: S
     if (expectsContinue) res.writeContinue()
     // Only now: a request refused by a limit (or before) is no usage.
     if (identity) usage.count(identity)
+    const upstreamStarted = performance.now()
     const outcome = await proxy.forward(req, res, {
       path: target.path + target.query,
       headers,
       body: allowed.body,
       responseHeaders: allowed.responseHeaders,
     })
+    metrics.upstream(route, (performance.now() - upstreamStarted) / 1000, outcome.error)
     return { status: outcome.status, route, identity, requestId: forwarded.requestId, error: outcome.error }
   }
 
@@ -81,6 +85,7 @@ export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: S
       log.error({ err: errorSummary(err), method: req.method }, 'request failed')
       outcome = respond(res, problems.internal())
     }
+    metrics.request(outcome.route, req.method ?? 'GET', outcome.status, (performance.now() - started) / 1000)
     if (accessLog) log.info(accessLogFields(req, outcome, started), 'request')
   }
 }

@@ -31,11 +31,14 @@ import { createLogger } from './log.ts'
 import type { Logger } from './log.ts'
 import { createRedisInvalidationBus, createLocalInvalidationBus, invalidationChannel } from './invalidation/index.ts'
 import type { InvalidationEvent } from './invalidation/index.ts'
+import { createPrometheusMetrics, expositionOf, noMetrics, Registry } from './metrics/index.ts'
+import type { Metrics } from './metrics/index.ts'
 import { createMemoryLimiter, createRedisLimiter } from './ratelimit/index.ts'
 import type { Limiter } from './ratelimit/index.ts'
 import { createGenerations, restartOnlyChanges, settingsKey, watchConfigFile } from './reload/index.ts'
 import type { Generations } from './reload/index.ts'
 import { connectRedis } from './redis-connections.ts'
+import { reportingUnavailable } from './store/index.ts'
 import type { Store } from './store/index.ts'
 import { createTunnelDoor, createTunnelRegistry } from './tunnel/index.ts'
 import type { TunnelDoor, TunnelRegistry } from './tunnel/index.ts'
@@ -102,6 +105,10 @@ export async function startGatehouse(loaded: LoadedConfig, options: StartOptions
 
 async function build(loaded: LoadedConfig, log: Logger, opened: CloseStack, options: StartOptions): Promise<RunningGatehouse> {
   const { config } = loaded
+  // Its own registry, not prom-client's global one: two gatehouses in one process (tests, an
+  // embedding) each count their own requests.
+  const registry = new Registry()
+  const metrics = config.metrics.enabled ? createPrometheusMetrics(registry) : noMetrics
   // First: a key file that does not fit the config stops the start before anything is opened.
   const assertion = config.identity.assertion
   const keys = await loadOrCreateAssertionKeys({
@@ -109,7 +116,12 @@ async function build(loaded: LoadedConfig, log: Logger, opened: CloseStack, opti
     keyFile: resolve(loaded.dir, assertion.keyFile),
     secret: assertion.secret,
   })
-  const directory = opened.add(await openDirectory(loaded, { warn: (message) => log.warn(message), wrapStore: options.wrapStore }))
+  const directory = opened.add(
+    await openDirectory(loaded, {
+      warn: (message) => log.warn(message),
+      wrapStore: (store) => reportingUnavailable(options.wrapStore?.(store) ?? store, metrics.storeError),
+    }),
+  )
   const usage = createUsageCounter({
     store: directory.store,
     flushMs: config.apiKeys.usageFlushMs,
@@ -117,7 +129,7 @@ async function build(loaded: LoadedConfig, log: Logger, opened: CloseStack, opti
   })
   // Closed after the listeners and before the store: its last flush writes to the store.
   opened.add(usage)
-  const { shared, redisLimiter, limiter } = openLimiter(config, log, opened)
+  const { shared, redisLimiter, limiter } = openLimiter(config, log, opened, metrics)
   const fixed: FixedParts = {
     keys,
     assertionAlgorithm: assertion.algorithm,
@@ -126,6 +138,7 @@ async function build(loaded: LoadedConfig, log: Logger, opened: CloseStack, opti
     limiter,
     tunnels: createTunnelRegistry(config.rateLimits.websocketConnections),
     holds: createPartHolds(),
+    metrics,
     log,
   }
   const generations = createGenerations(await buildGeneration(loaded, fixed), (err) =>
@@ -133,6 +146,7 @@ async function build(loaded: LoadedConfig, log: Logger, opened: CloseStack, opti
   )
   // Retired after the listeners drained: the last requests finish under it.
   opened.add(generations)
+  metrics.openTunnels(() => fixed.tunnels.size)
 
   /** Evicts what a directory change makes stale, whichever replica it was made on, and ends the tunnels it opened. */
   const evict = (change: InvalidationEvent) => {
@@ -197,6 +211,7 @@ async function build(loaded: LoadedConfig, log: Logger, opened: CloseStack, opti
       ...(redisLimiter ? [{ name: 'redis', ready: () => true, detail: () => ({ rate_limits: redisLimiter.state() }) }] : []),
     ],
     apiKey: config.admin.apiKey,
+    metrics: config.metrics.enabled ? expositionOf(registry) : undefined,
     // A validate call is the key's use, as PropelAuth counts it: the proxy's budgets and usage counter.
     meter: createValidationMeter({
       store: directory.store,
@@ -253,7 +268,10 @@ async function build(loaded: LoadedConfig, log: Logger, opened: CloseStack, opti
   )
 
   let closing: Promise<void> | undefined
-  const reloader = createReloader(generations, fixed, options.onReload)
+  const reloader = createReloader(generations, fixed, (outcome) => {
+    metrics.recordReload(outcome === 'applied' ? 'success' : 'failure')
+    options.onReload?.(outcome)
+  })
   let watcher = config.configFile.watch ? watchConfigFile(loaded.file, () => void reloader.reload()) : undefined
   reloader.onApplied((next) => {
     if (closing) return
@@ -283,6 +301,7 @@ type FixedParts = {
   limiter: Limiter
   tunnels: TunnelRegistry
   holds: PartHolds
+  metrics: Metrics
   log: Logger
 }
 
@@ -356,7 +375,7 @@ async function assembleGeneration(
   const upstreamHeaders = createUpstreamHeaders({ ...policy, hideCredentials: config.upstream.hideCredentials, identityFields })
   const { usage } = fixed
   const tunnels = createTunnelDoor({ config, decide, upstreamHeaders, usage, log, registry: fixed.tunnels })
-  const pipeline = createPipeline({ config, decide, identityFields, upstreamHeaders, usage, proxy, log })
+  const pipeline = createPipeline({ config, decide, identityFields, upstreamHeaders, usage, proxy, log, metrics: fixed.metrics })
   return {
     loaded,
     roles,
@@ -379,7 +398,7 @@ async function assembleGeneration(
  */
 async function buildDecision(
   loaded: LoadedConfig,
-  parts: Pick<FixedParts, 'directory' | 'limiter' | 'log'>,
+  parts: Pick<FixedParts, 'directory' | 'limiter' | 'metrics' | 'log'>,
   hold: <T extends Closable>(part: T) => T,
   previous?: Generation,
 ): Promise<Pick<Generation, 'roles' | 'verifier' | 'apiKeys' | 'decide'>> {
@@ -400,6 +419,7 @@ async function buildDecision(
       configDir: dir,
       log,
       localIssuer: directory.localIssuer?.verifier,
+      metrics: parts.metrics,
     })
     hold(verifier)
   }
@@ -412,6 +432,7 @@ async function buildDecision(
         orgKeyRole: config.apiKeys.orgKeyRole,
         acceptImported: config.apiKeys.acceptImported,
         cache: config.apiKeys.cache,
+        metrics: parts.metrics,
       })
   // One decision for every door: the proxy, forward-auth and the WebSocket handshake.
   const decide = createDecider({
@@ -421,6 +442,7 @@ async function buildDecision(
     limiter: parts.limiter,
     limits: config.rateLimits,
     trustProxy: config.server.trustProxy,
+    metrics: parts.metrics,
   })
   return { roles, verifier, apiKeys, decide }
 }
@@ -502,9 +524,10 @@ function createReloader(generations: Generations<Generation>, fixed: FixedParts,
 }
 
 /** The limiter of a config: budgets shared over Redis when `redis.url` is set (local while it is unreachable), else local. */
-function openLimiter(config: GatehouseConfig, log: Logger, opened: CloseStack) {
+function openLimiter(config: GatehouseConfig, log: Logger, opened: CloseStack, metrics: Metrics) {
   const shared = config.redis ? opened.add(connectRedis(config.redis, log)) : undefined
-  const memoryLimiter = createMemoryLimiter({ maxTracked: config.rateLimits.maxTracked })
+  // With Redis, the Redis limiter reports for its fallback too.
+  const memoryLimiter = createMemoryLimiter({ maxTracked: config.rateLimits.maxTracked, metrics: shared ? undefined : metrics })
   const redisLimiter =
     shared &&
     createRedisLimiter({
@@ -515,6 +538,7 @@ function openLimiter(config: GatehouseConfig, log: Logger, opened: CloseStack) {
       retryAfterMs: config.redis!.breakerCooldownMs,
       replicas: config.redis!.replicas,
       keyPrefix: `${config.redis!.keyPrefix}rl:`,
+      metrics,
       onStateChange: (state, err) =>
         state === 'fallback'
           ? log.warn({ err: String(err) }, 'Redis unavailable: rate limits fall back to this replica alone')
@@ -533,9 +557,9 @@ export async function openDecision(loaded: LoadedConfig, log: Logger): Promise<{
   const opened = createCloseStack(log)
   try {
     const directory = opened.add(await openDirectory(loaded, { warn: (message) => log.warn(message) }))
-    const { shared, limiter } = openLimiter(loaded.config, log, opened)
+    const { shared, limiter } = openLimiter(loaded.config, log, opened, noMetrics)
     if (shared && loaded.config.redis) await shared.ready(loaded.config.redis.startTimeoutMs)
-    const { decide } = await buildDecision(loaded, { directory, limiter, log }, (part) => opened.add(part))
+    const { decide } = await buildDecision(loaded, { directory, limiter, metrics: noMetrics, log }, (part) => opened.add(part))
     return { decide, close: () => opened.closeAll() }
   } catch (err) {
     await opened.closeAll()

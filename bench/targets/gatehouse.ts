@@ -22,6 +22,8 @@ export type GatehouseOptions = {
   bindRequest?: boolean
   /** forward_auth.enabled, with the bench's own address (the load generator) as the trusted ingress. */
   forwardAuth?: boolean
+  /** metrics.enabled (default on, as deployed): off only for the row that measures what metrics cost. */
+  metrics?: boolean
 }
 
 /** Paths the scenarios request; the routes below give each its rule. */
@@ -47,6 +49,7 @@ export function gatehouseConfig(options: GatehouseOptions): Record<string, unkno
     // Level info, not warn: the "gatehouse started" line that carries the port is logged at info.
     // Nothing else is logged per request unless access_log is on (errors aside).
     log: { level: 'info', access_log: options.accessLog },
+    metrics: { enabled: options.metrics ?? true },
     routes: [
       { path: GATEHOUSE_PATHS.public, auth: 'none' },
       { path: GATEHOUSE_PATHS.limited, auth: 'user', rate_limit: '1/1h' },

@@ -2,6 +2,7 @@ import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi'
 import type { JSONWebKeySet } from 'jose'
 import type { ValidationMeter } from '../apikeys/index.ts'
 import type { RoleTable } from '../identity/index.ts'
+import type { MetricsExposition } from '../metrics/index.ts'
 import { createDirectoryOperations } from '../directory/index.ts'
 import type { AccessTokenIssuer, ApiKeySettings, AuditEvent, Directory, DirectoryChange } from '../directory/index.ts'
 import { ProblemError, problems } from '../http/index.ts'
@@ -49,6 +50,8 @@ export type AdminDeps = {
   meter?: ValidationMeter
   /** POST /v1/explain answers with it; without it the endpoint is absent. */
   explain?: Explain
+  /** Served at /metrics without a key, like the probes (the listener binds to loopback by default); absent: 404. */
+  metrics?: MetricsExposition
 }
 
 /** What the admin API takes from an opened directory; the listener adds the key, probes and change events. */
@@ -60,7 +63,7 @@ export function adminDepsOf(directory: Directory): AdminDeps {
 const NO_KEYS = Object.freeze({ keys: [] })
 
 /**
- * The admin listener: probes and the assertion keys (public), the management API under /v1/
+ * The admin listener: probes, metrics and the assertion keys (public), the management API under /v1/
  * (admin API key), and /openapi.json describing both. It binds to loopback by default.
  */
 export function createAdminApp(deps: AdminDeps): OpenAPIHono {
@@ -159,6 +162,20 @@ function registerProbes(app: OpenAPIHono, deps: AdminDeps): void {
       return ready ? c.json({ status: 'ready' as const, checks }, 200) : c.json({ status: 'not_ready' as const, checks }, 503)
     },
   )
+
+  const { metrics } = deps
+  if (metrics) {
+    app.openapi(
+      createRoute({
+        method: 'get',
+        path: '/metrics',
+        tags,
+        summary: 'Metrics in the Prometheus text format',
+        responses: { 200: { description: 'The metrics', content: { [metrics.contentType]: { schema: z.string() } } } },
+      }),
+      async (c) => c.body(await metrics.scrape(), 200, { 'content-type': metrics.contentType, 'cache-control': 'no-store' }),
+    )
+  }
 
   registerJwks(app, '/.well-known/jwks.json', 'The public keys of the identity assertions gatehouse forwards upstream', deps.jwks)
   if (deps.accessTokenJwks) {

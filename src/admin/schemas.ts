@@ -123,6 +123,7 @@ export const queryUsersQuery = z.object({
   ...paging,
   order_by: z.enum(USER_ORDERS).default('CREATED_AT_ASC'),
   email_or_username: z.string().min(1).max(320).optional().openapi({ description: 'Partial match in the email or the username' }),
+  legacy_user_id: z.string().min(1).max(255).optional().openapi({ description: 'Exact match of the id a migrated user had before' }),
   ...includeOrgs,
 })
 
@@ -177,6 +178,9 @@ export const createOrgBody = z
     members_must_have_matching_domain: z.boolean().default(false),
     max_users: z.int().min(1).optional().openapi({ description: 'Absent: no limit' }),
     metadata: jsonObject.optional(),
+    can_setup_saml: z.boolean().optional().openapi({
+      description: 'Whether the org may set up a SAML connection at its identity provider (stored and returned; default false)',
+    }),
   })
   .openapi('CreateOrg')
 
@@ -188,6 +192,7 @@ export const updateOrgBody = z
     members_must_have_matching_domain: z.boolean().optional(),
     max_users: z.int().min(1).nullable().optional().openapi({ description: 'null: no limit' }),
     metadata: jsonObject.optional(),
+    can_setup_saml: z.boolean().optional(),
   })
   .openapi('UpdateOrg')
 
@@ -214,6 +219,7 @@ export const org = z
     members_must_have_matching_domain: z.boolean(),
     max_users: z.int().nullable(),
     metadata: jsonObject,
+    can_setup_saml: z.boolean(),
     created_at: unixSeconds,
     updated_at: unixSeconds,
   })

@@ -17,6 +17,7 @@ export function toOrg(o: Org): z.infer<typeof org> {
     members_must_have_matching_domain: o.members_must_have_matching_domain,
     max_users: o.max_users,
     metadata: o.metadata,
+    can_setup_saml: o.can_setup_saml,
     created_at: o.created_at,
     updated_at: o.updated_at,
   }

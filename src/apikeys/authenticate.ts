@@ -3,6 +3,7 @@ import { CredentialError } from '../authn/index.ts'
 import { deepFreeze, emptyOrgs, orgMembership } from '../identity/index.ts'
 import type { Identity, RoleTable } from '../identity/index.ts'
 import { createGuardedCache } from '../cache/index.ts'
+import type { Metrics } from '../metrics/index.ts'
 import { StoreUnavailableError } from '../store/index.ts'
 import type { Store, StoredApiKey } from '../store/index.ts'
 import { hashApiKeySecret, parseApiKeySecret } from './format.ts'
@@ -49,9 +50,11 @@ export function createApiKeyAuthenticator(options: {
   orgKeyRole?: string
   acceptImported: boolean
   cache: { maxEntries: number; ttlMs: number }
+  /** Told of every key cache lookup and eviction. */
+  metrics?: Metrics
 }): ApiKeyAuthenticator {
   const { store, roles, prefixes, acceptImported } = options
-  const cache = createGuardedCache<Entry>(options.cache)
+  const cache = createGuardedCache<Entry>({ ...options.cache, events: options.metrics?.cache('api_key') })
   let storeLookups = 0
 
   async function lookUp(hash: string): Promise<Identity> {

@@ -1,5 +1,6 @@
 import type { FlattenedJWSInput, JWSHeaderParameters } from 'jose'
 import { KeySourceUnavailableError } from './errors.ts'
+import type { Metrics } from '../metrics/index.ts'
 import { isRecord } from './json.ts'
 import { createJwksSource, describeError, fetchJson } from './jwks.ts'
 import type { JwksSource } from './jwks.ts'
@@ -91,6 +92,7 @@ export type DiscoveredKeySourceOptions = {
   timeoutMs: number
   fetch?: typeof fetch
   onError?: (error: KeySourceUnavailableError) => void
+  metrics?: Metrics
 }
 
 /** A key source: a JWKS, or one found through discovery. Both answer 503, never 401, while no keys can be had. */
@@ -127,6 +129,7 @@ export function createDiscoveredKeySource(options: DiscoveredKeySourceOptions): 
     try {
       const document = await fetchDiscovery(options.issuer, options.base, fetchImpl, options.timeoutMs, closing.signal)
       error = undefined
+      options.metrics?.keyFetch('discovery', true)
       if (jwks && jwks.url.href === document.jwksUri.href) return
       // While an earlier source still serves (the last new one never fetched), that one stays and the unfetched one goes.
       if (previous) jwks?.close()
@@ -138,13 +141,17 @@ export function createDiscoveredKeySource(options: DiscoveredKeySourceOptions): 
         timeoutMs: options.timeoutMs,
         fetch: options.fetch,
         onError: options.onError,
+        metrics: options.metrics,
       })
       await jwks.refresh().catch(() => undefined)
       retirePrevious()
     } catch (cause) {
       const failure = new KeySourceUnavailableError(`OpenID Connect discovery for ${options.issuer} failed: ${describeError(cause)}`)
       error = failure.reason
-      if (!closing.signal.aborted) options.onError?.(failure)
+      if (!closing.signal.aborted) {
+        options.metrics?.keyFetch('discovery', false)
+        options.onError?.(failure)
+      }
     }
   }
 

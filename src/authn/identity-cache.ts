@@ -2,6 +2,7 @@ import { hash } from 'node:crypto'
 import { createGuardedCache } from '../cache/index.ts'
 import { deepFreeze } from '../identity/index.ts'
 import type { Identity } from '../identity/index.ts'
+import type { CacheEvents } from '../metrics/index.ts'
 
 /**
  * Verified identities by a SHA-256 digest of the full token. Only the whole token is a safe key:
@@ -24,7 +25,7 @@ export type IdentityCache = {
   clear(): void
 }
 
-export function createIdentityCache(options: { maxEntries: number; ttlMs: number }): IdentityCache {
+export function createIdentityCache(options: { maxEntries: number; ttlMs: number; events?: CacheEvents }): IdentityCache {
   const cache = createGuardedCache<Identity>(options)
   return {
     get: (token) => cache.get(keyOf(token)),

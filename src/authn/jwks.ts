@@ -1,6 +1,7 @@
 import { createLocalJWKSet, errors } from 'jose'
 import type { CryptoKey, FlattenedJWSInput, JSONWebKeySet, JWK, JWSHeaderParameters, LocalJWKSet } from 'jose'
 import { InvalidTokenError, KeySourceUnavailableError } from './errors.ts'
+import type { Metrics } from '../metrics/index.ts'
 import { isRecord } from './json.ts'
 
 export type JwksSourceOptions = {
@@ -11,6 +12,7 @@ export type JwksSourceOptions = {
   fetch?: typeof fetch
   /** Told of every failed fetch (the source itself never throws in the background). */
   onError?: (error: KeySourceUnavailableError) => void
+  metrics?: Metrics
 }
 
 export type JwksSource = {
@@ -66,11 +68,15 @@ export function createJwksSource(options: JwksSourceOptions): JwksSource {
       knownKids = new Set(keySet.keys.flatMap((jwk) => (typeof jwk.kid === 'string' ? [jwk.kid] : [])))
       lastAttemptFailed = false
       lastError = undefined
+      options.metrics?.keyFetch('jwks', true)
     } catch (error) {
       lastAttemptFailed = true
       const failure = new KeySourceUnavailableError(`fetching the JWKS at ${where} failed: ${describeError(error)}`)
       lastError = failure.reason
-      if (!closing.signal.aborted) options.onError?.(failure)
+      if (!closing.signal.aborted) {
+        options.metrics?.keyFetch('jwks', false)
+        options.onError?.(failure)
+      }
       throw failure
     }
   }

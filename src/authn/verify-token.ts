@@ -3,6 +3,7 @@ import type { JWTVerifyGetKey, JWTVerifyOptions } from 'jose'
 import type { Identity, RoleTable } from '../identity/index.ts'
 import { discoveryBase, LOCAL_ISSUER_NAME } from '../config/index.ts'
 import type { IssuerConfig, TokenAlgorithm } from '../config/index.ts'
+import type { Metrics } from '../metrics/index.ts'
 import { createClaimsMapper } from './claims.ts'
 import type { ClaimsConfig, ClaimsMapper } from './claims.ts'
 import { createDiscoveredKeySource } from './discovery.ts'
@@ -44,6 +45,8 @@ export type TokenVerifierOptions = {
   log?: { warn(details: object, message: string): void }
   /** The local issuer (`tokens.local_issuer`: tokens gatehouse mints, in the propelauth claim format), when enabled. */
   localIssuer?: LocalIssuerVerifier
+  /** Told of token cache lookups and of every JWKS and discovery fetch. */
+  metrics?: Metrics
 }
 
 /**
@@ -91,7 +94,7 @@ export async function createTokenVerifier(options: TokenVerifierOptions): Promis
   function startKeySource(issuer: IssuerConfig): JWTVerifyGetKey {
     const onError = (error: KeySourceUnavailableError) =>
       options.log?.warn({ issuer: issuer.issuer, reason: error.reason }, 'JWKS fetch failed')
-    const common = { ...options.jwks, fetch: options.fetch, onError }
+    const common = { ...options.jwks, fetch: options.fetch, onError, metrics: options.metrics }
     const source = issuer.jwksUrl
       ? createJwksSource({ url: issuer.jwksUrl, ...common })
       : createDiscoveredKeySource({ issuer: issuer.issuer, base: discoveryBase(issuer.issuer)!, ...common })
@@ -132,7 +135,7 @@ export async function createTokenVerifier(options: TokenVerifierOptions): Promis
   }
 
   const only = issuers.size === 1 ? [...issuers.values()][0] : undefined
-  const cache = createIdentityCache(options.cache)
+  const cache = createIdentityCache({ ...options.cache, events: options.metrics?.cache('token') })
 
   async function verifyUncached(token: string): Promise<Identity> {
     const generation = cache.generation()

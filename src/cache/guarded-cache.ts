@@ -1,4 +1,6 @@
 import { LRUCache } from 'lru-cache'
+import { noMetrics } from '../metrics/index.ts'
+import type { CacheEvents } from '../metrics/index.ts'
 
 /**
  * A bounded ttl cache of answers read from somewhere slower (the store, a token's signature),
@@ -27,7 +29,13 @@ export type GuardedCache<V> = {
   clear(): void
 }
 
-export function createGuardedCache<V extends object>(options: { maxEntries: number; ttlMs: number }): GuardedCache<V> {
+export function createGuardedCache<V extends object>(options: {
+  maxEntries: number
+  ttlMs: number
+  /** Told of every lookup and of entries removed before their ttl. */
+  events?: CacheEvents
+}): GuardedCache<V> {
+  const events = options.events ?? noMetrics.cache('token')
   // One key for the usual tag held by a single entry (a user's one token), a set only beyond that.
   const keysByTag = new Map<string, string | Set<string>>()
   const tagsByKey = new Map<string, readonly string[]>()
@@ -41,10 +49,22 @@ export function createGuardedCache<V extends object>(options: { maxEntries: numb
     tagsByKey.delete(key)
   }
 
-  const cache = new LRUCache<string, V>({ max: options.maxEntries, ttl: options.ttlMs, dispose: (_value, key) => unindex(key) })
+  const cache = new LRUCache<string, V>({
+    max: options.maxEntries,
+    ttl: options.ttlMs,
+    dispose(_value, key, reason) {
+      unindex(key)
+      if (reason === 'evict') events.evicted('capacity', 1)
+    },
+  })
 
   return {
-    get: (key) => cache.get(key),
+    get(key) {
+      const value = cache.get(key)
+      if (value === undefined) events.miss()
+      else events.hit()
+      return value
+    },
     generation: () => evictions,
     set(key, value, { tags, generation, ttlMs = options.ttlMs }) {
       const ttl = Math.floor(Math.min(options.ttlMs, ttlMs))
@@ -62,10 +82,12 @@ export function createGuardedCache<V extends object>(options: { maxEntries: numb
     delete: (key) => void cache.delete(key),
     evict(tags) {
       evictions++
+      let removed = 0
       for (const tag of tags) {
         const keys = keysByTag.get(tag)
-        for (const key of typeof keys === 'string' ? [keys] : [...(keys ?? [])]) cache.delete(key)
+        for (const key of typeof keys === 'string' ? [keys] : [...(keys ?? [])]) if (cache.delete(key)) removed++
       }
+      if (removed > 0) events.evicted('invalidated', removed)
     },
     clear: () => cache.clear(),
   }

@@ -477,6 +477,12 @@ export const configSchema = z
         watch: z.boolean().default(false),
       })
       .prefault({}),
+    metrics: z
+      .strictObject({
+        // /metrics on the admin listener (Prometheus text format); off leaves the hot path no counting at all.
+        enabled: z.boolean().default(true),
+      })
+      .prefault({}),
     routes: z.array(route).min(1, 'at least one route is needed: unmatched requests are denied'),
   })
   .superRefine((c, ctx) => {
@@ -588,6 +594,7 @@ export const configSchema = z
     log: { level: c.log.level, accessLog: c.log.access_log },
     forwardAuth: { enabled: c.forward_auth.enabled },
     configFile: { watch: c.config.watch },
+    metrics: { enabled: c.metrics.enabled },
     routes: c.routes,
   }))
 

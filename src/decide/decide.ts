@@ -17,9 +17,10 @@ import {
 import { budgetsFor, rateLimitHeaders } from '../ratelimit/index.ts'
 import type { LimitDecision, Limiter, RateLimits } from '../ratelimit/index.ts'
 import type { CompiledRoute, RouteTable } from '../rules/index.ts'
+import type { Metrics } from '../metrics/index.ts'
 import { readHandshakeFacts, readRequestFacts } from './request-headers.ts'
 import type { HandshakeFacts, RequestFacts } from './request-headers.ts'
-import type { Allow, Decide, DecisionRequest, Deny, DenyReason } from './types.ts'
+import type { Allow, Decide, Decision, DecisionRequest, Deny, DenyReason } from './types.ts'
 
 export type DeciderDeps = {
   routes: RouteTable
@@ -29,6 +30,8 @@ export type DeciderDeps = {
   limits: RateLimits
   /** `server.trust_proxy`: whose forwarding headers are believed. */
   trustProxy: readonly Network[]
+  /** Told of every decision that spends budgets, whichever door asked. */
+  metrics?: Metrics
 }
 
 /** A matched request between the stages. */
@@ -152,7 +155,7 @@ export function createDecider(deps: DeciderDeps): Decide {
     return credential
   }
 
-  return (request, options) => {
+  const decideOne: Decide = (request, options) => {
     const { method, rawHeaders } = request
     if (REFUSED.has(method)) return deny('method_not_allowed', problems.methodNotAllowed(`${method} is never forwarded`))
     let target
@@ -196,6 +199,19 @@ export function createDecider(deps: DeciderDeps): Decide {
       )
     }
     return authorized(m, identity)
+  }
+
+  const { metrics } = deps
+  if (!metrics) return decideOne
+  const counted = (decision: Decision): Decision => {
+    metrics.decision(decision.kind === 'allow' ? 'allowed' : decision.reason)
+    return decision
+  }
+  return (request, options) => {
+    const decided = decideOne(request, options)
+    // An explained request decided nothing that happened.
+    if (options?.spend === false) return decided
+    return decided instanceof Promise ? decided.then(counted) : counted(decided)
   }
 }
 

@@ -4,6 +4,7 @@ import type { Network, NormalizedTarget, Problem } from '../http/index.ts'
 import type { Allow, Decide } from '../decide/index.ts'
 import { createTrustedPeerCheck, declaresBody, ProblemError, problems, sendProblem } from '../http/index.ts'
 import type { AccessOutcome } from '../log.ts'
+import type { Metrics } from '../metrics/index.ts'
 import { readOriginalRequest } from './original-request.ts'
 
 export type ForwardAuthDeps = {
@@ -13,6 +14,7 @@ export type ForwardAuthDeps = {
   /** The identity headers and assertion of an allowed request (src/forward). */
   identityFields: (allowed: Allow, method: string) => string[]
   usage: UsageCounter
+  metrics: Metrics
 }
 
 /** Answers one decision call, whose canonical target is the endpoint (see isForwardAuthPath). */
@@ -33,10 +35,10 @@ const UNTRUSTED_CALLER = problems.forbidden('The forward-auth endpoint answers o
  * could ask about requests never made and spend other clients' budgets.
  */
 export function createForwardAuth(deps: ForwardAuthDeps): ForwardAuth {
-  const { decide, identityFields, usage } = deps
+  const { decide, identityFields, usage, metrics } = deps
   const isTrustedPeer = createTrustedPeerCheck(deps.trustProxy)
 
-  return async (req, res, target) => {
+  const answer: ForwardAuth = async (req, res, target) => {
     const remoteAddress = req.socket.remoteAddress
     if (!isTrustedPeer(remoteAddress)) return refuse(req, res, UNTRUSTED_CALLER, [], 'forward-auth caller is not in server.trust_proxy')
     let original
@@ -80,6 +82,12 @@ export function createForwardAuth(deps: ForwardAuthDeps): ForwardAuth {
     ])
     res.end()
     return { status: 200, original: asked, route, identity, requestId: forwarded.requestId }
+  }
+
+  return async (req, res, target) => {
+    const outcome = await answer(req, res, target)
+    metrics.forwardAuth(outcome.status === 200)
+    return outcome
   }
 }
 

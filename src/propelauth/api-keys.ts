@@ -1,7 +1,8 @@
 import type { Context, Hono } from 'hono'
+import { NotFoundError } from '../directory/index.ts'
 import type { NewKeyInput } from '../directory/index.ts'
 import type { PropelAuthContext } from './context.ts'
-import { write } from './errors.ts'
+import { fieldError, write } from './errors.ts'
 import { jsonBody, query } from './parse.ts'
 import { apiKeysQuery, createApiKeyBody, importApiKeyBody, updateApiKeyBody, usageQuery, validateApiKeyBody } from './schemas.ts'
 import { apiKeyView, pageOf, validationView } from './views.ts'
@@ -40,7 +41,12 @@ export function registerApiKeyRoutes(app: Hono, { directory }: PropelAuthContext
   })
 
   app.post(`${KEYS}`, async (c) => {
-    const { key, secret } = await write(apiKeys.create(newKey(await jsonBody(c, createApiKeyBody))))
+    const body = await jsonBody(c, createApiKeyBody)
+    const { key, secret } = await write(apiKeys.create(newKey(body))).catch((err: unknown) => {
+      // An owner that does not exist is a field error to PropelAuth (its SDK's ApiKeyCreateException), not a 404.
+      if (err instanceof NotFoundError) throw fieldError(body.user_id === undefined ? 'org_id' : 'user_id', err.message)
+      throw err
+    })
     return c.json({ api_key_id: key.api_key_id, api_key_token: secret })
   })
   app.post(`${KEYS}/import`, async (c) => {

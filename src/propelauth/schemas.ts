@@ -53,6 +53,7 @@ export const usersQuery = z.strictObject({
     .enum(['CREATED_AT_ASC', 'CREATED_AT_DESC', 'LAST_ACTIVE_AT_ASC', 'LAST_ACTIVE_AT_DESC', 'EMAIL', 'USERNAME'])
     .default('CREATED_AT_ASC'),
   email_or_username: z.string().min(1).max(320).optional(),
+  legacy_user_id: z.string().min(1).max(255).optional(),
   include_orgs: queryBoolean,
 })
 export const usersInOrgQuery = z.strictObject({ ...paging, include_orgs: queryBoolean, role: role.optional() })

@@ -1,10 +1,13 @@
 import { LRUCache } from 'lru-cache'
 import { emissionInterval, gcraDecisions } from './gcra.ts'
 import type { Budget, LimitDecision, Limiter } from './limiter.ts'
+import type { Metrics } from '../metrics/index.ts'
 
 export type MemoryLimiterOptions = {
   /** Most keys remembered; the least recently used is forgotten first, which only ever favours it. */
   maxTracked: number
+  /** Told of each spending decision; left out where this limiter is Redis's fallback, which reports for it. */
+  metrics?: Metrics
 }
 
 /** The memory limiter answers synchronously, sparing the hot path a promise. */
@@ -47,9 +50,12 @@ export function createMemoryLimiter(options: MemoryLimiterOptions): MemoryLimite
       return stored === undefined || stored < nowUs ? 0 : stored - nowUs
     })
     const decisions = gcraDecisions(budgets, intervals, debts)
-    if (spend && decisions.every((d) => d.allowed)) {
+    if (!spend || budgets.length === 0) return decisions
+    const allowed = decisions.every((d) => d.allowed)
+    if (allowed) {
       for (let i = 0; i < budgets.length; i++) tats.set(budgets[i]!.key, nowUs + debts[i]! + intervals[i]!)
     }
+    options.metrics?.limit('local', allowed)
     return decisions
   }
 

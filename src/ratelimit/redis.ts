@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis'
 import { emissionInterval, gcraDecisions } from './gcra.ts'
 import type { Budget, LimitDecision, Limiter } from './limiter.ts'
 import type { MemoryLimiter } from './memory.ts'
+import type { LimiterSource, Metrics } from '../metrics/index.ts'
 import { formatDuration } from '../units/index.ts'
 import type { RateSpec } from '../units/index.ts'
 
@@ -34,6 +35,8 @@ export type RedisLimiterOptions = {
   keyPrefix?: string
   /** Called once per transition; the caller logs it. */
   onStateChange?: (state: RedisLimiterState, err?: unknown) => void
+  /** Told of each spending decision and whether Redis or the fallback made it. */
+  metrics?: Metrics
 }
 
 export interface RedisLimiter extends Limiter {
@@ -196,7 +199,16 @@ export function createRedisLimiter(options: RedisLimiterOptions): RedisLimiter {
 
   function local(budgets: readonly Budget[], now: number | undefined, spend: boolean): LimitDecision[] {
     const shared = share.budgets(budgets)
-    return spend ? fallback.takeAll(shared, now) : fallback.peekAll(shared, now)
+    if (!spend) return fallback.peekAll(shared, now)
+    return counted('local', fallback.takeAll(shared, now))
+  }
+
+  function counted(decidedBy: LimiterSource, decisions: LimitDecision[]): LimitDecision[] {
+    options.metrics?.limit(
+      decidedBy,
+      decisions.every((d) => d.allowed),
+    )
+    return decisions
   }
 
   async function decideAll(budgets: readonly Budget[], now: number | undefined, spend: boolean): Promise<LimitDecision[]> {
@@ -227,7 +239,7 @@ export function createRedisLimiter(options: RedisLimiterOptions): RedisLimiter {
       const { key, spec } = budgets[i]!
       fallback.remember(key, share.debt(spec, debts[i]! + (charged ? intervals[i]! : 0), intervals[i]!))
     }
-    return decisions
+    return spend ? counted('redis', decisions) : decisions
   }
 
   return {

@@ -135,12 +135,13 @@ export function createKyselyStore(db: Kysely<Database>, engine: EngineAdapter): 
     async queryUsers(query) {
       const { limit, offset } = pageWindow(query)
       const term = query.email_or_username
-      const matching =
-        term === undefined
-          ? db.selectFrom('users')
-          : db
-              .selectFrom('users')
-              .where((eb) => eb.or([containsIgnoringCase('email_lower', term), containsIgnoringCase('username_lower', term)]))
+      const legacy = query.legacy_user_id
+      let matching = db.selectFrom('users')
+      if (term !== undefined) {
+        matching = matching.where((eb) => eb.or([containsIgnoringCase('email_lower', term), containsIgnoringCase('username_lower', term)]))
+      }
+      // The id a user had in the system they were migrated from, matched exactly.
+      if (legacy !== undefined) matching = matching.where('legacy_user_id', '=', legacy)
       const total = countOf(await matching.select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow())
       const rows = await orderUsers(matching.selectAll(), query.order_by).limit(limit).offset(offset).execute()
       return { items: rows.map(toUser), total }

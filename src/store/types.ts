@@ -206,7 +206,7 @@ export interface Store {
   getUsersByIds(userIds: readonly string[]): Promise<User[]>
   getUsersByEmails(emails: readonly string[]): Promise<User[]>
   getUsersByUsernames(usernames: readonly string[]): Promise<User[]>
-  queryUsers(query: Paging & { order_by: UserOrderBy; email_or_username?: string }): Promise<Page<User>>
+  queryUsers(query: Paging & { order_by: UserOrderBy; email_or_username?: string; legacy_user_id?: string }): Promise<Page<User>>
   updateUser(userId: string, patch: UserPatch): Promise<User | undefined>
   /** Deletes the user and their memberships. */
   deleteUser(userId: string): Promise<boolean>

@@ -34,3 +34,29 @@ function isConnectionFailure(err: unknown): boolean {
   const cause = (err as { cause?: unknown }).cause
   return cause !== undefined && cause !== err && isConnectionFailure(cause)
 }
+
+/**
+ * The store with every call that fails with StoreUnavailableError reported to `onUnavailable`
+ * (the metrics), whoever made it: the proxy's key lookups, the admin API, the usage flush.
+ */
+export function reportingUnavailable<S extends object>(store: S, onUnavailable: () => void): S {
+  const report = (err: unknown) => {
+    if (err instanceof StoreUnavailableError) onUnavailable()
+    throw err
+  }
+  return new Proxy(store, {
+    get(target, property, receiver) {
+      const value: unknown = Reflect.get(target, property, receiver)
+      if (typeof value !== 'function') return value
+      return (...args: unknown[]) => {
+        let result: unknown
+        try {
+          result = Reflect.apply(value, target, args)
+        } catch (err) {
+          return report(err)
+        }
+        return result instanceof Promise ? result.catch(report) : result
+      }
+    },
+  })
+}

@@ -39,6 +39,8 @@ export type TunnelDoor = {
   revoke(change: InvalidationEvent): void
   /** Ends every tunnel with a close frame (1001) and refuses new handshakes. */
   closeAll(): void
+  /** Tunnels open now, for the metrics gauge. */
+  openTunnels(): number
 }
 
 /** What the access-log line of one handshake records; for a tunnel, written when it ends. */
@@ -240,6 +242,7 @@ export function createTunnelDoor(deps: TunnelDoorDeps): TunnelDoor {
     },
     revoke: (change) => registry.revoke(change),
     closeAll: () => registry.closeAll(),
+    openTunnels: () => registry.size,
   }
 }
 

@@ -20,6 +20,7 @@ describe('POST /v1/orgs and GET /v1/orgs/{org_id}', () => {
       members_must_have_matching_domain: true,
       max_users: 5,
       metadata: { tier: 'enterprise' },
+      can_setup_saml: true,
     })
     assert.equal(reply.status, 201)
     assert.deepEqual(reply.body, { org_id: reply.body.org_id, name: 'Acme Inc' })
@@ -33,6 +34,7 @@ describe('POST /v1/orgs and GET /v1/orgs/{org_id}', () => {
       members_must_have_matching_domain: true,
       max_users: 5,
       metadata: { tier: 'enterprise' },
+      can_setup_saml: true,
       created_at: org.created_at,
       updated_at: org.updated_at,
     })
@@ -42,8 +44,15 @@ describe('POST /v1/orgs and GET /v1/orgs/{org_id}', () => {
   it('defaults to no domain, no domain rules, no member limit', async () => {
     const org = (await getOrg(await h.createOrg('Plain'))).body
     assert.deepEqual(
-      [org.domain, org.enable_auto_joining_by_domain, org.members_must_have_matching_domain, org.max_users, org.metadata],
-      [null, false, false, null, {}],
+      [
+        org.domain,
+        org.enable_auto_joining_by_domain,
+        org.members_must_have_matching_domain,
+        org.max_users,
+        org.metadata,
+        org.can_setup_saml,
+      ],
+      [null, false, false, null, {}, false],
     )
   })
 
@@ -57,7 +66,6 @@ describe('POST /v1/orgs and GET /v1/orgs/{org_id}', () => {
     ['domain', { name: 'A', members_must_have_matching_domain: true }],
     ['domain', { name: 'A', enable_auto_joining_by_domain: true }],
     ['metadata', { name: 'A', metadata: 'x' }],
-    ['can_setup_saml', { name: 'A', can_setup_saml: true }],
   ]
   for (const [field, body] of invalid) {
     it(`answers 400 naming ${field} for ${JSON.stringify(body)}`, async () => {
@@ -116,11 +124,23 @@ describe('PATCH /v1/orgs/{org_id}', () => {
   it('updates given fields, clears nulls and announces the change', async () => {
     const id = await h.createOrg('Old', { domain: 'old.com', max_users: 3, metadata: { a: 1 } })
     h.changes.length = 0
-    const reply = await h.call<OrgView>('PATCH', `/v1/orgs/${id}`, { name: 'New Name', max_users: null, metadata: { b: 2 } })
+    const reply = await h.call<OrgView>('PATCH', `/v1/orgs/${id}`, {
+      name: 'New Name',
+      max_users: null,
+      metadata: { b: 2 },
+      can_setup_saml: true,
+    })
     assert.equal(reply.status, 200)
     assert.deepEqual(
-      [reply.body.name, reply.body.url_safe_org_name, reply.body.max_users, reply.body.metadata, reply.body.domain],
-      ['New Name', 'new-name', null, { b: 2 }, 'old.com'],
+      [
+        reply.body.name,
+        reply.body.url_safe_org_name,
+        reply.body.max_users,
+        reply.body.metadata,
+        reply.body.domain,
+        reply.body.can_setup_saml,
+      ],
+      ['New Name', 'new-name', null, { b: 2 }, 'old.com', true],
     )
     assert.deepEqual((await getOrg(id)).body, reply.body)
     const rules = await h.call<OrgView>('PATCH', `/v1/orgs/${id}`, {

@@ -129,7 +129,19 @@ describe('evaluateChecks', () => {
   it('says n/a for what was not measured', () => {
     assert.deepEqual(
       evaluateChecks([], undefined).map((c) => c.status),
-      ['n/a', 'n/a'],
+      ['n/a', 'n/a', 'n/a', 'n/a'],
     )
+  })
+
+  it('judges what metrics cost as the CPU difference of jwt-hot with and without them', () => {
+    const rows = [
+      measurement({ target: 'gatehouse', scenario: 'jwt-hot', cpu: { ticks: 0, usPerRequest: 95.5 } }),
+      measurement({ target: 'gatehouse', scenario: 'jwt-hot-nometrics', cpu: { ticks: 0, usPerRequest: 93 } }),
+    ]
+    const cost = evaluateChecks(rows, undefined).find((c) => c.label.startsWith('metrics cost'))!
+    assert.equal(cost.value, 2.5)
+    assert.equal(cost.status, 'PASS')
+    rows[0] = measurement({ target: 'gatehouse', scenario: 'jwt-hot', cpu: { ticks: 0, usPerRequest: 97 } })
+    assert.equal(evaluateChecks(rows, undefined).find((c) => c.label.startsWith('metrics cost'))!.status, 'MISS')
   })
 })

@@ -46,4 +46,24 @@ describe('createGuardedCache', () => {
     await new Promise((r) => setTimeout(r, 50))
     assert.equal(cache.get('a'), undefined)
   })
+
+  it('reports hits, misses, invalidations and capacity evictions, and neither a replaced nor a deleted entry', () => {
+    const seen = { hit: 0, miss: 0, invalidated: 0, capacity: 0 }
+    const events = {
+      hit: () => void seen.hit++,
+      miss: () => void seen.miss++,
+      evicted: (why: 'invalidated' | 'capacity', count: number) => void (seen[why] += count),
+    }
+    const cache = createGuardedCache<{ v: number }>({ maxEntries: 2, ttlMs: 60_000, events })
+    cache.set('a', { v: 1 }, { tags: ['user:u1'], generation: cache.generation() })
+    cache.set('b', { v: 1 }, { tags: ['user:u1'], generation: cache.generation() })
+    cache.set('b', { v: 2 }, { tags: ['user:u1'], generation: cache.generation() })
+    cache.get('a')
+    cache.get('zz')
+    cache.set('c', { v: 1 }, { tags: [], generation: cache.generation() })
+    cache.delete('c')
+    assert.deepEqual(seen, { hit: 1, miss: 1, invalidated: 0, capacity: 1 })
+    cache.evict(['user:u1', 'user:nobody'])
+    assert.deepEqual(seen, { hit: 1, miss: 1, invalidated: 1, capacity: 1 })
+  })
 })

@@ -66,6 +66,7 @@ const DEFAULTS = {
   log: { level: 'info', accessLog: true },
   forwardAuth: { enabled: false },
   configFile: { watch: false },
+  metrics: { enabled: true },
 }
 
 function parsedDefaults(text: string): unknown {
@@ -86,7 +87,7 @@ describe('config defaults', () => {
   })
 
   it('fills the keys of sections written empty with the same defaults', () => {
-    const empty = ['server', 'admin', 'tokens', 'rate_limits', 'identity', 'api_keys', 'store', 'log', 'forward_auth', 'config']
+    const empty = ['server', 'admin', 'tokens', 'rate_limits', 'identity', 'api_keys', 'store', 'log', 'forward_auth', 'config', 'metrics']
       .map((s) => `${s}: {}\n`)
       .join('')
     const nested = 'tokens:\n  cache: {}\n  jwks: {}\napi_keys:\n  prefixes: {}\n  cache: {}\nidentity:\n  assertion: {}\n'

@@ -149,6 +149,9 @@ describe('hot reload', () => {
       assert.ok((logged.problems as string[]).some((p) => p.startsWith(`${file}:4:`)))
       assert.equal((await fetch(`${gw.url}/a`)).status, 200, 'the old route still serves')
       assert.equal((await fetch(`${gw.url}/b`)).status, 404, 'nothing of the broken edit applies')
+      const scrape = await (await fetch(`${gw.adminUrl}/metrics`)).text()
+      assert.match(scrape, /^gatehouse_config_reloads_total\{result="failure"\} 1$/m)
+      assert.match(scrape, /^gatehouse_config_reloads_total\{result="success"\} 0$/m)
     } finally {
       await gw.close()
     }
@@ -173,6 +176,7 @@ describe('hot reload', () => {
       const warned = gw.logs.find((l) => l.msg === 'config reload: these settings change only with a restart; the running values stay')
       assert.deepEqual(warned?.keys, ['store', 'rate_limits.max_tracked'])
       assert.equal((await fetch(`${gw.url}/b`)).status, 200, 'the route change applied')
+      assert.match(await (await fetch(`${gw.adminUrl}/metrics`)).text(), /^gatehouse_config_reloads_total\{result="success"\} 1$/m)
     } finally {
       await gw.close()
     }

@@ -263,6 +263,11 @@ for (const engine of ENGINES) {
             const user = await auth.fetchUserMetadataByUserId(userId)
             assert.equal(user?.legacyUserId, legacyId)
             assert.equal(user?.enabled, false)
+            const found = await auth.fetchUsersByQuery({ legacyUserId: legacyId } as never)
+            assert.deepEqual(
+              found.users.map((u: { userId: string }) => u.userId),
+              [userId],
+            )
             await assert.rejects(
               auth.migrateUserFromExternalSource({ email: email('hash'), emailConfirmed: true, existingPasswordHash: '$2b$10$abc' }),
               (err: unknown) => err instanceof sdk.MigrateUserException && 'existing_password_hash' in err.fieldToErrors,
@@ -516,7 +521,7 @@ for (const engine of ENGINES) {
             assert.equal(key.displayName, variant.current ? 'CI key' : null)
             await assert.rejects(
               auth.createApiKey({ userId: '00000000-0000-4000-8000-000000000000' }),
-              (err: unknown) => err instanceof Error && !(err instanceof sdk.ApiKeyCreateException),
+              (err: unknown) => err instanceof sdk.ApiKeyCreateException && 'user_id' in err.fieldToErrors,
             )
           })
 

@@ -208,6 +208,22 @@ export function describeStore(name: string, open: () => Promise<Store>): void {
           assert.equal(new Set(ids(items)).size, 5)
         }))
 
+      it('finds a migrated user by the id it had before, exactly, beside the text filter', () =>
+        withStore(async (store) => {
+          const migrated = await store.createUser({ email: 'mig@example.com', legacy_user_id: 'old-42' })
+          await store.createUser({ email: 'other@example.com', legacy_user_id: 'old-420' })
+          const exact = await store.queryUsers({ page_size: 10, page_number: 0, order_by: 'EMAIL', legacy_user_id: 'old-42' })
+          assert.deepEqual([exact.total, ids(exact.items)], [1, [migrated.user_id]])
+          const both = await store.queryUsers({
+            page_size: 10,
+            page_number: 0,
+            order_by: 'EMAIL',
+            legacy_user_id: 'old-42',
+            email_or_username: 'other',
+          })
+          assert.equal(both.total, 0)
+        }))
+
       it('refuses an invalid page', () =>
         withStore(async (store) => {
           await assert.rejects(store.queryUsers({ page_size: 0, page_number: 0, order_by: 'EMAIL' }), RangeError)
