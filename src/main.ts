@@ -2,8 +2,9 @@ import { parseArgs } from 'node:util'
 import { probeIssuer } from './authn/index.ts'
 import { ConfigError, configWarnings, loadConfig } from './config/index.ts'
 import type { LoadedConfig } from './config/index.ts'
-import { DIRECTORY_USAGE, runDirectoryCommand } from './commands/index.ts'
+import { DIRECTORY_USAGE, runDirectoryCommand, runExplainCommand } from './commands/index.ts'
 import { runDemo } from './demo.ts'
+import { describeRequirements } from './rules/index.ts'
 import type { CompiledRoute } from './rules/index.ts'
 import { ListenError, startGatehouse } from './server.ts'
 
@@ -14,12 +15,15 @@ commands:
   check   validate the config and print the compiled route table; with --online, also fetch
           each issuer's discovery document and JWKS and report what they offer
   demo    run an echo upstream behind gatehouse with a demo user, org and token
+  explain [--method M] PATH [--token T | --api-key K] [--header NAME:VALUE] [--json]
+          how the gateway would decide a request, stage by stage, without spending a budget
 ${DIRECTORY_USAGE}
 
 --config defaults to $GATEHOUSE_CONFIG, then ./gatehouse.yaml`
 
 export async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'demo') return runDemo()
+  if (argv[0] === 'explain') return runExplainCommand(argv.slice(1), (file) => load(file ?? configFile([])))
   const directory = await runDirectoryCommand(argv, () => load(configFile(argv)))
   if (directory !== undefined) return directory
   let parsed
@@ -105,7 +109,7 @@ export function formatRouteTable(routes: readonly CompiledRoute[]): string {
     r.listsMethods ? [...r.methods].join(',') : '*',
     r.pattern,
     r.auth,
-    requirement(r),
+    describeRequirements(r).join(' '),
     r.rateLimit?.text ?? '',
   ])
   const header = ['#', 'METHODS', 'PATH', 'AUTH', 'REQUIRES', 'RATE']
@@ -118,18 +122,6 @@ export function formatRouteTable(routes: readonly CompiledRoute[]): string {
         .trimEnd(),
     )
     .join('\n')
-}
-
-function requirement(route: CompiledRoute): string {
-  const parts: string[] = []
-  if (route.auth === 'org_member') parts.push(`org from ${route.orgId.from}:${route.orgId.name}`)
-  if (route.role) parts.push(`role=${route.role}`)
-  if (route.minRole) parts.push(`role>=${route.minRole}`)
-  if (route.permissions.length > 0) parts.push(`permissions=${route.permissions.join('+')}`)
-  if (route.auth !== 'none') parts.push(`credentials=${[...route.credentials].join(',')}`)
-  if (route.issuers) parts.push(`issuers=${[...route.issuers].join(',')}`)
-  if (route.scopes.length > 0) parts.push(`scopes=${route.scopes.join(',')}`)
-  return parts.join(' ')
 }
 
 async function start(file: string): Promise<number> {
@@ -145,6 +137,9 @@ async function start(file: string): Promise<number> {
     console.error(`gatehouse: ${err.message}`)
     return 1
   }
+  // SIGHUP reloads the config (Node's default for it ends the process); a reload reports its own outcome in the log.
+  const reload = () => void running.reload()
+  process.on('SIGHUP', reload)
   await new Promise<void>((resolveSignal) => {
     const stop = (signal: NodeJS.Signals) => {
       running.log.info({ signal }, 'shutting down')
@@ -154,5 +149,6 @@ async function start(file: string): Promise<number> {
     process.once('SIGINT', stop)
   })
   await running.close()
+  process.off('SIGHUP', reload)
   return 0
 }

@@ -1,11 +1,14 @@
-import type { Server } from 'node:http'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { resolve } from 'node:path'
 import { getRequestListener } from '@hono/node-server'
 import { adminDepsOf, createAdminApp } from './admin/index.ts'
 import { createApiKeyAuthenticator, createUsageCounter, createValidationMeter } from './apikeys/index.ts'
+import type { ApiKeyAuthenticator, UsageCounter } from './apikeys/index.ts'
 import { createTokenVerifier } from './authn/index.ts'
-import type { ListenAddress, LoadedConfig } from './config/index.ts'
+import type { TokenVerifier } from './authn/index.ts'
+import { ConfigError, loadConfig } from './config/index.ts'
+import type { GatehouseConfig, ListenAddress, LoadedConfig } from './config/index.ts'
 import {
   createAssertionSigner,
   createIdentityFields,
@@ -13,8 +16,14 @@ import {
   createUpstreamProxy,
   loadOrCreateAssertionKeys,
 } from './forward/index.ts'
+import type { AssertionKeys, UpstreamProxy } from './forward/index.ts'
 import { createDecider } from './decide/index.ts'
+import type { Decide } from './decide/index.ts'
 import { openDirectory } from './directory/index.ts'
+import type { Directory } from './directory/index.ts'
+import { createRoleTable } from './identity/index.ts'
+import type { RoleTable } from './identity/index.ts'
+import { explainRequest } from './explain/index.ts'
 import { createPipeline } from './gateway.ts'
 import { answerClientError, createGracefulServer, refuseConnect } from './http/index.ts'
 import type { GracefulServer } from './http/index.ts'
@@ -23,16 +32,26 @@ import type { Logger } from './log.ts'
 import { createRedisInvalidationBus, createLocalInvalidationBus, invalidationChannel } from './invalidation/index.ts'
 import type { InvalidationEvent } from './invalidation/index.ts'
 import { createPrometheusMetrics, expositionOf, noMetrics, Registry } from './metrics/index.ts'
+import type { Metrics } from './metrics/index.ts'
 import { createMemoryLimiter, createRedisLimiter } from './ratelimit/index.ts'
+import type { Limiter } from './ratelimit/index.ts'
+import { createGenerations, restartOnlyChanges, settingsKey, watchConfigFile } from './reload/index.ts'
+import type { Generations } from './reload/index.ts'
 import { connectRedis } from './redis-connections.ts'
 import { reportingUnavailable } from './store/index.ts'
 import type { Store } from './store/index.ts'
-import { createTunnelDoor } from './tunnel/index.ts'
+import { createTunnelDoor, createTunnelRegistry } from './tunnel/index.ts'
+import type { TunnelDoor, TunnelRegistry } from './tunnel/index.ts'
 
 export type RunningGatehouse = {
   gateway: AddressInfo
   admin: AddressInfo
   log: Logger
+  /**
+   * Reloads the config file (SIGHUP, `config.watch`): applied as a whole or not at all; the
+   * restart-only settings it changes are named and keep their running values.
+   */
+  reload(): Promise<ReloadResult>
   /** Stops accepting, lets in-flight requests finish (bounded by server.shutdown_timeout), frees everything. */
   close(): Promise<void>
 }
@@ -41,6 +60,16 @@ export type StartOptions = {
   log?: Logger
   /** Wraps the store the config names; tests use it to control when store calls answer. */
   wrapStore?: (store: Store) => Store
+  /** Told the outcome of every reload, after it is logged: where a metric counts them. */
+  onReload?: (outcome: ReloadOutcome) => void
+}
+
+export type ReloadResult = {
+  outcome: ReloadOutcome
+  /** `FILE:LINE:COL key: message` lines of a config that was refused, or the error of a build that failed. */
+  problems: readonly string[]
+  /** Changed settings that apply only with a restart (their names). */
+  restartOnly: readonly string[]
 }
 
 /** A listener that could not bind: names the config key and the address, for a one-line message. */
@@ -65,7 +94,7 @@ export async function startGatehouse(loaded: LoadedConfig, options: StartOptions
   const log = options.log ?? createLogger(loaded.config.log.level)
   const opened = createCloseStack(log)
   try {
-    return await build(loaded, log, opened, options.wrapStore)
+    return await build(loaded, log, opened, options)
   } catch (err) {
     await opened.closeAll()
     log.error({ err: err instanceof Error ? err.message : String(err) }, 'gatehouse failed to start')
@@ -74,13 +103,8 @@ export async function startGatehouse(loaded: LoadedConfig, options: StartOptions
   }
 }
 
-async function build(
-  loaded: LoadedConfig,
-  log: Logger,
-  opened: CloseStack,
-  wrapStore: StartOptions['wrapStore'],
-): Promise<RunningGatehouse> {
-  const { config, routes, dir } = loaded
+async function build(loaded: LoadedConfig, log: Logger, opened: CloseStack, options: StartOptions): Promise<RunningGatehouse> {
+  const { config } = loaded
   // Its own registry, not prom-client's global one: two gatehouses in one process (tests, an
   // embedding) each count their own requests.
   const registry = new Registry()
@@ -89,46 +113,15 @@ async function build(
   const assertion = config.identity.assertion
   const keys = await loadOrCreateAssertionKeys({
     algorithm: assertion.algorithm,
-    keyFile: resolve(dir, assertion.keyFile),
+    keyFile: resolve(loaded.dir, assertion.keyFile),
     secret: assertion.secret,
   })
   const directory = opened.add(
     await openDirectory(loaded, {
       warn: (message) => log.warn(message),
-      wrapStore: (store) => reportingUnavailable(wrapStore?.(store) ?? store, metrics.storeError),
+      wrapStore: (store) => reportingUnavailable(options.wrapStore?.(store) ?? store, metrics.storeError),
     }),
   )
-  const { roles, localIssuer } = directory
-  const verifier = await createTokenVerifier({
-    issuers: config.tokens.issuers,
-    leewayMs: config.tokens.leewayMs,
-    cache: config.tokens.cache,
-    jwks: config.tokens.jwks,
-    roles,
-    configDir: dir,
-    log,
-    localIssuer: localIssuer?.verifier,
-    metrics,
-  })
-  opened.add(verifier)
-  const signer = createAssertionSigner({
-    keys,
-    algorithm: assertion.algorithm,
-    issuer: assertion.issuer,
-    audience: assertion.audience,
-    ttlMs: assertion.ttlMs,
-    bindRequest: assertion.bindRequest,
-    pathPrefix: config.upstream.url.pathname.replace(/\/$/, ''),
-  })
-  const apiKeys = createApiKeyAuthenticator({
-    store: directory.store,
-    roles,
-    prefixes: config.apiKeys.prefixes,
-    orgKeyRole: config.apiKeys.orgKeyRole,
-    acceptImported: config.apiKeys.acceptImported,
-    cache: config.apiKeys.cache,
-    metrics,
-  })
   const usage = createUsageCounter({
     store: directory.store,
     flushMs: config.apiKeys.usageFlushMs,
@@ -136,48 +129,29 @@ async function build(
   })
   // Closed after the listeners and before the store: its last flush writes to the store.
   opened.add(usage)
-  const proxy = opened.add(createUpstreamProxy(config.upstream))
-  const shared = config.redis ? opened.add(connectRedis(config.redis, log)) : undefined
-  // With Redis, the Redis limiter reports for its fallback too.
-  const memoryLimiter = createMemoryLimiter({ maxTracked: config.rateLimits.maxTracked, metrics: shared ? undefined : metrics })
-  const redisLimiter =
-    shared &&
-    createRedisLimiter({
-      redis: shared.client,
-      fallback: memoryLimiter,
-      timeoutMs: config.redis!.timeoutMs,
-      breakerTimeouts: config.redis!.breakerTimeouts,
-      retryAfterMs: config.redis!.breakerCooldownMs,
-      replicas: config.redis!.replicas,
-      keyPrefix: `${config.redis!.keyPrefix}rl:`,
-      metrics,
-      onStateChange: (state, err) =>
-        state === 'fallback'
-          ? log.warn({ err: String(err) }, 'Redis unavailable: rate limits fall back to this replica alone')
-          : log.info('Redis back: rate limits are shared again'),
-    })
-  if (redisLimiter) opened.add(redisLimiter)
-  const limiter = redisLimiter ?? memoryLimiter
-
-  // One decision for every door: the proxy, forward-auth and the WebSocket handshake.
-  const decide = createDecider({
-    routes,
-    verifier,
-    apiKeys,
+  const { shared, redisLimiter, limiter } = openLimiter(config, log, opened, metrics)
+  const fixed: FixedParts = {
+    keys,
+    assertionAlgorithm: assertion.algorithm,
+    directory,
+    usage,
     limiter,
-    limits: config.rateLimits,
-    trustProxy: config.server.trustProxy,
+    tunnels: createTunnelRegistry(config.rateLimits.websocketConnections),
+    holds: createPartHolds(),
     metrics,
-  })
-  const policy = { identityPrefix: config.identity.headerPrefix, assertionHeader: config.identity.assertion.header }
-  const identityFields = createIdentityFields({ ...policy, signer })
-  const upstreamHeaders = createUpstreamHeaders({ ...policy, hideCredentials: config.upstream.hideCredentials, identityFields })
-  const tunnels = createTunnelDoor({ config, decide, upstreamHeaders, usage, log })
-  metrics.openTunnels(tunnels.openTunnels)
+    log,
+  }
+  const generations = createGenerations(await buildGeneration(loaded, fixed), (err) =>
+    log.warn({ err: String(err) }, 'closing a replaced config generation failed'),
+  )
+  // Retired after the listeners drained: the last requests finish under it.
+  opened.add(generations)
+  metrics.openTunnels(() => fixed.tunnels.size)
 
   /** Evicts what a directory change makes stale, whichever replica it was made on, and ends the tunnels it opened. */
   const evict = (change: InvalidationEvent) => {
-    tunnels.revoke(change)
+    fixed.tunnels.revoke(change)
+    const { verifier, apiKeys } = generations.current()
     if (change.userId) {
       verifier.evictUser(change.userId)
       apiKeys.evictUser(change.userId)
@@ -198,13 +172,23 @@ async function build(
   // The proxied path is a plain node:http handler: Hono's Request/Response adapter costs about
   // 16 µs of CPU per request (measured: ~92 vs ~108 µs with one cached token) and the pipeline
   // uses none of it. Hono serves the admin API, where its routing and validation pay off.
-  const pipeline = createPipeline({ config, decide, identityFields, upstreamHeaders, usage, proxy, log, metrics })
+  const serve = (req: IncomingMessage, res: ServerResponse, expectsContinue?: boolean) => {
+    const generation = generations.acquire()
+    void generation.pipeline(req, res, expectsContinue).finally(() => generations.release(generation))
+  }
   const listenerTimeouts = {
     headersTimeoutMs: config.server.headersTimeoutMs,
     keepAliveTimeoutMs: config.server.keepAliveTimeoutMs,
   }
   const gateway = createGracefulServer(
-    { request: (req, res) => void pipeline(req, res), checkContinue: (req, res) => void pipeline(req, res, true), upgrade: tunnels },
+    {
+      request: (req, res) => serve(req, res),
+      checkContinue: (req, res) => serve(req, res, true),
+      upgrade: {
+        handle: (req, socket, head) => generations.current().tunnels.handle(req, socket, head),
+        closeAll: () => fixed.tunnels.closeAll(),
+      },
+    },
     listenerTimeouts,
   )
   const gatewayServer = gateway.server
@@ -218,7 +202,11 @@ async function build(
     jwks: () => keys.jwks(),
     checks: [
       // Names each issuer whose keys cannot be had yet and why: a discovery or JWKS outage at start.
-      { name: 'token_keys', ready: () => verifier.ready(), detail: () => ({ unready: verifier.unready() }) },
+      {
+        name: 'token_keys',
+        ready: () => generations.current().verifier.ready(),
+        detail: () => ({ unready: generations.current().verifier.unready() }),
+      },
       // Falling back to local limits keeps serving, so it is reported but not unready.
       ...(redisLimiter ? [{ name: 'redis', ready: () => true, detail: () => ({ rate_limits: redisLimiter.state() }) }] : []),
     ],
@@ -227,12 +215,21 @@ async function build(
     // A validate call is the key's use, as PropelAuth counts it: the proxy's budgets and usage counter.
     meter: createValidationMeter({
       store: directory.store,
-      roles,
+      roles: directory.roles,
       orgKeyRole: config.apiKeys.orgKeyRole,
       limiter,
       limits: config.rateLimits,
       usage,
     }),
+    // The running generation's decision, held until the explanation is made, as a request holds it.
+    explain: async (input) => {
+      const generation = generations.acquire()
+      try {
+        return await explainRequest({ decide: generation.decide, routes: generation.loaded.routes }, input)
+      } finally {
+        generations.release(generation)
+      }
+    },
     // The audit trail of key deletions goes to the log, like every other line: never a secret.
     audit: (event) => log.info({ audit: event }, 'audit'),
     // A change must not be outlived by a cached token or key validation, here or on any replica.
@@ -265,19 +262,309 @@ async function build(
     {
       gateway: `${gatewayAddress.address}:${gatewayAddress.port}`,
       admin: `${adminAddress.address}:${adminAddress.port}`,
-      routes: routes.routes.length,
+      routes: loaded.routes.routes.length,
     },
     'gatehouse started',
   )
 
   let closing: Promise<void> | undefined
+  const reloader = createReloader(generations, fixed, (outcome) => {
+    metrics.recordReload(outcome === 'applied' ? 'success' : 'failure')
+    options.onReload?.(outcome)
+  })
+  let watcher = config.configFile.watch ? watchConfigFile(loaded.file, () => void reloader.reload()) : undefined
+  reloader.onApplied((next) => {
+    if (closing) return
+    if (next.configFile.watch && !watcher) watcher = watchConfigFile(loaded.file, () => void reloader.reload())
+    if (!next.configFile.watch && watcher) {
+      watcher.close()
+      watcher = undefined
+    }
+  })
   const close = () =>
     (closing ??= (async () => {
+      watcher?.close()
+      await reloader.idle()
       await opened.closeAll()
       log.info('gatehouse stopped')
       await flushLog(log)
     })())
-  return { gateway: gatewayAddress, admin: adminAddress, log, close }
+  return { gateway: gatewayAddress, admin: adminAddress, log, reload: () => reloader.reload(), close }
+}
+
+/** What every config generation shares: built once at start from the restart-only settings. */
+type FixedParts = {
+  keys: AssertionKeys
+  assertionAlgorithm: GatehouseConfig['identity']['assertion']['algorithm']
+  directory: Directory
+  usage: UsageCounter
+  limiter: Limiter
+  tunnels: TunnelRegistry
+  holds: PartHolds
+  metrics: Metrics
+  log: Logger
+}
+
+/**
+ * The parts built from the reloadable settings of one config, behind the listeners' handlers.
+ * `held` are the closable parts it uses, counted in {@link PartHolds}: a part the next generation
+ * reuses (an unchanged verifier, with its warm identity cache and JWKS) is closed only once no
+ * generation, serving or still finishing requests, holds it.
+ */
+type Generation = {
+  loaded: LoadedConfig
+  roles: RoleTable
+  verifier: TokenVerifier
+  apiKeys: ApiKeyAuthenticator
+  proxy: UpstreamProxy
+  decide: Decide
+  pipeline: ReturnType<typeof createPipeline>
+  tunnels: TunnelDoor
+  held: Closable[]
+  retire(): Promise<void>
+}
+
+/**
+ * Builds a generation from a loaded config, reusing the previous generation's verifier, API-key
+ * authenticator and upstream pool while the settings each was built from are unchanged. A
+ * verifier (and its identity cache) is rebuilt when the token settings or the roles change:
+ * cached identities carry the roles and permissions mapped under the old table, so keeping them
+ * would let a removed permission outlive the reload by the cache ttl. The same holds for the
+ * API-key cache, which also depends on api_keys.*. The limiter's budgets are kept: a reload must
+ * not hand every caller a fresh budget.
+ */
+async function buildGeneration(loaded: LoadedConfig, fixed: FixedParts, previous?: Generation): Promise<Generation> {
+  const held: Closable[] = []
+  const hold = <T extends Closable>(part: T): T => {
+    fixed.holds.hold(part)
+    held.push(part)
+    return part
+  }
+  try {
+    return await assembleGeneration(loaded, fixed, hold, held, previous)
+  } catch (err) {
+    // A build that fails leaves the running generation as it was: what this one opened is closed.
+    for (const part of held) await fixed.holds.release(part)
+    throw err
+  }
+}
+
+async function assembleGeneration(
+  loaded: LoadedConfig,
+  fixed: FixedParts,
+  hold: <T extends Closable>(part: T) => T,
+  held: Closable[],
+  previous?: Generation,
+): Promise<Generation> {
+  const { config } = loaded
+  const { log } = fixed
+  const { roles, verifier, apiKeys, decide } = await buildDecision(loaded, fixed, hold, previous)
+  const proxy = hold(unchangedSince(previous, config)((c) => c.upstream) ? previous!.proxy : createUpstreamProxy(config.upstream))
+  const assertion = config.identity.assertion
+  const signer = createAssertionSigner({
+    keys: fixed.keys,
+    algorithm: fixed.assertionAlgorithm,
+    issuer: assertion.issuer,
+    audience: assertion.audience,
+    ttlMs: assertion.ttlMs,
+    bindRequest: assertion.bindRequest,
+    pathPrefix: config.upstream.url.pathname.replace(/\/$/, ''),
+  })
+  const policy = { identityPrefix: config.identity.headerPrefix, assertionHeader: assertion.header }
+  const identityFields = createIdentityFields({ ...policy, signer })
+  const upstreamHeaders = createUpstreamHeaders({ ...policy, hideCredentials: config.upstream.hideCredentials, identityFields })
+  const { usage } = fixed
+  const tunnels = createTunnelDoor({ config, decide, upstreamHeaders, usage, log, registry: fixed.tunnels })
+  const pipeline = createPipeline({ config, decide, identityFields, upstreamHeaders, usage, proxy, log, metrics: fixed.metrics })
+  return {
+    loaded,
+    roles,
+    verifier,
+    apiKeys,
+    proxy,
+    decide,
+    pipeline,
+    tunnels,
+    held,
+    async retire() {
+      for (const part of held.splice(0)) await fixed.holds.release(part)
+    },
+  }
+}
+
+/**
+ * The one decision of a config and what it is built from. A part the previous generation built
+ * from the same settings is reused; each closable part is held (`hold`) for the new generation.
+ */
+async function buildDecision(
+  loaded: LoadedConfig,
+  parts: Pick<FixedParts, 'directory' | 'limiter' | 'metrics' | 'log'>,
+  hold: <T extends Closable>(part: T) => T,
+  previous?: Generation,
+): Promise<Pick<Generation, 'roles' | 'verifier' | 'apiKeys' | 'decide'>> {
+  const { config, routes, dir } = loaded
+  const { directory, log } = parts
+  const sameAsBefore = unchangedSince(previous, config)
+  // The first generation shares the directory's table; a reload that changes the roles maps the gateway's credentials under the new one.
+  const roles = !previous ? directory.roles : sameAsBefore((c) => c.roles) ? previous.roles : createRoleTable(config.roles)
+  let verifier: TokenVerifier
+  if (sameAsBefore((c) => [c.tokens, c.roles])) verifier = hold(previous!.verifier)
+  else {
+    verifier = await createTokenVerifier({
+      issuers: config.tokens.issuers,
+      leewayMs: config.tokens.leewayMs,
+      cache: config.tokens.cache,
+      jwks: config.tokens.jwks,
+      roles,
+      configDir: dir,
+      log,
+      localIssuer: directory.localIssuer?.verifier,
+      metrics: parts.metrics,
+    })
+    hold(verifier)
+  }
+  const apiKeys = sameAsBefore((c) => [c.apiKeys, c.roles])
+    ? previous!.apiKeys
+    : createApiKeyAuthenticator({
+        store: directory.store,
+        roles,
+        prefixes: config.apiKeys.prefixes,
+        orgKeyRole: config.apiKeys.orgKeyRole,
+        acceptImported: config.apiKeys.acceptImported,
+        cache: config.apiKeys.cache,
+        metrics: parts.metrics,
+      })
+  // One decision for every door: the proxy, forward-auth and the WebSocket handshake.
+  const decide = createDecider({
+    routes,
+    verifier,
+    apiKeys,
+    limiter: parts.limiter,
+    limits: config.rateLimits,
+    trustProxy: config.server.trustProxy,
+    metrics: parts.metrics,
+  })
+  return { roles, verifier, apiKeys, decide }
+}
+
+/** Whether the settings `of` picks are the same in the previous generation's config (false without one). */
+function unchangedSince(previous: Generation | undefined, config: GatehouseConfig) {
+  return (of: (c: GatehouseConfig) => unknown) =>
+    previous !== undefined && settingsKey(of(previous.loaded.config)) === settingsKey(of(config))
+}
+
+/** How many generations hold each closable part: closed when the last one lets go. */
+type PartHolds = { hold(part: Closable): void; release(part: Closable): Promise<void> }
+
+function createPartHolds(): PartHolds {
+  const holds = new Map<Closable, number>()
+  return {
+    hold: (part) => void holds.set(part, (holds.get(part) ?? 0) + 1),
+    async release(part) {
+      const left = (holds.get(part) ?? 1) - 1
+      if (left > 0) return void holds.set(part, left)
+      holds.delete(part)
+      await part.close()
+    },
+  }
+}
+
+type ReloadOutcome = 'applied' | 'failed'
+
+/**
+ * Reloads the config file the running config came from, one reload at a time: loaded and
+ * validated completely, then built, then swapped in. Any failure leaves the running generation
+ * serving and is logged with the file's lines.
+ */
+function createReloader(generations: Generations<Generation>, fixed: FixedParts, onReload: StartOptions['onReload']) {
+  const { log } = fixed
+  let queue: Promise<unknown> = Promise.resolve()
+  const applied: ((config: GatehouseConfig) => void)[] = []
+  async function attempt(): Promise<ReloadResult> {
+    const running = generations.current()
+    const started = performance.now()
+    let next: LoadedConfig
+    try {
+      next = loadConfig(running.loaded.file)
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err
+      log.error({ file: err.file, problems: err.message.split('\n') }, 'config reload failed: the running config stays')
+      return { outcome: 'failed', problems: err.message.split('\n'), restartOnly: [] }
+    }
+    const restartOnly = restartOnlyChanges(running.loaded.config, next.config)
+    let generation
+    try {
+      generation = await buildGeneration(next, fixed, running)
+    } catch (err) {
+      const problem = err instanceof Error ? err.message : String(err)
+      log.error({ file: next.file, err: problem }, 'config reload failed: the running config stays')
+      return { outcome: 'failed', problems: [problem], restartOnly }
+    }
+    generations.swap(generation)
+    log.level = next.config.log.level
+    if (restartOnly.length > 0) {
+      log.warn({ keys: restartOnly }, 'config reload: these settings change only with a restart; the running values stay')
+    }
+    for (const listener of applied) listener(next.config)
+    log.info({ file: next.file, routes: next.routes.routes.length, took_ms: Math.round(performance.now() - started) }, 'config reloaded')
+    return { outcome: 'applied', problems: [], restartOnly }
+  }
+  return {
+    reload(): Promise<ReloadResult> {
+      const result = queue.then(attempt).catch((err: unknown): ReloadResult => {
+        log.error({ err: err instanceof Error ? err.message : String(err) }, 'config reload failed: the running config stays')
+        return { outcome: 'failed', problems: [String(err)], restartOnly: [] }
+      })
+      queue = result.then((r) => onReload?.(r.outcome))
+      return result
+    },
+    onApplied: (listener: (config: GatehouseConfig) => void) => void applied.push(listener),
+    idle: () => queue.then(() => undefined),
+  }
+}
+
+/** The limiter of a config: budgets shared over Redis when `redis.url` is set (local while it is unreachable), else local. */
+function openLimiter(config: GatehouseConfig, log: Logger, opened: CloseStack, metrics: Metrics) {
+  const shared = config.redis ? opened.add(connectRedis(config.redis, log)) : undefined
+  // With Redis, the Redis limiter reports for its fallback too.
+  const memoryLimiter = createMemoryLimiter({ maxTracked: config.rateLimits.maxTracked, metrics: shared ? undefined : metrics })
+  const redisLimiter =
+    shared &&
+    createRedisLimiter({
+      redis: shared.client,
+      fallback: memoryLimiter,
+      timeoutMs: config.redis!.timeoutMs,
+      breakerTimeouts: config.redis!.breakerTimeouts,
+      retryAfterMs: config.redis!.breakerCooldownMs,
+      replicas: config.redis!.replicas,
+      keyPrefix: `${config.redis!.keyPrefix}rl:`,
+      metrics,
+      onStateChange: (state, err) =>
+        state === 'fallback'
+          ? log.warn({ err: String(err) }, 'Redis unavailable: rate limits fall back to this replica alone')
+          : log.info('Redis back: rate limits are shared again'),
+    })
+  if (redisLimiter) opened.add(redisLimiter)
+  const limiter = redisLimiter ?? memoryLimiter
+  return { shared, redisLimiter, limiter }
+}
+
+/**
+ * The decision of a config without listeners, for `gatehouse explain`: the store (API keys), the
+ * issuers' keys (tokens) and the limiter (Redis when configured) opened as `start` opens them.
+ */
+export async function openDecision(loaded: LoadedConfig, log: Logger): Promise<{ decide: Decide; close(): Promise<void> }> {
+  const opened = createCloseStack(log)
+  try {
+    const directory = opened.add(await openDirectory(loaded, { warn: (message) => log.warn(message) }))
+    const { shared, limiter } = openLimiter(loaded.config, log, opened, noMetrics)
+    if (shared && loaded.config.redis) await shared.ready(loaded.config.redis.startTimeoutMs)
+    const { decide } = await buildDecision(loaded, { directory, limiter, metrics: noMetrics, log }, (part) => opened.add(part))
+    return { decide, close: () => opened.closeAll() }
+  } catch (err) {
+    await opened.closeAll()
+    throw err
+  }
 }
 
 type Closable = { close(): unknown }

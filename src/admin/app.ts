@@ -10,6 +10,8 @@ import { createPropelAuthApi } from '../propelauth/index.ts'
 import type { Store } from '../store/index.ts'
 import { requireAdminKey } from './auth.ts'
 import { registerApiKeyRoutes } from './api-keys.ts'
+import { registerExplainRoute } from './explain.ts'
+import type { Explain } from './explain.ts'
 import { respondToError, problemResponse, validationHook } from './errors.ts'
 import { json } from './openapi.ts'
 import { registerOrgRoutes } from './orgs.ts'
@@ -46,6 +48,8 @@ export type AdminDeps = {
   now?: () => number
   /** Makes each API-key validation draw on its owner's rate limits and count as usage. */
   meter?: ValidationMeter
+  /** POST /v1/explain answers with it; without it the endpoint is absent. */
+  explain?: Explain
   /** Served at /metrics without a key, like the probes (the listener binds to loopback by default); absent: 404. */
   metrics?: MetricsExposition
 }
@@ -99,6 +103,7 @@ export function createAdminApp(deps: AdminDeps): OpenAPIHono {
     registerTokenRoutes(app, ctx)
     registerApiKeyRoutes(app, ctx)
     registerUsageRoutes(app, ctx)
+    if (deps.explain) registerExplainRoute(app, deps.explain)
     // PropelAuth's SDKs, pointed at this listener: the same directory in PropelAuth's wire format.
     app.route(
       '/',

@@ -1,1 +1,2 @@
 export { DIRECTORY_USAGE, runDirectoryCommand } from './manage.ts'
+export { EXPLAIN_USAGE, runExplainCommand } from './explain.ts'

@@ -471,6 +471,12 @@ export const configSchema = z
         enabled: z.boolean().default(false),
       })
       .prefault({}),
+    config: z
+      .strictObject({
+        // Reload when the file changes (SIGHUP reloads either way).
+        watch: z.boolean().default(false),
+      })
+      .prefault({}),
     metrics: z
       .strictObject({
         // /metrics on the admin listener (Prometheus text format); off leaves the hot path no counting at all.
@@ -587,6 +593,7 @@ export const configSchema = z
     },
     log: { level: c.log.level, accessLog: c.log.access_log },
     forwardAuth: { enabled: c.forward_auth.enabled },
+    configFile: { watch: c.config.watch },
     metrics: { enabled: c.metrics.enabled },
     routes: c.routes,
   }))

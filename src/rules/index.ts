@@ -3,3 +3,5 @@ export type { CompiledRoute, HandshakeCredentials, OrgIdSource, RouteMatch, Rout
 export { AUTH_KINDS, CREDENTIAL_KINDS, REFUSED_METHODS } from './vocabulary.ts'
 export type { AuthKind, CredentialKind, CredentialSource } from './vocabulary.ts'
 export { isReservedPath, RESERVED_PREFIX } from './reserved.ts'
+export { describeRequirements, walkRoutes } from './walk.ts'
+export type { RuleVerdict } from './walk.ts'

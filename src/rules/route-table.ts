@@ -126,7 +126,7 @@ export class RouteTable {
  * A segment as literals are compared without case: escapes decoded (the canonical path keeps only
  * well-formed UTF-8 escapes), then lower-cased, so that `%C3%89` and `%C3%A9` compare alike too.
  */
-function foldSegment(segment: string): string {
+export function foldSegment(segment: string): string {
   return segment.includes('%') ? decodeURIComponent(segment).toLowerCase() : segment.toLowerCase()
 }
 
@@ -134,7 +134,11 @@ function foldSegment(segment: string): string {
  * `parts` is the canonical path split on `/`, so parts[0] is the empty string before the first
  * slash; `compared` is the same list as literals are compared (folded, or `parts` itself).
  */
-function matchSegments(route: CompiledRoute, parts: readonly string[], compared: readonly string[]): Record<string, string> | undefined {
+export function matchSegments(
+  route: CompiledRoute,
+  parts: readonly string[],
+  compared: readonly string[],
+): Record<string, string> | undefined {
   const { segments, rest } = route
   const count = parts.length - 1
   if (rest ? count < segments.length : count !== segments.length) return undefined

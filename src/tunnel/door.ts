@@ -14,7 +14,7 @@ import type { InvalidationEvent } from '../invalidation/index.ts'
 import { accessLogFields } from '../log.ts'
 import type { AccessOutcome, Logger } from '../log.ts'
 import { callerOf, createTunnelRegistry } from './registry.ts'
-import type { OpenTunnel } from './registry.ts'
+import type { OpenTunnel, TunnelRegistry } from './registry.ts'
 import { CLOSE_GRACE_MS, Tunnel } from './tunnel.ts'
 import type { TunnelStats } from './tunnel.ts'
 
@@ -25,6 +25,11 @@ export type TunnelDoorDeps = {
   upstreamHeaders: UpstreamHeaders
   usage: UsageCounter
   log: Logger
+  /**
+   * The open tunnels, when they outlive this door: a config reload builds a new door, and the
+   * tunnels opened through the old one must still be counted, revoked and closed at shutdown.
+   */
+  registry?: TunnelRegistry
 }
 
 export type TunnelDoor = {
@@ -59,8 +64,8 @@ const HOP_BY_HOP_RESPONSE = new Set(['connection', 'keep-alive', 'proxy-connecti
  */
 export function createTunnelDoor(deps: TunnelDoorDeps): TunnelDoor {
   const { config, decide, upstreamHeaders, usage, log } = deps
-  const cap = config.rateLimits.websocketConnections
-  const registry = createTunnelRegistry(cap)
+  const registry = deps.registry ?? createTunnelRegistry(config.rateLimits.websocketConnections)
+  const { cap } = registry
   const upstreamUrl = config.upstream.url
   const basePath = upstreamUrl.pathname.replace(/\/$/, '')
   const sendRequest = upstreamUrl.protocol === 'https:' ? httpsRequest : httpRequest

@@ -22,6 +22,8 @@ export type TunnelRegistry = {
   closeAll(): void
   readonly closing: boolean
   readonly size: number
+  /** `rate_limits.websocket_connections` as the registry was made with. */
+  readonly cap: number | undefined
 }
 
 /**
@@ -100,5 +102,6 @@ export function createTunnelRegistry(cap: number | undefined): TunnelRegistry {
     get size() {
       return open.size
     },
+    cap,
   }
 }

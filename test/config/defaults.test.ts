@@ -65,6 +65,7 @@ const DEFAULTS = {
   store: { url: 'sqlite:./data/gatehouse.db', queryTimeoutMs: 5_000, connectTimeoutMs: 5_000, poolSize: 10 },
   log: { level: 'info', accessLog: true },
   forwardAuth: { enabled: false },
+  configFile: { watch: false },
   metrics: { enabled: true },
 }
 
@@ -86,7 +87,7 @@ describe('config defaults', () => {
   })
 
   it('fills the keys of sections written empty with the same defaults', () => {
-    const empty = ['server', 'admin', 'tokens', 'rate_limits', 'identity', 'api_keys', 'store', 'log', 'forward_auth', 'metrics']
+    const empty = ['server', 'admin', 'tokens', 'rate_limits', 'identity', 'api_keys', 'store', 'log', 'forward_auth', 'config', 'metrics']
       .map((s) => `${s}: {}\n`)
       .join('')
     const nested = 'tokens:\n  cache: {}\n  jwks: {}\napi_keys:\n  prefixes: {}\n  cache: {}\nidentity:\n  assertion: {}\n'

@@ -1,0 +1,3 @@
+export { explainRequest } from './explain.ts'
+export type { ExplainDeps, ExplainInput, Explanation } from './explain.ts'
+export { formatExplanation } from './format.ts'
