@@ -22,6 +22,8 @@ export class InvalidApiKeyError extends CredentialError {
 export type ApiKeyAuthenticator = {
   /** The identity of a valid key; rejects with InvalidApiKeyError. A cached identity is shared and frozen. */
   authenticate(secret: string): Identity | Promise<Identity>
+  /** The same check against the store, neither reading nor filling the cache (explain: what a key yields now). */
+  authenticateAfresh(secret: string): Promise<Identity>
   /** Forget cached validations (after an admin change), so the next request re-checks the store. */
   evictKey(apiKeyId: string): void
   evictUser(userId: string): void
@@ -57,19 +59,23 @@ export function createApiKeyAuthenticator(options: {
   const cache = createGuardedCache<Entry>({ ...options.cache, events: options.metrics?.cache('api_key') })
   let storeLookups = 0
 
-  async function lookUp(hash: string): Promise<Identity> {
+  /** The store's verdict on a key and, for a valid one, its identity; refusals are thrown after `onRefused`. */
+  async function check(hash: string, onRefused: (status: string) => void) {
     storeLookups++
+    const verdict = await verifyApiKey(store, hash, Date.now() / 1000).catch(unavailable)
+    if (verdict.status !== 'valid') {
+      onRefused(verdict.status)
+      throw new InvalidApiKeyError(verdict.status)
+    }
+    return { key: verdict.key, built: await identityOf(verdict, store, roles, options.orgKeyRole).catch(unavailable) }
+  }
+
+  async function lookUp(hash: string): Promise<Identity> {
     // Before the first read: an admin change evicting while this lookup is in flight may have
     // come after what it read, and then neither its key nor its refusal may be cached.
     const generation = cache.generation()
     const now = Date.now()
-    const verdict = await verifyApiKey(store, hash, now / 1000).catch(unavailable)
-    if (verdict.status !== 'valid') {
-      cache.set(hash, { refused: verdict.status }, { tags: [REFUSALS], generation })
-      throw new InvalidApiKeyError(verdict.status)
-    }
-    const { key } = verdict
-    const built = await identityOf(verdict, store, roles, options.orgKeyRole).catch(unavailable)
+    const { key, built } = await check(hash, (status) => cache.set(hash, { refused: status }, { tags: [REFUSALS], generation }))
     const expiresAtMs = key.expires_at === null ? null : key.expires_at * 1000
     const ttl = Math.min(options.cache.ttlMs, (expiresAtMs ?? Infinity) - now, graceLeft(key, hash, now))
     const tags = [`key:${key.api_key_id}`, ...built.userIds.map((id) => `user:${id}`), ...(key.org_id ? [`org:${key.org_id}`] : [])]
@@ -92,6 +98,10 @@ export function createApiKeyAuthenticator(options: {
         throw new InvalidApiKeyError('expired')
       }
       return entry.identity
+    },
+    async authenticateAfresh(secret) {
+      if (!acceptImported && !parseApiKeySecret(secret, prefixes)) throw new InvalidApiKeyError('malformed')
+      return (await check(hashApiKeySecret(secret), () => {})).built.identity
     },
     evictKey: (apiKeyId) => cache.evict([`key:${apiKeyId}`, REFUSALS]),
     evictUser: (userId) => cache.evict([`user:${userId}`, REFUSALS]),

@@ -23,6 +23,8 @@ export type TokenVerifier = {
    * with that token: derive a new object to add per-request facts such as activeOrg.
    */
   verify(token: string): Identity | Promise<Identity>
+  /** The same verification, neither reading nor filling the cache (explain: what a token yields now). */
+  verifyAfresh(token: string): Promise<Identity>
   /** Whether every JWKS-backed issuer has fetched its keys at least once. */
   ready(): boolean
   /** Each JWKS-backed or discovered issuer whose keys are not there yet, with why: for /readyz. */
@@ -139,6 +141,12 @@ export async function createTokenVerifier(options: TokenVerifierOptions): Promis
 
   async function verifyUncached(token: string): Promise<Identity> {
     const generation = cache.generation()
+    const { identity, notAfterMs } = await verifyToken(token)
+    cache.set(token, identity, notAfterMs, generation)
+    return identity
+  }
+
+  async function verifyToken(token: string): Promise<{ identity: Identity; notAfterMs: number }> {
     // With one issuer there is nothing to choose: jose checks iss anyway, and the cold path is
     // spared decoding the payload twice.
     const issuer = only ?? issuers.get(unverifiedIssuer(token))
@@ -155,12 +163,12 @@ export async function createTokenVerifier(options: TokenVerifierOptions): Promis
     if (issuer.name !== undefined) identity[VERIFIED_BY] = issuer.name
     await issuer.check?.(identity)
     // requiredClaims makes jose reject a token without a numeric exp before we get here.
-    cache.set(token, identity, (verified.payload.exp! + leewaySeconds) * 1000, generation)
-    return identity
+    return { identity, notAfterMs: (verified.payload.exp! + leewaySeconds) * 1000 }
   }
 
   return {
     verify: (token) => cache.get(token) ?? verifyUncached(token),
+    verifyAfresh: async (token) => (await verifyToken(token)).identity,
     ready: () => keySources.every(({ source }) => source.ready()),
     unready: () =>
       keySources.flatMap(({ issuer, source }) => {

@@ -58,14 +58,14 @@ export function createDecider(deps: DeciderDeps): Decide {
   const { routes, verifier, apiKeys, limiter, limits } = deps
   const forwardedFor = createForwardedHeaders(deps.trustProxy)
 
-  function authenticate(credential: Credential): Identity | Promise<Identity> | undefined {
+  function authenticate(credential: Credential, fresh: boolean): Identity | Promise<Identity> | undefined {
     switch (credential.kind) {
       case 'none':
         return undefined
       case 'token':
-        return verifier.verify(credential.token)
+        return fresh ? verifier.verifyAfresh(credential.token) : verifier.verify(credential.token)
       case 'api_key':
-        return apiKeys.authenticate(credential.key)
+        return fresh ? apiKeys.authenticateAfresh(credential.key) : apiKeys.authenticate(credential.key)
     }
   }
 
@@ -188,7 +188,8 @@ export function createDecider(deps: DeciderDeps): Decide {
     if (route.auth === 'none') return authorized(m, undefined)
     let identity
     try {
-      identity = authenticate(handshake ? handshakeCredential(m, handshake) : extractCredential(facts.authorization, facts.xApiKey))
+      const credential = handshake ? handshakeCredential(m, handshake) : extractCredential(facts.authorization, facts.xApiKey)
+      identity = authenticate(credential, options?.fresh ?? false)
     } catch (err) {
       return unauthenticated(m, err)
     }

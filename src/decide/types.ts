@@ -29,6 +29,11 @@ export type DecideOptions = {
    * answer, from `peekAll`): for explaining a request without spending anything. Default true.
    */
   spend?: boolean
+  /**
+   * True verifies the credential afresh, neither reading nor filling the credential caches: for
+   * explaining what a token or key yields now. Default false.
+   */
+  fresh?: boolean
 }
 
 /** The stable code of why a request was refused: for branching, tests and the access log. */

@@ -68,7 +68,7 @@ export async function explainRequest(deps: ExplainDeps, input: ExplainInput): Pr
   const method = input.method.toUpperCase()
   const decision: Decision = await deps.decide(
     { method, target: input.target, rawHeaders, httpVersion: '1.1', remoteAddress: input.clientIp ?? '127.0.0.1' },
-    { spend: false },
+    { spend: false, fresh: true },
   )
   const canonicalPath = canonical(input.target)
   const rules = canonicalPath === undefined ? [] : walkRoutes(deps.routes, method, canonicalPath)

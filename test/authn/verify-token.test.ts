@@ -297,6 +297,20 @@ test('a cached token costs no crypto, and the cache never outlives the token', a
   assert.equal(subtleVerify.mock.callCount(), 3, 'verified again, not served from the cache')
 })
 
+test('verifyAfresh verifies with crypto every time and leaves the cache as it was', async (t) => {
+  const { verifier } = await setup(t, [es])
+  const subtleVerify = t.mock.method(crypto.subtle, 'verify')
+  const token = await sign(es, {})
+  const afresh = await verifier.verifyAfresh(token)
+  await verifier.verifyAfresh(token)
+  assert.equal(subtleVerify.mock.callCount(), 2)
+  const verified = verifier.verify(token)
+  assert.ok(verified instanceof Promise, 'not cached by verifyAfresh')
+  assert.deepEqual(await verified, afresh)
+  assert.equal(subtleVerify.mock.callCount(), 3)
+  assert.ok(!(verifier.verify(token) instanceof Promise), 'cached by verify')
+})
+
 test('evictUser drops every cached token of that user only', async (t) => {
   const { verifier } = await setup(t, [es])
   const subtleVerify = t.mock.method(crypto.subtle, 'verify')

@@ -55,6 +55,11 @@ function fakeApiKeys(): ApiKeyAuthenticator {
         return Promise.reject(new ProblemError(problems.serviceUnavailable('API keys cannot be checked right now')))
       throw new InvalidApiKeyError('not found')
     },
+    // Afresh, the store answers that the personal key has been archived since it was cached.
+    async authenticateAfresh(secret) {
+      if (secret === 'personal-key') throw new InvalidApiKeyError('archived')
+      return this.authenticate(secret)
+    },
     evictKey() {},
     evictUser() {},
     evictOrg() {},
@@ -229,6 +234,15 @@ describe('decide', () => {
     const wouldRefuse = await decide(scarce(), { spend: false })
     assert.equal(wouldRefuse.kind === 'deny' && wouldRefuse.reason, 'rate_limited')
     assert.equal((await decide(scarce())).kind, 'deny')
+  })
+
+  it('fresh: true verifies the credential afresh instead of taking the cached answer', async () => {
+    const decide = fresh()
+    const key = () => request('GET', '/me', { 'x-api-key': 'personal-key' })
+    assert.equal((await decide(key())).kind, 'allow')
+    const afresh = await decide(key(), { spend: false, fresh: true })
+    assert.equal(afresh.kind === 'deny' && afresh.reason, 'invalid_api_key')
+    assert.equal(afresh.kind === 'deny' && afresh.logReason, 'archived')
   })
 
   it('an already canonical target is taken as given', async () => {
