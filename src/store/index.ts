@@ -15,6 +15,7 @@ export type {
   OrgPatch,
   Page,
   Paging,
+  PasswordChange,
   Store,
   StoredSigningKey,
   SubjectUsage,

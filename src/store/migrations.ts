@@ -142,6 +142,16 @@ function migrations(types: ColumnTypes): Record<string, Migration> {
           .execute()
       },
     },
+    '0005_user_passwords': {
+      async up(db: Kysely<unknown>) {
+        // A PHC string (argon2id, or an imported bcrypt hash until its first login); null: no password.
+        await db.schema.alterTable('users').addColumn('password_hash', 'text').execute()
+        await db.schema
+          .alterTable('users')
+          .addColumn('update_password_required', types.boolean, (c) => c.notNull().defaultTo(sql`false`))
+          .execute()
+      },
+    },
   }
 }
 

@@ -44,6 +44,9 @@ export interface UsersTable {
   enabled: DbBool
   can_create_orgs: DbBool
   legacy_user_id: string | null
+  /** Read only by the store's password methods; never part of a User. */
+  password_hash: string | null
+  update_password_required: DbBool
   created_at: DbSeconds
   last_active_at: DbSeconds
   updated_at: DbSeconds

@@ -21,6 +21,10 @@ export type User = {
   can_create_orgs: boolean
   /** The id in the system the user was migrated from. */
   legacy_user_id: string | null
+  /** Whether a password hash is stored; the hash itself never leaves the store's password methods. */
+  has_password: boolean
+  /** PropelAuth's ask_user_to_update_password_on_login: the login answer tells the client to ask for a new one. */
+  update_password_required: boolean
   created_at: number
   last_active_at: number
   updated_at: number
@@ -38,6 +42,9 @@ export type NewUser = {
   enabled?: boolean
   can_create_orgs?: boolean
   legacy_user_id?: string | null
+  /** A PHC string made or checked by the directory's password rules. */
+  password_hash?: string | null
+  update_password_required?: boolean
 }
 
 export type UserPatch = Partial<
@@ -54,8 +61,11 @@ export type UserPatch = Partial<
     | 'enabled'
     | 'can_create_orgs'
     | 'last_active_at'
+    | 'update_password_required'
   >
 >
+
+export type PasswordChange = { hash: string | null; update_password_required?: boolean; expected?: string }
 
 export type Org = {
   org_id: string
@@ -210,6 +220,14 @@ export interface Store {
   updateUser(userId: string, patch: UserPatch): Promise<User | undefined>
   /** Deletes the user and their memberships. */
   deleteUser(userId: string): Promise<boolean>
+  /** The stored password hash of the user with this email (case-insensitive); null when they have none. */
+  getPasswordHashByEmail(email: string): Promise<{ user: User; password_hash: string | null } | undefined>
+  /**
+   * Replaces (null: clears) the password hash, and sets update_password_required when given.
+   * `expected` makes it a compare-and-set: the write happens only while the stored hash is still
+   * that one (a rehash at login must not overwrite a password an admin set in between).
+   */
+  setPasswordHash(userId: string, change: PasswordChange): Promise<User | undefined>
 
   createOrg(input: NewOrg): Promise<Org>
   getOrg(orgId: string): Promise<Org | undefined>
