@@ -2,6 +2,7 @@ import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { resolve } from 'node:path'
 import { getRequestListener } from '@hono/node-server'
+import { createAccountsDoor } from './accounts/index.ts'
 import { adminDepsOf, createAdminApp } from './admin/index.ts'
 import { createApiKeyAuthenticator, createUsageCounter, createValidationMeter } from './apikeys/index.ts'
 import { createTokenVerifier } from './authn/index.ts'
@@ -14,7 +15,8 @@ import {
   loadOrCreateAssertionKeys,
 } from './forward/index.ts'
 import { createDecider } from './decide/index.ts'
-import { openDirectory } from './directory/index.ts'
+import { createDirectoryOperations, openDirectory } from './directory/index.ts'
+import type { DirectoryChange } from './directory/index.ts'
 import { createPipeline } from './gateway.ts'
 import { answerClientError, createGracefulServer, refuseConnect } from './http/index.ts'
 import type { GracefulServer } from './http/index.ts'
@@ -170,11 +172,31 @@ async function build(
       })
     : createLocalInvalidationBus()
   opened.add(bus)
+  // A change must not be outlived by a cached token or key validation, here or on any replica.
+  const announce = (change: DirectoryChange) => {
+    evict(change)
+    bus
+      .publish(change)
+      .catch((err: unknown) =>
+        log.warn({ err: String(err) }, 'publishing an invalidation failed; other replicas catch up within the cache ttl'),
+      )
+  }
+  const endUsers = config.endUsers
+  const accounts = endUsers.enabled
+    ? createAccountsDoor({
+        directory: createDirectoryOperations({ store: directory.store, roles, tokens: localIssuer, onChange: announce }),
+        limiter,
+        loginFailures: endUsers.loginFailures,
+        session: endUsers.session,
+        redirectOrigins: new Set([...endUsers.redirectOrigins, ...(endUsers.publicUrl ? [endUsers.publicUrl] : [])]),
+        trustProxy: config.server.trustProxy,
+      })
+    : undefined
 
   // The proxied path is a plain node:http handler: Hono's Request/Response adapter costs about
   // 16 µs of CPU per request (measured: ~92 vs ~108 µs with one cached token) and the pipeline
   // uses none of it. Hono serves the admin API, where its routing and validation pay off.
-  const pipeline = createPipeline({ config, decide, identityFields, upstreamHeaders, usage, proxy, log })
+  const pipeline = createPipeline({ config, decide, identityFields, upstreamHeaders, usage, proxy, log, accounts })
   const listenerTimeouts = {
     headersTimeoutMs: config.server.headersTimeoutMs,
     keepAliveTimeoutMs: config.server.keepAliveTimeoutMs,
@@ -210,15 +232,7 @@ async function build(
     }),
     // The audit trail of key deletions goes to the log, like every other line: never a secret.
     audit: (event) => log.info({ audit: event }, 'audit'),
-    // A change must not be outlived by a cached token or key validation, here or on any replica.
-    onChange: (change) => {
-      evict(change)
-      bus
-        .publish(change)
-        .catch((err: unknown) =>
-          log.warn({ err: String(err) }, 'publishing an invalidation failed; other replicas catch up within the cache ttl'),
-        )
-    },
+    onChange: announce,
   })
   // Leave the process's global Request/Response alone: gatehouse may be embedded (tests, SDKs).
   const admin = createGracefulServer({ request: getRequestListener(adminApp.fetch, { overrideGlobalObjects: false }) }, listenerTimeouts)

@@ -9,5 +9,6 @@ export { ApiKeyRateLimitedError, ApiKeyRefusedError, ConflictError, InvalidInput
 export type { ApiKeyRefusal, LoginRefusal } from './errors.ts'
 export type { NewUserInput } from './users.ts'
 export { ARGON2ID_PARAMETERS, PASSWORD_LENGTH } from './passwords.ts'
+export { allowedRedirect } from './redirects.ts'
 export { toUserMetadata } from './user-metadata.ts'
 export type { UserMetadata } from './user-metadata.ts'
