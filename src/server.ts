@@ -182,13 +182,18 @@ async function build(
       )
   }
   const endUsers = config.endUsers
+  // The gateway's own origin is always a redirect target: its paths are.
+  const signIn = {
+    publicUrl: endUsers.publicUrl,
+    redirectOrigins: new Set([...endUsers.redirectOrigins, ...(endUsers.publicUrl ? [endUsers.publicUrl] : [])]),
+  }
   const accounts = endUsers.enabled
     ? createAccountsDoor({
-        directory: createDirectoryOperations({ store: directory.store, roles, tokens: localIssuer, onChange: announce }),
+        directory: createDirectoryOperations({ store: directory.store, roles, tokens: localIssuer, onChange: announce, signIn }),
         limiter,
         loginFailures: endUsers.loginFailures,
         session: endUsers.session,
-        redirectOrigins: new Set([...endUsers.redirectOrigins, ...(endUsers.publicUrl ? [endUsers.publicUrl] : [])]),
+        redirectOrigins: signIn.redirectOrigins,
         trustProxy: config.server.trustProxy,
       })
     : undefined
@@ -233,6 +238,7 @@ async function build(
     // The audit trail of key deletions goes to the log, like every other line: never a secret.
     audit: (event) => log.info({ audit: event }, 'audit'),
     onChange: announce,
+    signIn,
   })
   // Leave the process's global Request/Response alone: gatehouse may be embedded (tests, SDKs).
   const admin = createGracefulServer({ request: getRequestListener(adminApp.fetch, { overrideGlobalObjects: false }) }, listenerTimeouts)

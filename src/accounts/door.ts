@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { isSameOriginOrSafe, readBrowserFacts } from '../decide/index.ts'
-import { allowedRedirect, LoginRefusedError } from '../directory/index.ts'
+import { allowedRedirect, LinkRefusedError, LoginRefusedError, MAGIC_LINK_PATH } from '../directory/index.ts'
 import type { DirectoryOperations } from '../directory/index.ts'
 import { checkInboundHeaders, createForwardedHeaders, ProblemError, problems, sendProblem } from '../http/index.ts'
 import type { Forwarded, Network, NormalizedTarget, Problem } from '../http/index.ts'
@@ -15,7 +15,7 @@ import { clearedSessionCookie, sessionCookie } from './session-cookie.ts'
 import type { SessionCookie } from './session-cookie.ts'
 
 export type AccountsDoorDeps = {
-  directory: Pick<DirectoryOperations, 'users' | 'tokens'>
+  directory: Pick<DirectoryOperations, 'users' | 'tokens' | 'magicLinks'>
   /** The proxy's limiter: failed sign-ins are budgets like any other (GCRA, shared over Redis). */
   limiter: Limiter
   loginFailures: { perAccount: RateSpec; perClient: RateSpec }
@@ -30,13 +30,17 @@ export type AccountsDoorDeps = {
 export type AccountsDoor = (req: IncomingMessage, res: ServerResponse, target: NormalizedTarget) => Promise<AccessOutcome>
 
 const REFUSED_LOGIN = problems.unauthorized('Invalid email or password')
+const REFUSED_LINK = problems.notFound('This link is invalid, used or expired')
+/** A magic link's secret is in its path: the access log gets this instead. */
+const LOGGED_MAGIC_PATH = `${MAGIC_LINK_PATH}…`
 const CROSS_SITE = problems.forbidden('Sign-in and sign-out with a cookie are accepted only from a page of this origin')
 
 /**
  * The end-user door on the gateway listener: `POST /.gatehouse/login` (email and password, JSON
  * or form-encoded) answers an access token of the local issuer as JSON, or sets it as the session
  * cookie (a form post, or JSON with `"session": "cookie"`); `POST /.gatehouse/logout` expires the
- * cookie. Failed sign-ins spend two budgets — the account's and the client address's — and a
+ * cookie; `GET /.gatehouse/magic/<secret>` uses a magic link once, sets the cookie and redirects
+ * to the link's target (re-checked against the allow-list) or `/`. Failed sign-ins spend two budgets — the account's and the client address's — and a
  * sign-in with either exhausted is 429 before any password is checked, so guessing is as slow as
  * the smaller budget allows. Every refusal of the password check is the same 401 after the same
  * work (the directory verifies a dummy hash for an unknown email).
@@ -107,8 +111,11 @@ export function createAccountsDoor(deps: AccountsDoorDeps): AccountsDoor {
 
   /** A form sign-in lands on its `redirect_to` when that is allowed, else on the gateway's root. */
   function signedInRedirect(res: ServerResponse, token: string, body: FormBody): AccessOutcome {
-    const asked = body.fields.get('redirect_to')
-    const location = (asked !== undefined && allowedRedirect(asked, deps.redirectOrigins)) || '/'
+    return redirectSignedIn(res, token, body.fields.get('redirect_to') ?? null)
+  }
+
+  function redirectSignedIn(res: ServerResponse, token: string, asked: string | null): AccessOutcome {
+    const location = (asked !== null && allowedRedirect(asked, deps.redirectOrigins)) || '/'
     res.writeHead(303, [
       'location',
       location,
@@ -123,6 +130,18 @@ export function createAccountsDoor(deps: AccountsDoorDeps): AccountsDoor {
     return { status: 303 }
   }
 
+  async function followMagicLink(res: ServerResponse, secret: string): Promise<AccessOutcome> {
+    let followed
+    try {
+      followed = await directory.magicLinks.follow(secret)
+    } catch (err) {
+      if (!(err instanceof LinkRefusedError)) throw err
+      return { ...refuse(res, REFUSED_LINK, [], `magic link refused: ${err.reason}`), loggedPath: LOGGED_MAGIC_PATH }
+    }
+    const token = await directory.tokens.mint({ userId: followed.user.user_id, durationMinutes: tokenMinutes })
+    return { ...redirectSignedIn(res, token, followed.redirectTo), loggedPath: LOGGED_MAGIC_PATH }
+  }
+
   function logout(req: IncomingMessage, res: ServerResponse, forwarded: Forwarded): AccessOutcome {
     if (!sameOrigin(req, forwarded)) return refuse(res, CROSS_SITE, [], 'cross-site sign-out')
     res.writeHead(204, ['set-cookie', clearedSessionCookie(cookie), 'cache-control', 'no-store'])
@@ -133,11 +152,14 @@ export function createAccountsDoor(deps: AccountsDoorDeps): AccountsDoor {
   return async (req, res, target) => {
     const endpoint = accountEndpointOf(target.path)
     try {
-      if (req.method !== 'POST') {
-        return refuse(res, problems.methodNotAllowed(`${req.method ?? ''} is not allowed here`), ['allow', 'POST'])
+      const method = endpoint?.kind === 'magic' ? 'GET' : 'POST'
+      if (req.method !== method) {
+        const refused = refuse(res, problems.methodNotAllowed(`${req.method ?? ''} is not allowed here`), ['allow', method])
+        return endpoint?.kind === 'magic' ? { ...refused, loggedPath: LOGGED_MAGIC_PATH } : refused
       }
       const forwarded = forwardedOf(req)
-      return endpoint === 'login' ? await login(req, res, forwarded) : logout(req, res, forwarded)
+      if (endpoint?.kind === 'magic') return await followMagicLink(res, endpoint.secret)
+      return endpoint?.kind === 'login' ? await login(req, res, forwarded) : logout(req, res, forwarded)
     } catch (err) {
       if (err instanceof ProblemError) {
         // A body refused part-way is not read further: the connection ends with the answer.

@@ -3,7 +3,7 @@ import type { JSONWebKeySet } from 'jose'
 import type { ValidationMeter } from '../apikeys/index.ts'
 import type { RoleTable } from '../identity/index.ts'
 import { createDirectoryOperations } from '../directory/index.ts'
-import type { AccessTokenIssuer, ApiKeySettings, AuditEvent, Directory, DirectoryChange } from '../directory/index.ts'
+import type { AccessTokenIssuer, ApiKeySettings, AuditEvent, Directory, DirectoryChange, SignInSettings } from '../directory/index.ts'
 import { ProblemError, problems } from '../http/index.ts'
 import { createPropelAuthApi } from '../propelauth/index.ts'
 import type { Store } from '../store/index.ts'
@@ -11,6 +11,7 @@ import { requireAdminKey } from './auth.ts'
 import { registerApiKeyRoutes } from './api-keys.ts'
 import { respondToError, problemResponse, validationHook } from './errors.ts'
 import { json } from './openapi.ts'
+import { registerMagicLinkRoutes } from './magic-links.ts'
 import { registerOrgRoutes } from './orgs.ts'
 import { refuseUndeclaredQueries } from './query.ts'
 import { registerTokenRoutes } from './tokens.ts'
@@ -45,6 +46,8 @@ export type AdminDeps = {
   now?: () => number
   /** Makes each API-key validation draw on its owner's rate limits and count as usage. */
   meter?: ValidationMeter
+  /** The gateway's public URL and redirect origins: magic links are refused without the URL. */
+  signIn?: SignInSettings
 }
 
 /** What the admin API takes from an opened directory; the listener adds the key, probes and change events. */
@@ -89,6 +92,7 @@ export function createAdminApp(deps: AdminDeps): OpenAPIHono {
       apiKeys: deps.apiKeys,
       now: deps.now,
       meter: deps.meter,
+      signIn: deps.signIn,
     })
     const ctx = { directory }
     registerUserRoutes(app, ctx)
@@ -96,6 +100,7 @@ export function createAdminApp(deps: AdminDeps): OpenAPIHono {
     registerTokenRoutes(app, ctx)
     registerApiKeyRoutes(app, ctx)
     registerUsageRoutes(app, ctx)
+    registerMagicLinkRoutes(app, ctx)
     // PropelAuth's SDKs, pointed at this listener: the same directory in PropelAuth's wire format.
     app.route(
       '/',

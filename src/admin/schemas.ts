@@ -506,3 +506,19 @@ export const problemSchema = z
     error_code: z.string().optional().openapi({ description: 'API-key validation: why the key was refused' }),
   })
   .openapi('Problem')
+
+// ---- end users -------------------------------------------------------------------------------
+
+export const createMagicLinkBody = z
+  .strictObject({
+    email,
+    redirect_to_url: z
+      .string()
+      .max(2048)
+      .optional()
+      .openapi({ description: 'A path on the gateway, or a URL whose origin is end_users.public_url or in end_users.redirect_origins' }),
+    expires_in_hours: z.int().min(1).max(720).default(24),
+    create_new_user_if_one_doesnt_exist: z.boolean().default(true),
+  })
+  .openapi('CreateMagicLink')
+export const magicLinkResponse = z.object({ url: z.string() }).openapi('MagicLink')

@@ -65,3 +65,13 @@ export class LoginRefusedError extends Error {
     this.name = 'LoginRefusedError'
   }
 }
+
+/** Why a one-time link was refused: logged, never told (the browser hears one answer). */
+export type LinkRefusal = 'unknown' | 'used_or_expired' | 'user_disabled'
+
+export class LinkRefusedError extends Error {
+  constructor(readonly reason: LinkRefusal) {
+    super('This link is invalid, used or expired')
+    this.name = 'LinkRefusedError'
+  }
+}

@@ -84,6 +84,15 @@ export const migrateUserBody = z.strictObject({
   ...noEffect,
 })
 
+export const magicLinkBody = z.strictObject({
+  email,
+  redirect_to_url: z.string().max(2048).optional(),
+  expires_in_hours: z.int().min(1).max(720).optional(),
+  create_new_user_if_one_doesnt_exist: z.boolean().optional(),
+  // gatehouse's links always work once; asking for reusable ones is refused.
+  expire_after_first_use: z.literal(true).optional(),
+})
+
 export const updatePasswordBody = z.strictObject({ password, ask_user_to_update_password_on_login: z.boolean().optional() })
 export const migratePasswordBody = z.strictObject({ user_id: id, password_hash: passwordHash })
 

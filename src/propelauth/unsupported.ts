@@ -8,7 +8,6 @@ const UNSUPPORTED: [method: 'get' | 'post' | 'put' | 'delete', path: string, wha
   ['post', '/user/:user_id/logout_all_sessions', 'logoutAllUserSessions'],
   ['post', '/user/:user_id/disable_2fa', 'disableUser2fa'],
   ['post', '/resend_email_confirmation', 'resendEmailConfirmation'],
-  ['post', '/magic_link', 'createMagicLink'],
   ['post', '/invite_user', 'inviteUserToOrg'],
   ['post', '/invite_user_by_id', 'inviteUserToOrgByUserId'],
   ['get', '/pending_org_invites', 'fetchPendingInvites'],

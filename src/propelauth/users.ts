@@ -9,6 +9,7 @@ import {
   byUsernameQuery,
   createUserBody,
   includeOrgsQuery,
+  magicLinkBody,
   migratePasswordBody,
   migrateUserBody,
   updateEmailBody,
@@ -122,6 +123,10 @@ export function registerUserRoutes(app: Hono, { directory }: PropelAuthContext):
   app.put(`${USER}/:user_id/clear_password`, async (c) => {
     await users.clearPassword(c.req.param('user_id'))
     return ok()
+  })
+  app.post('/api/backend/v1/magic_link', async (c) => {
+    const { expire_after_first_use: _, ...input } = await jsonBody(c, magicLinkBody)
+    return c.json(await write(directory.magicLinks.create(input)))
   })
   app.post('/api/backend/v1/migrate_user/password', async (c) => {
     const { user_id, password_hash } = await jsonBody(c, migratePasswordBody)

@@ -16,6 +16,8 @@ export type {
   Page,
   Paging,
   PasswordChange,
+  MagicLinkUse,
+  NewMagicLink,
   Store,
   StoredSigningKey,
   SubjectUsage,

@@ -499,6 +499,27 @@ export function createKyselyStore(db: Kysely<Database>, engine: EngineAdapter): 
       return Number(row?.count ?? 0)
     },
 
+    async createMagicLink(link) {
+      await db
+        .insertInto('magic_links')
+        .values({ ...link, created_at: nowSeconds(), used_at: null })
+        .execute()
+    },
+
+    async useMagicLink(tokenHash, now) {
+      const row = await db
+        .updateTable('magic_links')
+        .set({ used_at: now })
+        .where('token_hash', '=', tokenHash)
+        .where('used_at', 'is', null)
+        .where('expires_at', '>', now)
+        .returning(['user_id', 'redirect_to'])
+        .executeTakeFirst()
+      if (row !== undefined) return { used: row, found: true }
+      const existing = await db.selectFrom('magic_links').select('token_hash').where('token_hash', '=', tokenHash).executeTakeFirst()
+      return { found: existing !== undefined }
+    },
+
     async listSigningKeys() {
       const rows = await db.selectFrom('signing_keys').selectAll().orderBy('created_at').orderBy('kid').execute()
       return rows.map(toSigningKey)

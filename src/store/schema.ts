@@ -129,6 +129,16 @@ export interface SubjectUsageTable {
   count: ColumnType<number | string, number, number>
 }
 
+/** One-time sign-in links; the secret itself is never stored. */
+export interface MagicLinksTable {
+  token_hash: string
+  user_id: string
+  redirect_to: string | null
+  created_at: DbSeconds
+  expires_at: DbSeconds
+  used_at: DbSeconds | null
+}
+
 /** Tables by name. */
 export interface Database {
   users: UsersTable
@@ -138,4 +148,5 @@ export interface Database {
   api_keys: ApiKeysTable
   api_key_usage: ApiKeyUsageTable
   subject_usage: SubjectUsageTable
+  magic_links: MagicLinksTable
 }

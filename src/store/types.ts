@@ -65,6 +65,9 @@ export type UserPatch = Partial<
   >
 >
 
+export type NewMagicLink = { token_hash: string; user_id: string; redirect_to: string | null; expires_at: number }
+export type MagicLinkUse = { user_id: string; redirect_to: string | null }
+
 export type PasswordChange = { hash: string | null; update_password_required?: boolean; expected?: string }
 
 export type Org = {
@@ -276,6 +279,14 @@ export interface Store {
   recordSubjectUsage(batch: readonly SubjectUsage[]): Promise<void>
   /** The count of one user or org on the date (0 when none was recorded). */
   subjectUsage(query: { kind: UsageSubjectKind; id: string; date: string }): Promise<number>
+
+  createMagicLink(link: NewMagicLink): Promise<void>
+  /**
+   * Marks the link with this secret hash used, if it is unused and unexpired at `now`, and
+   * answers it; undefined otherwise (one conditional write, so two followers cannot both succeed).
+   * `found` tells an unknown hash from a used or expired link, for the log.
+   */
+  useMagicLink(tokenHash: string, now: number): Promise<{ used?: MagicLinkUse; found: boolean }>
 
   listSigningKeys(): Promise<StoredSigningKey[]>
   /** Inserts unless the kid exists; returns whether it inserted. */

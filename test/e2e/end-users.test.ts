@@ -260,6 +260,75 @@ describe('end-user sign-in through the gateway', () => {
   })
 })
 
+describe('magic links through the admin API and the gateway', () => {
+  let s: Started
+  before(async () => {
+    s = await start({ per_account: '1000/1m', per_client: '1000/1m' })
+  })
+  after(async () => {
+    await s.gateway.close()
+    await s.upstream.close()
+  })
+
+  const create = (body: Record<string, unknown>) => admin(s, 'POST', '/v1/magic_links', body)
+  const follow = (url: string) => fetch(url.replace(APP_ORIGIN, s.origin), { redirect: 'manual' })
+
+  it('signs in once: the cookie, a 303 to redirect_to_url; the same link again is refused; the secret is never logged', async () => {
+    const userId = await createUser(s, 'magic@example.com', {})
+    const created = await create({ email: 'magic@example.com', redirect_to_url: `${APP_ORIGIN}/welcome`, expires_in_hours: 2 })
+    assert.equal(created.status, 201, JSON.stringify(created.body))
+    const url = created.body.url as string
+    assert.match(url, new RegExp(`^${APP_ORIGIN}/\\.gatehouse/magic/[A-Za-z0-9_-]{43}$`))
+    const first = await follow(url)
+    assert.deepEqual([first.status, first.headers.get('location')], [303, `${APP_ORIGIN}/welcome`])
+    const session = sessionOf(first)
+    assert.ok(session)
+    const me = await fetch(`${s.origin}/me`, { headers: { cookie: `${COOKIE}=${session}` } })
+    assert.equal(me.status, 200)
+    assert.equal(s.upstream.last().headers['x-gatehouse-user-id'], userId)
+    const again = await follow(url)
+    assert.equal(again.status, 404)
+    assert.deepEqual(again.headers.getSetCookie(), [])
+    const secret = url.slice(url.lastIndexOf('/') + 1)
+    assert.ok(!JSON.stringify(s.gateway.logs).includes(secret), 'the link is not logged')
+    assert.ok(s.gateway.logs.some((l) => l.error === 'magic link refused: used_or_expired' && l.path === '/.gatehouse/magic/…'))
+    assert.equal((await follow(`${APP_ORIGIN}/.gatehouse/magic/${'A'.repeat(43)}`)).status, 404)
+    assert.equal((await fetch(url.replace(APP_ORIGIN, s.origin), { method: 'POST' })).status, 405)
+  })
+
+  it('refuses open-redirect targets at creation; a path or an allowed origin is fine', async () => {
+    await createUser(s, 'redirect@example.com', {})
+    for (const evil of [
+      'https://evil.example/',
+      '//evil.example',
+      '/\\evil.example',
+      `${APP_ORIGIN}@evil.example`,
+      'javascript:alert(1)',
+      'data:text/html,x',
+    ]) {
+      const refused = await create({ email: 'redirect@example.com', redirect_to_url: evil })
+      assert.equal(refused.status, 400, evil)
+      assert.match(JSON.stringify(refused.body), /redirect_to_url/)
+    }
+    const toPath = await create({ email: 'redirect@example.com', redirect_to_url: '/inbox' })
+    assert.equal((await follow(toPath.body.url as string)).headers.get('location'), '/inbox')
+    const noTarget = await create({ email: 'redirect@example.com' })
+    assert.equal((await follow(noTarget.body.url as string)).headers.get('location'), '/')
+  })
+
+  it('creates the user for an unknown email by default (confirmed), or answers 404; a disabled user’s link is refused', async () => {
+    const made = await create({ email: 'new-by-link@example.com' })
+    assert.equal(made.status, 201)
+    const user = await admin(s, 'GET', '/v1/users/email/new-by-link@example.com')
+    assert.deepEqual([user.status, user.body.email_confirmed, user.body.has_password], [200, true, false])
+    assert.equal((await create({ email: 'nobody@example.com', create_new_user_if_one_doesnt_exist: false })).status, 404)
+    const disabled = await createUser(s, 'off@example.com', {})
+    const link = await create({ email: 'off@example.com' })
+    await admin(s, 'POST', `/v1/users/${disabled}/disable`)
+    assert.equal((await follow(link.body.url as string)).status, 404)
+  })
+})
+
 describe('sign-in failures are limited per account and per client', () => {
   let s: Started
   before(async () => {

@@ -72,6 +72,7 @@ for (const engine of ENGINES) {
         roles: TEST_ROLES,
         // PropelAuth's SDKs take the issuer to be the auth URL's origin and verify RS256 only.
         tokens: { local_issuer: { issuer: authUrl, algorithm: 'RS256' } },
+        end_users: { enabled: true, public_url: 'https://app.example.com' },
         rate_limits: { user: `${USER_BUDGET}/1m`, org: `${USER_BUDGET}/1m` },
         api_keys: { usage_flush: '100ms' },
         routes: [
@@ -696,14 +697,29 @@ for (const engine of ENGINES) {
           })
         })
 
-        describe('not supported yet (magic links, invitations)', () => {
-          it('answers PropelAuth’s feature_gated shape', async () => {
+        describe('magic links', () => {
+          it('createMagicLink answers a one-time URL that signs the user in on the gateway; a bad redirect is MagicLinkCreationException', async () => {
+            const address = email('magic')
+            const userId = await newUser('magic', { email: address })
+            const { url } = await auth.createMagicLink({ email: address, redirectToUrl: '/home', expiresInHours: 1 })
+            assert.match(url, /^https:\/\/app\.example\.com\/\.gatehouse\/magic\//)
+            const followed = await fetch(url.replace('https://app.example.com', gateway.url), { redirect: 'manual' })
+            assert.deepEqual([followed.status, followed.headers.get('location')], [303, '/home'])
+            const cookie = followed.headers.getSetCookie()[0]?.split(';', 1)[0] ?? ''
+            const token = cookie.slice(cookie.indexOf('=') + 1)
+            assert.equal((await auth.validateAccessTokenAndGetUser(`Bearer ${token}`)).userId, userId)
+            assert.equal((await fetch(url.replace('https://app.example.com', gateway.url), { redirect: 'manual' })).status, 404)
             await assert.rejects(
-              auth.createMagicLink({ email: email('magic') }),
-              (err: unknown) =>
-                err instanceof sdk.MagicLinkCreationException &&
-                (err.fieldToErrors as unknown as Record<string, string>).error_code === 'feature_gated',
+              auth.createMagicLink({ email: address, redirectToUrl: 'https://evil.example/' }),
+              (err: unknown) => err instanceof sdk.MagicLinkCreationException && 'redirect_to_url' in err.fieldToErrors,
             )
+            const created = await auth.createMagicLink({ email: email('magic-new') })
+            assert.match(created.url, /\/\.gatehouse\/magic\//)
+          })
+        })
+
+        describe('not supported yet (invitations)', () => {
+          it('answers PropelAuth’s feature_gated shape', async () => {
             await assert.rejects(
               auth.inviteUserToOrg({ orgId: await newOrg('invite'), email: email('invitee'), role: 'Member' }),
               (err: unknown) => {
