@@ -43,9 +43,10 @@ export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: S
   async function run(req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): Promise<AccessOutcome> {
     const target = canonicalOrRaw(req.url ?? '')
     if (forwardAuth && typeof target !== 'string' && isForwardAuthPath(target.path)) return forwardAuth(req, res, target)
-    if (accounts && typeof target !== 'string' && accountEndpointOf(target.path) !== undefined) {
+    const endpoint = accounts && typeof target !== 'string' ? accountEndpointOf(target.path) : undefined
+    if (accounts && endpoint) {
       boundBodyTime(req, res, config.server.requestTimeoutMs)
-      return accounts(req, res, target)
+      return accounts(req, res, endpoint)
     }
     const decided = decide({
       method: req.method ?? 'GET',

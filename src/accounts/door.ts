@@ -3,14 +3,14 @@ import { isSameOriginOrSafe, readBrowserFacts } from '../decide/index.ts'
 import { allowedRedirect, LinkRefusedError, LoginRefusedError, MAGIC_LINK_PATH } from '../directory/index.ts'
 import type { DirectoryOperations } from '../directory/index.ts'
 import { checkInboundHeaders, createForwardedHeaders, ProblemError, problems, sendProblem } from '../http/index.ts'
-import type { Forwarded, Network, NormalizedTarget, Problem } from '../http/index.ts'
+import type { Forwarded, Network, Problem } from '../http/index.ts'
 import type { AccessOutcome } from '../log.ts'
 import type { Budget, Limiter } from '../ratelimit/index.ts'
 import { StoreUnavailableError } from '../store/index.ts'
 import type { RateSpec } from '../units/index.ts'
 import { readFormBody, requiredField } from './body.ts'
 import type { FormBody } from './body.ts'
-import { accountEndpointOf } from './paths.ts'
+import type { AccountEndpoint } from './paths.ts'
 import { clearedSessionCookie, sessionCookie } from './session-cookie.ts'
 import type { SessionCookie } from './session-cookie.ts'
 
@@ -26,8 +26,8 @@ export type AccountsDoorDeps = {
   trustProxy: readonly Network[]
 }
 
-/** Answers one end-user endpoint, whose canonical target is one (see accountEndpointOf). */
-export type AccountsDoor = (req: IncomingMessage, res: ServerResponse, target: NormalizedTarget) => Promise<AccessOutcome>
+/** Answers one end-user endpoint (the canonical path's, from accountEndpointOf). */
+export type AccountsDoor = (req: IncomingMessage, res: ServerResponse, endpoint: AccountEndpoint) => Promise<AccessOutcome>
 
 const REFUSED_LOGIN = problems.unauthorized('Invalid email or password')
 const REFUSED_LINK = problems.notFound('This link is invalid, used or expired')
@@ -149,17 +149,21 @@ export function createAccountsDoor(deps: AccountsDoorDeps): AccountsDoor {
     return { status: 204, requestId: forwarded.requestId }
   }
 
-  return async (req, res, target) => {
-    const endpoint = accountEndpointOf(target.path)
+  return async (req, res, endpoint) => {
     try {
-      const method = endpoint?.kind === 'magic' ? 'GET' : 'POST'
+      const method = endpoint.kind === 'magic' ? 'GET' : 'POST'
       if (req.method !== method) {
         const refused = refuse(res, problems.methodNotAllowed(`${req.method ?? ''} is not allowed here`), ['allow', method])
-        return endpoint?.kind === 'magic' ? { ...refused, loggedPath: LOGGED_MAGIC_PATH } : refused
+        return endpoint.kind === 'magic' ? { ...refused, loggedPath: LOGGED_MAGIC_PATH } : refused
       }
-      const forwarded = forwardedOf(req)
-      if (endpoint?.kind === 'magic') return await followMagicLink(res, endpoint.secret)
-      return endpoint?.kind === 'login' ? await login(req, res, forwarded) : logout(req, res, forwarded)
+      switch (endpoint.kind) {
+        case 'magic':
+          return await followMagicLink(res, endpoint.secret)
+        case 'login':
+          return await login(req, res, forwardedOf(req))
+        case 'logout':
+          return logout(req, res, forwardedOf(req))
+      }
     } catch (err) {
       if (err instanceof ProblemError) {
         // A body refused part-way is not read further: the connection ends with the answer.
