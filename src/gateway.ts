@@ -1,4 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { accountEndpointOf } from './accounts/index.ts'
+import type { AccountsDoor } from './accounts/index.ts'
 import type { UsageCounter } from './apikeys/index.ts'
 import type { GatehouseConfig } from './config/index.ts'
 import type { Allow, Decide, Decision } from './decide/index.ts'
@@ -20,18 +22,21 @@ export type GatewayDeps = {
   proxy: UpstreamProxy
   log: Logger
   metrics: Metrics
+  /** The end-user endpoints (sign-in, sign-out), when end_users.enabled. */
+  accounts?: AccountsDoor
 }
 
 /**
  * The gateway listener's request handler, a thin transport around the decision (src/decide):
  * it decides the request, then forwards an allowed one (header filter, identity headers,
  * assertion, 100-continue, usage, proxy) or writes a denied one's problem. The forward-auth
- * endpoint, when enabled, is handed to its door (src/forward-auth) on the canonical path.
+ * endpoint and the end-user endpoints, when enabled, are handed to their doors (src/forward-auth,
+ * src/accounts) on the canonical path.
  * Responses are written to Node's response directly (the proxy streams into it); the returned
  * promise settles once the access-log line is written.
  */
 export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: ServerResponse, expectsContinue?: boolean) => Promise<void> {
-  const { config, decide, identityFields, upstreamHeaders, usage, proxy, log, metrics } = deps
+  const { config, decide, identityFields, upstreamHeaders, usage, proxy, log, metrics, accounts } = deps
   const accessLog = config.log.accessLog
 
   const forwardAuth =
@@ -40,6 +45,11 @@ export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: S
   async function run(req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): Promise<AccessOutcome> {
     const target = canonicalOrRaw(req.url ?? '')
     if (forwardAuth && typeof target !== 'string' && isForwardAuthPath(target.path)) return forwardAuth(req, res, target)
+    const endpoint = accounts && typeof target !== 'string' ? accountEndpointOf(target.path) : undefined
+    if (accounts && endpoint) {
+      boundBodyTime(req, res, config.server.requestTimeoutMs)
+      return accounts(req, res, endpoint)
+    }
     const decided = decide({
       method: req.method ?? 'GET',
       target,

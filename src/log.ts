@@ -40,13 +40,15 @@ export type AccessOutcome = {
   reason?: DenyReason
   /** The credential failure's log reason, or how forwarding failed. */
   error?: string
+  /** What to log as the path when the request's own carries a secret (a magic link's). */
+  loggedPath?: string
 }
 
 /** The fields of an access-log line: the path without its query (which may carry anything), never a credential. */
 export function accessLogFields(req: IncomingMessage, outcome: AccessOutcome, startedMs: number): Record<string, unknown> {
   return {
     method: req.method,
-    path: (req.url ?? '').split('?', 1)[0]!.slice(0, 512),
+    path: outcome.loggedPath ?? (req.url ?? '').split('?', 1)[0]!.slice(0, 512),
     original: outcome.original && { method: outcome.original.method.slice(0, 32), path: outcome.original.path.slice(0, 512) },
     status: outcome.status,
     duration_ms: Math.round((performance.now() - startedMs) * 1000) / 1000,

@@ -2,6 +2,8 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { resolve } from 'node:path'
 import { getRequestListener } from '@hono/node-server'
+import { createAccountsDoor } from './accounts/index.ts'
+import type { AccountsDoor } from './accounts/index.ts'
 import { adminDepsOf, createAdminApp } from './admin/index.ts'
 import { createApiKeyAuthenticator, createUsageCounter, createValidationMeter } from './apikeys/index.ts'
 import type { ApiKeyAuthenticator, UsageCounter } from './apikeys/index.ts'
@@ -19,8 +21,8 @@ import {
 import type { AssertionKeys, UpstreamProxy } from './forward/index.ts'
 import { createDecider } from './decide/index.ts'
 import type { Decide } from './decide/index.ts'
-import { openDirectory } from './directory/index.ts'
-import type { Directory } from './directory/index.ts'
+import { createDirectoryOperations, openDirectory } from './directory/index.ts'
+import type { Directory, DirectoryChange } from './directory/index.ts'
 import { createRoleTable } from './identity/index.ts'
 import type { RoleTable } from './identity/index.ts'
 import { explainRequest } from './explain/index.ts'
@@ -141,17 +143,16 @@ async function build(loaded: LoadedConfig, log: Logger, opened: CloseStack, opti
     metrics,
     log,
   }
-  const generations = createGenerations(await buildGeneration(loaded, fixed), (err) =>
-    log.warn({ err: String(err) }, 'closing a replaced config generation failed'),
-  )
-  // Retired after the listeners drained: the last requests finish under it.
-  opened.add(generations)
   metrics.openTunnels(() => fixed.tunnels.size)
+  // Assigned once the first generation is built, which needs the sign-in door, which announces
+  // changes; before then nothing is cached, so an early change has nothing to evict.
+  const live: { generations?: Generations<Generation> } = {}
 
   /** Evicts what a directory change makes stale, whichever replica it was made on, and ends the tunnels it opened. */
   const evict = (change: InvalidationEvent) => {
     fixed.tunnels.revoke(change)
-    const { verifier, apiKeys } = generations.current()
+    if (!live.generations) return
+    const { verifier, apiKeys } = live.generations.current()
     if (change.userId) {
       verifier.evictUser(change.userId)
       apiKeys.evictUser(change.userId)
@@ -168,6 +169,43 @@ async function build(loaded: LoadedConfig, log: Logger, opened: CloseStack, opti
       })
     : createLocalInvalidationBus()
   opened.add(bus)
+  // A change must not be outlived by a cached token or key validation, here or on any replica.
+  const announce = (change: DirectoryChange) => {
+    evict(change)
+    bus
+      .publish(change)
+      .catch((err: unknown) =>
+        log.warn({ err: String(err) }, 'publishing an invalidation failed; other replicas catch up within the cache ttl'),
+      )
+  }
+  const endUsers = config.endUsers
+  // The gateway's own origin is always a redirect target: its paths are.
+  const signIn = {
+    publicUrl: endUsers.publicUrl,
+    redirectOrigins: new Set([...endUsers.redirectOrigins, ...(endUsers.publicUrl ? [endUsers.publicUrl] : [])]),
+  }
+  fixed.accounts = endUsers.enabled
+    ? createAccountsDoor({
+        directory: createDirectoryOperations({
+          store: directory.store,
+          roles: directory.roles,
+          tokens: directory.localIssuer,
+          onChange: announce,
+          signIn,
+        }),
+        limiter,
+        loginFailures: endUsers.loginFailures,
+        session: endUsers.session,
+        redirectOrigins: signIn.redirectOrigins,
+        trustProxy: config.server.trustProxy,
+      })
+    : undefined
+  const generations = createGenerations(await buildGeneration(loaded, fixed), (err) =>
+    log.warn({ err: String(err) }, 'closing a replaced config generation failed'),
+  )
+  live.generations = generations
+  // Retired after the listeners drained: the last requests finish under it.
+  opened.add(generations)
 
   // The proxied path is a plain node:http handler: Hono's Request/Response adapter costs about
   // 16 µs of CPU per request (measured: ~92 vs ~108 µs with one cached token) and the pipeline
@@ -232,15 +270,8 @@ async function build(loaded: LoadedConfig, log: Logger, opened: CloseStack, opti
     },
     // The audit trail of key deletions goes to the log, like every other line: never a secret.
     audit: (event) => log.info({ audit: event }, 'audit'),
-    // A change must not be outlived by a cached token or key validation, here or on any replica.
-    onChange: (change) => {
-      evict(change)
-      bus
-        .publish(change)
-        .catch((err: unknown) =>
-          log.warn({ err: String(err) }, 'publishing an invalidation failed; other replicas catch up within the cache ttl'),
-        )
-    },
+    onChange: announce,
+    signIn,
   })
   // Leave the process's global Request/Response alone: gatehouse may be embedded (tests, SDKs).
   const admin = createGracefulServer({ request: getRequestListener(adminApp.fetch, { overrideGlobalObjects: false }) }, listenerTimeouts)
@@ -303,6 +334,8 @@ type FixedParts = {
   holds: PartHolds
   metrics: Metrics
   log: Logger
+  /** The end-user sign-in door (end_users.enabled): built once, as its settings are restart-only. */
+  accounts?: AccountsDoor
 }
 
 /**
@@ -375,7 +408,17 @@ async function assembleGeneration(
   const upstreamHeaders = createUpstreamHeaders({ ...policy, hideCredentials: config.upstream.hideCredentials, identityFields })
   const { usage } = fixed
   const tunnels = createTunnelDoor({ config, decide, upstreamHeaders, usage, log, registry: fixed.tunnels })
-  const pipeline = createPipeline({ config, decide, identityFields, upstreamHeaders, usage, proxy, log, metrics: fixed.metrics })
+  const pipeline = createPipeline({
+    config,
+    decide,
+    identityFields,
+    upstreamHeaders,
+    usage,
+    proxy,
+    log,
+    metrics: fixed.metrics,
+    accounts: fixed.accounts,
+  })
   return {
     loaded,
     roles,

@@ -4,7 +4,7 @@ import type { ValidationMeter } from '../apikeys/index.ts'
 import type { RoleTable } from '../identity/index.ts'
 import type { MetricsExposition } from '../metrics/index.ts'
 import { createDirectoryOperations } from '../directory/index.ts'
-import type { AccessTokenIssuer, ApiKeySettings, AuditEvent, Directory, DirectoryChange } from '../directory/index.ts'
+import type { AccessTokenIssuer, ApiKeySettings, AuditEvent, Directory, DirectoryChange, SignInSettings } from '../directory/index.ts'
 import { ProblemError, problems } from '../http/index.ts'
 import { createPropelAuthApi } from '../propelauth/index.ts'
 import type { Store } from '../store/index.ts'
@@ -14,6 +14,7 @@ import { registerExplainRoute } from './explain.ts'
 import type { Explain } from './explain.ts'
 import { respondToError, problemResponse, validationHook } from './errors.ts'
 import { json } from './openapi.ts'
+import { registerMagicLinkRoutes } from './magic-links.ts'
 import { registerOrgRoutes } from './orgs.ts'
 import { refuseUndeclaredQueries } from './query.ts'
 import { registerTokenRoutes } from './tokens.ts'
@@ -52,6 +53,8 @@ export type AdminDeps = {
   explain?: Explain
   /** Served at /metrics without a key, like the probes (the listener binds to loopback by default); absent: 404. */
   metrics?: MetricsExposition
+  /** The gateway's public URL and redirect origins: magic links are refused without the URL. */
+  signIn?: SignInSettings
 }
 
 /** What the admin API takes from an opened directory; the listener adds the key, probes and change events. */
@@ -96,6 +99,7 @@ export function createAdminApp(deps: AdminDeps): OpenAPIHono {
       apiKeys: deps.apiKeys,
       now: deps.now,
       meter: deps.meter,
+      signIn: deps.signIn,
     })
     const ctx = { directory }
     registerUserRoutes(app, ctx)
@@ -104,6 +108,7 @@ export function createAdminApp(deps: AdminDeps): OpenAPIHono {
     registerApiKeyRoutes(app, ctx)
     registerUsageRoutes(app, ctx)
     if (deps.explain) registerExplainRoute(app, deps.explain)
+    registerMagicLinkRoutes(app, ctx)
     // PropelAuth's SDKs, pointed at this listener: the same directory in PropelAuth's wire format.
     app.route(
       '/',

@@ -14,7 +14,7 @@ import { StoreConflictError, StoreLimitError, StoreNotFoundError, StoreUnavailab
 type FieldError = { field: string; message: string }
 
 // Fields that would carry a secret gatehouse must not hold: refused with a message saying why.
-const SECRET_FIELDS = new Set(['password', 'existing_password_hash', 'existing_mfa_base32_encoded_secret'])
+const SECRET_FIELDS = new Set(['existing_mfa_base32_encoded_secret'])
 
 export function badRequest(errors: FieldError[]): ProblemError {
   const detail = errors.map((e) => `${e.field}: ${e.message}`).join('; ')
@@ -57,7 +57,7 @@ function fieldErrors(issue: z.core.$ZodIssue, target: string): FieldError[] {
   if (issue.code === 'unrecognized_keys') {
     return issue.keys.map((key) => ({
       field: at ? `${at}.${key}` : key,
-      message: SECRET_FIELDS.has(key) ? 'gatehouse stores no passwords or MFA secrets; remove this field' : 'unknown field',
+      message: SECRET_FIELDS.has(key) ? 'gatehouse stores no MFA secrets; remove this field' : 'unknown field',
     }))
   }
   // A root issue (the body is not an object, or a rule across fields) names the part of the request.

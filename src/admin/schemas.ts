@@ -1,6 +1,6 @@
 import { z } from '@hono/zod-openapi'
-import { EXPIRATION_DAYS } from '../directory/index.ts'
-import { PASSWORDLESS_FIELDS, PROPELAUTH_API_KEY_TYPES } from '../propelauth/index.ts'
+import { EXPIRATION_DAYS, PASSWORD_LENGTH } from '../directory/index.ts'
+import { NO_EFFECT_FIELDS, PROPELAUTH_API_KEY_TYPES } from '../propelauth/index.ts'
 
 /**
  * The zod schemas of the management API. The same objects validate requests and generate
@@ -59,13 +59,29 @@ const userProfile = {
 }
 
 const noEffect = z.boolean().optional().openapi({ description: "PropelAuth's field; accepted, no effect in gatehouse" })
-const passwordless = Object.fromEntries(PASSWORDLESS_FIELDS.map((f) => [f, noEffect])) as Record<
-  (typeof PASSWORDLESS_FIELDS)[number],
+const noEffectFields = Object.fromEntries(NO_EFFECT_FIELDS.map((f) => [f, noEffect])) as Record<
+  (typeof NO_EFFECT_FIELDS)[number],
   typeof noEffect
 >
+// Length in characters is the directory's rule; this bound only keeps an oversized body from reaching it.
+const password = z
+  .string()
+  .max(PASSWORD_LENGTH.max * 4)
+  .openapi({ description: `${PASSWORD_LENGTH.min} to ${PASSWORD_LENGTH.max} characters; stored as an Argon2id hash, never returned` })
+const askToUpdatePassword = z
+  .boolean()
+  .optional()
+  .openapi({ description: 'Sets update_password_required: the login answer tells the client to ask for a new password' })
 
 export const createUserBody = z
-  .strictObject({ email, email_confirmed: z.boolean().default(false), ...userProfile, ...passwordless })
+  .strictObject({
+    email,
+    email_confirmed: z.boolean().default(false),
+    ...userProfile,
+    password: password.optional(),
+    ask_user_to_update_password_on_login: askToUpdatePassword,
+    ...noEffectFields,
+  })
   .openapi('CreateUser')
 
 export const migrateUserBody = z
@@ -75,7 +91,11 @@ export const migrateUserBody = z
     existing_user_id: id.optional().openapi({ description: 'Kept as legacy_user_id' }),
     enabled: z.boolean().default(true),
     ...userProfile,
-    ...passwordless,
+    existing_password_hash: z.string().max(1024).optional().openapi({
+      description: 'A bcrypt ($2a$, $2b$, $2y$) or argon2id hash, verified as given and rehashed at the first successful login',
+    }),
+    ask_user_to_update_password_on_login: askToUpdatePassword,
+    ...noEffectFields,
   })
   .openapi('MigrateUser')
 
@@ -88,9 +108,13 @@ export const updateUserBody = z
     picture_url: pictureUrl.nullable().optional(),
     properties: jsonObject.optional(),
     metadata: jsonObject.optional(),
-    update_password_required: noEffect,
+    update_password_required: z.boolean().optional(),
   })
   .openapi('UpdateUser')
+
+export const setPasswordBody = z
+  .strictObject({ password, ask_user_to_update_password_on_login: askToUpdatePassword })
+  .openapi('SetUserPassword')
 
 export const updateEmailBody = z
   .strictObject({
@@ -143,7 +167,8 @@ export const userMetadata = z
     user_id: z.string(),
     email: z.string(),
     email_confirmed: z.boolean(),
-    has_password: z.boolean().openapi({ description: 'Always false: gatehouse stores no passwords' }),
+    has_password: z.boolean().openapi({ description: 'Whether the user has a password (the hash is never returned)' }),
+    update_password_required: z.boolean(),
     username: z.string().optional(),
     first_name: z.string().optional(),
     last_name: z.string().optional(),
@@ -487,3 +512,19 @@ export const problemSchema = z
     error_code: z.string().optional().openapi({ description: 'API-key validation: why the key was refused' }),
   })
   .openapi('Problem')
+
+// ---- end users -------------------------------------------------------------------------------
+
+export const createMagicLinkBody = z
+  .strictObject({
+    email,
+    redirect_to_url: z
+      .string()
+      .max(2048)
+      .optional()
+      .openapi({ description: 'A path on the gateway, or a URL whose origin is end_users.public_url or in end_users.redirect_origins' }),
+    expires_in_hours: z.int().min(1).max(720).default(24),
+    create_new_user_if_one_doesnt_exist: z.boolean().default(true),
+  })
+  .openapi('CreateMagicLink')
+export const magicLinkResponse = z.object({ url: z.string() }).openapi('MagicLink')

@@ -1,7 +1,7 @@
 import { createRoute } from '@hono/zod-openapi'
 import type { OpenAPIHono } from '@hono/zod-openapi'
 import type { User, UserPatch } from '../store/index.ts'
-import { PASSWORDLESS_FIELDS } from '../propelauth/index.ts'
+import { NO_EFFECT_FIELDS } from '../propelauth/index.ts'
 import type { ApiContext } from './context.ts'
 import { storeWrite } from './errors.ts'
 import { ADMIN_KEY, json, jsonBody, problemsOf } from './openapi.ts'
@@ -13,6 +13,7 @@ import {
   includeOrgsQuery,
   migrateUserBody,
   queryUsersQuery,
+  setPasswordBody,
   updateEmailBody,
   updateUserBody,
   userIdParam,
@@ -36,13 +37,14 @@ export function registerUserRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       method: 'post',
       path: '/v1/users',
       tags,
-      summary: 'Create a user (no password: gatehouse stores none)',
+      summary: 'Create a user, with or without a password',
       security: ADMIN_KEY,
       request: jsonBody(createUserBody),
       responses: { 201: json('Created', userIdResponse), ...problemsOf(409) },
     }),
     async (c) => {
-      const user = await storeWrite(users.create(withoutNoOps(c.req.valid('json'))))
+      const { ask_user_to_update_password_on_login, ...rest } = withoutNoOps(c.req.valid('json'))
+      const user = await storeWrite(users.create({ ...rest, update_password_required: ask_user_to_update_password_on_login }))
       return c.json({ user_id: user.user_id }, 201)
     },
   )
@@ -58,8 +60,9 @@ export function registerUserRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       responses: { 201: json('Created', userIdResponse), ...problemsOf(409) },
     }),
     async (c) => {
-      const { existing_user_id, ...rest } = withoutNoOps(c.req.valid('json'))
-      const user = await storeWrite(users.create({ ...rest, legacy_user_id: existing_user_id ?? null }), {
+      const { existing_user_id, ask_user_to_update_password_on_login, ...rest } = withoutNoOps(c.req.valid('json'))
+      const input = { ...rest, legacy_user_id: existing_user_id ?? null, update_password_required: ask_user_to_update_password_on_login }
+      const user = await storeWrite(users.create(input), {
         legacy_user_id: 'existing_user_id',
       })
       return c.json({ user_id: user.user_id }, 201)
@@ -215,6 +218,35 @@ export function registerUserRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     },
   )
 
+  app.openapi(
+    createRoute({
+      method: 'put',
+      path: '/v1/users/{user_id}/password',
+      tags,
+      summary: "Set or replace a user's password",
+      security: ADMIN_KEY,
+      request: { params: userIdParam, ...jsonBody(setPasswordBody) },
+      responses: { 200: json('The updated user', userMetadata), ...problemsOf(404) },
+    }),
+    async (c) => {
+      const { password, ask_user_to_update_password_on_login } = c.req.valid('json')
+      return c.json(await view(await users.setPassword(c.req.valid('param').user_id, password, ask_user_to_update_password_on_login)), 200)
+    },
+  )
+
+  app.openapi(
+    createRoute({
+      method: 'delete',
+      path: '/v1/users/{user_id}/password',
+      tags,
+      summary: "Clear a user's password: password sign-in stops for them until one is set again",
+      security: ADMIN_KEY,
+      request: { params: userIdParam },
+      responses: { 200: json('The updated user', userMetadata), ...problemsOf(404) },
+    }),
+    async (c) => c.json(await view(await users.clearPassword(c.req.valid('param').user_id)), 200),
+  )
+
   const flags: [path: string, summary: string, patch: UserPatch][] = [
     ['disable', "Disable a user: the user's tokens stop working", { enabled: false }],
     ['enable', 'Enable a disabled user', { enabled: true }],
@@ -254,11 +286,11 @@ export function registerUserRoutes(app: OpenAPIHono, ctx: ApiContext): void {
   )
 }
 
-/** The request without PropelAuth's password and email flags, which have nothing to act on here. */
-function withoutNoOps<T extends object>(body: T): Omit<T, (typeof PASSWORDLESS_FIELDS)[number]> {
+/** The request without PropelAuth's email and domain flags, which have nothing to act on here. */
+function withoutNoOps<T extends object>(body: T): Omit<T, (typeof NO_EFFECT_FIELDS)[number]> {
   const rest = { ...body } as Record<string, unknown>
-  for (const field of PASSWORDLESS_FIELDS) delete rest[field]
-  return rest as Omit<T, (typeof PASSWORDLESS_FIELDS)[number]>
+  for (const field of NO_EFFECT_FIELDS) delete rest[field]
+  return rest as Omit<T, (typeof NO_EFFECT_FIELDS)[number]>
 }
 
 /** Finds a looked-up value's user, normalising the value the way the store matched it. */

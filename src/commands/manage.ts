@@ -18,7 +18,9 @@ type Command = {
   /** What to print of a successful answer; the whole JSON by default. */
   output?: (answer: Record<string, unknown>) => string
   options?: Record<string, { type: 'string' | 'boolean' }>
-  request(positionals: string[], values: Record<string, string | boolean | undefined>): Request
+  /** The command reads a secret from stdin (never from argv, which other local users can read) and gets it as `stdin`. */
+  readsStdin?: boolean
+  request(positionals: string[], values: Record<string, string | boolean | undefined>, stdin: string): Request
 }
 
 const str = (v: string | boolean | undefined) => (typeof v === 'string' ? v : undefined)
@@ -51,6 +53,20 @@ const COMMANDS: Record<string, Command> = {
         email_confirmed: v['email-confirmed'] === true,
       },
     }),
+  },
+  'users set-password': {
+    usage: 'users set-password USER_ID [--ask-to-update] < password-file (the password is read from stdin, one line)',
+    options: { 'ask-to-update': { type: 'boolean' } },
+    readsStdin: true,
+    request: ([id], v, stdin) => ({
+      method: 'PUT',
+      path: `/v1/users/${encodeURIComponent(id ?? '')}/password`,
+      body: { password: stdin, ask_user_to_update_password_on_login: v['ask-to-update'] === true },
+    }),
+  },
+  'users clear-password': {
+    usage: 'users clear-password USER_ID',
+    request: ([id]) => ({ method: 'DELETE', path: `/v1/users/${encodeURIComponent(id ?? '')}/password` }),
   },
   'users get': {
     usage: 'users get USER_ID | users get --email EMAIL',
@@ -204,7 +220,8 @@ export async function runDirectoryCommand(words: string[], loaded: () => LoadedC
     const apiKey = randomBytes(24).toString('base64url')
     const changes: DirectoryChange[] = []
     const app = createAdminApp({ ...adminDepsOf(directory), apiKey, onChange: (change) => changes.push(change) })
-    const { method, path, body } = command.request(parsed.positionals, parsed.values)
+    const stdin = command.readsStdin ? await firstLineOfStdin() : ''
+    const { method, path, body } = command.request(parsed.positionals, parsed.values, stdin)
     const res = await app.request(path, {
       method,
       headers: { authorization: `Bearer ${apiKey}`, ...(body ? { 'content-type': 'application/json' } : {}) },
@@ -219,4 +236,11 @@ export async function runDirectoryCommand(words: string[], loaded: () => LoadedC
   } finally {
     await directory.close()
   }
+}
+
+/** stdin up to its first line break (a password file, or a pipe from a secret manager). */
+async function firstLineOfStdin(): Promise<string> {
+  const chunks: Buffer[] = []
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
+  return Buffer.concat(chunks).toString('utf8').split(/\r?\n/)[0] ?? ''
 }

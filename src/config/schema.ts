@@ -202,6 +202,45 @@ export function discoveryBase(issuer: string): URL | undefined {
 
 export type IssuerConfig = z.output<typeof issuer>
 
+/** A cookie name as RFC 6265 allows it (a token), bounded. */
+const cookieName = z
+  .string()
+  .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$/, "a cookie name is 1-64 token characters (letters, digits, !#$%&'*+.^_`|~-)")
+
+/** An origin (scheme, host, port) and nothing else: what a redirect target's origin is compared with. */
+const origin = z.string().transform((text, ctx) => {
+  let url: URL | undefined
+  try {
+    url = new URL(text)
+  } catch {
+    url = undefined
+  }
+  if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:') || url.origin !== text.replace(/\/$/, '')) {
+    ctx.addIssue({ code: 'custom', message: 'expected an origin such as https://app.example.com (no path, query or user info)' })
+    return z.NEVER
+  }
+  return url.origin
+})
+
+// The end-user half: sign-in on the gateway listener, its session cookie and its abuse limits.
+const endUsers = z.strictObject({
+  // Serves POST /.gatehouse/login and /.gatehouse/logout on the gateway listener.
+  enabled: z.boolean().default(false),
+  // The gateway as browsers reach it (https://app.example.com): the origin of the links gatehouse mails.
+  public_url: origin.optional(),
+  session: z
+    .strictObject({
+      cookie: cookieName.default('gatehouse_session'),
+      // The lifetime of the cookie and of the access token in it.
+      duration: positiveDuration.default(12 * 3_600_000),
+    })
+    .prefault({}),
+  // Failed sign-ins allowed per account (email) and per client address before a 429.
+  login_failures: z.strictObject({ per_account: rate.prefault('5/15m'), per_client: rate.prefault('50/15m') }).prefault({}),
+  // Where a sign-in may send the browser afterwards: exact origins (public_url is always one).
+  redirect_origins: z.array(origin).default([]),
+})
+
 // `local_issuer: true` is this object with its defaults.
 const localIssuer = z.strictObject({
   issuer: z.string().min(1).default(LOCAL_ISSUER),
@@ -483,6 +522,7 @@ export const configSchema = z
         enabled: z.boolean().default(true),
       })
       .prefault({}),
+    end_users: endUsers.prefault({}),
     routes: z.array(route).min(1, 'at least one route is needed: unmatched requests are denied'),
   })
   .superRefine((c, ctx) => {
@@ -525,6 +565,14 @@ export const configSchema = z
         code: 'custom',
         path: ['forward_auth', 'enabled'],
         message: 'forward_auth answers only trusted proxies: list the ingress address in server.trust_proxy',
+      })
+    }
+    // A session is an access token of the local issuer, so sign-in needs it.
+    if (c.end_users.enabled && !c.tokens.local_issuer) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['end_users', 'enabled'],
+        message: 'end-user sign-in issues local access tokens: set tokens.local_issuer',
       })
     }
     const orgKeyRole = c.api_keys.org_key_role
@@ -595,6 +643,13 @@ export const configSchema = z
     forwardAuth: { enabled: c.forward_auth.enabled },
     configFile: { watch: c.config.watch },
     metrics: { enabled: c.metrics.enabled },
+    endUsers: {
+      enabled: c.end_users.enabled,
+      publicUrl: c.end_users.public_url,
+      session: { cookie: c.end_users.session.cookie, durationMs: c.end_users.session.duration },
+      loginFailures: { perAccount: c.end_users.login_failures.per_account, perClient: c.end_users.login_failures.per_client },
+      redirectOrigins: c.end_users.redirect_origins,
+    },
     routes: c.routes,
   }))
 

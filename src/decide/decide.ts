@@ -18,8 +18,8 @@ import { budgetsFor, rateLimitHeaders } from '../ratelimit/index.ts'
 import type { LimitDecision, Limiter, RateLimits } from '../ratelimit/index.ts'
 import type { CompiledRoute, RouteTable } from '../rules/index.ts'
 import type { Metrics } from '../metrics/index.ts'
-import { readHandshakeFacts, readRequestFacts } from './request-headers.ts'
-import type { HandshakeFacts, RequestFacts } from './request-headers.ts'
+import { readBrowserFacts, readHandshakeFacts, readRequestFacts } from './request-headers.ts'
+import type { BrowserFacts, HandshakeFacts, RequestFacts } from './request-headers.ts'
 import type { Allow, Decide, Decision, DecisionRequest, Deny, DenyReason } from './types.ts'
 
 export type DeciderDeps = {
@@ -155,6 +155,29 @@ export function createDecider(deps: DeciderDeps): Decide {
     return credential
   }
 
+  /**
+   * A plain request's credential: the headers, and on a route that names a cookie in
+   * `credentials_from`, that cookie. The browser attaches a cookie to requests other sites make
+   * too, so a cookie credential on an unsafe method is taken only from a same-origin request (CSRF).
+   */
+  function requestCredential(m: Matched): Credential {
+    const { facts, route } = m
+    const cookies = route.handshakeCredentials.cookies
+    if (cookies.length === 0) return extractCredential(facts.authorization, facts.xApiKey)
+    const browser = readBrowserFacts(m.request.rawHeaders)
+    const { credential, fromCookie } = extractHandshakeCredential(
+      { authorization: facts.authorization, xApiKey: facts.xApiKey, cookie: browser.cookie, websocketProtocol: undefined },
+      { header: true, cookies, websocketProtocol: false },
+    )
+    if (fromCookie) {
+      m.forwarded = forwardedFor(facts)
+      if (!isSameOriginOrSafe(m.request.method, browser, m.forwarded.host)) {
+        throw new ProblemError(problems.forbidden('A cookie credential on this method is accepted only from a page of this origin'))
+      }
+    }
+    return credential
+  }
+
   const decideOne: Decide = (request, options) => {
     const { method, rawHeaders } = request
     if (REFUSED.has(method)) return deny('method_not_allowed', problems.methodNotAllowed(`${method} is never forwarded`))
@@ -188,7 +211,7 @@ export function createDecider(deps: DeciderDeps): Decide {
     if (route.auth === 'none') return authorized(m, undefined)
     let identity
     try {
-      const credential = handshake ? handshakeCredential(m, handshake) : extractCredential(facts.authorization, facts.xApiKey)
+      const credential = handshake ? handshakeCredential(m, handshake) : requestCredential(m)
       identity = authenticate(credential, options?.fresh ?? false)
     } catch (err) {
       return unauthenticated(m, err)
@@ -231,6 +254,20 @@ function checkUpgrade(rawHeaders: readonly string[], route: CompiledRoute): Hand
       throw new ProblemError(problems.badRequest(`Upgrading to ${protocol.slice(0, 64)} is not allowed here`))
   }
   return handshake
+}
+
+const SAFE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS'])
+
+/**
+ * The CSRF rule for a request a browser may have been made to send with its cookies: a safe
+ * method passes; an unsafe one needs the browser's word that a page of this origin sent it
+ * (`Sec-Fetch-Site: same-origin`, or else an `Origin` whose host is `host`). Neither header: no
+ * such word, refused. The login door applies the same rule to the requests that set the cookie.
+ */
+export function isSameOriginOrSafe(method: string, browser: Omit<BrowserFacts, 'cookie'>, host: string): boolean {
+  if (SAFE_METHODS.has(method)) return true
+  if (browser.secFetchSite !== undefined) return browser.secFetchSite.trim().toLowerCase() === 'same-origin'
+  return browser.origin !== undefined && host !== '' && originHost(browser.origin) === host.toLowerCase()
 }
 
 /** `host[:port]` of an Origin, lower-case; '' for `null` or anything that is not a URL (never equal to a host). */

@@ -1,3 +1,5 @@
-export { createDecider } from './decide.ts'
+export { createDecider, isSameOriginOrSafe } from './decide.ts'
+export { readBrowserFacts } from './request-headers.ts'
+export type { BrowserFacts } from './request-headers.ts'
 export type { DeciderDeps } from './decide.ts'
 export type { Allow, Decide, DecideOptions, Decision, DecisionRequest, Deny, DenyReason } from './types.ts'

@@ -57,6 +57,28 @@ function joined(before: string | undefined, value: string): string {
   return before === undefined ? value : `${before}, ${value}`
 }
 
+/** The headers a browser sends that decide whether a cookie credential may be used (read only for routes that name a cookie). */
+export type BrowserFacts = { cookie: string | undefined; origin: string | undefined; secFetchSite: string | undefined }
+
+export function readBrowserFacts(rawHeaders: readonly string[]): BrowserFacts {
+  const facts: BrowserFacts = { cookie: undefined, origin: undefined, secFetchSite: undefined }
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const value = rawHeaders[i + 1] as string
+    switch ((rawHeaders[i] as string).toLowerCase()) {
+      case 'cookie':
+        facts.cookie = facts.cookie === undefined ? value : `${facts.cookie}; ${value}`
+        break
+      case 'origin':
+        facts.origin = joined(facts.origin, value)
+        break
+      case 'sec-fetch-site':
+        facts.secFetchSite = joined(facts.secFetchSite, value)
+        break
+    }
+  }
+  return facts
+}
+
 /** The headers only a handshake reads: its Upgrade protocols (lower-case) and the other carriers of a credential. */
 export type HandshakeFacts = {
   protocols: string[]

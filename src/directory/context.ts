@@ -33,6 +33,9 @@ export type AccessTokenIssuer = {
   mint(input: { userId: string; durationMinutes: number; activeOrgId?: string }): Promise<string>
 }
 
+/** Where end-user sign-in lives: the gateway's public URL (the origin of the links) and where a sign-in may redirect. */
+export type SignInSettings = { publicUrl?: string; redirectOrigins: ReadonlySet<string> }
+
 /** What the directory's operations share. */
 export type DirectoryContext = {
   store: Store
@@ -46,4 +49,5 @@ export type DirectoryContext = {
   apiKeys: Required<ApiKeySettings>
   /** Rate-limits and counts each successful validation; without it validation is free and uncounted. */
   meter: ValidationMeter | undefined
+  signIn: SignInSettings
 }

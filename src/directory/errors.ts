@@ -55,3 +55,23 @@ export class ApiKeyRateLimitedError extends Error {
     this.name = 'ApiKeyRateLimitedError'
   }
 }
+
+/** Why a sign-in was refused: logged, never told (the client hears one answer for all of them). */
+export type LoginRefusal = 'unknown_email' | 'no_password' | 'wrong_password' | 'disabled'
+
+export class LoginRefusedError extends Error {
+  constructor(readonly reason: LoginRefusal) {
+    super('invalid email or password')
+    this.name = 'LoginRefusedError'
+  }
+}
+
+/** Why a one-time link was refused: logged, never told (the browser hears one answer). */
+export type LinkRefusal = 'unknown' | 'used_or_expired' | 'user_disabled'
+
+export class LinkRefusedError extends Error {
+  constructor(readonly reason: LinkRefusal) {
+    super('This link is invalid, used or expired')
+    this.name = 'LinkRefusedError'
+  }
+}

@@ -2,10 +2,23 @@ export { openDirectory } from './open.ts'
 export type { Directory, OpenDirectoryOptions } from './open.ts'
 export { createDirectoryOperations } from './operations.ts'
 export type { DirectoryOperations, DirectoryOperationsOptions } from './operations.ts'
-export type { AccessTokenIssuer, ApiKeySettings, AuditEvent, DirectoryChange } from './context.ts'
+export type { AccessTokenIssuer, ApiKeySettings, AuditEvent, DirectoryChange, SignInSettings } from './context.ts'
+export { MAGIC_LINK_PATH } from './magic-links.ts'
+export type { NewMagicLinkInput } from './magic-links.ts'
 export { EXPIRATION_DAYS } from './api-keys.ts'
 export type { ApiKeyListQuery, KeyPatchInput, NewKeyInput, ValidatedKey, ValidationKind } from './api-keys.ts'
-export { ApiKeyRateLimitedError, ApiKeyRefusedError, ConflictError, InvalidInputError, NotFoundError } from './errors.ts'
-export type { ApiKeyRefusal } from './errors.ts'
+export {
+  ApiKeyRateLimitedError,
+  ApiKeyRefusedError,
+  ConflictError,
+  InvalidInputError,
+  LinkRefusedError,
+  LoginRefusedError,
+  NotFoundError,
+} from './errors.ts'
+export type { ApiKeyRefusal, LinkRefusal, LoginRefusal } from './errors.ts'
+export type { NewUserInput } from './users.ts'
+export { ARGON2ID_PARAMETERS, PASSWORD_LENGTH } from './passwords.ts'
+export { allowedRedirect } from './redirects.ts'
 export { toUserMetadata } from './user-metadata.ts'
 export type { UserMetadata } from './user-metadata.ts'

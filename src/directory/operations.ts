@@ -4,7 +4,8 @@ import type { RoleTable } from '../identity/index.ts'
 import type { ValidationMeter } from '../apikeys/index.ts'
 import type { Store } from '../store/index.ts'
 import { apiKeyOperations } from './api-keys.ts'
-import type { AccessTokenIssuer, ApiKeySettings, AuditEvent, DirectoryChange, DirectoryContext } from './context.ts'
+import type { AccessTokenIssuer, ApiKeySettings, AuditEvent, DirectoryChange, DirectoryContext, SignInSettings } from './context.ts'
+import { magicLinkOperations } from './magic-links.ts'
 import { orgOperations } from './orgs.ts'
 import { tokenOperations } from './tokens.ts'
 import { userOperations } from './users.ts'
@@ -20,6 +21,7 @@ export type DirectoryOperations = {
   orgs: ReturnType<typeof orgOperations>
   apiKeys: ReturnType<typeof apiKeyOperations>
   tokens: ReturnType<typeof tokenOperations>
+  magicLinks: ReturnType<typeof magicLinkOperations>
 }
 
 export type DirectoryOperationsOptions = {
@@ -37,6 +39,8 @@ export type DirectoryOperationsOptions = {
   now?: () => number
   /** Validations as usage: each draws on the owner's rate limits and is counted (PropelAuth's semantics). */
   meter?: ValidationMeter
+  /** Without a public URL, magic links are refused as not found; without origins, only gateway paths are redirect targets. */
+  signIn?: SignInSettings
 }
 
 export function createDirectoryOperations(options: DirectoryOperationsOptions): DirectoryOperations {
@@ -52,6 +56,7 @@ export function createDirectoryOperations(options: DirectoryOperationsOptions): 
       revokeOnCreatorLeave: options.apiKeys?.revokeOnCreatorLeave ?? false,
     },
     meter: options.meter,
+    signIn: options.signIn ?? { redirectOrigins: new Set() },
   }
   return {
     store: ctx.store,
@@ -60,5 +65,6 @@ export function createDirectoryOperations(options: DirectoryOperationsOptions): 
     orgs: orgOperations(ctx),
     apiKeys: apiKeyOperations(ctx),
     tokens: tokenOperations(ctx),
+    magicLinks: magicLinkOperations(ctx),
   }
 }

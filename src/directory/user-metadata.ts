@@ -9,6 +9,7 @@ export type UserMetadata = {
   email: string
   email_confirmed: boolean
   has_password: boolean
+  update_password_required: boolean
   username?: string
   first_name?: string
   last_name?: string
@@ -40,7 +41,8 @@ export async function toUserMetadata(
     user_id: user.user_id,
     email: user.email,
     email_confirmed: user.email_confirmed,
-    has_password: false,
+    has_password: user.has_password,
+    update_password_required: user.update_password_required,
     // PropelAuth leaves out the optional fields a user does not have rather than sending null.
     ...present('username', user.username),
     ...present('first_name', user.first_name),

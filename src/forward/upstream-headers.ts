@@ -1,3 +1,4 @@
+import { withoutCookies } from '../authn/index.ts'
 import type { Allow } from '../decide/index.ts'
 import { createInboundHeaderFilter } from '../http/index.ts'
 import type { CompiledRoute } from '../rules/index.ts'
@@ -36,7 +37,10 @@ export function createUpstreamHeaders(options: UpstreamHeadersOptions): Upstream
 
   function build(rawHeaders: readonly string[], method: string, allowed: Allow): string[] {
     const { route, identity, forwarded } = allowed
-    const headers = headerFilters[forwarded.trusted ? 1 : 0]![hidesCredentials(route) ? 1 : 0]!(rawHeaders)
+    const hide = hidesCredentials(route)
+    const filtered = headerFilters[forwarded.trusted ? 1 : 0]![hide ? 1 : 0]!(rawHeaders)
+    const cookies = route.handshakeCredentials.cookies
+    const headers = hide && cookies.length > 0 ? withoutCredentialCookies(filtered, cookies) : filtered
     headers.push('x-forwarded-proto', forwarded.proto, 'x-forwarded-port', forwarded.port, 'x-request-id', forwarded.requestId)
     if (forwarded.forwardedFor) headers.push('x-forwarded-for', forwarded.forwardedFor)
     if (forwarded.host) headers.push('x-forwarded-host', forwarded.host)
@@ -45,4 +49,15 @@ export function createUpstreamHeaders(options: UpstreamHeadersOptions): Upstream
   }
 
   return { build, hidesCredentials }
+}
+
+/** The Cookie lines without the cookies a route reads a credential from (a line left empty is dropped). */
+function withoutCredentialCookies(headers: string[], names: readonly string[]): string[] {
+  const kept: string[] = []
+  for (let i = 0; i + 1 < headers.length; i += 2) {
+    const name = headers[i]!
+    const value = name.toLowerCase() === 'cookie' ? withoutCookies(headers[i + 1]!, names) : headers[i + 1]!
+    if (value !== undefined) kept.push(name, value)
+  }
+  return kept
 }

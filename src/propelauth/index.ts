@@ -1,3 +1,3 @@
 export { createPropelAuthApi } from './app.ts'
 export type { PropelAuthApiDeps } from './app.ts'
-export { API_KEY_TYPES as PROPELAUTH_API_KEY_TYPES, PASSWORDLESS_FIELDS } from './schemas.ts'
+export { API_KEY_TYPES as PROPELAUTH_API_KEY_TYPES, NO_EFFECT_FIELDS } from './schemas.ts'

@@ -24,19 +24,18 @@ const paging = {
   page_number: z.coerce.number().int().min(0).max(1_000_000).default(0),
 }
 /**
- * PropelAuth's flags about passwords and confirmation emails: gatehouse has no passwords and sends
- * no email, so they are accepted and have nothing to act on. The admin API accepts them too.
+ * PropelAuth's flags about confirmation emails and domain restrictions at creation: gatehouse sends
+ * no confirmation email and applies domain rules when a member is added, so they are accepted and
+ * have nothing to act on. The admin API accepts them too.
  */
-export const PASSWORDLESS_FIELDS = [
-  'send_email_to_confirm_email_address',
-  'ask_user_to_update_password_on_login',
-  'update_password_required',
-  'ignore_domain_restrictions',
-] as const
-const passwordless = Object.fromEntries(PASSWORDLESS_FIELDS.map((f) => [f, z.boolean().optional()])) as Record<
-  (typeof PASSWORDLESS_FIELDS)[number],
+export const NO_EFFECT_FIELDS = ['send_email_to_confirm_email_address', 'ignore_domain_restrictions'] as const
+const noEffect = Object.fromEntries(NO_EFFECT_FIELDS.map((f) => [f, z.boolean().optional()])) as Record<
+  (typeof NO_EFFECT_FIELDS)[number],
   z.ZodOptional<z.ZodBoolean>
 >
+// Bounded here as the directory bounds it, so an oversized value is refused before any hashing.
+const password = z.string().min(1).max(4096)
+const passwordHash = z.string().min(1).max(1024)
 
 export const includeOrgsQuery = z.strictObject({ include_orgs: queryBoolean })
 export const byEmailQuery = z.strictObject({ email: z.string().min(1).max(320), include_orgs: queryBoolean })
@@ -65,7 +64,9 @@ export const createUserBody = z.strictObject({
   first_name: personName.optional(),
   last_name: personName.optional(),
   properties: json.optional(),
-  ...passwordless,
+  password: password.optional(),
+  ask_user_to_update_password_on_login: z.boolean().optional(),
+  ...noEffect,
 })
 
 export const migrateUserBody = z.strictObject({
@@ -78,8 +79,23 @@ export const migrateUserBody = z.strictObject({
   username: username.optional(),
   picture_url: pictureUrl.optional(),
   properties: json.optional(),
-  ...passwordless,
+  existing_password_hash: passwordHash.optional(),
+  // PropelAuth's SDK sends askUserToUpdatePasswordOnLogin under this name here.
+  update_password_required: z.boolean().optional(),
+  ...noEffect,
 })
+
+export const magicLinkBody = z.strictObject({
+  email,
+  redirect_to_url: z.string().max(2048).optional(),
+  expires_in_hours: z.int().min(1).max(720).optional(),
+  create_new_user_if_one_doesnt_exist: z.boolean().optional(),
+  // gatehouse's links always work once; asking for reusable ones is refused.
+  expire_after_first_use: z.literal(true).optional(),
+})
+
+export const updatePasswordBody = z.strictObject({ password, ask_user_to_update_password_on_login: z.boolean().optional() })
+export const migratePasswordBody = z.strictObject({ user_id: id, password_hash: passwordHash })
 
 export const updateUserBody = z.strictObject({
   username: username.optional(),

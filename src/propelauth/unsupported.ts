@@ -5,13 +5,9 @@ const V1 = '/api/backend/v1'
 
 /** Functions of PropelAuth's SDKs that need passwords, emails or invitations, which gatehouse does not have yet. */
 const UNSUPPORTED: [method: 'get' | 'post' | 'put' | 'delete', path: string, what: string][] = [
-  ['put', '/user/:user_id/password', 'updateUserPassword'],
-  ['put', '/user/:user_id/clear_password', 'clearUserPassword'],
-  ['post', '/migrate_user/password', 'migrateUserPassword'],
   ['post', '/user/:user_id/logout_all_sessions', 'logoutAllUserSessions'],
   ['post', '/user/:user_id/disable_2fa', 'disableUser2fa'],
   ['post', '/resend_email_confirmation', 'resendEmailConfirmation'],
-  ['post', '/magic_link', 'createMagicLink'],
   ['post', '/invite_user', 'inviteUserToOrg'],
   ['post', '/invite_user_by_id', 'inviteUserToOrgByUserId'],
   ['get', '/pending_org_invites', 'fetchPendingInvites'],

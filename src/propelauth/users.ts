@@ -9,8 +9,11 @@ import {
   byUsernameQuery,
   createUserBody,
   includeOrgsQuery,
+  magicLinkBody,
+  migratePasswordBody,
   migrateUserBody,
   updateEmailBody,
+  updatePasswordBody,
   updateUserBody,
   usersInOrgQuery,
   usersQuery,
@@ -68,8 +71,19 @@ export function registerUserRoutes(app: Hono, { directory }: PropelAuthContext):
   }
 
   app.post(`${USER}/`, async (c) => {
-    const { email, email_confirmed, username, first_name, last_name, properties } = await jsonBody(c, createUserBody)
-    const user = await write(users.create({ email, email_confirmed, username, first_name, last_name, properties }))
+    const b = await jsonBody(c, createUserBody)
+    const user = await write(
+      users.create({
+        email: b.email,
+        email_confirmed: b.email_confirmed,
+        username: b.username,
+        first_name: b.first_name,
+        last_name: b.last_name,
+        properties: b.properties,
+        password: b.password,
+        update_password_required: b.ask_user_to_update_password_on_login,
+      }),
+    )
     return c.json({ user_id: user.user_id })
   })
   app.post('/api/backend/v1/migrate_user/', async (c) => {
@@ -85,6 +99,8 @@ export function registerUserRoutes(app: Hono, { directory }: PropelAuthContext):
         picture_url: b.picture_url,
         properties: b.properties,
         legacy_user_id: b.existing_user_id ?? null,
+        existing_password_hash: b.existing_password_hash,
+        update_password_required: b.update_password_required,
       }),
       { legacy_user_id: 'existing_user_id' },
     )
@@ -96,8 +112,25 @@ export function registerUserRoutes(app: Hono, { directory }: PropelAuthContext):
     return c.json(await userView(store, roles, await users.get(c.req.param('user_id')), include_orgs))
   })
   app.put(`${USER}/:user_id`, async (c) => {
-    const { update_password_required: _, ...patch } = await jsonBody(c, updateUserBody)
-    await write(users.update(c.req.param('user_id'), patch))
+    await write(users.update(c.req.param('user_id'), await jsonBody(c, updateUserBody)))
+    return ok()
+  })
+  app.put(`${USER}/:user_id/password`, async (c) => {
+    const { password, ask_user_to_update_password_on_login } = await jsonBody(c, updatePasswordBody)
+    await write(users.setPassword(c.req.param('user_id'), password, ask_user_to_update_password_on_login))
+    return ok()
+  })
+  app.put(`${USER}/:user_id/clear_password`, async (c) => {
+    await users.clearPassword(c.req.param('user_id'))
+    return ok()
+  })
+  app.post('/api/backend/v1/magic_link', async (c) => {
+    const { expire_after_first_use: _, ...input } = await jsonBody(c, magicLinkBody)
+    return c.json(await write(directory.magicLinks.create(input)))
+  })
+  app.post('/api/backend/v1/migrate_user/password', async (c) => {
+    const { user_id, password_hash } = await jsonBody(c, migratePasswordBody)
+    await write(users.importPasswordHash(user_id, password_hash))
     return ok()
   })
   app.put(`${USER}/:user_id/email`, async (c) => {

@@ -20,6 +20,7 @@ const RESTART_ONLY: readonly { key: string; of: (c: GatehouseConfig) => unknown 
   { key: 'rate_limits.max_tracked', of: (c) => c.rateLimits.maxTracked },
   { key: 'rate_limits.websocket_connections', of: (c) => c.rateLimits.websocketConnections },
   { key: 'api_keys.usage_flush', of: (c) => c.apiKeys.usageFlushMs },
+  { key: 'end_users', of: (c) => c.endUsers },
 ]
 
 /** The restart-only keys whose value differs between the running config and the reloaded one (names only: a value may be a secret). */

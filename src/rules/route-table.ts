@@ -53,7 +53,10 @@ export type CompiledRoute = {
   passCredentials: boolean
   /** The HTTP/1.1 Upgrade protocols (lower-case) this route tunnels; `websocket` unless the rule says otherwise. */
   upgrade: ReadonlySet<string>
-  /** Where a WebSocket handshake's credential may be read (`credentials_from`); other requests read the headers only. */
+  /**
+   * Where a request's credential may be read (`credentials_from`): a handshake reads exactly
+   * these; any other request reads the headers and the cookies named here (never the subprotocol).
+   */
   handshakeCredentials: HandshakeCredentials
   segments: readonly Segment[]
   /** True when the pattern ends in `*`: any number (zero included) of further segments. */

@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto'
 import { sql } from 'kysely'
-import type { Kysely, Selectable, SelectQueryBuilder } from 'kysely'
+import type { Kysely, Selectable, SelectQueryBuilder, Updateable } from 'kysely'
 import type { EngineAdapter } from './engine.ts'
 import {
   apiKeyPatchRow,
@@ -156,6 +156,20 @@ export function createKyselyStore(db: Kysely<Database>, engine: EngineAdapter): 
     async deleteUser(userId) {
       const result = await db.deleteFrom('users').where('user_id', '=', userId).executeTakeFirst()
       return result.numDeletedRows > 0n
+    },
+
+    async getPasswordHashByEmail(email) {
+      const row = await db.selectFrom('users').selectAll().where('email_lower', '=', email.toLowerCase()).executeTakeFirst()
+      return row && { user: toUser(row), password_hash: row.password_hash }
+    },
+
+    async setPasswordHash(userId, change) {
+      const set: Updateable<UsersTable> = { password_hash: change.hash, updated_at: nowSeconds() }
+      if (change.update_password_required !== undefined) set.update_password_required = engine.toBool(change.update_password_required)
+      let update = db.updateTable('users').set(set).where('user_id', '=', userId)
+      if (change.expected !== undefined) update = update.where('password_hash', '=', change.expected)
+      const row = await update.returningAll().executeTakeFirst()
+      return row && toUser(row)
     },
 
     async createOrg(input) {
@@ -484,6 +498,27 @@ export function createKyselyStore(db: Kysely<Database>, engine: EngineAdapter): 
         .where('date', '=', query.date)
         .executeTakeFirst()
       return Number(row?.count ?? 0)
+    },
+
+    async createMagicLink(link) {
+      await db
+        .insertInto('magic_links')
+        .values({ ...link, created_at: nowSeconds(), used_at: null })
+        .execute()
+    },
+
+    async useMagicLink(tokenHash, now) {
+      const row = await db
+        .updateTable('magic_links')
+        .set({ used_at: now })
+        .where('token_hash', '=', tokenHash)
+        .where('used_at', 'is', null)
+        .where('expires_at', '>', now)
+        .returning(['user_id', 'redirect_to'])
+        .executeTakeFirst()
+      if (row !== undefined) return { used: row, found: true }
+      const existing = await db.selectFrom('magic_links').select('token_hash').where('token_hash', '=', tokenHash).executeTakeFirst()
+      return { found: existing !== undefined }
     },
 
     async listSigningKeys() {

@@ -142,6 +142,31 @@ function migrations(types: ColumnTypes): Record<string, Migration> {
           .execute()
       },
     },
+    '0005_user_passwords': {
+      async up(db: Kysely<unknown>) {
+        // A PHC string (argon2id, or an imported bcrypt hash until its first login); null: no password.
+        await db.schema.alterTable('users').addColumn('password_hash', 'text').execute()
+        await db.schema
+          .alterTable('users')
+          .addColumn('update_password_required', types.boolean, (c) => c.notNull().defaultTo(sql`false`))
+          .execute()
+      },
+    },
+    '0006_magic_links': {
+      async up(db: Kysely<unknown>) {
+        // Only the link secret's SHA-256 is kept; using a link is one conditional update, so it works once.
+        await db.schema
+          .createTable('magic_links')
+          .addColumn('token_hash', types.sortedText, (c) => c.primaryKey())
+          .addColumn('user_id', types.sortedText, (c) => c.notNull().references('users.user_id').onDelete('cascade'))
+          .addColumn('redirect_to', 'text')
+          .addColumn('created_at', types.seconds, (c) => c.notNull())
+          .addColumn('expires_at', types.seconds, (c) => c.notNull())
+          .addColumn('used_at', types.seconds)
+          .execute()
+        await db.schema.createIndex('magic_links_user_id').on('magic_links').column('user_id').execute()
+      },
+    },
   }
 }
 

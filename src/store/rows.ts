@@ -46,6 +46,8 @@ export function toUser(row: Selectable<UsersTable>): User {
     enabled: fromBool(row.enabled),
     can_create_orgs: fromBool(row.can_create_orgs),
     legacy_user_id: row.legacy_user_id,
+    has_password: row.password_hash !== null,
+    update_password_required: fromBool(row.update_password_required),
     created_at: fromSeconds(row.created_at),
     last_active_at: fromSeconds(row.last_active_at),
     updated_at: fromSeconds(row.updated_at),
@@ -103,6 +105,8 @@ export function newUserRow(userId: string, input: NewUser, now: number, db: Engi
     enabled: db.toBool(input.enabled ?? true),
     can_create_orgs: db.toBool(input.can_create_orgs ?? false),
     legacy_user_id: input.legacy_user_id ?? null,
+    password_hash: input.password_hash ?? null,
+    update_password_required: db.toBool(input.update_password_required ?? false),
     created_at: now,
     last_active_at: now,
     updated_at: now,
@@ -129,6 +133,7 @@ export function userPatchRow(patch: UserPatch, now: number, db: EngineAdapter): 
   if (patch.enabled !== undefined) row.enabled = db.toBool(patch.enabled)
   if (patch.can_create_orgs !== undefined) row.can_create_orgs = db.toBool(patch.can_create_orgs)
   if (patch.last_active_at !== undefined) row.last_active_at = patch.last_active_at
+  if (patch.update_password_required !== undefined) row.update_password_required = db.toBool(patch.update_password_required)
   return row
 }
 

@@ -44,6 +44,9 @@ export interface UsersTable {
   enabled: DbBool
   can_create_orgs: DbBool
   legacy_user_id: string | null
+  /** Read only by the store's password methods; never part of a User. */
+  password_hash: string | null
+  update_password_required: DbBool
   created_at: DbSeconds
   last_active_at: DbSeconds
   updated_at: DbSeconds
@@ -126,6 +129,16 @@ export interface SubjectUsageTable {
   count: ColumnType<number | string, number, number>
 }
 
+/** One-time sign-in links; the secret itself is never stored. */
+export interface MagicLinksTable {
+  token_hash: string
+  user_id: string
+  redirect_to: string | null
+  created_at: DbSeconds
+  expires_at: DbSeconds
+  used_at: DbSeconds | null
+}
+
 /** Tables by name. */
 export interface Database {
   users: UsersTable
@@ -135,4 +148,5 @@ export interface Database {
   api_keys: ApiKeysTable
   api_key_usage: ApiKeyUsageTable
   subject_usage: SubjectUsageTable
+  magic_links: MagicLinksTable
 }

@@ -21,6 +21,10 @@ export type User = {
   can_create_orgs: boolean
   /** The id in the system the user was migrated from. */
   legacy_user_id: string | null
+  /** Whether a password hash is stored; the hash itself never leaves the store's password methods. */
+  has_password: boolean
+  /** PropelAuth's ask_user_to_update_password_on_login: the login answer tells the client to ask for a new one. */
+  update_password_required: boolean
   created_at: number
   last_active_at: number
   updated_at: number
@@ -38,6 +42,9 @@ export type NewUser = {
   enabled?: boolean
   can_create_orgs?: boolean
   legacy_user_id?: string | null
+  /** A PHC string made or checked by the directory's password rules. */
+  password_hash?: string | null
+  update_password_required?: boolean
 }
 
 export type UserPatch = Partial<
@@ -54,8 +61,14 @@ export type UserPatch = Partial<
     | 'enabled'
     | 'can_create_orgs'
     | 'last_active_at'
+    | 'update_password_required'
   >
 >
+
+export type NewMagicLink = { token_hash: string; user_id: string; redirect_to: string | null; expires_at: number }
+export type MagicLinkUse = { user_id: string; redirect_to: string | null }
+
+export type PasswordChange = { hash: string | null; update_password_required?: boolean; expected?: string }
 
 export type Org = {
   org_id: string
@@ -210,6 +223,14 @@ export interface Store {
   updateUser(userId: string, patch: UserPatch): Promise<User | undefined>
   /** Deletes the user and their memberships. */
   deleteUser(userId: string): Promise<boolean>
+  /** The stored password hash of the user with this email (case-insensitive); null when they have none. */
+  getPasswordHashByEmail(email: string): Promise<{ user: User; password_hash: string | null } | undefined>
+  /**
+   * Replaces (null: clears) the password hash, and sets update_password_required when given.
+   * `expected` makes it a compare-and-set: the write happens only while the stored hash is still
+   * that one (a rehash at login must not overwrite a password an admin set in between).
+   */
+  setPasswordHash(userId: string, change: PasswordChange): Promise<User | undefined>
 
   createOrg(input: NewOrg): Promise<Org>
   getOrg(orgId: string): Promise<Org | undefined>
@@ -258,6 +279,14 @@ export interface Store {
   recordSubjectUsage(batch: readonly SubjectUsage[]): Promise<void>
   /** The count of one user or org on the date (0 when none was recorded). */
   subjectUsage(query: { kind: UsageSubjectKind; id: string; date: string }): Promise<number>
+
+  createMagicLink(link: NewMagicLink): Promise<void>
+  /**
+   * Marks the link with this secret hash used, if it is unused and unexpired at `now`, and
+   * answers it; undefined otherwise (one conditional write, so two followers cannot both succeed).
+   * `found` tells an unknown hash from a used or expired link, for the log.
+   */
+  useMagicLink(tokenHash: string, now: number): Promise<{ used?: MagicLinkUse; found: boolean }>
 
   listSigningKeys(): Promise<StoredSigningKey[]>
   /** Inserts unless the kid exists; returns whether it inserted. */

@@ -4,7 +4,7 @@ import { request as httpsRequest } from 'node:https'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { UsageCounter } from '../apikeys/index.ts'
-import { BEARER_SUBPROTOCOL, splitSubprotocols, withoutCookies } from '../authn/index.ts'
+import { BEARER_SUBPROTOCOL, splitSubprotocols } from '../authn/index.ts'
 import type { GatehouseConfig } from '../config/index.ts'
 import type { Allow, Decide, Decision } from '../decide/index.ts'
 import type { UpstreamHeaders } from '../forward/index.ts'
@@ -187,8 +187,8 @@ export function createTunnelDoor(deps: TunnelDoorDeps): TunnelDoor {
   }
 
   /**
-   * The proxy's headers, plus the upgrade request itself; with hide_credentials, also without the
-   * credential the route may read from a cookie or the bearer subprotocol.
+   * The proxy's headers (which leave out a credential cookie under hide_credentials), plus the
+   * upgrade request itself; with hide_credentials, also without the bearer subprotocol's credential.
    */
   function handshakeHeaders(rawHeaders: readonly string[], method: string, allowed: Allow): HandshakeHeaders {
     const { route } = allowed
@@ -205,8 +205,6 @@ export function createTunnelDoor(deps: TunnelDoorDeps): TunnelDoor {
         const offered = splitSubprotocols(value)
         bearerOffered ||= offered.bearer
         if (hide && offered.bearer) value = offered.others.length > 0 ? offered.others.join(', ') : undefined
-      } else if (folded === 'cookie' && hide && from.cookies.length > 0) {
-        value = withoutCookies(value, from.cookies)
       }
       if (value !== undefined) headers.push(name, value)
     }

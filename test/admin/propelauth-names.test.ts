@@ -17,22 +17,27 @@ describe('/v1 with PropelAuth’s names', () => {
   })
   after(() => h.close())
 
-  it('user creation, migration and update accept PropelAuth’s password and email flags (no effect)', async () => {
+  it('user creation, migration and update accept PropelAuth’s email flags (no effect) and its password flags', async () => {
     const flags = {
       send_email_to_confirm_email_address: false,
-      ask_user_to_update_password_on_login: false,
+      ask_user_to_update_password_on_login: true,
       ignore_domain_restrictions: true,
     }
     const id = await h.createUser('flags@example.com', flags)
-    const migrated = await h.call('POST', '/v1/users/migrate', {
+    assert.equal((await h.call<{ update_password_required: boolean }>('GET', `/v1/users/${id}`)).body.update_password_required, true)
+    const migrated = await h.call<{ user_id: string }>('POST', '/v1/users/migrate', {
       email: 'm@example.com',
       email_confirmed: true,
-      update_password_required: true,
+      ask_user_to_update_password_on_login: true,
     })
     assert.equal(migrated.status, 201, migrated.text)
-    const updated = await h.call('PATCH', `/v1/users/${id}`, { first_name: 'F', update_password_required: false })
+    const updated = await h.call<{ update_password_required: boolean }>('PATCH', `/v1/users/${id}`, {
+      first_name: 'F',
+      update_password_required: false,
+    })
     assert.equal(updated.status, 200, updated.text)
-    assertProblem(await h.call('POST', '/v1/users', { email: 'p@example.com', password: 'secret-secret' }), 400, 'password')
+    assert.equal(updated.body.update_password_required, false)
+    assertProblem(await h.call('POST', '/v1/users', { email: 'p@example.com', password: 'short' }), 400, 'password')
   })
 
   it('display_name names a key; api_key_type takes User, Org and Generic', async () => {
@@ -58,7 +63,7 @@ describe('/v1 with PropelAuth’s names', () => {
     const viaCompat = await h.call<{ org_id: string; can_setup_saml: boolean }>('GET', `/api/backend/v1/org/${org}`)
     assert.equal(viaCompat.body.org_id, org)
     assert.equal(viaCompat.body.can_setup_saml, false)
-    const refused = await h.call<Record<string, string[]>>('POST', '/api/backend/v1/user/', { email: 'x@example.com', password: 'p' })
+    const refused = await h.call<Record<string, string[]>>('POST', '/api/backend/v1/user/', { email: 'x@example.com', password: 'short' })
     assert.equal(refused.status, 400)
     assert.ok(refused.body.password?.[0])
     assert.equal((await h.call('GET', '/api/backend/v1/scim/x/groups')).status, 404)

@@ -31,6 +31,7 @@ describe('POST /v1/users', () => {
       email: 'Ada@Example.com',
       email_confirmed: true,
       has_password: false,
+      update_password_required: false,
       username: 'ada',
       first_name: 'Ada',
       last_name: 'Lovelace',
@@ -57,10 +58,10 @@ describe('POST /v1/users', () => {
     assert.deepEqual([user.metadata, user.properties], [{}, {}])
   })
 
-  it('refuses a password with 400 naming the field', async () => {
-    const reply = await h.call('POST', '/v1/users', { email: 'p@example.com', password: 'hunter2hunter2' })
+  it('refuses a password outside the length rule with 400 naming the field, without echoing it', async () => {
+    const reply = await h.call('POST', '/v1/users', { email: 'p@example.com', password: 'hunter2' })
     assertProblem(reply, 400, 'password')
-    assert.match(reply.body.errors?.[0]?.message ?? '', /no passwords/)
+    assert.match(reply.body.errors?.[0]?.message ?? '', /8 to 1024 characters/)
     assert.ok(!reply.text.includes('hunter2'), 'the password is not echoed')
     assert.equal(await h.store.getUserByEmail('p@example.com'), undefined)
   })
@@ -429,13 +430,11 @@ describe('POST /v1/users/migrate', () => {
     assert.deepEqual([user.enabled, user.locked, 'legacy_user_id' in user], [false, true, false])
   })
 
-  it('refuses password hashes and MFA secrets, requires email_confirmed, and answers 409 for a taken email', async () => {
+  it('refuses malformed password hashes and MFA secrets, requires email_confirmed, and answers 409 for a taken email', async () => {
     const base = { email: 'm@example.com', email_confirmed: true }
-    assertProblem(
-      await h.call('POST', '/v1/users/migrate', { ...base, existing_password_hash: '$2b$10$abc' }),
-      400,
-      'existing_password_hash',
-    )
+    for (const hash of ['$2b$10$abc', '$argon2i$v=19$m=4096,t=3,p=1$c2FsdHNhbHQ$aGFzaA', 'plaintext', '$1$md5crypt$']) {
+      assertProblem(await h.call('POST', '/v1/users/migrate', { ...base, existing_password_hash: hash }), 400, 'existing_password_hash')
+    }
     assertProblem(
       await h.call('POST', '/v1/users/migrate', { ...base, existing_mfa_base32_encoded_secret: 'JBSWY3DP' }),
       400,
@@ -444,5 +443,35 @@ describe('POST /v1/users/migrate', () => {
     assertProblem(await h.call('POST', '/v1/users/migrate', { email: 'm@example.com' }), 400, 'email_confirmed')
     await h.createUser('m@example.com')
     assertProblem(await h.call('POST', '/v1/users/migrate', base), 409, 'email')
+  })
+})
+
+describe('passwords', () => {
+  it('PUT and DELETE /v1/users/{id}/password set and clear it; no answer carries the hash or the password', async () => {
+    const id = await h.createUser('pw@example.com', { password: 'first password here', ask_user_to_update_password_on_login: true })
+    const created = await getUser(id)
+    assert.deepEqual([created.body.has_password, created.body.update_password_required], [true, true])
+    const set = await h.call<UserMetadata>('PUT', `/v1/users/${id}/password`, { password: 'second password here' })
+    assert.equal(set.status, 200, set.text)
+    assert.deepEqual([set.body.has_password, set.body.update_password_required], [true, true])
+    const page = await h.call('GET', '/v1/users?include_orgs=true')
+    for (const text of [created.text, set.text, page.text]) {
+      assert.ok(!/argon2|password here|password_hash/.test(text), text)
+    }
+    const cleared = await h.call<UserMetadata>('DELETE', `/v1/users/${id}/password`)
+    assert.deepEqual([cleared.status, cleared.body.has_password, cleared.body.update_password_required], [200, false, false])
+    assert.equal((await h.call('PUT', '/v1/users/00000000-0000-4000-8000-000000000000/password', { password: 'long enough' })).status, 404)
+    assertProblem(await h.call('PUT', `/v1/users/${id}/password`, { password: 'short' }), 400, 'password')
+    assertProblem(await h.call('PUT', `/v1/users/${id}/password`, { password: 'long enough', hash: 'x' }), 400, 'hash')
+  })
+
+  it('migrate takes an existing_password_hash (bcrypt) and answers has_password', async () => {
+    const reply = await h.call<{ user_id: string }>('POST', '/v1/users/migrate', {
+      email: 'legacy@example.com',
+      email_confirmed: true,
+      existing_password_hash: '$2b$04$hYWNt4XpzIiqyG56z.0q3u6t4HS936c6G.AQFJanrKRFwJVuqQ/di',
+    })
+    assert.equal(reply.status, 201, reply.text)
+    assert.equal((await getUser(reply.body.user_id)).body.has_password, true)
   })
 })

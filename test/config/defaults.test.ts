@@ -67,6 +67,16 @@ const DEFAULTS = {
   forwardAuth: { enabled: false },
   configFile: { watch: false },
   metrics: { enabled: true },
+  endUsers: {
+    enabled: false,
+    publicUrl: undefined,
+    session: { cookie: 'gatehouse_session', durationMs: 43_200_000 },
+    loginFailures: {
+      perAccount: { limit: 5, windowMs: 900_000, text: '5/15m' },
+      perClient: { limit: 50, windowMs: 900_000, text: '50/15m' },
+    },
+    redirectOrigins: [],
+  },
 }
 
 function parsedDefaults(text: string): unknown {
@@ -87,10 +97,24 @@ describe('config defaults', () => {
   })
 
   it('fills the keys of sections written empty with the same defaults', () => {
-    const empty = ['server', 'admin', 'tokens', 'rate_limits', 'identity', 'api_keys', 'store', 'log', 'forward_auth', 'config', 'metrics']
+    const empty = [
+      'server',
+      'admin',
+      'tokens',
+      'rate_limits',
+      'identity',
+      'api_keys',
+      'store',
+      'log',
+      'forward_auth',
+      'config',
+      'metrics',
+      'end_users',
+    ]
       .map((s) => `${s}: {}\n`)
       .join('')
-    const nested = 'tokens:\n  cache: {}\n  jwks: {}\napi_keys:\n  prefixes: {}\n  cache: {}\nidentity:\n  assertion: {}\n'
+    const nested =
+      'tokens:\n  cache: {}\n  jwks: {}\napi_keys:\n  prefixes: {}\n  cache: {}\nidentity:\n  assertion: {}\nend_users:\n  session: {}\n  login_failures: {}\n'
     assert.deepEqual(parsedDefaults(UPSTREAM + ROUTES + empty), DEFAULTS)
     assert.deepEqual(parsedDefaults(UPSTREAM + ROUTES + nested), DEFAULTS)
   })

@@ -271,7 +271,7 @@ describe('decide', () => {
       assert.equal(await reasonOf(decide(handshake('/tcp', { upgrade: ' , ' }))), '400 The Upgrade header names no protocol')
     })
 
-    it('reads the credential from the route’s cookie or bearer subprotocol, only on a handshake', async () => {
+    it('reads the credential from the route’s cookie or bearer subprotocol; a plain request only from the cookie', async () => {
       const decide = fresh()
       const viaProtocol = await decide(handshake('/socket', { upgrade: 'websocket', 'sec-websocket-protocol': `bearer, ${token}` }))
       assert.equal(viaProtocol.kind === 'allow' && viaProtocol.identity?.user?.userId, 'user-1')
@@ -282,7 +282,11 @@ describe('decide', () => {
         await reasonOf(decide(handshake('/socket', { upgrade: 'websocket', ...identities.token() }))),
         '401 No authorization header found',
       )
-      assert.equal(await reasonOf(decide(request('GET', '/socket', { cookie: `sid=${token}` }))), '401 No authorization header found')
+      assert.equal(await reasonOf(decide(request('GET', '/socket', { cookie: `sid=${token}` }))), 'allow')
+      assert.equal(
+        await reasonOf(decide(request('GET', '/socket', { 'sec-websocket-protocol': `bearer, ${token}` }))),
+        '401 No authorization header found',
+      )
       assert.equal(
         await reasonOf(decide(handshake('/me', { upgrade: 'websocket', cookie: `sid=${token}` }))),
         '401 No authorization header found',
@@ -309,6 +313,38 @@ describe('decide', () => {
         await reasonOf(decide(handshake('/socket', { ...cookie, origin: 'null' }))),
         '403 A cookie credential is accepted only from a page of this origin',
       )
+    })
+  })
+
+  describe('a cookie credential on plain requests (CSRF)', () => {
+    const csrf = '403 A cookie credential on this method is accepted only from a page of this origin'
+    const answer = async (method: string, headers: Record<string, string>) => {
+      const d = await fresh()(request(method, '/socket', headers))
+      return d.kind === 'allow' ? 'allow' : `${d.problem.status} ${d.problem.detail}`
+    }
+    // A function: the token is signed in before(), after this describe body ran.
+    const sid = () => ({ cookie: `theme=dark; sid=${token}` })
+
+    it('takes it on safe methods from anywhere', async () => {
+      for (const method of ['GET', 'HEAD', 'OPTIONS'])
+        assert.equal(await answer(method, { ...sid(), origin: 'https://evil.test' }), 'allow')
+    })
+
+    it('takes it on an unsafe method only with Sec-Fetch-Site: same-origin or an Origin of this host', async () => {
+      for (const method of ['POST', 'PUT', 'PATCH', 'DELETE']) {
+        assert.equal(await answer(method, { ...sid(), 'sec-fetch-site': 'same-origin' }), 'allow', method)
+        assert.equal(await answer(method, { ...sid(), origin: 'http://gatehouse.test' }), 'allow', method)
+        assert.equal(await answer(method, sid()), csrf, `${method} without Origin or Sec-Fetch-Site`)
+        assert.equal(await answer(method, { ...sid(), 'sec-fetch-site': 'same-site' }), csrf, method)
+        assert.equal(await answer(method, { ...sid(), 'sec-fetch-site': 'cross-site', origin: 'http://gatehouse.test' }), csrf, method)
+        assert.equal(await answer(method, { ...sid(), origin: 'https://evil.test' }), csrf, method)
+        assert.equal(await answer(method, { ...sid(), origin: 'http://gatehouse.test.evil.test' }), csrf, method)
+        assert.equal(await answer(method, { ...sid(), origin: 'null' }), csrf, method)
+      }
+    })
+
+    it('a header credential on an unsafe method needs no Origin (no browser attaches it on its own)', async () => {
+      assert.equal(await answer('POST', { ...identities.token(), origin: 'https://evil.test' }), 'allow')
     })
   })
 })

@@ -165,6 +165,28 @@ describe('directory CLI on the configured store, and a gateway sharing it', () =
     )
   })
 
+  it('sets a password read from stdin (never argv), which has_password shows, and clears it', async () => {
+    const user = JSON.parse((await gatehouse(['users', 'create', '--email', 'pw-cli@example.com', '--config', config])).stdout) as {
+      user_id: string
+    }
+    const password = 'a password from a file'
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'users', 'set-password', user.user_id, '--config', config], {
+      cwd: ROOT,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    })
+    let out = ''
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()))
+    child.stdin.end(`${password}\n`)
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
+    assert.equal(code, 0, out)
+    assert.equal((JSON.parse(out) as { has_password: boolean }).has_password, true)
+    assert.ok(!out.includes(password) && !out.includes('argon2'))
+    const cleared = JSON.parse((await gatehouse(['users', 'clear-password', user.user_id, '--config', config])).stdout) as {
+      has_password: boolean
+    }
+    assert.equal(cleared.has_password, false)
+  })
+
   it('npm run demo prints a working token and stops cleanly on SIGINT', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'demo'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
     let out = ''

@@ -72,6 +72,7 @@ for (const engine of ENGINES) {
         roles: TEST_ROLES,
         // PropelAuth's SDKs take the issuer to be the auth URL's origin and verify RS256 only.
         tokens: { local_issuer: { issuer: authUrl, algorithm: 'RS256' } },
+        end_users: { enabled: true, public_url: 'https://app.example.com' },
         rate_limits: { user: `${USER_BUDGET}/1m`, org: `${USER_BUDGET}/1m` },
         api_keys: { usage_flush: '100ms' },
         routes: [
@@ -136,9 +137,11 @@ for (const engine of ENGINES) {
             assert.equal(await auth.fetchUserMetadataByUserId('00000000-0000-4000-8000-000000000000'), null)
           })
 
-          it('createUser refuses a password (gatehouse stores none) with CreateUserException', async () => {
+          it('createUser with a password: hasPassword, and a short one is CreateUserException naming password', async () => {
+            const { userId } = await auth.createUser({ email: email('pw'), password: 'correct horse battery staple' })
+            assert.equal((await auth.fetchUserMetadataByUserId(userId))?.hasPassword, true)
             await assert.rejects(
-              auth.createUser({ email: email('pw'), password: 'correct horse battery staple' }),
+              auth.createUser({ email: email('pw'), password: 'short' }),
               (err: unknown) => err instanceof sdk.CreateUserException && 'password' in err.fieldToErrors,
             )
             await assert.rejects(
@@ -652,21 +655,76 @@ for (const engine of ENGINES) {
           }
         })
 
-        describe('not supported yet (passwords, magic links, invitations)', () => {
+        describe('passwords', () => {
+          it('updateUserPassword sets one (hasPassword), clearUserPassword clears it; a short one is UpdateUserPasswordException', async () => {
+            const userId = await newUser('password')
+            assert.equal((await auth.fetchUserMetadataByUserId(userId))?.hasPassword, false)
+            assert.equal(
+              await auth.updateUserPassword(userId, { password: 'a long enough password', askUserToUpdatePasswordOnLogin: true }),
+              true,
+            )
+            assert.equal((await auth.fetchUserMetadataByUserId(userId))?.hasPassword, true)
+            await assert.rejects(
+              auth.updateUserPassword(userId, { password: 'short' }),
+              (err: unknown) => err instanceof sdk.UpdateUserPasswordException && 'password' in err.fieldToErrors,
+            )
+            assert.equal(
+              await auth.updateUserPassword('00000000-0000-4000-8000-000000000000', { password: 'a long enough password' }),
+              false,
+            )
+            assert.equal(await auth.clearUserPassword(userId), true)
+            assert.equal((await auth.fetchUserMetadataByUserId(userId))?.hasPassword, false)
+          })
+
+          it('migrateUserFromExternalSource with existingPasswordHash and migrateUserPassword take a bcrypt hash; a malformed one names its field', async () => {
+            const bcryptHash = '$2b$04$hYWNt4XpzIiqyG56z.0q3u6t4HS936c6G.AQFJanrKRFwJVuqQ/di'
+            const { userId } = await auth.migrateUserFromExternalSource({
+              email: email('migrated'),
+              emailConfirmed: true,
+              existingPasswordHash: bcryptHash,
+              askUserToUpdatePasswordOnLogin: true,
+            })
+            assert.equal((await auth.fetchUserMetadataByUserId(userId))?.hasPassword, true)
+            // The legacy SDK (node-apis 2.1.29) has no migrateUserPassword.
+            if (variant.current) {
+              const other = await newUser('migrated-later')
+              await auth.migrateUserPassword({ userId: other, passwordHash: bcryptHash })
+              assert.equal((await auth.fetchUserMetadataByUserId(other))?.hasPassword, true)
+              await assert.rejects(
+                auth.migrateUserPassword({ userId: other, passwordHash: 'md5:0123' }),
+                (err: unknown) => err instanceof sdk.MigrateUserPasswordException && 'password_hash' in err.fieldToErrors,
+              )
+            }
+            await assert.rejects(
+              auth.migrateUserFromExternalSource({ email: email('bad-hash'), emailConfirmed: true, existingPasswordHash: '$2b$bad' }),
+              (err: unknown) => err instanceof sdk.MigrateUserException && 'existing_password_hash' in err.fieldToErrors,
+            )
+          })
+        })
+
+        describe('magic links', () => {
+          it('createMagicLink answers a one-time URL that signs the user in on the gateway; a bad redirect is MagicLinkCreationException', async () => {
+            const address = email('magic')
+            const userId = await newUser('magic', { email: address })
+            const { url } = await auth.createMagicLink({ email: address, redirectToUrl: '/home', expiresInHours: 1 })
+            assert.match(url, /^https:\/\/app\.example\.com\/\.gatehouse\/magic\//)
+            const followed = await fetch(url.replace('https://app.example.com', gateway.url), { redirect: 'manual' })
+            assert.deepEqual([followed.status, followed.headers.get('location')], [303, '/home'])
+            const cookie = followed.headers.getSetCookie()[0]?.split(';', 1)[0] ?? ''
+            const token = cookie.slice(cookie.indexOf('=') + 1)
+            assert.equal((await auth.validateAccessTokenAndGetUser(`Bearer ${token}`)).userId, userId)
+            assert.equal((await fetch(url.replace('https://app.example.com', gateway.url), { redirect: 'manual' })).status, 404)
+            await assert.rejects(
+              auth.createMagicLink({ email: address, redirectToUrl: 'https://evil.example/' }),
+              (err: unknown) => err instanceof sdk.MagicLinkCreationException && 'redirect_to_url' in err.fieldToErrors,
+            )
+            const created = await auth.createMagicLink({ email: email('magic-new') })
+            assert.match(created.url, /\/\.gatehouse\/magic\//)
+          })
+        })
+
+        describe('not supported yet (invitations)', () => {
           it('answers PropelAuth’s feature_gated shape', async () => {
-            const userId = await newUser('unsupported')
-            await assert.rejects(
-              auth.updateUserPassword(userId, { password: 'hunter2hunter2' }),
-              (err: unknown) =>
-                err instanceof sdk.UpdateUserPasswordException &&
-                (err.fieldToErrors as unknown as Record<string, string>).error_code === 'feature_gated',
-            )
-            await assert.rejects(
-              auth.createMagicLink({ email: email('magic') }),
-              (err: unknown) =>
-                err instanceof sdk.MagicLinkCreationException &&
-                (err.fieldToErrors as unknown as Record<string, string>).error_code === 'feature_gated',
-            )
             await assert.rejects(
               auth.inviteUserToOrg({ orgId: await newOrg('invite'), email: email('invitee'), role: 'Member' }),
               (err: unknown) => {

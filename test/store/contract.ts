@@ -70,6 +70,8 @@ export function describeStore(name: string, open: () => Promise<Store>): void {
             enabled: true,
             can_create_orgs: false,
             legacy_user_id: null,
+            has_password: false,
+            update_password_required: false,
             created_at: T0,
             last_active_at: T0,
             updated_at: T0,
@@ -80,6 +82,25 @@ export function describeStore(name: string, open: () => Promise<Store>): void {
           assert.equal(await store.getUser('00000000-0000-4000-8000-000000000000'), undefined)
           assert.equal(await store.getUserByEmail('nobody@example.com'), undefined)
           assert.equal(await store.getUserByUsername('nobody'), undefined)
+        }))
+
+      it('keeps a password hash out of every user record; sets, compares-and-sets and clears it', () =>
+        withStore(async (store) => {
+          const user = await store.createUser({ email: 'Pw@Example.com', password_hash: '$argon2id$first', update_password_required: true })
+          assert.deepEqual([user.has_password, user.update_password_required], [true, true])
+          assert.ok(!JSON.stringify(await store.getUser(user.user_id)).includes('argon2id'), 'the hash is not part of a User')
+          const stored = await store.getPasswordHashByEmail('pw@example.COM')
+          assert.deepEqual(stored, { user, password_hash: '$argon2id$first' })
+          assert.equal(await store.getPasswordHashByEmail('nobody@example.com'), undefined)
+          // A compare-and-set against a hash that is no longer stored writes nothing.
+          assert.equal(await store.setPasswordHash(user.user_id, { hash: '$argon2id$lost', expected: '$argon2id$other' }), undefined)
+          const rehashed = await store.setPasswordHash(user.user_id, { hash: '$argon2id$second', expected: '$argon2id$first' })
+          assert.equal(rehashed?.update_password_required, true)
+          assert.equal((await store.getPasswordHashByEmail('pw@example.com'))?.password_hash, '$argon2id$second')
+          const cleared = await store.setPasswordHash(user.user_id, { hash: null, update_password_required: false })
+          assert.deepEqual([cleared?.has_password, cleared?.update_password_required], [false, false])
+          assert.equal((await store.getPasswordHashByEmail('pw@example.com'))?.password_hash, null)
+          assert.equal(await store.setPasswordHash('00000000-0000-4000-8000-000000000000', { hash: null }), undefined)
         }))
 
       it('keeps every field given at creation', () =>

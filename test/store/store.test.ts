@@ -84,7 +84,14 @@ describe('SQLite file store', () => {
     try {
       assert.equal(raw.pragma('journal_mode', { simple: true }), 'wal')
       const applied = raw.prepare('select name from kysely_migration order by name').pluck().all()
-      assert.deepEqual(applied, ['0001_directory', '0002_api_keys', '0003_subject_usage', '0004_org_can_setup_saml'])
+      assert.deepEqual(applied, [
+        '0001_directory',
+        '0002_api_keys',
+        '0003_subject_usage',
+        '0004_org_can_setup_saml',
+        '0005_user_passwords',
+        '0006_magic_links',
+      ])
     } finally {
       raw.close()
     }

@@ -1,0 +1,5 @@
+export { createAccountsDoor } from './door.ts'
+export type { AccountsDoor, AccountsDoorDeps } from './door.ts'
+export { accountEndpointOf, LOGIN_PATH, LOGOUT_PATH } from './paths.ts'
+export type { AccountEndpoint } from './paths.ts'
+export { MAX_FORM_BYTES } from './body.ts'
