@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { UsageCounter } from './apikeys/index.ts'
 import type { GatehouseConfig } from './config/index.ts'
@@ -78,8 +79,9 @@ export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: S
     try {
       outcome = await run(req, res, expectsContinue)
     } catch (err) {
-      log.error({ err: errorSummary(err), method: req.method }, 'request failed')
-      outcome = respond(res, problems.internal())
+      const requestId = randomUUID()
+      log.error({ err: errorSummary(err), method: req.method, request_id: requestId }, 'request failed')
+      outcome = respond(res, problems.internal(), ['x-request-id', requestId], { requestId })
     }
     if (accessLog) log.info(accessLogFields(req, outcome, started), 'request')
   }
