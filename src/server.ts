@@ -11,6 +11,7 @@ import {
   createIdentityFields,
   createUpstreamHeaders,
   createUpstreamProxy,
+  createUpstreamReachability,
   loadOrCreateAssertionKeys,
 } from './forward/index.ts'
 import { createDecider } from './decide/index.ts'
@@ -24,7 +25,8 @@ import { createRedisInvalidationBus, createLocalInvalidationBus, invalidationCha
 import type { InvalidationEvent } from './invalidation/index.ts'
 import { createMemoryLimiter, createRedisLimiter } from './ratelimit/index.ts'
 import { connectRedis } from './redis-connections.ts'
-import type { Store } from './store/index.ts'
+import { watchStoreHealth } from './store/index.ts'
+import type { Store, StoreHealth } from './store/index.ts'
 import { createTunnelDoor } from './tunnel/index.ts'
 
 export type RunningGatehouse = {
@@ -86,7 +88,16 @@ async function build(
     keyFile: resolve(dir, assertion.keyFile),
     secret: assertion.secret,
   })
-  const directory = opened.add(await openDirectory(loaded, { warn: (message) => log.warn(message), wrapStore }))
+  let storeHealth: StoreHealth | undefined
+  const watchStore = (store: Store) => {
+    // An outage is logged when it starts and when it ends, not with every refused request.
+    storeHealth = watchStoreHealth(wrapStore ? wrapStore(store) : store, (err) =>
+      err ? log.error({ err: err.message }, 'store unavailable: requests that need it get 503') : log.info('store available again'),
+    )
+    return storeHealth.store
+  }
+  const directory = opened.add(await openDirectory(loaded, { warn: (message) => log.warn(message), wrapStore: watchStore }))
+  const upstreamReachability = createUpstreamReachability(config.upstream.url, config.upstream.connectTimeoutMs)
   const { roles, localIssuer } = directory
   const verifier = await createTokenVerifier({
     issuers: config.tokens.issuers,
@@ -197,6 +208,9 @@ async function build(
       { name: 'token_keys', ready: () => verifier.ready(), detail: () => ({ unready: verifier.unready() }) },
       // Falling back to local limits keeps serving, so it is reported but not unready.
       ...(redisLimiter ? [{ name: 'redis', ready: () => true, detail: () => ({ rate_limits: redisLimiter.state() }) }] : []),
+      ...(storeHealth ? [{ name: 'store', ready: storeHealth.ready, detail: storeHealth.detail }] : []),
+      // An upstream that starts after gatehouse is normal for a sidecar: a detail, never unready.
+      { name: 'upstream', ready: async () => (await upstreamReachability.probe(), true), detail: upstreamReachability.detail },
     ],
     apiKey: config.admin.apiKey,
     // A validate call is the key's use, as PropelAuth counts it: the proxy's budgets and usage counter.
@@ -244,6 +258,14 @@ async function build(
     },
     'gatehouse started',
   )
+  void upstreamReachability.probe().then((unreachable) => {
+    if (unreachable !== undefined) {
+      log.warn(
+        { upstream: config.upstream.url.origin, err: unreachable },
+        'the upstream is not reachable: proxied requests get 502 until it is',
+      )
+    }
+  })
 
   let closing: Promise<void> | undefined
   const close = () =>

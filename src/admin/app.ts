@@ -21,7 +21,8 @@ const PROBE_TAGS = ['probes']
 
 const jwksSchema = z.object({ keys: z.array(z.looseObject({ kty: z.string().optional(), kid: z.string().optional() })) })
 
-export type ReadinessCheck = { name: string; ready(): boolean; detail?(): unknown }
+/** `detail` is read after `ready` has answered, so a check that probes can report what it found. */
+export type ReadinessCheck = { name: string; ready(): boolean | Promise<boolean>; detail?(): unknown }
 
 export type AdminDeps = {
   jwks(): JSONWebKeySet
@@ -146,10 +147,15 @@ function registerProbes(app: OpenAPIHono, deps: AdminDeps): void {
       summary: 'Readiness: 503 until every check passes',
       responses: { 200: json('Ready', readiness), 503: json('Not ready', readiness) },
     }),
-    (c) => {
-      const checks = Object.fromEntries(
-        deps.checks.map((check) => [check.name, { ready: check.ready(), ...(check.detail ? { detail: check.detail() } : {}) }]),
+    async (c) => {
+      const evaluated = await Promise.all(
+        deps.checks.map(async (check) => {
+          const ready = await check.ready()
+          const detail: unknown = check.detail?.()
+          return [check.name, detail === undefined ? { ready } : { ready, detail }] as const
+        }),
       )
+      const checks = Object.fromEntries(evaluated)
       const ready = Object.values(checks).every((check) => check.ready)
       return ready ? c.json({ status: 'ready' as const, checks }, 200) : c.json({ status: 'not_ready' as const, checks }, 503)
     },
