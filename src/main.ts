@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util'
 import { probeIssuer } from './authn/index.ts'
 import { ConfigError, configWarnings, loadConfig } from './config/index.ts'
 import type { LoadedConfig } from './config/index.ts'
-import { DIRECTORY_USAGE, runDirectoryCommand } from './commands/index.ts'
+import { DIRECTORY_USAGE, runDirectoryCommand, runInit } from './commands/index.ts'
 import { runDemo } from './demo.ts'
 import type { CompiledRoute } from './rules/index.ts'
 import { ListenError, startGatehouse } from './server.ts'
@@ -14,6 +14,7 @@ commands:
   check   validate the config and print the compiled route table; with --online, also fetch
           each issuer's discovery document and JWKS and report what they offer
   demo    run an echo upstream behind gatehouse with a demo user, org and token
+  init    write a commented starter config (--config, default ./gatehouse.yaml); never overwrites
 ${DIRECTORY_USAGE}
 
 --config defaults to $GATEHOUSE_CONFIG, then ./gatehouse.yaml`
@@ -44,6 +45,8 @@ export async function main(argv: string[]): Promise<number> {
       return check(file, parsed.values.online === true)
     case 'start':
       return start(file)
+    case 'init':
+      return runInit(file)
     default:
       console.error(`unknown command "${command}"\n\n${USAGE}`)
       return 2

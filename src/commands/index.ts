@@ -1,1 +1,2 @@
 export { DIRECTORY_USAGE, runDirectoryCommand } from './manage.ts'
+export { runInit } from './init.ts'

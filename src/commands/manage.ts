@@ -175,6 +175,16 @@ const COMMANDS: Record<string, Command> = {
   },
 }
 
+/** `--field NAME` prints one field of the answer bare, for `ID=$(gatehouse users create … --field user_id)`. */
+function printed(answer: Record<string, unknown> | undefined, command: Command, field: string | undefined): string {
+  if (!answer) return 'ok'
+  if (field !== undefined) {
+    const value = answer[field]
+    return typeof value === 'object' ? JSON.stringify(value) : String(value)
+  }
+  return command.output ? command.output(answer) : JSON.stringify(answer, null, 2)
+}
+
 export const DIRECTORY_USAGE = Object.values(COMMANDS)
   .map((c) => `  ${c.usage}`)
   .join('\n')
@@ -190,7 +200,7 @@ export async function runDirectoryCommand(words: string[], loaded: () => LoadedC
     parsed = parseArgs({
       args: words.slice(name.split(' ').length),
       allowPositionals: true,
-      options: { ...command.options, config: { type: 'string', short: 'c' } },
+      options: { ...command.options, config: { type: 'string', short: 'c' }, field: { type: 'string' } },
     })
   } catch (err) {
     console.error(`${(err as Error).message}\nusage: gatehouse ${command.usage}`)
@@ -212,7 +222,7 @@ export async function runDirectoryCommand(words: string[], loaded: () => LoadedC
     })
     const text = await res.text()
     const answer = text ? (JSON.parse(text) as Record<string, unknown>) : undefined
-    if (res.ok) console.log(!answer ? 'ok' : command.output ? command.output(answer) : JSON.stringify(answer, null, 2))
+    if (res.ok) console.log(printed(answer, command, str(parsed.values.field)))
     else console.error(text)
     await announceChanges(config.config, changes)
     return res.ok ? 0 : 1
