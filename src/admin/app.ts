@@ -4,7 +4,7 @@ import type { ValidationMeter } from '../apikeys/index.ts'
 import type { RoleTable } from '../identity/index.ts'
 import { createDirectoryOperations } from '../directory/index.ts'
 import type { AccessTokenIssuer, ApiKeySettings, AuditEvent, Directory, DirectoryChange } from '../directory/index.ts'
-import { ProblemError, problems } from '../http/index.ts'
+import { PROBLEM_CONTENT_TYPE, ProblemError, problems } from '../http/index.ts'
 import { createPropelAuthApi } from '../propelauth/index.ts'
 import type { Store } from '../store/index.ts'
 import { requireAdminKey } from './auth.ts'
@@ -12,12 +12,18 @@ import { registerApiKeyRoutes } from './api-keys.ts'
 import { respondToError, problemResponse, validationHook } from './errors.ts'
 import { json } from './openapi.ts'
 import { registerOrgRoutes } from './orgs.ts'
+import { problemSchema } from './schemas.ts'
 import { refuseUndeclaredQueries } from './query.ts'
 import { registerTokenRoutes } from './tokens.ts'
 import { registerUsageRoutes } from './usage.ts'
 import { registerUserRoutes } from './users.ts'
 
 const PROBE_TAGS = ['probes']
+
+const UNSUPPORTED_MEDIA_TYPE = {
+  description: 'The body is not application/json',
+  content: { [PROBLEM_CONTENT_TYPE]: { schema: problemSchema } },
+}
 
 const jwksSchema = z.object({ keys: z.array(z.looseObject({ kty: z.string().optional(), kid: z.string().optional() })) })
 
@@ -109,6 +115,7 @@ export function createAdminApp(deps: AdminDeps): OpenAPIHono {
     )
   }
 
+  completeOperations(app)
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
     info: {
@@ -120,6 +127,25 @@ export function createAdminApp(deps: AdminDeps): OpenAPIHono {
   app.notFound(() => problemResponse(problems.notFound('No such admin endpoint')))
   app.onError(respondToError)
   return app
+}
+
+/**
+ * What every operation states alike, added once here: an operationId from its method and path
+ * (`get /v1/users/{user_id}` is getUsersByUserId), so that client generators name their methods
+ * the same on every build, and the 415 that any operation taking a JSON body answers to another
+ * content type.
+ */
+function completeOperations(app: OpenAPIHono): void {
+  const camel = (word: string) => word.replace(/(?:^|[_\-.])([a-z0-9])/g, (_, c: string) => c.toUpperCase())
+  for (const definition of app.openAPIRegistry.definitions) {
+    if (definition.type !== 'route' || definition.route.operationId !== undefined) continue
+    const words = definition.route.path
+      .split('/')
+      .filter((segment) => segment !== '' && segment !== 'v1')
+      .map((segment) => (segment.startsWith('{') ? `By${camel(segment.slice(1, -1))}` : camel(segment)))
+    definition.route.operationId = definition.route.method + words.join('')
+    if (definition.route.request?.body) definition.route.responses[415] ??= UNSUPPORTED_MEDIA_TYPE
+  }
 }
 
 function registerProbes(app: OpenAPIHono, deps: AdminDeps): void {
