@@ -7,7 +7,7 @@ import type { IdentityFields, UpstreamHeaders, UpstreamProxy } from './forward/i
 import { createForwardAuth, isForwardAuthPath } from './forward-auth/index.ts'
 import { normalizeTarget, ProblemError, problems, sendProblem, declaresBody } from './http/index.ts'
 import type { NormalizedTarget, Problem } from './http/index.ts'
-import { accessLogFields } from './log.ts'
+import { createAccessLogWriter } from './log.ts'
 import type { AccessOutcome, Logger } from './log.ts'
 
 export type GatewayDeps = {
@@ -31,7 +31,7 @@ export type GatewayDeps = {
  */
 export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: ServerResponse, expectsContinue?: boolean) => Promise<void> {
   const { config, decide, identityFields, upstreamHeaders, usage, proxy, log } = deps
-  const accessLog = config.log.accessLog
+  const accessLog = config.log.accessLog && createAccessLogWriter(log)
 
   const forwardAuth =
     config.forwardAuth.enabled && createForwardAuth({ decide, trustProxy: config.server.trustProxy, identityFields, usage })
@@ -83,7 +83,7 @@ export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: S
       log.error({ err: errorSummary(err), method: req.method, request_id: requestId }, 'request failed')
       outcome = respond(res, problems.internal(), ['x-request-id', requestId], { requestId })
     }
-    if (accessLog) log.info(accessLogFields(req, outcome, started), 'request')
+    if (accessLog) accessLog(req, outcome, started)
   }
 }
 
