@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
-import { closeSync, openSync, readFileSync } from 'node:fs'
+import { closeSync, createWriteStream, openSync, readFileSync } from 'node:fs'
 import { connect } from 'node:net'
 import { join } from 'node:path'
 import { processTree } from './proc.ts'
@@ -22,10 +22,18 @@ let spawned = 0
  * Starts `command` with its output in a log file of its own under `dir`: numbered, because the
  * same server is started more than once and must never read an earlier instance's port.
  */
-export function spawnChild(name: string, command: string, args: string[], options: { dir: string; cwd?: string }): Child {
+export function spawnChild(
+  name: string,
+  command: string,
+  args: string[],
+  options: { dir: string; cwd?: string; stdoutPipe?: boolean },
+): Child {
   const logFile = join(options.dir, `${String(++spawned).padStart(2, '0')}-${name}.log`)
-  const out = openSync(logFile, 'wx')
-  const proc = spawn(command, args, { cwd: options.cwd, stdio: ['ignore', out, out] })
+  const out = openSync(logFile, 'ax')
+  // stdoutPipe: stdout is a pipe this process drains into the log file, as a container runtime
+  // collects a container's stdout, so that the cost of logging to a pipe is what is measured.
+  const proc = spawn(command, args, { cwd: options.cwd, stdio: ['ignore', options.stdoutPipe ? 'pipe' : out, out] })
+  if (options.stdoutPipe) proc.stdout!.pipe(createWriteStream(logFile, { flags: 'a' }))
   closeSync(out)
   if (proc.pid === undefined) throw new Error(`${name}: could not start ${command}`)
   running.add(proc)

@@ -21,6 +21,7 @@ export type CheckResult = { label: string; value: number | null; unit: string; t
 const HOT: RowKey = { target: 'gatehouse', scenario: 'jwt-hot' }
 const HOT_NO_METRICS: RowKey = { target: 'gatehouse', scenario: 'jwt-hot-nometrics' }
 const HOT_BIND: RowKey = { target: 'gatehouse', scenario: 'jwt-hot+bind' }
+const HOT_LOG: RowKey = { target: 'gatehouse', scenario: 'jwt-hot+log' }
 const COLD: RowKey = { target: 'gatehouse', scenario: 'jwt-cold' }
 const NODE: RowKey = { target: 'node-proxy', scenario: 'public' }
 const FASTIFY_HOT: RowKey = { target: 'fastify-stack', scenario: 'jwt-hot' }
@@ -55,6 +56,9 @@ export const COMPARISONS: readonly Comparison[] = [
   ...hotTargets(HOT),
   // What binding the assertion to each request costs: a signature per request instead of a cache hit.
   { numerator: HOT_BIND, denominator: HOT, metric: 'cpu' },
+  // Issue 17: the access log is on by default, written to stdout as a pipe; it may cost at most 15%.
+  { numerator: HOT_LOG, denominator: HOT, metric: 'cpu', threshold: { op: '<=', value: 1.15 } },
+  { numerator: HOT_LOG, denominator: HOT, metric: 'rps', threshold: { op: '>=', value: 0.85 } },
   { numerator: COLD, denominator: FASTIFY_COLD, metric: 'cpu', threshold: { op: '<=', value: 1.1 } },
   { numerator: COLD, denominator: FASTIFY_COLD, metric: 'rps' },
   { numerator: COLD, denominator: FASTIFY_COLD, metric: 'p99' },

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { accountEndpointOf } from './accounts/index.ts'
 import type { AccountsDoor } from './accounts/index.ts'
@@ -8,7 +9,7 @@ import type { IdentityFields, UpstreamHeaders, UpstreamProxy } from './forward/i
 import { createForwardAuth, isForwardAuthPath } from './forward-auth/index.ts'
 import { normalizeTarget, ProblemError, problems, sendProblem, declaresBody } from './http/index.ts'
 import type { NormalizedTarget, Problem } from './http/index.ts'
-import { accessLogFields } from './log.ts'
+import { createAccessLogWriter } from './log.ts'
 import type { AccessOutcome, Logger } from './log.ts'
 import type { Metrics } from './metrics/index.ts'
 
@@ -37,7 +38,7 @@ export type GatewayDeps = {
  */
 export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: ServerResponse, expectsContinue?: boolean) => Promise<void> {
   const { config, decide, identityFields, upstreamHeaders, usage, proxy, log, metrics, accounts } = deps
-  const accessLog = config.log.accessLog
+  const accessLog = config.log.accessLog && createAccessLogWriter(log)
 
   const forwardAuth =
     config.forwardAuth.enabled && createForwardAuth({ decide, trustProxy: config.server.trustProxy, identityFields, usage, metrics })
@@ -92,11 +93,12 @@ export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: S
     try {
       outcome = await run(req, res, expectsContinue)
     } catch (err) {
-      log.error({ err: errorSummary(err), method: req.method }, 'request failed')
-      outcome = respond(res, problems.internal())
+      const requestId = randomUUID()
+      log.error({ err: errorSummary(err), method: req.method, request_id: requestId }, 'request failed')
+      outcome = respond(res, problems.internal(), ['x-request-id', requestId], { requestId })
     }
     metrics.request(outcome.route, req.method ?? 'GET', outcome.status, (performance.now() - started) / 1000)
-    if (accessLog) log.info(accessLogFields(req, outcome, started), 'request')
+    if (accessLog) accessLog(req, outcome, started)
   }
 }
 

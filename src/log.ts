@@ -44,6 +44,26 @@ export type AccessOutcome = {
   loggedPath?: string
 }
 
+/**
+ * Writes the gateway's access-log line itself, straight to the logger's destination: built as a
+ * string in one pass, it skips pino's per-call object walk and redaction (the line holds no
+ * credential by construction), which on the hot path cost about half of a cached request's CPU.
+ * The line is the same JSON pino would write (level, time, the fields, msg).
+ */
+export function createAccessLogWriter(log: Logger): (req: IncomingMessage, outcome: AccessOutcome, startedMs: number) => void {
+  const stream = (log as unknown as Record<symbol, { write(line: string): unknown }>)[pino.symbols.streamSym]!
+  return (req, outcome, startedMs) => {
+    if (!log.isLevelEnabled('info')) return
+    const fields = accessLogFields(req, outcome, startedMs)
+    let line = `{"level":"info","time":"${new Date().toISOString()}"`
+    for (const name in fields) {
+      const value = fields[name]
+      if (value !== undefined) line += `,"${name}":${JSON.stringify(value)}`
+    }
+    stream.write(`${line},"msg":"request"}\n`)
+  }
+}
+
 /** The fields of an access-log line: the path without its query (which may carry anything), never a credential. */
 export function accessLogFields(req: IncomingMessage, outcome: AccessOutcome, startedMs: number): Record<string, unknown> {
   return {

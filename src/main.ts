@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util'
 import { probeIssuer } from './authn/index.ts'
 import { ConfigError, configWarnings, loadConfig } from './config/index.ts'
 import type { LoadedConfig } from './config/index.ts'
-import { DIRECTORY_USAGE, runDirectoryCommand, runExplainCommand } from './commands/index.ts'
+import { DIRECTORY_USAGE, runDirectoryCommand, runExplainCommand, runInit } from './commands/index.ts'
 import { runDemo } from './demo.ts'
 import { describeRequirements } from './rules/index.ts'
 import type { CompiledRoute } from './rules/index.ts'
@@ -17,6 +17,7 @@ commands:
   demo    run an echo upstream behind gatehouse with a demo user, org and token
   explain [--method M] PATH [--token T | --api-key K] [--header NAME:VALUE] [--json]
           how the gateway would decide a request, stage by stage, without spending a budget
+  init    write a commented starter config (--config, default ./gatehouse.yaml); never overwrites
 ${DIRECTORY_USAGE}
 
 --config defaults to $GATEHOUSE_CONFIG, then ./gatehouse.yaml`
@@ -48,6 +49,8 @@ export async function main(argv: string[]): Promise<number> {
       return check(file, parsed.values.online === true)
     case 'start':
       return start(file)
+    case 'init':
+      return runInit(file)
     default:
       console.error(`unknown command "${command}"\n\n${USAGE}`)
       return 2

@@ -16,6 +16,7 @@ import {
   createIdentityFields,
   createUpstreamHeaders,
   createUpstreamProxy,
+  createUpstreamReachability,
   loadOrCreateAssertionKeys,
 } from './forward/index.ts'
 import type { AssertionKeys, UpstreamProxy } from './forward/index.ts'
@@ -40,8 +41,8 @@ import type { Limiter } from './ratelimit/index.ts'
 import { createGenerations, restartOnlyChanges, settingsKey, watchConfigFile } from './reload/index.ts'
 import type { Generations } from './reload/index.ts'
 import { connectRedis } from './redis-connections.ts'
-import { reportingUnavailable } from './store/index.ts'
-import type { Store } from './store/index.ts'
+import { reportingUnavailable, watchStoreHealth } from './store/index.ts'
+import type { Store, StoreHealth } from './store/index.ts'
 import { createTunnelDoor, createTunnelRegistry } from './tunnel/index.ts'
 import type { TunnelDoor, TunnelRegistry } from './tunnel/index.ts'
 
@@ -118,12 +119,16 @@ async function build(loaded: LoadedConfig, log: Logger, opened: CloseStack, opti
     keyFile: resolve(loaded.dir, assertion.keyFile),
     secret: assertion.secret,
   })
-  const directory = opened.add(
-    await openDirectory(loaded, {
-      warn: (message) => log.warn(message),
-      wrapStore: (store) => reportingUnavailable(options.wrapStore?.(store) ?? store, metrics.storeError),
-    }),
-  )
+  let storeHealth: StoreHealth | undefined
+  const watchStore = (store: Store) => {
+    // An outage is logged when it starts and when it ends, not with every refused request.
+    storeHealth = watchStoreHealth(reportingUnavailable(options.wrapStore?.(store) ?? store, metrics.storeError), (err) =>
+      err ? log.error({ err: err.message }, 'store unavailable: requests that need it get 503') : log.info('store available again'),
+    )
+    return storeHealth.store
+  }
+  const directory = opened.add(await openDirectory(loaded, { warn: (message) => log.warn(message), wrapStore: watchStore }))
+  const upstreamReachability = createUpstreamReachability(config.upstream.url, config.upstream.connectTimeoutMs)
   const usage = createUsageCounter({
     store: directory.store,
     flushMs: config.apiKeys.usageFlushMs,
@@ -247,6 +252,9 @@ async function build(loaded: LoadedConfig, log: Logger, opened: CloseStack, opti
       },
       // Falling back to local limits keeps serving, so it is reported but not unready.
       ...(redisLimiter ? [{ name: 'redis', ready: () => true, detail: () => ({ rate_limits: redisLimiter.state() }) }] : []),
+      ...(storeHealth ? [{ name: 'store', ready: storeHealth.ready, detail: storeHealth.detail }] : []),
+      // An upstream that starts after gatehouse is normal for a sidecar: a detail, never unready.
+      { name: 'upstream', ready: async () => (await upstreamReachability.probe(), true), detail: upstreamReachability.detail },
     ],
     apiKey: config.admin.apiKey,
     metrics: config.metrics.enabled ? expositionOf(registry) : undefined,
@@ -297,6 +305,14 @@ async function build(loaded: LoadedConfig, log: Logger, opened: CloseStack, opti
     },
     'gatehouse started',
   )
+  void upstreamReachability.probe().then((unreachable) => {
+    if (unreachable !== undefined) {
+      log.warn(
+        { upstream: config.upstream.url.origin, err: unreachable },
+        'the upstream is not reachable: proxied requests get 502 until it is',
+      )
+    }
+  })
 
   let closing: Promise<void> | undefined
   const reloader = createReloader(generations, fixed, (outcome) => {

@@ -65,6 +65,8 @@ export async function startGatehouse(name: string, options: GatehouseOptions, di
   const child = spawnChild(name, process.execPath, [join(ROOT, 'dist', 'cli.js'), 'start', '--config', configFile], {
     dir,
     cwd: ROOT,
+    // The access log goes to stdout, which in a container is a pipe.
+    stdoutPipe: true,
   })
   try {
     const { gateway, admin } = await waitForLine(child, parseStarted)

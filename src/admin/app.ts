@@ -5,7 +5,7 @@ import type { RoleTable } from '../identity/index.ts'
 import type { MetricsExposition } from '../metrics/index.ts'
 import { createDirectoryOperations } from '../directory/index.ts'
 import type { AccessTokenIssuer, ApiKeySettings, AuditEvent, Directory, DirectoryChange, SignInSettings } from '../directory/index.ts'
-import { ProblemError, problems } from '../http/index.ts'
+import { PROBLEM_CONTENT_TYPE, ProblemError, problems } from '../http/index.ts'
 import { createPropelAuthApi } from '../propelauth/index.ts'
 import type { Store } from '../store/index.ts'
 import { requireAdminKey } from './auth.ts'
@@ -16,6 +16,7 @@ import { respondToError, problemResponse, validationHook } from './errors.ts'
 import { json } from './openapi.ts'
 import { registerMagicLinkRoutes } from './magic-links.ts'
 import { registerOrgRoutes } from './orgs.ts'
+import { problemSchema } from './schemas.ts'
 import { refuseUndeclaredQueries } from './query.ts'
 import { registerTokenRoutes } from './tokens.ts'
 import { registerUsageRoutes } from './usage.ts'
@@ -23,9 +24,15 @@ import { registerUserRoutes } from './users.ts'
 
 const PROBE_TAGS = ['probes']
 
+const UNSUPPORTED_MEDIA_TYPE = {
+  description: 'The body is not application/json',
+  content: { [PROBLEM_CONTENT_TYPE]: { schema: problemSchema } },
+}
+
 const jwksSchema = z.object({ keys: z.array(z.looseObject({ kty: z.string().optional(), kid: z.string().optional() })) })
 
-export type ReadinessCheck = { name: string; ready(): boolean; detail?(): unknown }
+/** `detail` is read after `ready` has answered, so a check that probes can report what it found. */
+export type ReadinessCheck = { name: string; ready(): boolean | Promise<boolean>; detail?(): unknown }
 
 export type AdminDeps = {
   jwks(): JSONWebKeySet
@@ -121,6 +128,7 @@ export function createAdminApp(deps: AdminDeps): OpenAPIHono {
     )
   }
 
+  completeOperations(app)
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
     info: {
@@ -132,6 +140,27 @@ export function createAdminApp(deps: AdminDeps): OpenAPIHono {
   app.notFound(() => problemResponse(problems.notFound('No such admin endpoint')))
   app.onError(respondToError)
   return app
+}
+
+/**
+ * What every operation states alike, added once here: an operationId from its method and path
+ * (`get /v1/users/{user_id}` is getUsersByUserId), so that client generators name their methods
+ * the same on every build, and the 415 that any operation taking a JSON body answers to another
+ * content type.
+ */
+function completeOperations(app: OpenAPIHono): void {
+  const camel = (word: string) => word.replace(/(?:^|[_\-.])([a-z0-9])/g, (_, c: string) => c.toUpperCase())
+  for (const definition of app.openAPIRegistry.definitions) {
+    if (definition.type !== 'route') continue
+    const { route } = definition
+    if (route.request?.body) route.responses[415] ??= UNSUPPORTED_MEDIA_TYPE
+    if (route.operationId !== undefined) continue
+    const words = route.path
+      .split('/')
+      .filter((segment) => segment !== '' && segment !== 'v1')
+      .map((segment) => (segment.startsWith('{') ? `By${camel(segment.slice(1, -1))}` : camel(segment)))
+    route.operationId = route.method + words.join('')
+  }
 }
 
 function registerProbes(app: OpenAPIHono, deps: AdminDeps): void {
@@ -159,10 +188,15 @@ function registerProbes(app: OpenAPIHono, deps: AdminDeps): void {
       summary: 'Readiness: 503 until every check passes',
       responses: { 200: json('Ready', readiness), 503: json('Not ready', readiness) },
     }),
-    (c) => {
-      const checks = Object.fromEntries(
-        deps.checks.map((check) => [check.name, { ready: check.ready(), ...(check.detail ? { detail: check.detail() } : {}) }]),
+    async (c) => {
+      const evaluated = await Promise.all(
+        deps.checks.map(async (check) => {
+          const ready = await check.ready()
+          const detail: unknown = check.detail?.()
+          return [check.name, detail === undefined ? { ready } : { ready, detail }] as const
+        }),
       )
+      const checks = Object.fromEntries(evaluated)
       const ready = Object.values(checks).every((check) => check.ready)
       return ready ? c.json({ status: 'ready' as const, checks }, 200) : c.json({ status: 'not_ready' as const, checks }, 503)
     },
@@ -176,9 +210,10 @@ function registerProbes(app: OpenAPIHono, deps: AdminDeps): void {
         path: '/metrics',
         tags,
         summary: 'Metrics in the Prometheus text format',
-        responses: { 200: { description: 'The metrics', content: { [metrics.contentType]: { schema: z.string() } } } },
+        // The media type without its parameters (the Prometheus text format's version), as OpenAPI keys content.
+        responses: { 200: { description: 'The metrics', content: { 'text/plain': { schema: z.string() } } } },
       }),
-      async (c) => c.body(await metrics.scrape(), 200, { 'content-type': metrics.contentType, 'cache-control': 'no-store' }),
+      async (c) => c.text(await metrics.scrape(), 200, { 'content-type': metrics.contentType, 'cache-control': 'no-store' }),
     )
   }
 

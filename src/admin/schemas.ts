@@ -492,9 +492,9 @@ export const apiKeyValidation = z
     type: apiKeyType,
     metadata: jsonObject,
     scopes: z.array(z.string()),
-    user: userMetadata.nullable().openapi({ description: "A personal key's owner, or the creating user of an org key" }),
-    org: apiKeyOrg.nullable(),
-    user_in_org: orgMemberInfo.nullable().openapi({ description: 'When both user and org are set and the user is a member' }),
+    user: nullableRef(userMetadata).openapi({ description: "A personal key's owner, or the creating user of an org key" }),
+    org: nullableRef(apiKeyOrg),
+    user_in_org: nullableRef(orgMemberInfo).openapi({ description: 'When both user and org are set and the user is a member' }),
     user_id: z.string().nullable(),
     org_id: z.string().nullable(),
   })
@@ -528,3 +528,12 @@ export const createMagicLinkBody = z
   })
   .openapi('CreateMagicLink')
 export const magicLinkResponse = z.object({ url: z.string() }).openapi('MagicLink')
+
+/**
+ * A named schema or null. `.nullable()` on a named schema renders as `allOf: [$ref, {type: [object, null]}]`
+ * (which null can never satisfy, the $ref being an object) or drops the null; a union renders as
+ * `anyOf: [$ref, {type: null}]`, which says what the API sends.
+ */
+function nullableRef<T extends z.ZodType>(schema: T) {
+  return z.union([schema, z.null()])
+}

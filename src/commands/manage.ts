@@ -21,7 +21,21 @@ type Command = {
   /** The command reads a secret from stdin (never from argv, which other local users can read) and gets it as `stdin`. */
   readsStdin?: boolean
   request(positionals: string[], values: Record<string, string | boolean | undefined>, stdin: string): Request
+  /** API fields whose flag is not the field's own name with - for _ (`--user` for user_id, `--minutes`). */
+  flags?: Record<string, string>
 }
+
+/** A JSON flag's value (`--metadata '{"a":1}'`); a value that is not JSON is sent as is, for the API to refuse by name. */
+const jsonValue = (v: string | boolean | undefined): unknown => {
+  if (typeof v !== 'string') return undefined
+  try {
+    return JSON.parse(v) as unknown
+  } catch {
+    return v
+  }
+}
+const nullable = (v: string | boolean | undefined) => (v === '' ? null : str(v))
+const id = (v: string | undefined) => encodeURIComponent(v ?? '')
 
 const str = (v: string | boolean | undefined) => (typeof v === 'string' ? v : undefined)
 const int = (v: string | boolean | undefined) => (typeof v === 'string' ? Number(v) : undefined)
@@ -112,6 +126,93 @@ const COMMANDS: Record<string, Command> = {
     options: { name: { type: 'string' }, page: { type: 'string' }, 'page-size': { type: 'string' } },
     request: (_, v) => ({ method: 'GET', path: listPath('/v1/orgs', v, 'name', str(v.name)) }),
   },
+  'users update': {
+    usage:
+      'users update USER_ID [--username NAME] [--first-name F] [--last-name L] [--picture-url URL] [--properties JSON] [--metadata JSON] ("" clears a field)',
+    options: {
+      username: { type: 'string' },
+      'first-name': { type: 'string' },
+      'last-name': { type: 'string' },
+      'picture-url': { type: 'string' },
+      properties: { type: 'string' },
+      metadata: { type: 'string' },
+    },
+    request: ([userId], v) => ({
+      method: 'PATCH',
+      path: `/v1/users/${id(userId)}`,
+      body: {
+        username: nullable(v.username),
+        first_name: nullable(v['first-name']),
+        last_name: nullable(v['last-name']),
+        picture_url: nullable(v['picture-url']),
+        properties: jsonValue(v.properties),
+        metadata: jsonValue(v.metadata),
+      },
+    }),
+  },
+  'users delete': {
+    usage: 'users delete USER_ID',
+    request: ([userId]) => ({ method: 'DELETE', path: `/v1/users/${id(userId)}` }),
+  },
+  'users migrate': {
+    usage:
+      'users migrate --email EMAIL [--email-confirmed] [--existing-user-id ID] [--disabled] [--username NAME] [--first-name F] [--last-name L]',
+    options: {
+      email: { type: 'string' },
+      'email-confirmed': { type: 'boolean' },
+      'existing-user-id': { type: 'string' },
+      disabled: { type: 'boolean' },
+      username: { type: 'string' },
+      'first-name': { type: 'string' },
+      'last-name': { type: 'string' },
+    },
+    flags: { enabled: 'disabled' },
+    request: (_, v) => ({
+      method: 'POST',
+      path: '/v1/users/migrate',
+      body: {
+        email: str(v.email),
+        email_confirmed: v['email-confirmed'] === true,
+        existing_user_id: str(v['existing-user-id']),
+        enabled: v.disabled !== true,
+        username: str(v.username),
+        first_name: str(v['first-name']),
+        last_name: str(v['last-name']),
+      },
+    }),
+  },
+  'orgs get': {
+    usage: 'orgs get ORG_ID',
+    request: ([orgId]) => ({ method: 'GET', path: `/v1/orgs/${id(orgId)}` }),
+  },
+  'orgs update': {
+    usage: 'orgs update ORG_ID [--name NAME] [--domain DOMAIN] [--max-users N] [--metadata JSON] ("" clears domain and max-users)',
+    options: { name: { type: 'string' }, domain: { type: 'string' }, 'max-users': { type: 'string' }, metadata: { type: 'string' } },
+    request: ([orgId], v) => ({
+      method: 'PATCH',
+      path: `/v1/orgs/${id(orgId)}`,
+      body: {
+        name: str(v.name),
+        domain: nullable(v.domain),
+        max_users: v['max-users'] === '' ? null : int(v['max-users']),
+        metadata: jsonValue(v.metadata),
+      },
+    }),
+  },
+  'orgs delete': {
+    usage: 'orgs delete ORG_ID',
+    request: ([orgId]) => ({ method: 'DELETE', path: `/v1/orgs/${id(orgId)}` }),
+  },
+  'orgs remove-member': {
+    usage: 'orgs remove-member ORG_ID --user USER_ID',
+    options: { user: { type: 'string' } },
+    request: ([orgId], v) => ({ method: 'DELETE', path: `/v1/orgs/${id(orgId)}/members/${id(str(v.user))}` }),
+  },
+  'orgs change-role': {
+    usage: 'orgs change-role ORG_ID --user USER_ID --role ROLE',
+    options: { user: { type: 'string' }, role: { type: 'string' } },
+    request: ([orgId], v) => ({ method: 'PUT', path: `/v1/orgs/${id(orgId)}/members/${id(str(v.user))}`, body: { role: str(v.role) } }),
+  },
   'keys create': {
     usage:
       'keys create [--user USER_ID] [--org ORG_ID] [--name NAME] [--scopes a,b] [--expiration two_weeks|one_month|three_months|six_months|one_year|never]',
@@ -170,6 +271,36 @@ const COMMANDS: Record<string, Command> = {
       body: { reason: str(v.reason) },
     }),
   },
+  'keys update': {
+    usage: 'keys update API_KEY_ID [--name NAME] [--description TEXT] [--scopes a,b] [--metadata JSON]',
+    options: { name: { type: 'string' }, description: { type: 'string' }, scopes: { type: 'string' }, metadata: { type: 'string' } },
+    request: ([keyId], v) => ({
+      method: 'PATCH',
+      path: `/v1/api_keys/${id(keyId)}`,
+      body: {
+        name: nullable(v.name),
+        description: nullable(v.description),
+        scopes: str(v.scopes)?.split(',').filter(Boolean),
+        metadata: jsonValue(v.metadata),
+      },
+    }),
+  },
+  'keys usage': {
+    usage: 'keys usage --date YYYY-MM-DD [--key API_KEY_ID] [--user USER_ID] [--org ORG_ID]',
+    options: { date: { type: 'string' }, key: { type: 'string' }, user: { type: 'string' }, org: { type: 'string' } },
+    flags: { api_key_id: 'key' },
+    request: (_, v) => {
+      const query = new URLSearchParams({ date: str(v.date) ?? '' })
+      for (const [flag, field] of [
+        ['key', 'api_key_id'],
+        ['user', 'user_id'],
+        ['org', 'org_id'],
+      ] as const) {
+        if (str(v[flag])) query.set(field, str(v[flag])!)
+      }
+      return { method: 'GET', path: `/v1/api_keys/usage?${query}` }
+    },
+  },
   'keys delete': {
     usage: 'keys delete API_KEY_ID',
     request: ([id]) => ({ method: 'DELETE', path: `/v1/api_keys/${encodeURIComponent(id ?? '')}` }),
@@ -180,6 +311,7 @@ const COMMANDS: Record<string, Command> = {
   },
   token: {
     usage: 'token --user USER_ID [--minutes N] [--org ORG_ID]',
+    flags: { duration_in_minutes: 'minutes', active_org_id: 'org' },
     // The bare token, for TOKEN=$(gatehouse token --user …).
     output: (answer) => String(answer.access_token),
     options: { user: { type: 'string' }, minutes: { type: 'string' }, org: { type: 'string' } },
@@ -189,6 +321,45 @@ const COMMANDS: Record<string, Command> = {
       body: { user_id: str(v.user), duration_in_minutes: int(v.minutes) ?? 60, active_org_id: str(v.org) },
     }),
   },
+}
+
+/**
+ * A validation 400's field errors as the flags the user typed: `--user: required` rather than `user_id:
+ * required`. A field of the path (an id given as an argument) is named by the usage's argument.
+ */
+function argumentErrors(answer: Record<string, unknown> | undefined, command: Command): string | undefined {
+  // A refusal with an error_code (an archived key, a full org) is about the records, not the arguments.
+  const invalid = answer?.status === 400 && answer.error_code === undefined
+  const errors = invalid ? (answer.errors as { field: string; message: string }[] | undefined) : undefined
+  if (!errors?.length) return undefined
+  const flags: Record<string, string> = {}
+  for (const flag of Object.keys(command.options ?? {})) {
+    flags[flag.replaceAll('-', '_')] = flag
+    flags[`${flag}_id`] = flag
+  }
+  Object.assign(flags, command.flags)
+  const argument = /^[a-z]+ [a-z-]+ ([A-Z_]+)/.exec(command.usage)?.[1]
+  return errors
+    .map(({ field, message }) => {
+      const top = field.split('.', 1)[0]!
+      const name = flags[top]
+        ? `--${flags[top]}`
+        : argument && !(top in flags) && /_id$/.test(top)
+          ? argument
+          : `--${top.replaceAll('_', '-')}`
+      return `${name}: ${message}`
+    })
+    .join('\n')
+}
+
+/** `--field NAME` prints one field of the answer bare, for `ID=$(gatehouse users create … --field user_id)`. */
+function printed(answer: Record<string, unknown> | undefined, command: Command, field: string | undefined): string {
+  if (!answer) return 'ok'
+  if (field !== undefined) {
+    const value = answer[field]
+    return typeof value === 'object' ? JSON.stringify(value) : String(value)
+  }
+  return command.output ? command.output(answer) : JSON.stringify(answer, null, 2)
 }
 
 export const DIRECTORY_USAGE = Object.values(COMMANDS)
@@ -206,11 +377,22 @@ export async function runDirectoryCommand(words: string[], loaded: () => LoadedC
     parsed = parseArgs({
       args: words.slice(name.split(' ').length),
       allowPositionals: true,
-      options: { ...command.options, config: { type: 'string', short: 'c' } },
+      options: {
+        ...command.options,
+        config: { type: 'string', short: 'c' },
+        field: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
     })
   } catch (err) {
     console.error(`${(err as Error).message}\nusage: gatehouse ${command.usage}`)
     return 2
+  }
+  if (parsed.values.help === true) {
+    console.log(
+      `usage: gatehouse ${command.usage}\n  --config FILE  (default $GATEHOUSE_CONFIG, then ./gatehouse.yaml)\n  --field NAME   print one field of the answer`,
+    )
+    return 0
   }
   const config = loaded()
   if (!config) return 1
@@ -229,10 +411,12 @@ export async function runDirectoryCommand(words: string[], loaded: () => LoadedC
     })
     const text = await res.text()
     const answer = text ? (JSON.parse(text) as Record<string, unknown>) : undefined
-    if (res.ok) console.log(!answer ? 'ok' : command.output ? command.output(answer) : JSON.stringify(answer, null, 2))
-    else console.error(text)
+    if (res.ok) console.log(printed(answer, command, str(parsed.values.field)))
+    const refused = !res.ok && argumentErrors(answer, command)
+    if (refused) console.error(`${refused}\nusage: gatehouse ${command.usage}`)
+    else if (!res.ok) console.error(text)
     await announceChanges(config.config, changes)
-    return res.ok ? 0 : 1
+    return refused ? 2 : res.ok ? 0 : 1
   } finally {
     await directory.close()
   }

@@ -20,7 +20,7 @@ import type { CompiledRoute, RouteTable } from '../rules/index.ts'
 import type { Metrics } from '../metrics/index.ts'
 import { readBrowserFacts, readHandshakeFacts, readRequestFacts } from './request-headers.ts'
 import type { BrowserFacts, HandshakeFacts, RequestFacts } from './request-headers.ts'
-import type { Allow, Decide, Decision, DecisionRequest, Deny, DenyReason } from './types.ts'
+import type { Allow, Decide, DecideOptions, Decision, DecisionRequest, Deny, DenyReason } from './types.ts'
 
 export type DeciderDeps = {
   routes: RouteTable
@@ -69,13 +69,13 @@ export function createDecider(deps: DeciderDeps): Decide {
     }
   }
 
-  function unauthenticated(m: Matched, err: unknown): Allow | Deny | Promise<Allow | Deny> {
+  function unauthenticated(m: Matched, err: unknown): Allow | Refusal | Promise<Allow | Refusal> {
     // optional: a refused credential is the same as none, but "try again later" is not.
     if (m.route.auth === 'optional' && err instanceof CredentialError && err.refused) return authorized(m, undefined)
     return refused(err, m.route)
   }
 
-  function authorized(m: Matched, authenticated: Identity | undefined): Allow | Deny | Promise<Allow | Deny> {
+  function authorized(m: Matched, authenticated: Identity | undefined): Allow | Refusal | Promise<Allow | Refusal> {
     const { route, request, target } = m
     let activeOrg
     try {
@@ -92,7 +92,7 @@ export function createDecider(deps: DeciderDeps): Decide {
     const forwarded = m.forwarded ?? forwardedFor(m.facts)
     const budgets = budgetsFor(route, identity, forwarded.clientIp, limits)
     const taken = m.spend ? limiter.takeAll(budgets) : limiter.peekAll(budgets)
-    const limited = (decisions: readonly LimitDecision[]): Allow | Deny => {
+    const limited = (decisions: readonly LimitDecision[]): Allow | Refusal => {
       const responseHeaders = ['x-request-id', forwarded.requestId]
       if (decisions.length > 0) {
         const fields = rateLimitHeaders(decisions)
@@ -178,7 +178,17 @@ export function createDecider(deps: DeciderDeps): Decide {
     return credential
   }
 
-  const decideOne: Decide = (request, options) => {
+  /**
+   * Every refusal carries a request id, the one a trusted proxy sent or a new one, as the
+   * X-Request-Id of its answer and in the access log: a 404 is as worth finding as a 502.
+   */
+  function identified(request: DecisionRequest, decision: Allow | Refusal): Decision {
+    if (decision.kind === 'allow' || decision.requestId !== undefined) return decision as Decision
+    const { requestId } = forwardedFor(readRequestFacts(request.rawHeaders, request.remoteAddress, undefined))
+    return { ...decision, requestId, headers: ['x-request-id', requestId, ...decision.headers] }
+  }
+
+  function decideOnce(request: DecisionRequest, options: DecideOptions | undefined): Allow | Refusal | Promise<Allow | Refusal> {
     const { method, rawHeaders } = request
     if (REFUSED.has(method)) return deny('method_not_allowed', problems.methodNotAllowed(`${method} is never forwarded`))
     let target
@@ -225,6 +235,10 @@ export function createDecider(deps: DeciderDeps): Decide {
     return authorized(m, identity)
   }
 
+  const decideOne: Decide = (request, options) => {
+    const decided = decideOnce(request, options)
+    return decided instanceof Promise ? decided.then((d) => identified(request, d)) : identified(request, decided)
+  }
   const { metrics } = deps
   if (!metrics) return decideOne
   const counted = (decision: Decision): Decision => {
@@ -238,6 +252,9 @@ export function createDecider(deps: DeciderDeps): Decide {
     return decided instanceof Promise ? decided.then(counted) : counted(decided)
   }
 }
+
+/** A deny before its request id is known. */
+type Refusal = Omit<Deny, 'requestId'> & { requestId?: string }
 
 const REFUSED: ReadonlySet<string> = new Set(REFUSED_METHODS)
 
@@ -281,12 +298,12 @@ function originHost(origin: string): string {
 const RESERVED_NOT_FOUND = problems.notFound(`No gatehouse endpoint here (paths under ${RESERVED_PREFIX}/ are reserved)`)
 const WWW_AUTHENTICATE = ['www-authenticate', 'Bearer realm="gatehouse"']
 
-function deny(reason: DenyReason, problem: Problem, headers: readonly string[] = []): Deny {
+function deny(reason: DenyReason, problem: Problem, headers: readonly string[] = []): Refusal {
   return { kind: 'deny', reason, problem, headers }
 }
 
 /** A stage's refusal as a deny; anything that is not a ProblemError is no decision and is rethrown. */
-function refused(err: unknown, route?: CompiledRoute, identity?: Identity): Deny {
+function refused(err: unknown, route?: CompiledRoute, identity?: Identity): Refusal {
   if (!(err instanceof ProblemError)) throw err
   const extra = Object.entries(err.headers).flat()
   const headers = err.status === 401 ? [...WWW_AUTHENTICATE, ...extra] : extra

@@ -77,7 +77,8 @@ export type Deny = {
   /** What was known when the request was refused, for the access log. */
   route?: CompiledRoute
   identity?: Identity
-  requestId?: string
+  /** Also sent as the answer's X-Request-Id. */
+  requestId: string
   /** The budgets' decisions of a `rate_limited` refusal. */
   budgets?: readonly LimitDecision[]
 }

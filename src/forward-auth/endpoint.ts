@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { UsageCounter } from '../apikeys/index.ts'
 import type { Network, NormalizedTarget, Problem } from '../http/index.ts'
@@ -59,7 +60,7 @@ export function createForwardAuth(deps: ForwardAuthDeps): ForwardAuth {
     if (decision.kind === 'deny') {
       const { route, identity, requestId, reason, logReason } = decision
       return {
-        ...refuse(req, res, decision.problem, decision.headers),
+        ...refuse(req, res, decision.problem, decision.headers, undefined, requestId),
         original: asked,
         route,
         identity,
@@ -91,8 +92,20 @@ export function createForwardAuth(deps: ForwardAuthDeps): ForwardAuth {
   }
 }
 
-function refuse(req: IncomingMessage, res: ServerResponse, problem: Problem, headers: readonly string[], error?: string): AccessOutcome {
+/**
+ * A refusal of the call itself (an untrusted caller, no original request) has no decision and so
+ * no request id yet: it gets a new one, never the caller's.
+ */
+function refuse(
+  req: IncomingMessage,
+  res: ServerResponse,
+  problem: Problem,
+  headers: readonly string[],
+  error?: string,
+  decidedId?: string,
+): AccessOutcome {
   if (declaresBody(req)) res.shouldKeepAlive = false
-  sendProblem(res, problem, headers)
-  return { status: problem.status, reason: problem.status === 403 ? 'forbidden' : 'bad_request', error }
+  const requestId = decidedId ?? randomUUID()
+  sendProblem(res, problem, decidedId === undefined ? ['x-request-id', requestId, ...headers] : headers)
+  return { status: problem.status, reason: problem.status === 403 ? 'forbidden' : 'bad_request', error, requestId }
 }

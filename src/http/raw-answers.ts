@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import type { Duplex } from 'node:stream'
 import { PROBLEM_CONTENT_TYPE, problemBody, problems } from './problem.ts'
 import type { Problem } from './problem.ts'
@@ -27,7 +28,7 @@ export function answerOnSocket(socket: Duplex, p: Problem, headers: readonly str
 
 /** `server.on('connect')`: gatehouse never opens tunnels. */
 export function refuseConnect(_req: unknown, socket: Duplex): void {
-  answerOnSocket(socket, problems.methodNotAllowed('CONNECT is never forwarded'))
+  answerOnSocket(socket, problems.methodNotAllowed('CONNECT is never forwarded'), ['x-request-id', randomUUID()])
 }
 
 const METHOD_TOKEN = /^[A-Za-z]+ /

@@ -181,7 +181,7 @@ describe('decide', () => {
     const decide = fresh()
     const badKey = (await decide(request('GET', '/me', identities.badKey()))) as Decision
     assert.ok(badKey.kind === 'deny')
-    assert.deepEqual(badKey.headers, ['www-authenticate', 'Bearer realm="gatehouse"'])
+    assert.deepEqual(badKey.headers, ['x-request-id', badKey.requestId, 'www-authenticate', 'Bearer realm="gatehouse"'])
     assert.equal(badKey.logReason, 'not found')
     assert.equal(badKey.route?.pattern, '/me')
     const badToken = await decide(request('GET', '/me', identities.badToken()))
@@ -189,7 +189,7 @@ describe('decide', () => {
     assert.match(String(badToken.logReason), /signature/)
     const wrongMethod = await decide(request('POST', '/me', identities.token()))
     assert.ok(wrongMethod.kind === 'deny')
-    assert.deepEqual(wrongMethod.headers, ['allow', 'GET, HEAD'])
+    assert.deepEqual(wrongMethod.headers, ['x-request-id', wrongMethod.requestId, 'allow', 'GET, HEAD'])
   })
 
   it('a cached token with the memory limiter is decided synchronously, a first verification asynchronously', async () => {

@@ -1,11 +1,15 @@
 import assert from 'node:assert/strict'
+import { connect } from 'node:net'
 import { after, before, describe, it } from 'node:test'
+import { adminClient } from '../support/admin.ts'
 import { startGateway } from '../support/gateway.ts'
 import type { TestGateway } from '../support/gateway.ts'
 import { propelauthClaims, startIssuer } from '../support/issuer.ts'
 import type { TestIssuer } from '../support/issuer.ts'
 import { startUpstream } from '../support/upstream.ts'
 import type { TestUpstream } from '../support/upstream.ts'
+
+const ADMIN_KEY = 'test-admin-key-0123456789'
 
 describe('the access log names why a request was refused', () => {
   let upstream: TestUpstream
@@ -16,10 +20,19 @@ describe('the access log names why a request was refused', () => {
     upstream = await startUpstream()
     issuer = await startIssuer()
     gateway = await startGateway({
+      admin: { listen: '127.0.0.1:0', api_key: ADMIN_KEY },
       upstream: { url: upstream.url },
+      store: { url: 'sqlite:./log.db' },
       tokens: { issuers: [{ issuer: issuer.issuer, jwks_url: issuer.jwksUrl, algorithms: ['ES256'] }] },
       rate_limits: { user: '1/1m' },
-      routes: [{ path: '/api/*', auth: 'user', methods: ['GET'] }],
+      // The forward-auth endpoint answers only this ingress, which the tests never are.
+      server: { listen: '127.0.0.1:0', shutdown_timeout: '2s', trust_proxy: ['10.9.9.9'] },
+      forward_auth: { enabled: true },
+      routes: [
+        { path: '/api/*', auth: 'user', methods: ['GET'] },
+        { path: '/keyed/*', auth: 'user' },
+        { path: '/org/:org_id/*', auth: 'org_member' },
+      ],
     })
   })
 
@@ -62,5 +75,91 @@ describe('the access log names why a request was refused', () => {
     assert.equal((await get('/api/expired', { authorization: `Bearer ${expired}` })).status, 401)
     assert.equal(lastLogOf('/api/expired')?.reason, 'invalid_token')
     assert.match(String(lastLogOf('/api/expired')?.error), /^ERR_JWT_EXPIRED/)
+  })
+
+  const api = adminClient(() => gateway.adminUrl, ADMIN_KEY)
+
+  /** The answer's X-Request-Id and the access-log line of the same request carry the one id. */
+  function assertIdentified(res: Response, path: string): Record<string, unknown> {
+    const id = res.headers.get('x-request-id')
+    assert.match(id ?? '', /^[0-9a-f-]{36}$/, `${res.status} ${path} has an X-Request-Id`)
+    const line = lastLogOf(path)
+    assert.equal(line?.request_id, id, `${res.status} ${path} logs its request id`)
+    assert.equal(line?.status, res.status)
+    return line!
+  }
+
+  it('every status carries X-Request-Id and logs it with a reason: 400, 401, 403, 404, 405, 429, 200', async () => {
+    assert.equal(assertIdentified(await get('/api/%2e%2e%2fsecret'), '/api/%2e%2e%2fsecret').reason, 'bad_request')
+    assert.equal(assertIdentified(await get('/api/nobody'), '/api/nobody').reason, 'no_credential')
+    const token = await issuer.sign(propelauthClaims('u-ids'))
+    const auth = { authorization: `Bearer ${token}` }
+    assert.equal(assertIdentified(await get('/org/o-elsewhere/x', auth), '/org/o-elsewhere/x').reason, 'forbidden')
+    assert.equal(assertIdentified(await get('/nowhere'), '/nowhere').reason, 'not_found')
+    assert.equal(assertIdentified(await get('/.gatehouse/nothing'), '/.gatehouse/nothing').reason, 'not_found')
+    assert.equal(assertIdentified(await get('/api/put', {}, 'PUT'), '/api/put').reason, 'method_not_allowed')
+    assert.equal(assertIdentified(await get('/api/delete', {}, 'DELETE'), '/api/delete').reason, 'method_not_allowed')
+    const ok = await get('/api/ids', auth)
+    assert.equal(ok.status, 200)
+    assert.equal(assertIdentified(ok, '/api/ids').reason, undefined)
+    assert.equal(upstream.last().headers['x-request-id'], ok.headers.get('x-request-id'))
+    const limited = await get('/api/ids2', auth)
+    assert.equal(limited.status, 429)
+    assert.equal(assertIdentified(limited, '/api/ids2').reason, 'rate_limited')
+  })
+
+  it('a request id from an untrusted peer is not believed: the answer carries a new one', async () => {
+    const res = await get('/nowhere-chosen', { 'x-request-id': 'chosen-by-the-client' })
+    assert.notEqual(res.headers.get('x-request-id'), 'chosen-by-the-client')
+    assertIdentified(res, '/nowhere-chosen')
+  })
+
+  it('a forward-auth call refused before any decision still has a request id', async () => {
+    const res = await get('/.gatehouse/auth')
+    assert.equal(res.status, 403)
+    assertIdentified(res, '/.gatehouse/auth')
+  })
+
+  it('CONNECT, answered on the socket, carries an X-Request-Id too', async () => {
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(new URL(gateway.url).port), '127.0.0.1', () =>
+        socket.write('CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n'),
+      )
+      let text = ''
+      socket.on('data', (chunk) => (text += chunk.toString()))
+      socket.on('end', () => resolve(text))
+      socket.on('error', reject)
+    })
+    assert.match(answer, /^HTTP\/1\.1 405 /)
+    assert.match(answer, /\r\nx-request-id: [0-9a-f-]{36}\r\n/)
+  })
+
+  it('each API key refusal logs its status as the reason: not_found, archived, expired, owner_disabled', async () => {
+    const userId = String((await api('POST', '/v1/users', { email: 'logged-keys@example.com' })).body.user_id)
+    const create = async (body: Record<string, unknown> = {}) => {
+      const res = await api('POST', '/v1/api_keys', { user_id: userId, ...body })
+      assert.equal(res.status, 201, JSON.stringify(res.body))
+      return { id: String(res.body.api_key_id), secret: String(res.body.api_key_token) }
+    }
+    const refusedWith = async (path: string, secret: string) => {
+      const res = await get(path, { 'x-api-key': secret })
+      assert.equal(res.status, 401)
+      const line = assertIdentified(res, path)
+      assert.equal(line.reason, 'invalid_api_key')
+      assert.ok(!JSON.stringify(gateway.logs).includes(secret), 'the key is never logged')
+      return line.error
+    }
+    const archived = await create()
+    assert.equal((await api('POST', `/v1/api_keys/${archived.id}/archive`)).status, 200)
+    assert.equal(await refusedWith('/keyed/archived', archived.secret), 'archived')
+    const deleted = await create()
+    assert.equal((await api('DELETE', `/v1/api_keys/${deleted.id}`)).status, 204)
+    assert.equal(await refusedWith('/keyed/deleted', deleted.secret), 'not_found')
+    const expiring = await create({ expires_in_seconds: 1 })
+    await new Promise((resolve) => setTimeout(resolve, 1100))
+    assert.equal(await refusedWith('/keyed/expired', expiring.secret), 'expired')
+    const owned = await create()
+    assert.equal((await api('POST', `/v1/users/${userId}/disable`)).status, 200)
+    assert.equal(await refusedWith('/keyed/disabled', owned.secret), 'owner_disabled')
   })
 })
