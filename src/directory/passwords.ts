@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import * as argon2 from '@node-rs/argon2'
-import * as bcrypt from '@node-rs/bcrypt'
+import bcrypt from 'bcryptjs'
 import { InvalidInputError } from './errors.ts'
 
 /**
@@ -8,7 +8,7 @@ import { InvalidInputError } from './errors.ts'
  * package, so no compiler at install), with OWASP's first recommended parameter set. Each hash
  * is a PHC string that carries its own m, t and p, so raising these constants rehashes every
  * password at its owner's next successful login. Imported bcrypt hashes ($2a$, $2b$, $2y$) are
- * verified with @node-rs/bcrypt and replaced by Argon2id the same way.
+ * verified with bcryptjs (pure JavaScript: verifying an import once per user needs no native code) and replaced by Argon2id the same way.
  */
 export const ARGON2ID_PARAMETERS = Object.freeze({ memoryCost: 19_456, timeCost: 2, parallelism: 1 })
 
@@ -17,6 +17,8 @@ export const PASSWORD_LENGTH = Object.freeze({ min: 8, max: 1024 })
 
 const ARGON2ID = 2
 const BCRYPT_PREFIX = /^\$2[aby]\$/
+// Modular crypt form: version, a cost of 4 to 31, then 22 characters of salt and 31 of hash.
+const BCRYPT_HASH = /^\$2[aby]\$(?:0[4-9]|[12]\d|3[01])\$[./A-Za-z0-9]{53}$/
 
 export function checkPasswordRules(password: string, field = 'password'): void {
   const length = [...password].length
@@ -32,10 +34,7 @@ export function hashPassword(password: string): Promise<string> {
 /** An imported hash, checked to be one gatehouse can verify; anything else names `field`. */
 export function checkImportedHash(hash: string, field: string): string {
   try {
-    if (BCRYPT_PREFIX.test(hash)) {
-      bcrypt.parseOptions(hash)
-      return hash
-    }
+    if (BCRYPT_HASH.test(hash)) return hash
     if (hash.startsWith('$argon2id$') && argon2.parseOptions(hash).algorithm === ARGON2ID) return hash
   } catch {
     // A malformed hash of a known kind falls through to the same refusal as an unknown kind.
@@ -45,7 +44,7 @@ export function checkImportedHash(hash: string, field: string): string {
 
 export async function verifyPassword(hash: string, password: string): Promise<boolean> {
   try {
-    return BCRYPT_PREFIX.test(hash) ? await bcrypt.verify(password, hash) : await argon2.verify(hash, password)
+    return BCRYPT_PREFIX.test(hash) ? await bcrypt.compare(password, hash) : await argon2.verify(hash, password)
   } catch {
     return false
   }

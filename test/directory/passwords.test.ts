@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { afterEach, beforeEach, describe, it } from 'node:test'
 import * as argon2 from '@node-rs/argon2'
-import * as bcrypt from '@node-rs/bcrypt'
+import bcrypt from 'bcryptjs'
 import { ARGON2ID_PARAMETERS, InvalidInputError, LoginRefusedError, createDirectoryOperations } from '../../src/directory/index.ts'
 import type { DirectoryOperations } from '../../src/directory/index.ts'
 import { createSqliteStore } from '../../src/store/index.ts'
@@ -41,7 +41,9 @@ describe('passwords in the directory', () => {
 
   for (const version of ['2a', '2b', '2y'] as const) {
     it(`verifies an imported bcrypt $${version}$ hash as given, then rehashes it to Argon2id at the first login`, async () => {
-      const imported = await bcrypt.hash('legacy password', { cost: 4, version })
+      // $2a$, $2b$ and $2y$ differ only in how old implementations treated non-ASCII or over-long
+      // input; for this password they are one hash under three names.
+      const imported = (await bcrypt.hash('legacy password', 4)).replace(/^\$2b\$/, `$${version}$`)
       assert.ok(imported.startsWith(`$${version}$`))
       await directory.users.create({ email: 'old@example.com', existing_password_hash: imported })
       await assert.rejects(directory.users.checkPassword('old@example.com', 'not it at all'), refusedFor('wrong_password'))
