@@ -1,3 +1,4 @@
+import { singleFlight } from './single-flight.ts'
 import type { FlattenedJWSInput, JWSHeaderParameters } from 'jose'
 import { KeySourceUnavailableError } from './errors.ts'
 import type { Metrics } from '../metrics/index.ts'
@@ -115,14 +116,7 @@ export function createDiscoveredKeySource(options: DiscoveredKeySourceOptions): 
   let previous: JwksSource | undefined
   let error: string | undefined
   let lastAttemptAt = -Infinity
-  let inFlight: Promise<void> | undefined
-
-  function rediscover(): Promise<void> {
-    inFlight ??= discover().finally(() => {
-      inFlight = undefined
-    })
-    return inFlight
-  }
+  const discovery = singleFlight(discover)
 
   async function discover(): Promise<void> {
     lastAttemptAt = performance.now()
@@ -170,14 +164,14 @@ export function createDiscoveredKeySource(options: DiscoveredKeySourceOptions): 
     retirePrevious()
     if (previous) return previous
     if (jwks) return jwks
-    if (inFlight || performance.now() - lastAttemptAt >= options.cooldownMs) await rediscover()
+    if (discovery.running() || performance.now() - lastAttemptAt >= options.cooldownMs) await discovery.run()
     if (jwks) return jwks
     throw new KeySourceUnavailableError(error ?? `OpenID Connect discovery for ${options.issuer} has not succeeded`, secondsUntilRetry())
   }
 
-  const timer = setInterval(() => void rediscover(), Math.min(Math.max(options.refreshMs, MIN_REFRESH_MS), MAX_TIMER_MS))
+  const timer = setInterval(() => void discovery.run(), Math.min(Math.max(options.refreshMs, MIN_REFRESH_MS), MAX_TIMER_MS))
   timer.unref()
-  void rediscover()
+  void discovery.run()
 
   return {
     getKey: async (header: JWSHeaderParameters, token: FlattenedJWSInput) => (await current()).getKey(header, token),

@@ -1,3 +1,4 @@
+import { singleFlight } from './single-flight.ts'
 import { createLocalJWKSet, errors } from 'jose'
 import type { CryptoKey, FlattenedJWSInput, JSONWebKeySet, JWK, JWSHeaderParameters, LocalJWKSet } from 'jose'
 import { InvalidTokenError, KeySourceUnavailableError } from './errors.ts'
@@ -51,14 +52,7 @@ export function createJwksSource(options: JwksSourceOptions): JwksSource {
   let lastAttemptAt = -Infinity
   let lastAttemptFailed = false
   let lastError: string | undefined
-  let inFlight: Promise<void> | undefined
-
-  function refresh(): Promise<void> {
-    inFlight ??= load().finally(() => {
-      inFlight = undefined
-    })
-    return inFlight
-  }
+  const fetching = singleFlight(load)
 
   async function load(): Promise<void> {
     lastAttemptAt = performance.now()
@@ -83,8 +77,8 @@ export function createJwksSource(options: JwksSourceOptions): JwksSource {
 
   /** Whether a fetch ran for this lookup: one it started, or one already under way when it came. */
   async function refetchForUnknownKey(): Promise<boolean> {
-    const due = inFlight !== undefined || performance.now() - lastAttemptAt >= options.cooldownMs
-    if (due) await refresh().catch(() => undefined)
+    const due = fetching.running() || performance.now() - lastAttemptAt >= options.cooldownMs
+    if (due) await fetching.run().catch(() => undefined)
     return due
   }
 
@@ -128,15 +122,15 @@ export function createJwksSource(options: JwksSourceOptions): JwksSource {
   }
 
   const timer = setInterval(
-    () => void refresh().catch(() => undefined),
+    () => void fetching.run().catch(() => undefined),
     Math.min(Math.max(options.refreshMs, MIN_REFRESH_MS), MAX_TIMER_MS),
   )
   timer.unref()
-  void refresh().catch(() => undefined)
+  void fetching.run().catch(() => undefined)
 
   return {
     getKey,
-    refresh,
+    refresh: fetching.run,
     ready: () => keys !== undefined,
     lastError: () => lastError,
     url,
