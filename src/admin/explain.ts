@@ -1,5 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi'
 import type { OpenAPIHono } from '@hono/zod-openapi'
+import { CHECK_CODES } from '../authz/index.ts'
 import type { ExplainInput, Explanation } from '../explain/index.ts'
 import { ADMIN_KEY, json, jsonBody, problemsOf } from './openapi.ts'
 
@@ -29,6 +30,15 @@ const ruleVerdict = z.object({
   params: z.record(z.string(), z.string()).optional(),
 })
 
+const checkVerdict = z
+  .object({
+    check: z.enum(CHECK_CODES),
+    description: z.string(),
+    verdict: z.enum(['passed', 'failed', 'not_evaluated']),
+    detail: z.string().optional().openapi({ description: "A failure's refusal detail; for not_evaluated, the check it waited on" }),
+  })
+  .openapi('AuthorizationCheckVerdict')
+
 const explanation = z
   .object({
     method: z.string(),
@@ -41,7 +51,7 @@ const explanation = z
     refusal: z.object({ reason: z.string(), detail: z.string().optional() }).optional(),
     authorization: z.object({
       verdict: z.enum(['passed', 'failed', 'not_reached', 'none']),
-      requirements: z.array(z.string()),
+      checks: z.array(checkVerdict),
       detail: z.string().optional(),
     }),
     budgets: z.array(z.looseObject({ name: z.string(), allowed: z.boolean(), limit: z.number(), remaining: z.number() })).optional(),
@@ -59,7 +69,7 @@ export function registerExplainRoute(app: OpenAPIHono, explain: Explain): void {
       tags: ['explain'],
       summary: 'Why a request would be allowed or refused',
       description:
-        'Decides the request as the gateway would, with its running config: the rules walked, the identity, the authorization requirements, the budgets as they stand (not spent) and the answer. The upstream is not contacted.',
+        'Decides the request as the gateway would, with its running config: the rules walked, the identity, each authorization check with its verdict, the budgets as they stand (not spent) and the answer. The upstream is not contacted.',
       security: ADMIN_KEY,
       request: jsonBody(explainRequestBody),
       responses: { 200: json('How the request would be decided', explanation), ...problemsOf() },

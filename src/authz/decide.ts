@@ -1,8 +1,9 @@
 import { InvalidTokenError, NoCredentialError } from '../authn/index.ts'
-import { VERIFIED_BY } from '../identity/index.ts'
 import type { Identity, OrgMembership } from '../identity/index.ts'
-import type { CompiledRoute, CredentialKind } from '../rules/index.ts'
-import { ProblemError, problems } from '../http/index.ts'
+import type { CompiledRoute } from '../rules/index.ts'
+import { ProblemError, problems, singleHeader, singleQueryParam } from '../http/index.ts'
+import { authorizationChecks } from './checks.ts'
+import type { AuthorizationCheck, CheckCode } from './checks.ts'
 
 /** Where an org rule may read the org id from; only the route's configured source is consulted. */
 export type OrgIdLookup = {
@@ -11,78 +12,78 @@ export type OrgIdLookup = {
   query(name: string): string | undefined
 }
 
+/** A request's org id sources: its route's path parameters, its headers (Node's flat list) and its canonical query. */
+export function requestOrgIdLookup(params: Readonly<Record<string, string>>, rawHeaders: readonly string[], query: string): OrgIdLookup {
+  return {
+    params,
+    header: (name) => singleHeader(rawHeaders, name),
+    query: (name) => singleQueryParam(query, name),
+  }
+}
+
 /**
  * The rule's requirement against the caller: the membership of the org it was checked against
  * (org rules), or undefined. Throws like the other stages do: a CredentialError (401) when there is
  * no identity or one this route does not take, a 403 ProblemError when there is one that is not
- * enough — the split and the wording PropelAuth's libraries use.
+ * enough — the split and the wording PropelAuth's libraries use. The route's checks are evaluated
+ * in order; the first that fails is the refusal.
  */
 export function authorize(route: CompiledRoute, identity: Identity | undefined, lookup: OrgIdLookup): OrgMembership | undefined {
   if (route.auth === 'none' || route.auth === 'optional') return undefined
   if (!identity) throw new NoCredentialError()
-  if (!route.credentials.has(credentialKind(identity))) {
-    forbid('This route does not accept this kind of credential')
+  // Read when its check is reached, as a header or query source may refuse a repeated value (400).
+  let orgId: string | undefined
+  const checks = authorizationChecks(route)
+  for (let i = 0; i < checks.length; i++) {
+    const check = checks[i]!
+    if (check.code === 'org_id') orgId = readOrgId(route, lookup)
+    const result = check.evaluate(identity, orgId)
+    if (!result.passed) throw refusal(check, result.detail)
   }
-  if (!issuerTrusted(route, identity))
-    throw new InvalidTokenError('the token was verified by an issuer this route does not list in issuers')
-  if (route.scopes.length > 0) {
-    const granted = grantedScopes(identity)
-    if (granted && !route.scopes.every((s) => granted.includes(s))) {
-      forbid(identity.apiKey ? "API key doesn't have the required scopes" : "Token doesn't have the required scopes")
-    }
-  }
-  if (route.auth === 'user' && identity.principal !== 'user') {
-    forbid('This route requires a user')
-  }
-  if (route.auth !== 'org_member') return undefined
+  return orgId === undefined ? undefined : identity.orgs[orgId]
+}
 
-  const orgId = readOrgId(route, lookup)
-  if (!orgId) forbid('Required org is unspecified')
-  const membership = identity.orgs[orgId]
-  if (!membership) forbid(`User is not a member of org ${orgId}`)
-  if (route.role !== undefined && membership.role !== route.role) {
-    forbid("User doesn't have required role")
-  }
-  if (route.minRole !== undefined && !membership.inheritedRoles.includes(route.minRole)) {
-    forbid("User doesn't have required role")
-  }
-  if (!route.permissions.every((p) => membership.permissions.includes(p))) {
-    forbid("User doesn't have required permission")
-  }
-  return membership
+/** One check as explain reports it. */
+export type CheckVerdict = {
+  check: CheckCode
+  description: string
+  /** `not_evaluated`: a check it reads (the membership, the org id) failed first. */
+  verdict: 'passed' | 'failed' | 'not_evaluated'
+  detail?: string
 }
 
 /**
- * The scopes a route's `scopes:` is checked against; undefined when it does not apply. API keys and
- * service tokens are machines: what they state is all they may do, none stated is none granted. A
- * user's token is narrowed only when it states scopes (a token an OAuth client got on the user's
- * behalf); without a scope claim (a first-party session token, PropelAuth's) it is checked by roles
- * and permissions alone, as before tokens carried scopes.
+ * Every check of the route against `identity`, each with its verdict, for explaining a decision:
+ * the same checks `authorize` stops at the first failure of. Checks of the caller (credential,
+ * issuer, scopes, principal) are all evaluated, whichever failed; a check that reads another's
+ * result (the role reads the membership, the membership the org id) is not evaluated after it failed.
  */
-function grantedScopes(identity: Identity): readonly string[] | undefined {
-  if (identity.apiKey) return identity.apiKey.scopes
-  if (identity.principal === 'service') return identity.scopes ?? []
-  return identity.scopes
+export function explainAuthorization(route: CompiledRoute, identity: Identity, lookup: OrgIdLookup): CheckVerdict[] {
+  let orgId: string | undefined
+  const failed = new Set<CheckCode>()
+  return authorizationChecks(route).map(({ code, description, after, evaluate }) => {
+    if (after && failed.has(after)) {
+      failed.add(code)
+      return { check: code, description, verdict: 'not_evaluated', detail: `${after} failed` }
+    }
+    let result
+    try {
+      if (code === 'org_id') orgId = readOrgId(route, lookup)
+      result = evaluate(identity, orgId)
+    } catch (err) {
+      // A repeated org header or query parameter: the decision refuses it with this 400.
+      if (!(err instanceof ProblemError)) throw err
+      result = { passed: false, detail: err.message }
+    }
+    if (result.passed) return { check: code, description, verdict: 'passed' }
+    failed.add(code)
+    return { check: code, description, verdict: 'failed', detail: result.detail }
+  })
 }
 
-function credentialKind(identity: Identity): CredentialKind {
-  if (identity.method === 'token') return identity.principal === 'service' ? 'service_token' : 'token'
-  switch (identity.apiKey?.type) {
-    case 'org':
-      return 'org_key'
-    case 'generic':
-      return 'generic_key'
-    default:
-      return 'personal_key'
-  }
-}
-
-// A valid token of an issuer the route does not list is, for this route, no valid token (401).
-// API keys are bound by `credentials:` instead; they have no issuer.
-function issuerTrusted(route: CompiledRoute, identity: Identity): boolean {
-  if (route.issuers === null || identity.method !== 'token') return true
-  const verifiedBy = identity[VERIFIED_BY]
-  return verifiedBy !== undefined && route.issuers.has(verifiedBy)
+/** The route's checks as they read before anything is known of a caller: each `not_evaluated`. */
+export function unevaluatedChecks(route: CompiledRoute): CheckVerdict[] {
+  return authorizationChecks(route).map(({ code, description }) => ({ check: code, description, verdict: 'not_evaluated' }))
 }
 
 function readOrgId(route: CompiledRoute, lookup: OrgIdLookup): string | undefined {
@@ -91,6 +92,6 @@ function readOrgId(route: CompiledRoute, lookup: OrgIdLookup): string | undefine
   return value || undefined
 }
 
-function forbid(detail: string): never {
-  throw new ProblemError(problems.forbidden(detail))
+function refusal(check: AuthorizationCheck, detail: string): Error {
+  return check.refusal === 'invalid_token' ? new InvalidTokenError(detail) : new ProblemError(problems.forbidden(detail))
 }

@@ -1,19 +1,11 @@
 import { CredentialError, extractCredential, extractHandshakeCredential } from '../authn/index.ts'
 import type { Credential, TokenVerifier } from '../authn/index.ts'
 import type { Identity } from '../identity/index.ts'
-import { authorize } from '../authz/index.ts'
+import { authorize, requestOrgIdLookup } from '../authz/index.ts'
 import type { ApiKeyAuthenticator } from '../apikeys/index.ts'
 import { isReservedPath, REFUSED_METHODS, RESERVED_PREFIX } from '../rules/index.ts'
 import type { Forwarded, Network, NormalizedTarget, Problem } from '../http/index.ts'
-import {
-  checkInboundHeaders,
-  createForwardedHeaders,
-  normalizeTarget,
-  ProblemError,
-  problems,
-  singleHeader,
-  singleQueryParam,
-} from '../http/index.ts'
+import { checkInboundHeaders, createForwardedHeaders, normalizeTarget, ProblemError, problems } from '../http/index.ts'
 import { budgetsFor, rateLimitHeaders } from '../ratelimit/index.ts'
 import type { LimitDecision, Limiter, RateLimits } from '../ratelimit/index.ts'
 import type { CompiledRoute, RouteTable } from '../rules/index.ts'
@@ -79,11 +71,7 @@ export function createDecider(deps: DeciderDeps): Decide {
     const { route, request, target } = m
     let activeOrg
     try {
-      activeOrg = authorize(route, authenticated, {
-        params: m.params,
-        header: (name) => singleHeader(request.rawHeaders, name),
-        query: (name) => singleQueryParam(target.query, name),
-      })
+      activeOrg = authorize(route, authenticated, requestOrgIdLookup(m.params, request.rawHeaders, target.query))
     } catch (err) {
       return refused(err, route, authenticated)
     }

@@ -1,6 +1,8 @@
+import { explainAuthorization, requestOrgIdLookup, unevaluatedChecks } from '../authz/index.ts'
+import type { CheckVerdict } from '../authz/index.ts'
 import type { Decide, Decision } from '../decide/index.ts'
 import { normalizeTarget, ProblemError } from '../http/index.ts'
-import type { Problem } from '../http/index.ts'
+import type { NormalizedTarget, Problem } from '../http/index.ts'
 import { VERIFIED_BY } from '../identity/index.ts'
 import type { Identity } from '../identity/index.ts'
 import type { LimitDecision } from '../ratelimit/index.ts'
@@ -36,8 +38,11 @@ export type Explanation = {
   identity?: Identity & { verifiedBy?: string }
   /** The refusal's stable code and detail, when the request would be refused. */
   refusal?: { reason: string; detail?: string }
-  /** The route's authorization requirements and whether the request met them; `not_reached` when it was refused before. */
-  authorization: { verdict: 'passed' | 'failed' | 'not_reached' | 'none'; requirements: string[]; detail?: string }
+  /**
+   * Whether the request met the route's authorization, `not_reached` when it was refused before
+   * (every check then `not_evaluated`); each of the route's checks with its own verdict.
+   */
+  authorization: { verdict: 'passed' | 'failed' | 'not_reached' | 'none'; checks: CheckVerdict[]; detail?: string }
   /** The budgets the request draws on as they stand, not charged; absent when the decision stopped before the limits. */
   budgets?: readonly LimitDecision[]
   /** What the client would be answered: 200 means forwarded to the upstream (which is not contacted). */
@@ -70,7 +75,8 @@ export async function explainRequest(deps: ExplainDeps, input: ExplainInput): Pr
     { method, target: input.target, rawHeaders, httpVersion: '1.1', remoteAddress: input.clientIp ?? '127.0.0.1' },
     { spend: false, fresh: true },
   )
-  const canonicalPath = canonical(input.target)
+  const target = canonical(input.target)
+  const canonicalPath = target?.path
   const rules = canonicalPath === undefined ? [] : walkRoutes(deps.routes, method, canonicalPath)
   const route = decision.route
   const explanation: Explanation = {
@@ -80,11 +86,16 @@ export async function explainRequest(deps: ExplainDeps, input: ExplainInput): Pr
     rules,
     route: route && { index: route.index, pattern: route.pattern, auth: route.auth, requirements: describeRequirements(route) },
     credential: input.token !== undefined ? 'token' : input.apiKey !== undefined ? 'api_key' : 'none',
-    authorization: { verdict: 'not_reached', requirements: route ? describeRequirements(route) : [] },
+    authorization: { verdict: 'not_reached', checks: route ? unevaluatedChecks(route) : [] },
     answer: { status: 200, forwarded: true },
   }
   const identity = decision.kind === 'allow' ? (decision.authenticated ?? decision.identity) : decision.identity
   if (identity) explanation.identity = { ...identity, verifiedBy: identity[VERIFIED_BY] }
+  // A decision that names the caller reached authorization (a deny names one only from there on).
+  if (identity && route && target) {
+    const params = rules.find((rule) => rule.matched)?.params ?? {}
+    explanation.authorization.checks = explainAuthorization(route, identity, requestOrgIdLookup(params, rawHeaders, target.query))
+  }
   if (decision.kind === 'allow') {
     explanation.authorization.verdict = decision.route.auth === 'none' ? 'none' : 'passed'
     explanation.budgets = decision.budgets
@@ -95,7 +106,7 @@ export async function explainRequest(deps: ExplainDeps, input: ExplainInput): Pr
   if (decision.reason === 'rate_limited') {
     explanation.authorization.verdict = route?.auth === 'none' ? 'none' : 'passed'
     explanation.budgets = decision.budgets
-  } else if (decision.reason === 'forbidden' && identity) {
+  } else if (identity) {
     explanation.authorization.verdict = 'failed'
     explanation.authorization.detail = decision.problem.detail
   } else if (!BEFORE_AUTHORIZATION.has(decision.reason) && route?.auth === 'none') {
@@ -104,9 +115,9 @@ export async function explainRequest(deps: ExplainDeps, input: ExplainInput): Pr
   return explanation
 }
 
-function canonical(target: string): string | undefined {
+function canonical(target: string): NormalizedTarget | undefined {
   try {
-    return normalizeTarget(target).path
+    return normalizeTarget(target)
   } catch (err) {
     if (err instanceof ProblemError) return undefined
     throw err

@@ -1,5 +1,8 @@
 import type { Explanation } from './explain.ts'
 
+// `not evaluated`, the longest verdict: the checks' names line up under each other.
+const VERDICT_WIDTH = 13
+
 /** An explanation for people: one stage a paragraph, in the order the decision runs them. */
 export function formatExplanation(e: Explanation): string {
   const lines = [`${e.method} ${e.target}`]
@@ -19,10 +22,10 @@ export function formatExplanation(e: Explanation): string {
   if (e.identity) lines.push(`identity: ${identityText(e.identity)}`)
   else if (e.credential !== 'none' && e.refusal) lines.push(`identity: none (${e.refusal.reason})`)
   const { authorization } = e
-  const requires = authorization.requirements.length > 0 ? ` [${authorization.requirements.join('; ')}]` : ''
-  lines.push(
-    `authorization: ${authorization.verdict.replace('_', ' ')}${requires}${authorization.detail ? `: ${authorization.detail}` : ''}`,
-  )
+  lines.push(`authorization: ${authorization.verdict.replace('_', ' ')}${authorization.detail ? `: ${authorization.detail}` : ''}`)
+  for (const c of authorization.checks) {
+    lines.push(`  ${c.verdict.replace('_', ' ').padEnd(VERDICT_WIDTH)} ${c.check}: ${c.description}${c.detail ? ` (${c.detail})` : ''}`)
+  }
   if (e.budgets === undefined) lines.push('budgets: not reached')
   else if (e.budgets.length === 0) lines.push('budgets: none apply')
   else {
