@@ -1,4 +1,5 @@
 import type { Hono } from 'hono'
+import type { NewUserInput } from '../directory/index.ts'
 import type { UserPatch } from '../store/index.ts'
 import type { PropelAuthContext } from './context.ts'
 import { write } from './errors.ts'
@@ -70,41 +71,26 @@ export function registerUserRoutes(app: Hono, { directory }: PropelAuthContext):
     })
   }
 
+  // Both create through the directory's one create; they differ in the fields they take beyond
+  // the profile and in the names PropelAuth gives some of them (`fields`, for its errors).
+  const create = async (input: NewUserInput, fields?: Record<string, string>) => ({
+    user_id: (await write(users.create(input), fields)).user_id,
+  })
   app.post(`${USER}/`, async (c) => {
     const b = await jsonBody(c, createUserBody)
-    const user = await write(
-      users.create({
-        email: b.email,
-        email_confirmed: b.email_confirmed,
-        username: b.username,
-        first_name: b.first_name,
-        last_name: b.last_name,
-        properties: b.properties,
-        password: b.password,
-        update_password_required: b.ask_user_to_update_password_on_login,
-      }),
-    )
-    return c.json({ user_id: user.user_id })
+    return c.json(await create({ ...profileOf(b), password: b.password, update_password_required: b.ask_user_to_update_password_on_login }))
   })
   app.post('/api/backend/v1/migrate_user/', async (c) => {
     const b = await jsonBody(c, migrateUserBody)
-    const user = await write(
-      users.create({
-        email: b.email,
-        email_confirmed: b.email_confirmed,
-        enabled: b.enabled,
-        username: b.username,
-        first_name: b.first_name,
-        last_name: b.last_name,
-        picture_url: b.picture_url,
-        properties: b.properties,
-        legacy_user_id: b.existing_user_id ?? null,
-        existing_password_hash: b.existing_password_hash,
-        update_password_required: b.update_password_required,
-      }),
-      { legacy_user_id: 'existing_user_id' },
-    )
-    return c.json({ user_id: user.user_id })
+    const input = {
+      ...profileOf(b),
+      enabled: b.enabled,
+      picture_url: b.picture_url,
+      legacy_user_id: b.existing_user_id ?? null,
+      existing_password_hash: b.existing_password_hash,
+      update_password_required: b.update_password_required,
+    }
+    return c.json(await create(input, { legacy_user_id: 'existing_user_id' }))
   })
 
   app.get(`${USER}/:user_id`, async (c) => {
@@ -156,5 +142,17 @@ export function registerUserRoutes(app: Hono, { directory }: PropelAuthContext):
       await users.update(c.req.param('user_id'), patch)
       return ok()
     })
+  }
+}
+
+/** The profile fields every user-creating body takes under the directory's own names. */
+function profileOf(b: Pick<NewUserInput, 'email' | 'email_confirmed' | 'username' | 'first_name' | 'last_name' | 'properties'>) {
+  return {
+    email: b.email,
+    email_confirmed: b.email_confirmed,
+    username: b.username,
+    first_name: b.first_name,
+    last_name: b.last_name,
+    properties: b.properties,
   }
 }
