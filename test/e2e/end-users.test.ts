@@ -37,6 +37,22 @@ async function start(loginFailures: Record<string, string>): Promise<Started> {
   return { gateway, upstream, origin: gateway.url }
 }
 
+/**
+ * The suite's gateway: started before its tests with these sign-in limits, closed after them. The
+ * object is filled in by the `before` hook, so the tests (and helpers made at describe time) read it.
+ */
+function startForSuite(loginFailures: Record<string, string>): Started {
+  const s = {} as Started
+  before(async () => {
+    Object.assign(s, await start(loginFailures))
+  })
+  after(async () => {
+    await s.gateway.close()
+    await s.upstream.close()
+  })
+  return s
+}
+
 async function admin(s: Started, method: string, path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
   const res = await fetch(s.gateway.adminUrl + path, {
     method,
@@ -82,14 +98,7 @@ const median = (values: number[]): number => {
 }
 
 describe('end-user sign-in through the gateway', () => {
-  let s: Started
-  before(async () => {
-    s = await start({ per_account: '1000/1m', per_client: '1000/1m' })
-  })
-  after(async () => {
-    await s.gateway.close()
-    await s.upstream.close()
-  })
+  const s = startForSuite({ per_account: '1000/1m', per_client: '1000/1m' })
 
   it('email + password answers a local access token the routes accept; the password and token never reach the log', async () => {
     const userId = await createUser(s, 'Ada@Example.com')
@@ -261,14 +270,7 @@ describe('end-user sign-in through the gateway', () => {
 })
 
 describe('magic links through the admin API and the gateway', () => {
-  let s: Started
-  before(async () => {
-    s = await start({ per_account: '1000/1m', per_client: '1000/1m' })
-  })
-  after(async () => {
-    await s.gateway.close()
-    await s.upstream.close()
-  })
+  const s = startForSuite({ per_account: '1000/1m', per_client: '1000/1m' })
 
   const create = (body: Record<string, unknown>) => admin(s, 'POST', '/v1/magic_links', body)
   const follow = (url: string) => fetch(url.replace(APP_ORIGIN, s.origin), { redirect: 'manual' })
@@ -330,14 +332,7 @@ describe('magic links through the admin API and the gateway', () => {
 })
 
 describe('sign-in failures are limited per account and per client', () => {
-  let s: Started
-  before(async () => {
-    s = await start({ per_account: '3/1m', per_client: '6/1m' })
-  })
-  after(async () => {
-    await s.gateway.close()
-    await s.upstream.close()
-  })
+  const s = startForSuite({ per_account: '3/1m', per_client: '6/1m' })
 
   it('locks an account after its failures, even for the right password, with 429 and Retry-After; successes spend nothing', async () => {
     await createUser(s, 'locked@example.com')
