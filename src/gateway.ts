@@ -1,16 +1,17 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Duplex } from 'node:stream'
 import { accountEndpointOf } from './accounts/index.ts'
 import type { AccountsDoor } from './accounts/index.ts'
 import type { UsageCounter } from './apikeys/index.ts'
 import type { GatehouseConfig } from './config/index.ts'
-import type { Allow, Decide, Decision } from './decide/index.ts'
+import type { Allow, Decide, Decision, DecisionRequest } from './decide/index.ts'
 import type { IdentityFields, UpstreamHeaders, UpstreamProxy } from './forward/index.ts'
 import { createForwardAuth, isForwardAuthPath } from './forward-auth/index.ts'
-import { normalizeTarget, ProblemError, problems, sendProblem, declaresBody } from './http/index.ts'
+import { answerClientError, answerOnSocket, normalizeTarget, ProblemError, problems, sendProblem, declaresBody } from './http/index.ts'
 import type { NormalizedTarget, Problem } from './http/index.ts'
 import { createAccessLogWriter } from './log.ts'
-import type { AccessOutcome, Logger } from './log.ts'
+import type { AccessOutcome, LoggedRequest, Logger } from './log.ts'
 import type { Metrics } from './metrics/index.ts'
 
 export type GatewayDeps = {
@@ -51,13 +52,7 @@ export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: S
       boundBodyTime(req, res, config.server.requestTimeoutMs)
       return accounts(req, res, endpoint)
     }
-    const decided = decide({
-      method: req.method ?? 'GET',
-      target,
-      rawHeaders: req.rawHeaders,
-      httpVersion: req.httpVersion,
-      remoteAddress: req.socket.remoteAddress,
-    })
+    const decided = decide(decisionRequestOf(req, target))
     const decision: Decision = decided instanceof Promise ? await decided : decided
     const body = decision.kind === 'allow' ? decision.body : declaresBody(req)
     if (decision.route && body) boundBodyTime(req, res, decision.route.requestTimeoutMs ?? config.server.requestTimeoutMs)
@@ -95,10 +90,65 @@ export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: S
     } catch (err) {
       const requestId = randomUUID()
       log.error({ err: errorSummary(err), method: req.method, request_id: requestId }, 'request failed')
-      outcome = respond(res, problems.internal(), ['x-request-id', requestId], { requestId })
+      outcome = respond(res, problems.internal(), ['x-request-id', requestId], { requestId, reason: 'internal_error' })
     }
     metrics.request(outcome.route, req.method ?? 'GET', outcome.status, (performance.now() - started) / 1000)
     if (accessLog) accessLog(req, outcome, started)
+  }
+}
+
+/** The gateway listener's answers written on the socket itself, for what Node never hands to the request handler. */
+export type SocketAnswers = {
+  /** `server.on('connect')`: gatehouse never opens tunnels. */
+  connect(req: IncomingMessage, socket: Duplex): void
+  /** `server.on('clientError')`: a request Node's parser refused. */
+  clientError(err: Error & { code?: string; rawPacket?: Buffer }, socket: Duplex): void
+}
+
+/**
+ * Answers on the socket that are logged and counted like every other answer: each carries an
+ * X-Request-Id and writes an access-log line with its status, request id and reason. CONNECT is
+ * decided by the one decision (which never forwards it), so that its request id is a trusted
+ * proxy's when one sent it; a request the parser refused has no headers to read one from.
+ */
+export function createSocketAnswers(deps: Pick<GatewayDeps, 'config' | 'decide' | 'log' | 'metrics'>): SocketAnswers {
+  const { config, decide, log, metrics } = deps
+  const accessLog = config.log.accessLog && createAccessLogWriter(log)
+  const record = (req: LoggedRequest, outcome: AccessOutcome, started: number) => {
+    metrics.request(undefined, req.method ?? '', outcome.status, (performance.now() - started) / 1000)
+    if (accessLog) accessLog(req, outcome, started)
+  }
+  return {
+    connect(req, socket) {
+      const started = performance.now()
+      const answer = async () => {
+        const decision = await decide(decisionRequestOf(req, req.url ?? ''))
+        if (decision.kind === 'allow') throw new Error('the decision allowed a CONNECT, which is never forwarded')
+        const { problem, headers, requestId, reason } = decision
+        answerOnSocket(socket, problem, headers)
+        record(req, { status: problem.status, requestId, reason }, started)
+      }
+      answer().catch((err: unknown) => {
+        log.error({ err: errorSummary(err), method: req.method }, 'request failed')
+        socket.destroy()
+      })
+    },
+    clientError(err, socket) {
+      const started = performance.now()
+      const requestId = randomUUID()
+      const answered = answerClientError(err, socket, ['x-request-id', requestId])
+      if (answered) record({}, { ...answered, requestId }, started)
+    },
+  }
+}
+
+function decisionRequestOf(req: IncomingMessage, target: NormalizedTarget | string): DecisionRequest {
+  return {
+    method: req.method ?? 'GET',
+    target,
+    rawHeaders: req.rawHeaders,
+    httpVersion: req.httpVersion,
+    remoteAddress: req.socket.remoteAddress,
   }
 }
 

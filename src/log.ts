@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http'
 import { pino } from 'pino'
 import type { Logger } from 'pino'
 import type { DenyReason } from './decide/index.ts'
+import type { ParserRefusalReason } from './http/index.ts'
 import type { Identity } from './identity/index.ts'
 import type { CompiledRoute } from './rules/index.ts'
 
@@ -28,6 +29,9 @@ export function createLogger(level: string, destination: number | string = 1): L
   )
 }
 
+/** What the access log reads of the request itself: none of it for a request Node's parser refused. */
+export type LoggedRequest = Pick<IncomingMessage, 'method' | 'url'>
+
 /** What the access log records of one request, whichever door it came through. */
 export type AccessOutcome = {
   status: number
@@ -36,8 +40,11 @@ export type AccessOutcome = {
   requestId?: string
   /** The request a forward-auth call asked about (its query left out, like the logged path's). */
   original?: { method: string; path: string }
-  /** The deny's code, when the decision refused the request. */
-  reason?: DenyReason
+  /**
+   * Why the request was refused: the deny's code when the decision refused it; what Node's parser
+   * refused; a handshake or request the gateway could not serve (`shutting_down`, `internal_error`).
+   */
+  reason?: DenyReason | ParserRefusalReason | 'shutting_down' | 'internal_error'
   /** The credential failure's log reason, or how forwarding failed. */
   error?: string
   /** What to log as the path when the request's own carries a secret (a magic link's). */
@@ -50,7 +57,7 @@ export type AccessOutcome = {
  * credential by construction), which on the hot path cost about half of a cached request's CPU.
  * The line is the same JSON pino would write (level, time, the fields, msg).
  */
-export function createAccessLogWriter(log: Logger): (req: IncomingMessage, outcome: AccessOutcome, startedMs: number) => void {
+export function createAccessLogWriter(log: Logger): (req: LoggedRequest, outcome: AccessOutcome, startedMs: number) => void {
   const stream = (log as unknown as Record<symbol, { write(line: string): unknown }>)[pino.symbols.streamSym]!
   return (req, outcome, startedMs) => {
     if (!log.isLevelEnabled('info')) return
@@ -65,10 +72,10 @@ export function createAccessLogWriter(log: Logger): (req: IncomingMessage, outco
 }
 
 /** The fields of an access-log line: the path without its query (which may carry anything), never a credential. */
-export function accessLogFields(req: IncomingMessage, outcome: AccessOutcome, startedMs: number): Record<string, unknown> {
+export function accessLogFields(req: LoggedRequest, outcome: AccessOutcome, startedMs: number): Record<string, unknown> {
   return {
     method: req.method,
-    path: outcome.loggedPath ?? (req.url ?? '').split('?', 1)[0]!.slice(0, 512),
+    path: outcome.loggedPath ?? req.url?.split('?', 1)[0]!.slice(0, 512),
     original: outcome.original && { method: outcome.original.method.slice(0, 32), path: outcome.original.path.slice(0, 512) },
     status: outcome.status,
     duration_ms: Math.round((performance.now() - startedMs) * 1000) / 1000,

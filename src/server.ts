@@ -1,4 +1,5 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import type { Duplex } from 'node:stream'
 import type { AddressInfo } from 'node:net'
 import { resolve } from 'node:path'
 import { getRequestListener } from '@hono/node-server'
@@ -27,8 +28,9 @@ import type { Directory, DirectoryChange } from './directory/index.ts'
 import { createRoleTable } from './identity/index.ts'
 import type { RoleTable } from './identity/index.ts'
 import { explainRequest } from './explain/index.ts'
-import { createPipeline } from './gateway.ts'
-import { answerClientError, createGracefulServer, refuseConnect } from './http/index.ts'
+import { createPipeline, createSocketAnswers } from './gateway.ts'
+import type { SocketAnswers } from './gateway.ts'
+import { createGracefulServer } from './http/index.ts'
 import type { GracefulServer } from './http/index.ts'
 import { createLogger } from './log.ts'
 import type { Logger } from './log.ts'
@@ -238,8 +240,8 @@ async function build(loaded: LoadedConfig, log: Logger, opened: CloseStack, opti
   // Node keeps only the first 2,000 header lines and drops the rest without a word; the 16 KiB
   // header-size limit already bounds them, and every check must see every line.
   gatewayServer.maxHeadersCount = 0
-  gatewayServer.on('connect', refuseConnect)
-  gatewayServer.on('clientError', answerClientError)
+  gatewayServer.on('connect', (req: IncomingMessage, socket: Duplex) => generations.current().socketAnswers.connect(req, socket))
+  gatewayServer.on('clientError', (err: Error, socket: Duplex) => generations.current().socketAnswers.clientError(err, socket))
   const adminApp = createAdminApp({
     ...adminDepsOf(directory),
     jwks: () => keys.jwks(),
@@ -368,6 +370,7 @@ type Generation = {
   proxy: UpstreamProxy
   decide: Decide
   pipeline: ReturnType<typeof createPipeline>
+  socketAnswers: SocketAnswers
   tunnels: TunnelDoor
   held: Closable[]
   retire(): Promise<void>
@@ -443,6 +446,7 @@ async function assembleGeneration(
     proxy,
     decide,
     pipeline,
+    socketAnswers: createSocketAnswers({ config, decide, log, metrics: fixed.metrics }),
     tunnels,
     held,
     async retire() {

@@ -1,13 +1,13 @@
-import { randomUUID } from 'node:crypto'
 import type { Duplex } from 'node:stream'
 import { PROBLEM_CONTENT_TYPE, problemBody, problems } from './problem.ts'
 import type { Problem } from './problem.ts'
 
 /**
  * Answers that are written to the socket itself, for requests Node never hands to a request
- * handler: CONNECT (a tunnel request, emitted as `connect`) and whatever its parser refused
- * (`clientError`). Without these, CONNECT got a silently closed socket and parse errors a bare
- * `400` with no body; now both are problem+json like every other refusal, and the connection ends.
+ * handler: CONNECT (a tunnel request, emitted as `connect`), whatever its parser refused
+ * (`clientError`) and refused upgrades. Without these, CONNECT got a silently closed socket and
+ * parse errors a bare `400` with no body; now each is problem+json like every other refusal, and
+ * the connection ends.
  */
 export function answerOnSocket(socket: Duplex, p: Problem, headers: readonly string[] = []): void {
   if (!socket.writable) {
@@ -26,31 +26,40 @@ export function answerOnSocket(socket: Duplex, p: Problem, headers: readonly str
   socket.end(`${lines.join('\r\n')}\r\n\r\n${body}`)
 }
 
-/** `server.on('connect')`: gatehouse never opens tunnels. */
-export function refuseConnect(_req: unknown, socket: Duplex): void {
-  answerOnSocket(socket, problems.methodNotAllowed('CONNECT is never forwarded'), ['x-request-id', randomUUID()])
-}
+/** Why a request Node's parser refused was answered as it was: the access log's `reason`. */
+export type ParserRefusalReason = 'bad_request' | 'method_not_allowed' | 'headers_too_large' | 'request_timeout'
 
 const METHOD_TOKEN = /^[A-Za-z]+ /
 
 /**
  * `server.on('clientError')`: the status Node would pick, with a problem body. A method Node does
  * not know (`TRACK`, `PURGE`) is 405 when it is a plain token, like any method no rule allows.
+ * Returns what was answered, for the access log; undefined when the client had gone (nothing was).
  */
-export function answerClientError(err: Error & { code?: string; rawPacket?: Buffer }, socket: Duplex): void {
-  if (err.code === 'ECONNRESET') {
+export function answerClientError(
+  err: Error & { code?: string; rawPacket?: Buffer },
+  socket: Duplex,
+  headers: readonly string[] = [],
+): { status: number; reason: ParserRefusalReason } | undefined {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
     socket.destroy()
-    return
+    return undefined
   }
+  const [p, reason] = clientErrorProblem(err)
+  answerOnSocket(socket, p, headers)
+  return { status: p.status, reason }
+}
+
+function clientErrorProblem(err: Error & { code?: string; rawPacket?: Buffer }): [Problem, ParserRefusalReason] {
   switch (err.code) {
     case 'HPE_HEADER_OVERFLOW':
-      return answerOnSocket(socket, problems.headersTooLarge('The request headers are too large'))
+      return [problems.headersTooLarge('The request headers are too large'), 'headers_too_large']
     case 'ERR_HTTP_REQUEST_TIMEOUT':
-      return answerOnSocket(socket, problems.requestTimeout('The request did not arrive in time'))
+      return [problems.requestTimeout('The request did not arrive in time'), 'request_timeout']
     case 'HPE_INVALID_METHOD':
       if (METHOD_TOKEN.test(err.rawPacket?.subarray(0, 32).toString('latin1') ?? '')) {
-        return answerOnSocket(socket, problems.methodNotAllowed('This method is never forwarded'))
+        return [problems.methodNotAllowed('This method is never forwarded'), 'method_not_allowed']
       }
   }
-  answerOnSocket(socket, problems.badRequest('The request is not valid HTTP/1.1'))
+  return [problems.badRequest('The request is not valid HTTP/1.1'), 'bad_request']
 }

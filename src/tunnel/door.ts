@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import { request as httpRequest } from 'node:http'
 import type { ClientRequest, IncomingMessage } from 'node:http'
 import { request as httpsRequest } from 'node:https'
@@ -94,9 +95,17 @@ export function createTunnelDoor(deps: TunnelDoorDeps): TunnelDoor {
     }
     const context = { route: decision.route, identity: decision.identity, requestId: decision.forwarded.requestId }
     // The upgraded connection has no body framing: bytes after the header section are the tunnel's.
-    if (decision.body) return refuse(socket, problems.badRequest('An upgrade request has no body'), decision.responseHeaders, context)
+    if (decision.body) {
+      return refuse(socket, problems.badRequest('An upgrade request has no body'), decision.responseHeaders, {
+        ...context,
+        reason: 'bad_request',
+      })
+    }
     if (registry.closing) {
-      return refuse(socket, problems.serviceUnavailable('The gateway is shutting down'), decision.responseHeaders, context)
+      return refuse(socket, problems.serviceUnavailable('The gateway is shutting down'), decision.responseHeaders, {
+        ...context,
+        reason: 'shutting_down',
+      })
     }
     // Until the upstream's 101 there is no tunnel to close: a revocation or a shutdown in between is kept for it.
     const slot: PendingTunnel = {
@@ -114,7 +123,8 @@ export function createTunnelDoor(deps: TunnelDoorDeps): TunnelDoor {
       return await relay(req, socket, head, decision, sent, slot)
     } catch (err) {
       if (!(err instanceof ProblemError)) throw err
-      return refuse(socket, err.problem, decision.responseHeaders, context)
+      // The subprotocol list, read only here on a route without authentication: malformed, 400.
+      return refuse(socket, err.problem, decision.responseHeaders, { ...context, reason: 'bad_request' })
     } finally {
       registry.release(slot)
     }
@@ -232,8 +242,12 @@ export function createTunnelDoor(deps: TunnelDoorDeps): TunnelDoor {
       socket.on('error', () => socket.destroy())
       run(req, socket, head)
         .catch((err: unknown) => {
-          log.error({ err: err instanceof Error ? { name: err.name, message: err.message } : String(err) }, 'websocket handshake failed')
-          return refuse(socket, problems.internal())
+          const requestId = randomUUID()
+          log.error(
+            { err: err instanceof Error ? { name: err.name, message: err.message } : String(err), request_id: requestId },
+            'websocket handshake failed',
+          )
+          return refuse(socket, problems.internal(), ['x-request-id', requestId], { requestId, reason: 'internal_error' })
         })
         .then((outcome) => finish(req, started, outcome))
         .catch(() => {})

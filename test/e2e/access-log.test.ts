@@ -120,18 +120,78 @@ describe('the access log names why a request was refused', () => {
     assertIdentified(res, '/.gatehouse/auth')
   })
 
-  it('CONNECT, answered on the socket, carries an X-Request-Id too', async () => {
-    const answer = await new Promise<string>((resolve, reject) => {
-      const socket = connect(Number(new URL(gateway.url).port), '127.0.0.1', () =>
-        socket.write('CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n'),
-      )
+  /** Writes `request` on a raw connection to the gateway and reads the answer until the gateway ends it. */
+  const exchange = (request: string) =>
+    new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(new URL(gateway.url).port), '127.0.0.1', () => socket.write(request))
       let text = ''
       socket.on('data', (chunk) => (text += chunk.toString()))
       socket.on('end', () => resolve(text))
       socket.on('error', reject)
     })
-    assert.match(answer, /^HTTP\/1\.1 405 /)
-    assert.match(answer, /\r\nx-request-id: [0-9a-f-]{36}\r\n/)
+  const answerRequestId = (answer: string) => /\r\nx-request-id: ([0-9a-f-]{36})\r\n/.exec(answer)?.[1]
+  const lineOf = (requestId: string | undefined) => gateway.logs.find((l) => l.msg === 'request' && l.request_id === requestId)
+
+  it('CONNECT, answered on the socket, carries an X-Request-Id and logs its line with the reason', async () => {
+    const answer = await exchange('CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n')
+    const body =
+      '{"type":"urn:gatehouse:problem:method-not-allowed","title":"Method Not Allowed","status":405,"detail":"CONNECT is never forwarded"}'
+    const requestId = answerRequestId(answer)
+    assert.equal(
+      answer,
+      [
+        'HTTP/1.1 405 Method Not Allowed',
+        'content-type: application/problem+json',
+        `content-length: ${body.length}`,
+        'cache-control: no-store',
+        'connection: close',
+        `x-request-id: ${requestId}`,
+        '',
+        body,
+      ].join('\r\n'),
+    )
+    const line = lineOf(requestId)
+    assert.deepEqual(
+      { ...line, time: undefined, duration_ms: undefined },
+      {
+        level: 'info',
+        time: undefined,
+        method: 'CONNECT',
+        path: 'example.com:443',
+        status: 405,
+        duration_ms: undefined,
+        request_id: requestId,
+        reason: 'method_not_allowed',
+        msg: 'request',
+      },
+    )
+    assert.equal(typeof line?.duration_ms, 'number')
+  })
+
+  it('what the HTTP parser refuses is answered with an X-Request-Id and logged with its status and reason', async () => {
+    const garbled = await exchange('GET /api/x HTTP/1.1\r\nHost: a\r\nno colon here\r\n\r\n')
+    assert.match(garbled, /^HTTP\/1\.1 400 Bad Request\r\n/)
+    const line = lineOf(answerRequestId(garbled))
+    assert.deepEqual([line?.status, line?.reason, line?.method, line?.path], [400, 'bad_request', undefined, undefined])
+    const unknownMethod = await exchange('PURGE /api/x HTTP/1.1\r\nHost: a\r\n\r\n')
+    assert.match(unknownMethod, /^HTTP\/1\.1 405 /)
+    assert.deepEqual(
+      [lineOf(answerRequestId(unknownMethod))?.status, lineOf(answerRequestId(unknownMethod))?.reason],
+      [405, 'method_not_allowed'],
+    )
+    const huge = await exchange(`GET /api/x HTTP/1.1\r\nHost: a\r\nx-big: ${'a'.repeat(20_000)}\r\n\r\n`)
+    assert.match(huge, /^HTTP\/1\.1 431 /)
+    assert.equal(lineOf(answerRequestId(huge))?.reason, 'headers_too_large')
+  })
+
+  it('a refused upgrade logs its reason: a handshake with a body is bad_request', async () => {
+    const token = await issuer.sign(propelauthClaims('u-upgrade'))
+    const answer = await exchange(
+      `GET /api/ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nAuthorization: Bearer ${token}\r\nContent-Length: 2\r\n\r\nhi`,
+    )
+    assert.match(answer, /^HTTP\/1\.1 400 /)
+    const line = gateway.logs.find((l) => l.msg === 'websocket' && l.request_id === answerRequestId(answer))
+    assert.deepEqual([line?.status, line?.reason, line?.path], [400, 'bad_request', '/api/ws'])
   })
 
   it('each API key refusal logs its status as the reason: not_found, archived, expired, owner_disabled', async () => {
