@@ -55,7 +55,7 @@ export type ExplainDeps = {
   routes: RouteTable
 }
 
-// Reasons the decision gives before authorization was reached; after it, only rate_limited.
+// Reasons the decision gives before authorization was reached; on an `auth: none` route the only one after it is rate_limited.
 const BEFORE_AUTHORIZATION = new Set(['bad_request', 'http_version_not_supported', 'not_found', 'method_not_allowed', 'store_unavailable'])
 
 /**
