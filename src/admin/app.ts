@@ -2,6 +2,7 @@ import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi'
 import type { JSONWebKeySet } from 'jose'
 import type { ValidationMeter } from '../apikeys/index.ts'
 import type { RoleTable } from '../identity/index.ts'
+import type { Mailer } from '../mail/index.ts'
 import type { MetricsExposition } from '../metrics/index.ts'
 import { createDirectoryOperations } from '../directory/index.ts'
 import type { AccessTokenIssuer, ApiKeySettings, AuditEvent, Directory, DirectoryChange, SignInSettings } from '../directory/index.ts'
@@ -62,6 +63,8 @@ export type AdminDeps = {
   metrics?: MetricsExposition
   /** The gateway's public URL and redirect origins: magic links are refused without the URL. */
   signIn?: SignInSettings
+  /** Mails invitations; without it an invitation is answered with its URL only. */
+  mailer?: Mailer
 }
 
 /** What the admin API takes from an opened directory; the listener adds the key, probes and change events. */
@@ -107,6 +110,7 @@ export function createAdminApp(deps: AdminDeps): OpenAPIHono {
       now: deps.now,
       meter: deps.meter,
       signIn: deps.signIn,
+      mailer: deps.mailer,
     })
     const ctx = { directory }
     registerUserRoutes(app, ctx)

@@ -75,3 +75,29 @@ export class LinkRefusedError extends Error {
     this.name = 'LinkRefusedError'
   }
 }
+
+/**
+ * Why an invitation was refused, made or accepted. An unknown, used, revoked or expired invite is
+ * one answer to the browser (`not_found`-like); the others say what to do about it.
+ */
+export type InviteRefusal =
+  | 'not_found'
+  | 'used'
+  | 'revoked'
+  | 'expired'
+  | 'org_full'
+  | 'domain_not_allowed'
+  | 'email_mismatch'
+  | 'already_member'
+  | 'sign_in_first'
+  | 'user_disabled'
+
+export class InviteRefusedError extends Error {
+  constructor(
+    readonly reason: InviteRefusal,
+    message: string,
+  ) {
+    super(message)
+    this.name = 'InviteRefusedError'
+  }
+}
