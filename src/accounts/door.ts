@@ -273,23 +273,12 @@ export function createAccountsDoor(deps: AccountsDoorDeps): AccountsDoor {
   }
 }
 
-/** A refused invitation's answer: one 404 for every link that does not work, else what to do about it. */
+/** A refused invitation's answer: one 404 for every link that does not work, else what stands in the way. */
 function inviteProblem(err: InviteRefusedError): Problem {
-  switch (err.reason) {
-    case 'not_found':
-    case 'used':
-    case 'revoked':
-    case 'expired':
-      return REFUSED_INVITE
-    case 'email_mismatch':
-    case 'domain_not_allowed':
-    case 'user_disabled':
-      return problem(403, 'invite-refused', 'Forbidden', err.message, { error_code: err.reason })
-    case 'org_full':
-    case 'already_member':
-    case 'sign_in_first':
-      return problem(409, 'invite-refused', 'Conflict', err.message, { error_code: err.reason })
-  }
+  if (err.kind === 'gone') return REFUSED_INVITE
+  return err.kind === 'forbidden'
+    ? problem(403, 'invite-refused', 'Forbidden', err.message, { error_code: err.reason })
+    : problem(409, 'invite-refused', 'Conflict', err.message, { error_code: err.reason })
 }
 
 function optionalField(body: FormBody, name: string): Record<string, string> {

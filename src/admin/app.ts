@@ -14,6 +14,7 @@ import { registerApiKeyRoutes } from './api-keys.ts'
 import { registerExplainRoute } from './explain.ts'
 import type { Explain } from './explain.ts'
 import { respondToError, problemResponse, validationHook } from './errors.ts'
+import { registerInviteRoutes } from './invites.ts'
 import { json } from './openapi.ts'
 import { registerMagicLinkRoutes } from './magic-links.ts'
 import { registerOrgRoutes } from './orgs.ts'
@@ -120,6 +121,7 @@ export function createAdminApp(deps: AdminDeps): OpenAPIHono {
     registerUsageRoutes(app, ctx)
     if (deps.explain) registerExplainRoute(app, deps.explain)
     registerMagicLinkRoutes(app, ctx)
+    registerInviteRoutes(app, ctx)
     // PropelAuth's SDKs, pointed at this listener: the same directory in PropelAuth's wire format.
     app.route(
       '/',

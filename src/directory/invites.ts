@@ -60,7 +60,7 @@ export function inviteOperations(ctx: DirectoryContext) {
 
   return {
     /** Stores the invite and mails it when mail is configured; the URL is answered either way (the caller may send it itself). */
-    async create(input: NewInviteInput): Promise<{ invite: Invite; url: string; mailed: boolean }> {
+    async create(input: NewInviteInput): Promise<{ invite: PendingInvite; url: string; mailed: boolean }> {
       if (signIn.publicUrl === undefined) throw new NotFoundError('Invitations are off: set end_users.public_url')
       const hours = input.expires_in_hours ?? INVITE_HOURS.default
       if (!Number.isInteger(hours) || hours < 1 || hours > INVITE_HOURS.max) {
@@ -79,7 +79,7 @@ export function inviteOperations(ctx: DirectoryContext) {
       const inviter = input.inviter_user_id === undefined ? undefined : await store.getUser(input.inviter_user_id)
       if (input.inviter_user_id !== undefined && inviter === undefined) throw new NotFoundError(`No user with id ${input.inviter_user_id}`)
       const secret = randomBytes(32).toString('base64url')
-      const invite = await store.createInvite({
+      const stored = await store.createInvite({
         org_id: org.org_id,
         email,
         role: input.role,
@@ -87,6 +87,7 @@ export function inviteOperations(ctx: DirectoryContext) {
         expires_at: ctx.now() + hours * 3600,
         secret_hash: hashOf(secret),
       })
+      const invite: PendingInvite = { ...stored, org_name: org.name, inviter_email: inviter?.email ?? null }
       const url = `${signIn.publicUrl}${INVITE_PATH}${secret}`
       if (mailer === undefined) return { invite, url, mailed: false }
       const message: MailMessage = {
