@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { ConfigError, parseConfig } from '../../src/config/index.ts'
+import { restartOnlyChanges } from '../../src/reload/index.ts'
 
 const BASE = `upstream:
   url: http://127.0.0.1:3000
@@ -62,5 +63,12 @@ describe('mail config', () => {
       `upstream:\n  url: http://127.0.0.1:3000\nroutes:\n  - { path: /x, auth: none }\nmail:\n  smtp: { url: "smtp://s.example", from: a@example.com }\n`,
     )
     assert.match(line!, /mail: mail sends links on end_users\.public_url: set it/)
+  })
+
+  it('is restart-only: a reload that changes it names mail and applies the rest', () => {
+    const withMail = (secret: string) =>
+      parseConfig(`${BASE}mail:\n  webhook:\n    url: https://mailer.internal/hook\n    secret: ${secret}\n`, 'gh.yaml', {}).config
+    assert.deepEqual(restartOnlyChanges(withMail(SECRET), withMail(`${SECRET}-rotated`)), ['mail'])
+    assert.deepEqual(restartOnlyChanges(withMail(SECRET), withMail(SECRET)), [])
   })
 })
