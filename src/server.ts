@@ -21,9 +21,9 @@ import {
   loadOrCreateAssertionKeys,
 } from './forward/index.ts'
 import type { AssertionKeys, UpstreamProxy } from './forward/index.ts'
-import { createDecider } from './decide/index.ts'
+import { createDecider, identifyByCookie } from './decide/index.ts'
 import type { Decide } from './decide/index.ts'
-import { createDirectoryOperations, openDirectory } from './directory/index.ts'
+import { createDirectoryOperations, openDirectory, signInSettingsOf } from './directory/index.ts'
 import type { Directory, DirectoryChange } from './directory/index.ts'
 import { createRoleTable } from './identity/index.ts'
 import type { RoleTable } from './identity/index.ts'
@@ -33,6 +33,7 @@ import type { SocketAnswers } from './gateway.ts'
 import { createGracefulServer } from './http/index.ts'
 import type { GracefulServer } from './http/index.ts'
 import { createLogger } from './log.ts'
+import { createMailer } from './mail/index.ts'
 import type { Logger } from './log.ts'
 import { createRedisInvalidationBus, createLocalInvalidationBus, invalidationChannel } from './invalidation/index.ts'
 import type { InvalidationEvent } from './invalidation/index.ts'
@@ -186,11 +187,9 @@ async function build(loaded: LoadedConfig, log: Logger, opened: CloseStack, opti
       )
   }
   const endUsers = config.endUsers
-  // The gateway's own origin is always a redirect target: its paths are.
-  const signIn = {
-    publicUrl: endUsers.publicUrl,
-    redirectOrigins: new Set([...endUsers.redirectOrigins, ...(endUsers.publicUrl ? [endUsers.publicUrl] : [])]),
-  }
+  const signIn = signInSettingsOf(endUsers)
+  const mailer = config.mail && createMailer(config.mail, log)
+  if (mailer) opened.add({ close: async () => mailer.close() })
   fixed.accounts = endUsers.enabled
     ? createAccountsDoor({
         directory: createDirectoryOperations({
@@ -199,12 +198,17 @@ async function build(loaded: LoadedConfig, log: Logger, opened: CloseStack, opti
           tokens: directory.localIssuer,
           onChange: announce,
           signIn,
+          mailer,
         }),
         limiter,
         loginFailures: endUsers.loginFailures,
         session: endUsers.session,
         redirectOrigins: signIn.redirectOrigins,
         trustProxy: config.server.trustProxy,
+        // The running generation's verifier: the same verification as a route's cookie credential.
+        identifyCaller: (req) => identifyByCookie(live.generations!.current().verifier, endUsers.session.cookie, req.rawHeaders),
+        mailsLinks: mailer !== undefined,
+        log,
       })
     : undefined
   const generations = createGenerations(await buildGeneration(loaded, fixed), (err) =>
@@ -282,6 +286,7 @@ async function build(loaded: LoadedConfig, log: Logger, opened: CloseStack, opti
     audit: (event) => log.info({ audit: event }, 'audit'),
     onChange: announce,
     signIn,
+    mailer,
   })
   // Leave the process's global Request/Response alone: gatehouse may be embedded (tests, SDKs).
   const admin = createGracefulServer({ request: getRequestListener(adminApp.fetch, { overrideGlobalObjects: false }) }, listenerTimeouts)

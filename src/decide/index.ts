@@ -1,4 +1,5 @@
 export { createDecider, isSameOriginOrSafe } from './decide.ts'
+export { identifyByCookie } from './identify.ts'
 export { readBrowserFacts } from './request-headers.ts'
 export type { BrowserFacts } from './request-headers.ts'
 export type { DeciderDeps } from './decide.ts'

@@ -77,6 +77,8 @@ const DEFAULTS = {
     },
     redirectOrigins: [],
   },
+  // Nothing is mailed unless a delivery is configured.
+  mail: undefined,
 }
 
 function parsedDefaults(text: string): unknown {
