@@ -1,12 +1,16 @@
+import cluster from 'node:cluster'
 import { parseArgs } from 'node:util'
 import { probeIssuer } from './authn/index.ts'
+import { connectToPrimary } from './cluster/index.ts'
 import { ConfigError, configWarnings, loadConfig } from './config/index.ts'
 import type { LoadedConfig } from './config/index.ts'
 import { DIRECTORY_USAGE, runDirectoryCommand, runExplainCommand, runInit } from './commands/index.ts'
 import { runDemo } from './demo.ts'
+import { createLogger } from './log.ts'
 import { describeRequirements } from './rules/index.ts'
 import type { CompiledRoute } from './rules/index.ts'
 import { ListenError, startGatehouse } from './server.ts'
+import type { StartOptions } from './server.ts'
 
 const USAGE = `usage: gatehouse <command> [--config FILE]
 
@@ -127,29 +131,45 @@ export function formatRouteTable(routes: readonly CompiledRoute[]): string {
     .join('\n')
 }
 
+/**
+ * With server.workers > 1 this process becomes the cluster's primary and forks the workers, which
+ * run this same command and find themselves workers (node:cluster).
+ */
 async function start(file: string): Promise<number> {
   const loaded = load(file)
   if (!loaded) return 1
+  const primary = cluster.isWorker ? connectToPrimary() : undefined
+  const side: StartOptions['cluster'] = primary
+    ? { role: 'worker', primary }
+    : loaded.config.server.workers > 1
+      ? { role: 'primary' }
+      : undefined
+  // In a cluster every line says which process wrote it.
+  const root = createLogger(loaded.config.log.level)
+  const log = primary ? root.child({ pid: process.pid, worker: cluster.worker!.id }) : side ? root.child({ pid: process.pid }) : root
   let running
   try {
-    running = await startGatehouse(loaded)
-    for (const warning of configWarnings(loaded.config)) running.log.warn({ warning }, 'config warning')
+    running = await startGatehouse(loaded, { log, cluster: side })
+    if (!primary) for (const warning of configWarnings(loaded.config)) running.log.warn({ warning }, 'config warning')
   } catch (err) {
     // A port in use is an operator's mistake, not a crash: one line naming the config key, no stack.
     if (!(err instanceof ListenError)) throw err
     console.error(`gatehouse: ${err.message}`)
     return 1
   }
-  // SIGHUP reloads the config (Node's default for it ends the process); a reload reports its own outcome in the log.
-  const reload = () => void running.reload()
+  // SIGHUP reloads the config (Node's default for it ends the process); a reload reports its own
+  // outcome in the log. A worker reloads when its primary asks, so a signal to the whole process
+  // group reloads once.
+  const reload = primary ? () => {} : () => void running.reload()
   process.on('SIGHUP', reload)
   await new Promise<void>((resolveSignal) => {
-    const stop = (signal: NodeJS.Signals) => {
+    const stop = (signal: NodeJS.Signals | 'primary gone') => {
       running.log.info({ signal }, 'shutting down')
       resolveSignal()
     }
     process.once('SIGTERM', stop)
     process.once('SIGINT', stop)
+    primary?.onPrimaryGone(() => stop('primary gone'))
   })
   await running.close()
   process.off('SIGHUP', reload)

@@ -10,6 +10,8 @@ import { createApiKeyAuthenticator, createUsageCounter, createValidationMeter } 
 import type { ApiKeyAuthenticator, UsageCounter } from './apikeys/index.ts'
 import { createTokenVerifier } from './authn/index.ts'
 import type { TokenVerifier } from './authn/index.ts'
+import { createWorkerPool, WORKER_USAGE_SHIPMENT_MS } from './cluster/index.ts'
+import type { PrimaryLink, WorkerPool } from './cluster/index.ts'
 import { ConfigError, loadConfig } from './config/index.ts'
 import type { GatehouseConfig, ListenAddress, LoadedConfig } from './config/index.ts'
 import {
@@ -37,7 +39,7 @@ import { createMailer } from './mail/index.ts'
 import type { Logger } from './log.ts'
 import { createRedisInvalidationBus, createLocalInvalidationBus, invalidationChannel } from './invalidation/index.ts'
 import type { InvalidationEvent } from './invalidation/index.ts'
-import { createPrometheusMetrics, expositionOf, noMetrics, Registry } from './metrics/index.ts'
+import { aggregatedExpositionOf, createPrometheusMetrics, expositionOf, noMetrics, Registry } from './metrics/index.ts'
 import type { Metrics } from './metrics/index.ts'
 import { createMemoryLimiter, createRedisLimiter } from './ratelimit/index.ts'
 import type { Limiter } from './ratelimit/index.ts'
@@ -68,6 +70,12 @@ export type StartOptions = {
   wrapStore?: (store: Store) => Store
   /** Told the outcome of every reload, after it is logged: where a metric counts them. */
   onReload?: (outcome: ReloadOutcome) => void
+  /**
+   * This process's side of a cluster (server.workers > 1). The primary runs the admin listener,
+   * the usage flush and the limiter of record, and forks the workers; a worker serves the gateway
+   * listener and reaches the primary through its link.
+   */
+  cluster?: { role: 'primary' } | { role: 'worker'; primary: PrimaryLink }
 }
 
 export type ReloadResult = {
@@ -111,6 +119,7 @@ export async function startGatehouse(loaded: LoadedConfig, options: StartOptions
 
 async function build(loaded: LoadedConfig, log: Logger, opened: CloseStack, options: StartOptions): Promise<RunningGatehouse> {
   const { config } = loaded
+  const worker = options.cluster?.role === 'worker' ? options.cluster.primary : undefined
   // Its own registry, not prom-client's global one: two gatehouses in one process (tests, an
   // embedding) each count their own requests.
   const registry = new Registry()
@@ -132,14 +141,15 @@ async function build(loaded: LoadedConfig, log: Logger, opened: CloseStack, opti
   }
   const directory = opened.add(await openDirectory(loaded, { warn: (message) => log.warn(message), wrapStore: watchStore }))
   const upstreamReachability = createUpstreamReachability(config.upstream.url, config.upstream.connectTimeoutMs)
+  // A worker ships its counts to the primary, whose flush alone writes them.
   const usage = createUsageCounter({
-    store: directory.store,
-    flushMs: config.apiKeys.usageFlushMs,
+    store: worker?.usage ?? directory.store,
+    flushMs: worker ? Math.min(config.apiKeys.usageFlushMs, WORKER_USAGE_SHIPMENT_MS) : config.apiKeys.usageFlushMs,
     onError: (err) => log.warn({ err: String(err) }, 'writing usage failed; kept for the next flush'),
   })
   // Closed after the listeners and before the store: its last flush writes to the store.
   opened.add(usage)
-  const { shared, redisLimiter, limiter } = openLimiter(config, log, opened, metrics)
+  const { shared, redisLimiter, limiter } = openLimiter(config, log, opened, metrics, worker)
   const fixed: FixedParts = {
     keys,
     assertionAlgorithm: assertion.algorithm,
@@ -168,23 +178,43 @@ async function build(loaded: LoadedConfig, log: Logger, opened: CloseStack, opti
     if (change.kind === 'org' && change.orgId) apiKeys.evictOrg(change.orgId)
     if (change.apiKeyId) apiKeys.evictKey(change.apiKeyId)
   }
-  const bus = shared
-    ? createRedisInvalidationBus({
-        publisher: shared.client,
-        subscriber: shared.subscriber,
-        channel: invalidationChannel(config.redis!.keyPrefix),
-        onMessage: evict,
-      })
-    : createLocalInvalidationBus()
-  opened.add(bus)
-  // A change must not be outlived by a cached token or key validation, here or on any replica.
-  const announce = (change: DirectoryChange) => {
-    evict(change)
+  const publish = (change: InvalidationEvent) =>
     bus
       .publish(change)
       .catch((err: unknown) =>
         log.warn({ err: String(err) }, 'publishing an invalidation failed; other replicas catch up within the cache ttl'),
       )
+  // Stopped before the usage counter's last flush, which writes what the workers shipped last.
+  const pool =
+    options.cluster?.role === 'primary'
+      ? opened.add(
+          createWorkerPool({
+            count: config.server.workers,
+            log,
+            shutdownTimeoutMs: config.server.shutdownTimeoutMs,
+            limiter,
+            usage,
+            onChange: (change) => (evict(change), void publish(change)),
+          }),
+        )
+      : undefined
+  // The workers hear of changes from the primary, which alone listens on Redis for other replicas'.
+  const bus = worker
+    ? { publish: async (change: InvalidationEvent) => worker.announce(change), close: async () => {} }
+    : shared
+      ? createRedisInvalidationBus({
+          publisher: shared.client,
+          subscriber: shared.subscriber,
+          channel: invalidationChannel(config.redis!.keyPrefix),
+          onMessage: (change) => (evict(change), void pool?.evict(change)),
+        })
+      : createLocalInvalidationBus()
+  opened.add(bus)
+  // A change must not be outlived by a cached token or key validation, here, in a worker or on any replica.
+  const announce = (change: DirectoryChange) => {
+    evict(change)
+    void pool?.evict(change)
+    void publish(change)
   }
   const endUsers = config.endUsers
   const signIn = signInSettingsOf(endUsers)
@@ -261,9 +291,19 @@ async function build(loaded: LoadedConfig, log: Logger, opened: CloseStack, opti
       ...(storeHealth ? [{ name: 'store', ready: storeHealth.ready, detail: storeHealth.detail }] : []),
       // An upstream that starts after gatehouse is normal for a sidecar: a detail, never unready.
       { name: 'upstream', ready: async () => (await upstreamReachability.probe(), true), detail: upstreamReachability.detail },
+      // Ready while every worker serves; one restarting after a crash makes the replica unready until it does.
+      ...(pool
+        ? [
+            {
+              name: 'workers',
+              ready: () => pool.serving() === config.server.workers,
+              detail: () => ({ serving: pool.serving(), configured: config.server.workers }),
+            },
+          ]
+        : []),
     ],
     apiKey: config.admin.apiKey,
-    metrics: config.metrics.enabled ? expositionOf(registry) : undefined,
+    metrics: config.metrics.enabled ? (pool ? aggregatedExpositionOf(registry, () => pool.metrics()) : expositionOf(registry)) : undefined,
     // A validate call is the key's use, as PropelAuth counts it: the proxy's budgets and usage counter.
     meter: createValidationMeter({
       store: directory.store,
@@ -288,8 +328,16 @@ async function build(loaded: LoadedConfig, log: Logger, opened: CloseStack, opti
     signIn,
     mailer,
   })
+  // A change made through the admin API answers once every worker has evicted what it makes stale.
+  const adminFetch: typeof adminApp.fetch = pool
+    ? async (...args) => {
+        const response = await adminApp.fetch(...args)
+        await pool.settled()
+        return response
+      }
+    : adminApp.fetch
   // Leave the process's global Request/Response alone: gatehouse may be embedded (tests, SDKs).
-  const admin = createGracefulServer({ request: getRequestListener(adminApp.fetch, { overrideGlobalObjects: false }) }, listenerTimeouts)
+  const admin = createGracefulServer({ request: getRequestListener(adminFetch, { overrideGlobalObjects: false }) }, listenerTimeouts)
 
   // Serving before Redis answers would decide the first requests on this replica alone.
   if (shared && !(await shared.ready(config.redis!.startTimeoutMs))) {
@@ -298,21 +346,34 @@ async function build(loaded: LoadedConfig, log: Logger, opened: CloseStack, opti
 
   // Drained together, each listener as soon as it listens: one after the other, so that when the
   // admin address fails the gateway listener is already there to be closed.
+  // In a cluster the primary listens on the admin address and its workers on the gateway's.
   const listening: GracefulServer[] = []
   opened.add({ close: () => Promise.all(listening.map((listener) => listener.drain(config.server.shutdownTimeoutMs))) })
-  const gatewayAddress = await listen(gatewayServer, 'server.listen', config.server.listen)
-  listening.push(gateway)
-  const adminAddress = await listen(admin.server, 'admin.listen', config.admin.listen)
-  listening.push(admin)
-  log.info(
-    {
-      gateway: `${gatewayAddress.address}:${gatewayAddress.port}`,
-      admin: `${adminAddress.address}:${adminAddress.port}`,
-      routes: loaded.routes.routes.length,
-    },
-    'gatehouse started',
-  )
-  void upstreamReachability.probe().then((unreachable) => {
+  let gatewayAddress: AddressInfo | undefined
+  if (!pool) {
+    gatewayAddress = await listen(gatewayServer, 'server.listen', config.server.listen)
+    listening.push(gateway)
+  }
+  let adminAddress: AddressInfo = { address: config.admin.listen.host, port: config.admin.listen.port, family: '' }
+  if (!worker) {
+    adminAddress = await listen(admin.server, 'admin.listen', config.admin.listen)
+    listening.push(admin)
+  }
+  if (pool) gatewayAddress = await pool.start()
+  if (!worker) {
+    log.info(
+      {
+        gateway: `${gatewayAddress!.address}:${gatewayAddress!.port}`,
+        admin: `${adminAddress.address}:${adminAddress.port}`,
+        routes: loaded.routes.routes.length,
+        ...(pool && { workers: config.server.workers }),
+      },
+      'gatehouse started',
+    )
+  }
+  // The primary alone reports it: the workers reach the same upstream.
+  const probed = worker ? Promise.resolve(undefined) : upstreamReachability.probe()
+  void probed.then((unreachable) => {
     if (unreachable !== undefined) {
       log.warn(
         { upstream: config.upstream.url.origin, err: unreachable },
@@ -323,14 +384,18 @@ async function build(loaded: LoadedConfig, log: Logger, opened: CloseStack, opti
 
   let closing: Promise<void> | undefined
   const reloader = createReloader(generations, fixed, (outcome) => {
-    metrics.recordReload(outcome === 'applied' ? 'success' : 'failure')
+    // The primary counts a cluster's reload once.
+    if (!worker) metrics.recordReload(outcome === 'applied' ? 'success' : 'failure')
     options.onReload?.(outcome)
   })
-  let watcher = config.configFile.watch ? watchConfigFile(loaded.file, () => void reloader.reload()) : undefined
+  const reload = pool ? () => reloadCluster(reloader.reload, pool, log) : reloader.reload
+  // A worker reloads when the primary, which watches the file, asks it.
+  const watches = (c: GatehouseConfig) => c.configFile.watch && !worker
+  let watcher = watches(config) ? watchConfigFile(loaded.file, () => void reload()) : undefined
   reloader.onApplied((next) => {
     if (closing) return
-    if (next.configFile.watch && !watcher) watcher = watchConfigFile(loaded.file, () => void reloader.reload())
-    if (!next.configFile.watch && watcher) {
+    if (watches(next) && !watcher) watcher = watchConfigFile(loaded.file, () => void reload())
+    if (!watches(next) && watcher) {
       watcher.close()
       watcher = undefined
     }
@@ -343,7 +408,26 @@ async function build(loaded: LoadedConfig, log: Logger, opened: CloseStack, opti
       log.info('gatehouse stopped')
       await flushLog(log)
     })())
-  return { gateway: gatewayAddress, admin: adminAddress, log, reload: () => reloader.reload(), close }
+  if (worker) {
+    worker.serve({ evict, reload: reloader.reload, metrics: () => registry.getMetricsAsJSON() })
+    await worker.listening(gatewayAddress!)
+  }
+  return { gateway: gatewayAddress!, admin: adminAddress, log, reload, close }
+}
+
+/**
+ * A cluster's reload: the primary loads and validates the file first (a refused file stops
+ * there, every process keeps its config), then every worker reloads it. The outcome is failed
+ * when any process failed, with each failure's problems.
+ */
+async function reloadCluster(reloadPrimary: () => Promise<ReloadResult>, pool: WorkerPool, log: Logger): Promise<ReloadResult> {
+  const own = await reloadPrimary()
+  if (own.outcome === 'failed') return own
+  const failed = (await pool.reload()).filter((result) => result.outcome === 'failed')
+  if (failed.length === 0) return own
+  const problems = failed.flatMap((result) => result.problems)
+  log.error({ problems, workers_failed: failed.length }, 'config reload failed in a worker: it keeps its running config')
+  return { outcome: 'failed', problems, restartOnly: own.restartOnly }
 }
 
 /** What every config generation shares: built once at start from the restart-only settings. */
@@ -591,9 +675,13 @@ function createReloader(generations: Generations<Generation>, fixed: FixedParts,
   }
 }
 
-/** The limiter of a config: budgets shared over Redis when `redis.url` is set (local while it is unreachable), else local. */
-function openLimiter(config: GatehouseConfig, log: Logger, opened: CloseStack, metrics: Metrics) {
+/**
+ * The limiter of a config: budgets shared over Redis when `redis.url` is set (local while it is
+ * unreachable), else local — in a cluster's worker, the primary's over IPC.
+ */
+function openLimiter(config: GatehouseConfig, log: Logger, opened: CloseStack, metrics: Metrics, worker?: PrimaryLink) {
   const shared = config.redis ? opened.add(connectRedis(config.redis, log)) : undefined
+  if (worker && !shared) return { shared, redisLimiter: undefined, limiter: worker.limiter }
   // With Redis, the Redis limiter reports for its fallback too.
   const memoryLimiter = createMemoryLimiter({ maxTracked: config.rateLimits.maxTracked, metrics: shared ? undefined : metrics })
   const redisLimiter =
@@ -604,7 +692,8 @@ function openLimiter(config: GatehouseConfig, log: Logger, opened: CloseStack, m
       timeoutMs: config.redis!.timeoutMs,
       breakerTimeouts: config.redis!.breakerTimeouts,
       retryAfterMs: config.redis!.breakerCooldownMs,
-      replicas: config.redis!.replicas,
+      // Each worker of each replica decides alone while Redis is away.
+      replicas: config.redis!.replicas * (worker ? config.server.workers : 1),
       keyPrefix: `${config.redis!.keyPrefix}rl:`,
       metrics,
       onStateChange: (state, err) =>

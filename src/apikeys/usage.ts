@@ -1,6 +1,12 @@
 import type { Identity } from '../identity/index.ts'
 import type { Store, SubjectUsage } from '../store/index.ts'
 
+/** Where the counts go at each flush: the store, or (in a worker process) the primary that writes them. */
+export type UsageSink = Pick<Store, 'recordApiKeyUsage' | 'recordSubjectUsage'>
+
+/** One key's requests on one day, with the latest use: what a flush writes and a worker ships. */
+export type KeyTally = { api_key_id: string; date: string; count: number; last_used_at: number }
+
 export type UsageCounter = {
   /**
    * Counts one request admitted on behalf of `identity`: call it once the request has passed
@@ -11,21 +17,21 @@ export type UsageCounter = {
    * request.
    */
   count(identity: Identity, now?: number): void
+  /** Adds tallies counted elsewhere (a worker process's), to be written with the next flush. */
+  merge(keys: readonly KeyTally[], subjects: readonly SubjectUsage[]): void
   /** Writes what was counted since the last flush, in one batch per table. */
   flush(): Promise<void>
   /** Stops the timer and flushes. */
   close(): Promise<void>
 }
 
-type KeyTally = { api_key_id: string; date: string; count: number; last_used_at: number }
-
 /**
  * Per-day request counts of keys (with their last-used times), users and orgs, kept in memory and
- * written to the store in batches every `flushMs`. A failed write puts its counts back for the
+ * written to the sink (the store) in batches every `flushMs`. A failed write puts its counts back for the
  * next flush; what is still in memory when the process dies (at most `flushMs` of traffic, more
  * while the store is failing) is lost.
  */
-export function createUsageCounter(options: { store: Store; flushMs: number; onError(err: unknown): void }): UsageCounter {
+export function createUsageCounter(options: { store: UsageSink; flushMs: number; onError(err: unknown): void }): UsageCounter {
   let keys = new Map<string, KeyTally>()
   let subjects = new Map<string, SubjectUsage>()
   let flushing: Promise<void> = Promise.resolve()
@@ -92,6 +98,10 @@ export function createUsageCounter(options: { store: Store; flushMs: number; onE
       if (identity.user) addSubject({ kind: 'user', id: identity.user.userId, date: on, count: 1 })
       const orgId = identity.activeOrg?.orgId ?? identity.org?.orgId
       if (orgId !== undefined) addSubject({ kind: 'org', id: orgId, date: on, count: 1 })
+    },
+    merge(keyTallies, subjectTallies) {
+      for (const tally of keyTallies) addKey(tally)
+      for (const tally of subjectTallies) addSubject(tally)
     },
     flush,
     async close() {

@@ -1,4 +1,5 @@
 import { METHODS } from 'node:http'
+import { availableParallelism } from 'node:os'
 import { z } from 'zod'
 import { parseCidr } from '../http/index.ts'
 import type { Network } from '../http/index.ts'
@@ -61,6 +62,21 @@ const httpUrl = z.string().transform((text, ctx) => {
   }
   return url
 })
+
+/** `server.workers`: a count, or `auto` for one per core the process may use. */
+const workers = z
+  .union(
+    [
+      z
+        .number()
+        .int('expected a whole number of workers')
+        .min(1, 'at least 1 worker (1 serves from the one process)')
+        .max(256, 'at most 256 workers'),
+      z.literal('auto'),
+    ],
+    { error: 'expected a number of workers or auto' },
+  )
+  .transform((n) => (n === 'auto' ? availableParallelism() : n))
 
 const cidr = z.string().transform((text, ctx): Network => {
   const network = parseCidr(text)
@@ -430,6 +446,8 @@ export const configSchema = z
         headers_timeout: duration.default(10_000),
         request_timeout: duration.default(60_000),
         keep_alive_timeout: duration.default(5_000),
+        // Gateway processes sharing the listener (node:cluster); 1 serves from this process alone.
+        workers: workers.default(1),
       })
       .prefault({}),
     upstream: z.strictObject({
@@ -640,6 +658,7 @@ export const configSchema = z
       headersTimeoutMs: c.server.headers_timeout,
       requestTimeoutMs: c.server.request_timeout,
       keepAliveTimeoutMs: c.server.keep_alive_timeout,
+      workers: c.server.workers,
     },
     upstream: {
       url: c.upstream.url,

@@ -9,6 +9,6 @@ export type {
   ReloadResult,
   UpstreamErrorKind,
 } from './recorder.ts'
-export { createPrometheusMetrics, DECISION_REASONS, expositionOf, METHOD_CLASSES } from './prometheus.ts'
-export type { MetricsExposition } from './prometheus.ts'
+export { aggregatedExpositionOf, createPrometheusMetrics, DECISION_REASONS, expositionOf, METHOD_CLASSES } from './prometheus.ts'
+export type { MetricsExposition, MetricsSnapshot } from './prometheus.ts'
 export { Registry } from 'prom-client'

@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram } from 'prom-client'
+import { AggregatorRegistry, Counter, Gauge, Histogram } from 'prom-client'
 import type { Registry } from 'prom-client'
 import type { CompiledRoute } from '../rules/index.ts'
 import type { CacheEvents, CacheName, KeyFetchSource, LimiterSource, Metrics, ReloadResult, UpstreamErrorKind } from './recorder.ts'
@@ -259,4 +259,22 @@ export type MetricsExposition = { contentType: string; scrape(): Promise<string>
 
 export function expositionOf(registry: Registry): MetricsExposition {
   return { contentType: registry.contentType, scrape: () => registry.metrics() }
+}
+
+/** One process's metrics as values (prom-client's JSON form), for a scrape that adds up several processes. */
+export type MetricsSnapshot = Awaited<ReturnType<Registry['getMetricsAsJSON']>>
+
+/**
+ * The exposition of a primary and its worker processes (server.workers): each series summed over
+ * the processes (prom-client's cluster aggregation), so a scrape of the admin listener counts every
+ * request whichever worker served it.
+ */
+export function aggregatedExpositionOf(registry: Registry, others: () => Promise<MetricsSnapshot[]>): MetricsExposition {
+  return {
+    contentType: registry.contentType,
+    scrape: async () => {
+      const [own, rest] = await Promise.all([registry.getMetricsAsJSON(), others()])
+      return AggregatorRegistry.aggregate([own, ...rest]).metrics()
+    },
+  }
 }

@@ -1,7 +1,7 @@
 import type { GatehouseConfig } from '../config/index.ts'
 
 /**
- * The settings a reload cannot apply: each is held by a part built once at start (a listener, the
+ * The settings a reload cannot apply: each is held by a part built once at start (a listener, the worker processes, the
  * store and Redis connections, the admin API, the assertion keys, the limiter's and tunnels'
  * tables). A reload that changes one reports it and applies everything else.
  */
@@ -10,6 +10,7 @@ const RESTART_ONLY: readonly { key: string; of: (c: GatehouseConfig) => unknown 
   { key: 'server.headers_timeout', of: (c) => c.server.headersTimeoutMs },
   { key: 'server.keep_alive_timeout', of: (c) => c.server.keepAliveTimeoutMs },
   { key: 'server.shutdown_timeout', of: (c) => c.server.shutdownTimeoutMs },
+  { key: 'server.workers', of: (c) => c.server.workers },
   { key: 'admin', of: (c) => c.admin },
   { key: 'store', of: (c) => c.store },
   { key: 'redis', of: (c) => c.redis },

@@ -14,6 +14,7 @@ const DEFAULTS = {
     headersTimeoutMs: 10_000,
     requestTimeoutMs: 60_000,
     keepAliveTimeoutMs: 5_000,
+    workers: 1,
   },
   upstream: {
     timeoutMs: 30_000,

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { availableParallelism } from 'node:os'
 import { describe, it } from 'node:test'
 import { ConfigError, configWarnings, loadConfig, parseConfig } from '../../src/config/index.ts'
 import { formatDuration, parseDuration } from '../../src/units/index.ts'
@@ -214,6 +215,17 @@ describe('loadConfig', () => {
     ])
     const { config } = parseConfig(text + 'server:\n  trust_proxy: [10.0.0.5]\n', 'gh.yaml', {})
     assert.equal(config.forwardAuth.enabled, true)
+  })
+
+  it('takes server.workers as a count or auto (one per available core), refused elsewhere at its line', () => {
+    const text = BASE + '  - { path: /x, auth: none }\nserver:\n  workers: '
+    assert.equal(parseConfig(text + '4\n', 'gh.yaml', {}).config.server.workers, 4)
+    assert.equal(parseConfig(text + 'auto\n', 'gh.yaml', {}).config.server.workers, availableParallelism())
+    for (const wrong of ['0', '2.5', 'many', '257']) {
+      const lines = problemsOf(text + wrong + '\n')
+      assert.equal(lines.length, 1, lines.join('\n'))
+      assert.match(lines[0]!, /^gh\.yaml:13:\d+ server\.workers: (expected|at (least|most)) /)
+    }
   })
 
   it('refuses trust_proxy entries that are not an address or CIDR, at their line, with the parser start uses', () => {

@@ -1,0 +1,5 @@
+export { connectToPrimary, WORKER_USAGE_SHIPMENT_MS } from './link.ts'
+export type { PrimaryLink, WorkerHandlers } from './link.ts'
+export { createWorkerPool, EVICT_TIMEOUT_MS } from './pool.ts'
+export type { WorkerPool, WorkerPoolOptions } from './pool.ts'
+export type { WorkerReload } from './protocol.ts'
