@@ -6,6 +6,7 @@ import type { CheckResult, Metric, RatioResult, RowKey, Threshold } from './eval
 import type { Measurement } from './measure.ts'
 import type { MemoryPhase } from './memory.ts'
 import type { BenchSettings } from './settings.ts'
+import { WORKER_SCENARIOS } from './workers.ts'
 
 export type Machine = {
   cores: number
@@ -57,6 +58,7 @@ const SCENARIOS: ReadonlyArray<[name: string, what: string]> = [
     "the decision call an ingress makes for jwt-hot's request (`/.gatehouse/auth`, X-Forwarded-Method and -Uri, the cached token): gatehouse decides and answers 200 with the identity headers and the assertion, nothing is proxied; nginx answers the same request with `return 200`",
   ],
   ['upload', '10 MB request bodies streamed to the upstream, 4 connections'],
+  ...WORKER_SCENARIOS,
 ]
 
 const METRIC_NAMES: Record<Metric, string> = { cpu: 'CPU µs/request', rps: 'throughput (req/s)', p99: 'p99 latency (ms)' }

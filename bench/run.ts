@@ -22,6 +22,7 @@ import { GATEHOUSE_PATHS } from './targets/gatehouse.ts'
 import { ROOT, startNodeServer } from './targets/launch.ts'
 import { findNginx, nginxVersion } from './targets/nginx.ts'
 import { createIssuer, mintTokens } from './tokens.ts'
+import { workerNotes, workerRuns } from './workers.ts'
 
 const CHART_FILE = 'bench-cpu.svg'
 
@@ -51,7 +52,10 @@ async function main(): Promise<void> {
       memory,
       ratios: evaluateRatios(measurements),
       checks: evaluateChecks(measurements, memory, recorderUs),
-      notes: ctx.nginx ? [] : ['nginx is not installed (apt-get install nginx-light): its rows and ratios are skipped.'],
+      notes: [
+        ...(ctx.nginx ? [] : ['nginx is not installed (apt-get install nginx-light): its rows and ratios are skipped.']),
+        ...workerNotes(measurements),
+      ],
     }
     writeOutputs(results)
     console.log('\n' + renderSummary(results))
@@ -84,7 +88,7 @@ async function prepareContext(settings: BenchSettings, dir: string): Promise<Ben
 }
 
 async function runAll(ctx: BenchContext): Promise<Measurement[]> {
-  const runs = benchRuns(ctx)
+  const runs = [...benchRuns(ctx), ...workerRuns(ctx)]
   const measurements: Measurement[] = []
   for (const [i, run] of runs.entries()) {
     process.stdout.write(

@@ -24,6 +24,10 @@ export type GatehouseOptions = {
   forwardAuth?: boolean
   /** metrics.enabled (default on, as deployed): off only for the row that measures what metrics cost. */
   metrics?: boolean
+  /** server.workers (default 1): gateway processes sharing the port (bench/workers.ts). */
+  workers?: number
+  /** rate_limits.user (default on): off only for the row that measures what deciding a budget costs. */
+  userBudget?: boolean
 }
 
 /** Paths the scenarios request; the routes below give each its rule. */
@@ -32,7 +36,12 @@ export const GATEHOUSE_PATHS = { public: '/public', user: '/api/bench', limited:
 /** The config a scenario runs with, as the object written to YAML. */
 export function gatehouseConfig(options: GatehouseOptions): Record<string, unknown> {
   return {
-    server: { listen: '127.0.0.1:0', shutdown_timeout: '1s', ...(options.forwardAuth ? { trust_proxy: ['127.0.0.1'] } : {}) },
+    server: {
+      listen: '127.0.0.1:0',
+      shutdown_timeout: '1s',
+      workers: options.workers ?? 1,
+      ...(options.forwardAuth ? { trust_proxy: ['127.0.0.1'] } : {}),
+    },
     ...(options.forwardAuth ? { forward_auth: { enabled: true } } : {}),
     upstream: { url: options.upstream },
     admin: { listen: '127.0.0.1:0', ...(options.adminApiKey ? { api_key: options.adminApiKey } : {}) },
@@ -44,7 +53,7 @@ export function gatehouseConfig(options: GatehouseOptions): Record<string, unkno
     api_keys: { cache: { max_entries: options.apiKeyCacheEntries, ttl: '5m' } },
     store: { url: `sqlite:./${options.storeFile}` },
     // High enough never to trip: the limiter runs on every request but admits.
-    rate_limits: { user: '100000000/1m' },
+    rate_limits: options.userBudget === false ? {} : { user: '100000000/1m' },
     identity: { assertion: { key_file: 'assertion-keys.json', bind_request: options.bindRequest ?? false } },
     // Level info, not warn: the "gatehouse started" line that carries the port is logged at info.
     // Nothing else is logged per request unless access_log is on (errors aside).

@@ -75,7 +75,7 @@ export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
     const worker = cluster.fork()
     const conversation = converse<PrimaryQuestions, PrimaryNotices, WorkerQuestions, WorkerNotices>(
       worker,
-      { limit: ({ budgets, spend }) => (spend ? limiter.takeAll(budgets) : limiter.peekAll(budgets)) },
+      { limits: (asks) => Promise.all(asks.map(({ budgets, spend }) => (spend ? limiter.takeAll(budgets) : limiter.peekAll(budgets)))) },
       {
         listening: (address) => listening(member, address),
         usage: ({ keys, subjects }) => options.usage.merge(keys, subjects),

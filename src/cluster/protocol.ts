@@ -8,9 +8,15 @@ import type { SubjectUsage } from '../store/index.ts'
 /** How one worker's reload went, as the primary reports it for every worker. */
 export type WorkerReload = { outcome: 'applied' | 'failed'; problems: readonly string[]; restartOnly: readonly string[] }
 
-/** What a worker asks the primary: the limiter of record decides every budgeted request. */
+/** One request's budgets, to be charged (`spend`) or only looked at (explain). */
+export type LimitAsk = { budgets: readonly Budget[]; spend: boolean }
+
+/**
+ * What a worker asks the primary: the limiter of record decides every budgeted request. The
+ * requests of one event-loop turn travel together, decided in order, one answer each.
+ */
 export type WorkerQuestions = {
-  limit: { ask: { budgets: readonly Budget[]; spend: boolean }; reply: LimitDecision[] }
+  limits: { ask: readonly LimitAsk[]; reply: LimitDecision[][] }
 }
 
 /** What a worker tells the primary, expecting no answer. */
