@@ -11,13 +11,14 @@ import { stringify } from 'yaml'
 import { adminClient } from '../support/admin.ts'
 import { TEST_ROLES } from '../support/gateway.ts'
 import { rawRequest } from '../support/http.ts'
-import { canConnect, freePort } from '../support/services.ts'
+import { canConnect, freePort, serviceUrl } from '../support/services.ts'
 import { startUpstream } from '../support/upstream.ts'
 import type { TestUpstream } from '../support/upstream.ts'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const ADMIN_KEY = 'workers-admin-key-0123456789'
 const USER_BUDGET = 12
+const redis = serviceUrl('REDIS')
 
 type Line = Record<string, unknown>
 
@@ -32,7 +33,7 @@ type Cluster = {
   writeConfig(routes: unknown[]): void
 }
 
-async function startCluster(upstreamUrl: string, routes: unknown[]): Promise<Cluster> {
+async function startCluster(upstreamUrl: string, routes: unknown[], extra: Record<string, unknown> = {}): Promise<Cluster> {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-workers-'))
   const port = await freePort()
   const adminPort = await freePort()
@@ -48,6 +49,7 @@ async function startCluster(upstreamUrl: string, routes: unknown[]): Promise<Clu
         rate_limits: { user: `${USER_BUDGET}/1h` },
         api_keys: { usage_flush: '300ms' },
         routes: routesNow,
+        ...extra,
       }),
     )
   writeConfig(routes)
@@ -70,6 +72,15 @@ async function startCluster(upstreamUrl: string, routes: unknown[]): Promise<Clu
   const cluster = { child, port, adminPort, dir, lines, exited, writeConfig }
   await waitFor(`the cluster to start (stderr: ${err})`, () => lines().some((l) => l.msg === 'gatehouse started'), 60_000)
   return cluster
+}
+
+/** A run of the CLI on the cluster's config, in a process of its own; resolves with its exit code. */
+function runCli(cluster: Cluster, args: string[]): Promise<number | null> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args, '--config', join(cluster.dir, 'gatehouse.yaml')], {
+    cwd: ROOT,
+    stdio: 'ignore',
+  })
+  return new Promise((resolve) => child.once('close', (code) => resolve(code)))
 }
 
 async function waitFor(what: string, probe: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
@@ -147,6 +158,14 @@ describe('server.workers: 2 through gatehouse start', { timeout: 180_000 }, () =
     const seen = new Set(upstream.received.filter((r) => r.url === '/api/both').map((r) => String(r.headers['x-request-id'])))
     assert.deepEqual(seen, new Set(answers.map((a) => a.headers['x-request-id'])))
     assert.deepEqual(await pidsServing(cluster, answers), workerPids)
+
+    // The primary's scrape sums both workers' counts; its readiness names them.
+    const scrape = await (await fetch(`http://127.0.0.1:${cluster.adminPort}/metrics`)).text()
+    assert.match(scrape, /^gatehouse_requests_total\{route="\/api\/\*",method="GET",status="200"\} 6$/m)
+    const ready = await fetch(`http://127.0.0.1:${cluster.adminPort}/readyz`)
+    assert.equal(ready.status, 200)
+    const { checks } = (await ready.json()) as { checks: Record<string, { detail?: unknown }> }
+    assert.deepEqual(checks.workers?.detail, { serving: 2, configured: 2 })
   })
 
   it(`a per-user budget of ${USER_BUDGET} over both workers allows exactly ${USER_BUDGET}, without Redis`, async () => {
@@ -250,5 +269,57 @@ describe('server.workers: 2 through gatehouse start', { timeout: 180_000 }, () =
     assert.ok(cluster.lines().some((l) => l.msg === 'gatehouse stopped' && l.pid === cluster.child.pid))
     for (const pid of pids) assert.throws(() => process.kill(pid, 0), { code: 'ESRCH' }, `process ${pid} is gone`)
     assert.equal(await canConnect(cluster.port), false)
+  })
+})
+
+describe('server.workers: 2 with Redis', { skip: redis.skip, timeout: 120_000 }, () => {
+  let upstream: TestUpstream
+  let cluster: Cluster
+  const api = adminClient(() => `http://127.0.0.1:${cluster.adminPort}`, ADMIN_KEY)
+
+  before(async () => {
+    upstream = await startUpstream()
+    cluster = await startCluster(upstream.url, [{ path: '/api/*', auth: 'user' }], {
+      redis: { url: redis.url, key_prefix: `gh:workers:${process.pid}:${Date.now()}:` },
+    })
+  })
+  after(async () => {
+    if (cluster.child.exitCode === null) {
+      cluster.child.kill('SIGTERM')
+      await cluster.exited
+    }
+    await upstream.close()
+    rmSync(cluster.dir, { recursive: true, force: true })
+  })
+
+  async function personalKey(email: string): Promise<{ id: string; secret: string }> {
+    const userId = String((await api('POST', '/v1/users', { email })).body.user_id)
+    const res = await api('POST', '/v1/api_keys', { user_id: userId })
+    assert.equal(res.status, 201, JSON.stringify(res.body))
+    return { id: String(res.body.api_key_id), secret: String(res.body.api_key_token) }
+  }
+
+  it(`the workers share the user budget through Redis: exactly ${USER_BUDGET}`, async () => {
+    const key = await personalKey('redis-budget@example.com')
+    const answers = await send(cluster, USER_BUDGET * 2, '/api/budget', key.secret)
+    assert.deepEqual(
+      answers.map((a) => a.status),
+      [...Array<number>(USER_BUDGET).fill(200), ...Array<number>(USER_BUDGET).fill(429)],
+    )
+    assert.equal((await pidsServing(cluster, answers)).size, 2)
+  })
+
+  it('a key archived by another process (the CLI, over Redis) is refused on every worker within a second', async () => {
+    const key = await personalKey('redis-revoked@example.com')
+    const warm = await send(cluster, 4, '/api/warm', key.secret)
+    assert.ok(warm.every((a) => a.status === 200))
+    assert.equal((await pidsServing(cluster, warm)).size, 2)
+    assert.equal(await runCli(cluster, ['keys', 'archive', key.id]), 0)
+    const archived = Date.now()
+    await waitFor('both workers to refuse the key', async () => {
+      const answers = await send(cluster, 4, '/api/warm', key.secret)
+      return answers.every((a) => a.status === 401) && (await pidsServing(cluster, answers)).size === 2
+    })
+    assert.ok(Date.now() - archived < 1000, `refused after ${Date.now() - archived} ms`)
   })
 })
