@@ -2,10 +2,11 @@ import type { AddressInfo } from 'node:net'
 import type { UsageSink } from '../apikeys/index.ts'
 import type { InvalidationEvent } from '../invalidation/index.ts'
 import type { MetricsSnapshot } from '../metrics/index.ts'
-import type { Budget, LimitDecision, Limiter } from '../ratelimit/index.ts'
+import type { Limiter } from '../ratelimit/index.ts'
 import { converse } from './conversation.ts'
+import { createRemoteLimiter } from './limits.ts'
 import type { Port } from './conversation.ts'
-import type { LimitAsk, PrimaryNotices, PrimaryQuestions, WorkerNotices, WorkerQuestions, WorkerReload } from './protocol.ts'
+import type { PrimaryNotices, PrimaryQuestions, WorkerNotices, WorkerQuestions, WorkerReload } from './protocol.ts'
 
 /** How often a worker ships its usage counts to the primary at most: the primary's flush then writes them with its own. */
 export const WORKER_USAGE_SHIPMENT_MS = 250
@@ -50,9 +51,8 @@ export function connectToPrimary(): PrimaryLink {
     conversation.close('the primary is gone')
     for (const listener of gone) listener()
   })
-  const decide = batchedDecisions((asks) => conversation.ask('limits', asks))
   return {
-    limiter: { takeAll: (budgets) => decide(budgets, true), peekAll: (budgets) => decide(budgets, false) },
+    limiter: createRemoteLimiter((asks) => conversation.ask('limits', asks)),
     usage: {
       recordApiKeyUsage: (keys) => conversation.tell('usage', { keys, subjects: [] }),
       recordSubjectUsage: (subjects) => conversation.tell('usage', { keys: [], subjects }),
@@ -61,32 +61,5 @@ export function connectToPrimary(): PrimaryLink {
     serve: (installed) => void (handlers = installed),
     listening: (address) => conversation.tell('listening', address),
     onPrimaryGone: (listener) => void gone.push(listener),
-  }
-}
-
-/**
- * The budget decisions of one event-loop turn sent as one question: an IPC message costs about
- * as much to send and read whatever it holds, so under load the requests parsed in one turn share
- * it. The primary decides them in order, exactly as if each had come alone. A request without a
- * budget needs no decision, and no round trip.
- */
-function batchedDecisions(ask: (asks: readonly LimitAsk[]) => Promise<LimitDecision[][]>) {
-  type Waiting = { resolve(decisions: LimitDecision[]): void; reject(err: unknown): void }
-  let asks: LimitAsk[] = []
-  let waiting: Waiting[] = []
-  const send = () => {
-    const sent = waiting
-    ask(asks).then(
-      (answers) => sent.forEach((w, i) => w.resolve(answers[i]!)),
-      (err: unknown) => sent.forEach((w) => w.reject(err)),
-    )
-    asks = []
-    waiting = []
-  }
-  return (budgets: readonly Budget[], spend: boolean): LimitDecision[] | Promise<LimitDecision[]> => {
-    if (budgets.length === 0) return []
-    if (asks.length === 0) setImmediate(send)
-    asks.push({ budgets, spend })
-    return new Promise((resolve, reject) => waiting.push({ resolve, reject }))
   }
 }

@@ -7,6 +7,7 @@ import type { Logger } from '../log.ts'
 import type { MetricsSnapshot } from '../metrics/index.ts'
 import type { Limiter } from '../ratelimit/index.ts'
 import { converse } from './conversation.ts'
+import { answerAsks } from './limits.ts'
 import type { Conversation } from './conversation.ts'
 import type { PrimaryNotices, PrimaryQuestions, WorkerNotices, WorkerQuestions, WorkerReload } from './protocol.ts'
 
@@ -75,7 +76,7 @@ export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
     const worker = cluster.fork()
     const conversation = converse<PrimaryQuestions, PrimaryNotices, WorkerQuestions, WorkerNotices>(
       worker,
-      { limits: (asks) => Promise.all(asks.map(({ budgets, spend }) => (spend ? limiter.takeAll(budgets) : limiter.peekAll(budgets)))) },
+      { limits: (asks) => answerAsks(limiter, asks) },
       {
         listening: (address) => listening(member, address),
         usage: ({ keys, subjects }) => options.usage.merge(keys, subjects),

@@ -2,21 +2,18 @@ import type { AddressInfo } from 'node:net'
 import type { KeyTally } from '../apikeys/index.ts'
 import type { InvalidationEvent } from '../invalidation/index.ts'
 import type { MetricsSnapshot } from '../metrics/index.ts'
-import type { Budget, LimitDecision } from '../ratelimit/index.ts'
 import type { SubjectUsage } from '../store/index.ts'
+import type { WireAnswer, WireAsk } from './limits.ts'
 
 /** How one worker's reload went, as the primary reports it for every worker. */
 export type WorkerReload = { outcome: 'applied' | 'failed'; problems: readonly string[]; restartOnly: readonly string[] }
 
-/** One request's budgets, to be charged (`spend`) or only looked at (explain). */
-export type LimitAsk = { budgets: readonly Budget[]; spend: boolean }
-
 /**
  * What a worker asks the primary: the limiter of record decides every budgeted request. The
- * requests of one event-loop turn travel together, decided in order, one answer each.
+ * requests of one event-loop turn travel together (limits.ts: the compact form), one answer each.
  */
 export type WorkerQuestions = {
-  limits: { ask: readonly LimitAsk[]; reply: LimitDecision[][] }
+  limits: { ask: readonly WireAsk[]; reply: WireAnswer[] }
 }
 
 /** What a worker tells the primary, expecting no answer. */
