@@ -248,96 +248,81 @@ async function build(loaded: LoadedConfig, log: Logger, opened: CloseStack, opti
   // Retired after the listeners drained: the last requests finish under it.
   opened.add(generations)
 
-  // The proxied path is a plain node:http handler: Hono's Request/Response adapter costs about
-  // 16 µs of CPU per request (measured: ~92 vs ~108 µs with one cached token) and the pipeline
-  // uses none of it. Hono serves the admin API, where its routing and validation pay off.
-  const serve = (req: IncomingMessage, res: ServerResponse, expectsContinue?: boolean) => {
-    const generation = generations.acquire()
-    void generation.pipeline(req, res, expectsContinue).finally(() => generations.release(generation))
-  }
   const listenerTimeouts = {
     headersTimeoutMs: config.server.headersTimeoutMs,
     keepAliveTimeoutMs: config.server.keepAliveTimeoutMs,
   }
-  const gateway = createGracefulServer(
-    {
-      request: (req, res) => serve(req, res),
-      checkContinue: (req, res) => serve(req, res, true),
-      upgrade: {
-        handle: (req, socket, head) => generations.current().tunnels.handle(req, socket, head),
-        closeAll: () => fixed.tunnels.closeAll(),
+  // In a cluster the primary serves the admin listener and its workers the gateway listener.
+  const gateway = pool ? undefined : createGatewayListener(generations, fixed.tunnels, listenerTimeouts)
+  const admin = worker ? undefined : createAdminListener()
+  function createAdminListener(): GracefulServer {
+    const adminApp = createAdminApp({
+      ...adminDepsOf(directory),
+      jwks: () => keys.jwks(),
+      checks: [
+        // Names each issuer whose keys cannot be had yet and why: a discovery or JWKS outage at start.
+        {
+          name: 'token_keys',
+          ready: () => generations.current().verifier.ready(),
+          detail: () => ({ unready: generations.current().verifier.unready() }),
+        },
+        // Falling back to local limits keeps serving, so it is reported but not unready.
+        ...(redisLimiter ? [{ name: 'redis', ready: () => true, detail: () => ({ rate_limits: redisLimiter.state() }) }] : []),
+        ...(storeHealth ? [{ name: 'store', ready: storeHealth.ready, detail: storeHealth.detail }] : []),
+        // An upstream that starts after gatehouse is normal for a sidecar: a detail, never unready.
+        { name: 'upstream', ready: async () => (await upstreamReachability.probe(), true), detail: upstreamReachability.detail },
+        // Ready while every worker serves; one restarting after a crash makes the replica unready until it does.
+        ...(pool
+          ? [
+              {
+                name: 'workers',
+                ready: () => pool.serving() === config.server.workers,
+                detail: () => ({ serving: pool.serving(), configured: config.server.workers }),
+              },
+            ]
+          : []),
+      ],
+      apiKey: config.admin.apiKey,
+      metrics: config.metrics.enabled
+        ? pool
+          ? aggregatedExpositionOf(registry, () => pool.metrics())
+          : expositionOf(registry)
+        : undefined,
+      // A validate call is the key's use, as PropelAuth counts it: the proxy's budgets and usage counter.
+      meter: createValidationMeter({
+        store: directory.store,
+        roles: directory.roles,
+        orgKeyRole: config.apiKeys.orgKeyRole,
+        limiter,
+        limits: config.rateLimits,
+        usage,
+      }),
+      // The running generation's decision, held until the explanation is made, as a request holds it.
+      explain: async (input) => {
+        const generation = generations.acquire()
+        try {
+          return await explainRequest({ decide: generation.decide, routes: generation.loaded.routes }, input)
+        } finally {
+          generations.release(generation)
+        }
       },
-    },
-    listenerTimeouts,
-  )
-  const gatewayServer = gateway.server
-  // Node keeps only the first 2,000 header lines and drops the rest without a word; the 16 KiB
-  // header-size limit already bounds them, and every check must see every line.
-  gatewayServer.maxHeadersCount = 0
-  gatewayServer.on('connect', (req: IncomingMessage, socket: Duplex) => generations.current().socketAnswers.connect(req, socket))
-  gatewayServer.on('clientError', (err: Error, socket: Duplex) => generations.current().socketAnswers.clientError(err, socket))
-  const adminApp = createAdminApp({
-    ...adminDepsOf(directory),
-    jwks: () => keys.jwks(),
-    checks: [
-      // Names each issuer whose keys cannot be had yet and why: a discovery or JWKS outage at start.
-      {
-        name: 'token_keys',
-        ready: () => generations.current().verifier.ready(),
-        detail: () => ({ unready: generations.current().verifier.unready() }),
-      },
-      // Falling back to local limits keeps serving, so it is reported but not unready.
-      ...(redisLimiter ? [{ name: 'redis', ready: () => true, detail: () => ({ rate_limits: redisLimiter.state() }) }] : []),
-      ...(storeHealth ? [{ name: 'store', ready: storeHealth.ready, detail: storeHealth.detail }] : []),
-      // An upstream that starts after gatehouse is normal for a sidecar: a detail, never unready.
-      { name: 'upstream', ready: async () => (await upstreamReachability.probe(), true), detail: upstreamReachability.detail },
-      // Ready while every worker serves; one restarting after a crash makes the replica unready until it does.
-      ...(pool
-        ? [
-            {
-              name: 'workers',
-              ready: () => pool.serving() === config.server.workers,
-              detail: () => ({ serving: pool.serving(), configured: config.server.workers }),
-            },
-          ]
-        : []),
-    ],
-    apiKey: config.admin.apiKey,
-    metrics: config.metrics.enabled ? (pool ? aggregatedExpositionOf(registry, () => pool.metrics()) : expositionOf(registry)) : undefined,
-    // A validate call is the key's use, as PropelAuth counts it: the proxy's budgets and usage counter.
-    meter: createValidationMeter({
-      store: directory.store,
-      roles: directory.roles,
-      orgKeyRole: config.apiKeys.orgKeyRole,
-      limiter,
-      limits: config.rateLimits,
-      usage,
-    }),
-    // The running generation's decision, held until the explanation is made, as a request holds it.
-    explain: async (input) => {
-      const generation = generations.acquire()
-      try {
-        return await explainRequest({ decide: generation.decide, routes: generation.loaded.routes }, input)
-      } finally {
-        generations.release(generation)
-      }
-    },
-    // The audit trail of key deletions goes to the log, like every other line: never a secret.
-    audit: (event) => log.info({ audit: event }, 'audit'),
-    onChange: announce,
-    signIn,
-    mailer,
-  })
-  // A change made through the admin API answers once every worker has evicted what it makes stale.
-  const adminFetch: typeof adminApp.fetch = pool
-    ? async (...args) => {
-        const response = await adminApp.fetch(...args)
-        await pool.settled()
-        return response
-      }
-    : adminApp.fetch
-  // Leave the process's global Request/Response alone: gatehouse may be embedded (tests, SDKs).
-  const admin = createGracefulServer({ request: getRequestListener(adminFetch, { overrideGlobalObjects: false }) }, listenerTimeouts)
+      // The audit trail of key deletions goes to the log, like every other line: never a secret.
+      audit: (event) => log.info({ audit: event }, 'audit'),
+      onChange: announce,
+      signIn,
+      mailer,
+    })
+    // A change made through the admin API answers once every worker has evicted what it makes stale.
+    const adminFetch: typeof adminApp.fetch = pool
+      ? async (...args) => {
+          const response = await adminApp.fetch(...args)
+          await pool.settled()
+          return response
+        }
+      : adminApp.fetch
+    // Leave the process's global Request/Response alone: gatehouse may be embedded (tests, SDKs).
+    return createGracefulServer({ request: getRequestListener(adminFetch, { overrideGlobalObjects: false }) }, listenerTimeouts)
+  }
 
   // Serving before Redis answers would decide the first requests on this replica alone.
   if (shared && !(await shared.ready(config.redis!.startTimeoutMs))) {
@@ -350,12 +335,13 @@ async function build(loaded: LoadedConfig, log: Logger, opened: CloseStack, opti
   const listening: GracefulServer[] = []
   opened.add({ close: () => Promise.all(listening.map((listener) => listener.drain(config.server.shutdownTimeoutMs))) })
   let gatewayAddress: AddressInfo | undefined
-  if (!pool) {
-    gatewayAddress = await listen(gatewayServer, 'server.listen', config.server.listen)
+  if (gateway) {
+    gatewayAddress = await listen(gateway.server, 'server.listen', config.server.listen)
     listening.push(gateway)
   }
+  // A worker names the admin address its primary listens on.
   let adminAddress: AddressInfo = { address: config.admin.listen.host, port: config.admin.listen.port, family: '' }
-  if (!worker) {
+  if (admin) {
     adminAddress = await listen(admin.server, 'admin.listen', config.admin.listen)
     listening.push(admin)
   }
@@ -673,6 +659,40 @@ function createReloader(generations: Generations<Generation>, fixed: FixedParts,
     onApplied: (listener: (config: GatehouseConfig) => void) => void applied.push(listener),
     idle: () => queue.then(() => undefined),
   }
+}
+
+/**
+ * The gateway listener over the generations: each request runs under the generation it started
+ * in. The proxied path is a plain node:http handler: Hono's Request/Response adapter costs about
+ * 16 µs of CPU per request (measured: ~92 vs ~108 µs with one cached token) and the pipeline
+ * uses none of it. Hono serves the admin API, where its routing and validation pay off.
+ */
+function createGatewayListener(
+  generations: Generations<Generation>,
+  tunnels: TunnelRegistry,
+  timeouts: { headersTimeoutMs: number; keepAliveTimeoutMs: number },
+): GracefulServer {
+  const serve = (req: IncomingMessage, res: ServerResponse, expectsContinue?: boolean) => {
+    const generation = generations.acquire()
+    void generation.pipeline(req, res, expectsContinue).finally(() => generations.release(generation))
+  }
+  const gateway = createGracefulServer(
+    {
+      request: (req, res) => serve(req, res),
+      checkContinue: (req, res) => serve(req, res, true),
+      upgrade: {
+        handle: (req, socket, head) => generations.current().tunnels.handle(req, socket, head),
+        closeAll: () => tunnels.closeAll(),
+      },
+    },
+    timeouts,
+  )
+  // Node keeps only the first 2,000 header lines and drops the rest without a word; the 16 KiB
+  // header-size limit already bounds them, and every check must see every line.
+  gateway.server.maxHeadersCount = 0
+  gateway.server.on('connect', (req: IncomingMessage, socket: Duplex) => generations.current().socketAnswers.connect(req, socket))
+  gateway.server.on('clientError', (err: Error, socket: Duplex) => generations.current().socketAnswers.clientError(err, socket))
+  return gateway
 }
 
 /**
