@@ -52,7 +52,9 @@ import { createTunnelDoor, createTunnelRegistry } from './tunnel/index.ts'
 import type { TunnelDoor, TunnelRegistry } from './tunnel/index.ts'
 
 export type RunningGatehouse = {
+  /** In a cluster's primary, the address its workers serve on. */
   gateway: AddressInfo
+  /** In a cluster's worker, the configured admin address, which its primary serves. */
   admin: AddressInfo
   log: Logger
   /**

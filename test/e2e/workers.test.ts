@@ -2,6 +2,8 @@ import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -33,9 +35,15 @@ type Cluster = {
   writeConfig(routes: unknown[]): void
 }
 
-async function startCluster(upstreamUrl: string, routes: unknown[], extra: Record<string, unknown> = {}): Promise<Cluster> {
+/** Starts `gatehouse start` on a cluster config; resolves once it logged its start (`started: false`: at once, for a start that fails). */
+async function startCluster(
+  upstreamUrl: string,
+  routes: unknown[],
+  extra: Record<string, unknown> = {},
+  { port: fixedPort, started = true }: { port?: number; started?: boolean } = {},
+): Promise<Cluster & { stderr(): string }> {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-workers-'))
-  const port = await freePort()
+  const port = fixedPort ?? (await freePort())
   const adminPort = await freePort()
   const writeConfig = (routesNow: unknown[]) =>
     writeFileSync(
@@ -69,8 +77,8 @@ async function startCluster(upstreamUrl: string, routes: unknown[], extra: Recor
       .split('\n')
       .filter((line) => line.startsWith('{'))
       .map((line) => JSON.parse(line) as Line)
-  const cluster = { child, port, adminPort, dir, lines, exited, writeConfig }
-  await waitFor(`the cluster to start (stderr: ${err})`, () => lines().some((l) => l.msg === 'gatehouse started'), 60_000)
+  const cluster = { child, port, adminPort, dir, lines, exited, writeConfig, stderr: () => err }
+  if (started) await waitFor(`the cluster to start (stderr: ${err})`, () => lines().some((l) => l.msg === 'gatehouse started'), 60_000)
   return cluster
 }
 
@@ -321,5 +329,30 @@ describe('server.workers: 2 with Redis', { skip: redis.skip, timeout: 120_000 },
       return answers.every((a) => a.status === 401) && (await pidsServing(cluster, answers)).size === 2
     })
     assert.ok(Date.now() - archived < 1000, `refused after ${Date.now() - archived} ms`)
+  })
+})
+
+describe('server.workers: 2 that cannot start', { timeout: 60_000 }, () => {
+  it('a gateway port in use: the worker says so, the primary stops the others and exits 1', async () => {
+    const upstream = await startUpstream()
+    const taken = createServer()
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve))
+    const cluster = await startCluster(
+      upstream.url,
+      [{ path: '/*', auth: 'none' }],
+      {},
+      { port: (taken.address() as AddressInfo).port, started: false },
+    )
+    try {
+      const { code } = await cluster.exited
+      assert.equal(code, 1)
+      assert.match(cluster.stderr(), /^gatehouse: server\.listen 127\.0\.0\.1:\d+: cannot listen: the address is already in use$/m)
+      assert.ok(!cluster.lines().some((l) => l.msg === 'gatehouse started'))
+      assert.equal(await canConnect(cluster.adminPort), false, 'the admin listener is closed')
+    } finally {
+      taken.close()
+      await upstream.close()
+      rmSync(cluster.dir, { recursive: true, force: true })
+    }
   })
 })
