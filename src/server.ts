@@ -20,7 +20,7 @@ import {
   loadOrCreateAssertionKeys,
 } from './forward/index.ts'
 import type { AssertionKeys, UpstreamProxy } from './forward/index.ts'
-import { createDecider } from './decide/index.ts'
+import { createDecider, createSessionReader } from './decide/index.ts'
 import type { Decide } from './decide/index.ts'
 import { createDirectoryOperations, openDirectory } from './directory/index.ts'
 import type { Directory, DirectoryChange } from './directory/index.ts'
@@ -34,6 +34,8 @@ import { createLogger } from './log.ts'
 import type { Logger } from './log.ts'
 import { createRedisInvalidationBus, createLocalInvalidationBus, invalidationChannel } from './invalidation/index.ts'
 import type { InvalidationEvent } from './invalidation/index.ts'
+import { createPagesDoor } from './pages/index.ts'
+import type { PagesDoorDeps } from './pages/index.ts'
 import { createPrometheusMetrics, expositionOf, noMetrics, Registry } from './metrics/index.ts'
 import type { Metrics } from './metrics/index.ts'
 import { createMemoryLimiter, createRedisLimiter } from './ratelimit/index.ts'
@@ -189,15 +191,16 @@ async function build(loaded: LoadedConfig, log: Logger, opened: CloseStack, opti
     publicUrl: endUsers.publicUrl,
     redirectOrigins: new Set([...endUsers.redirectOrigins, ...(endUsers.publicUrl ? [endUsers.publicUrl] : [])]),
   }
+  const endUserDirectory = createDirectoryOperations({
+    store: directory.store,
+    roles: directory.roles,
+    tokens: directory.localIssuer,
+    onChange: announce,
+    signIn,
+  })
   fixed.accounts = endUsers.enabled
     ? createAccountsDoor({
-        directory: createDirectoryOperations({
-          store: directory.store,
-          roles: directory.roles,
-          tokens: directory.localIssuer,
-          onChange: announce,
-          signIn,
-        }),
+        directory: endUserDirectory,
         limiter,
         loginFailures: endUsers.loginFailures,
         session: endUsers.session,
@@ -205,6 +208,22 @@ async function build(loaded: LoadedConfig, log: Logger, opened: CloseStack, opti
         trustProxy: config.server.trustProxy,
       })
     : undefined
+  // end_users needs tokens.local_issuer (the config says so), whose key the pages' secrets are derived from.
+  const pageSecrets = directory.localIssuer
+  fixed.pages =
+    endUsers.enabled && pageSecrets
+      ? {
+          directory: endUserDirectory,
+          sessionCookie: endUsers.session.cookie,
+          orgKeysPermission: endUsers.accountPage.orgKeysPermission,
+          mail: false,
+          secrets: {
+            csrf: pageSecrets.deriveSecret('account page csrf'),
+            oneTimeSecret: pageSecrets.deriveSecret('account page one-time secret'),
+          },
+          trustProxy: config.server.trustProxy,
+        }
+      : undefined
   const generations = createGenerations(await buildGeneration(loaded, fixed), (err) =>
     log.warn({ err: String(err) }, 'closing a replaced config generation failed'),
   )
@@ -352,6 +371,8 @@ type FixedParts = {
   log: Logger
   /** The end-user sign-in door (end_users.enabled): built once, as its settings are restart-only. */
   accounts?: AccountsDoor
+  /** What the self-service pages are built from (end_users.enabled); each generation adds its own verifier to read sessions with. */
+  pages?: Omit<PagesDoorDeps, 'session'>
 }
 
 /**
@@ -434,6 +455,8 @@ async function assembleGeneration(
     log,
     metrics: fixed.metrics,
     accounts: fixed.accounts,
+    pages:
+      fixed.pages && createPagesDoor({ ...fixed.pages, session: createSessionReader({ verifier, cookie: fixed.pages.sessionCookie }) }),
   })
   return {
     loaded,

@@ -1,14 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { isSameOriginOrSafe, readBrowserFacts } from '../decide/index.ts'
 import { allowedRedirect, LinkRefusedError, LoginRefusedError, MAGIC_LINK_PATH } from '../directory/index.ts'
 import type { DirectoryOperations } from '../directory/index.ts'
-import { checkInboundHeaders, createForwardedHeaders, ProblemError, problems, sendProblem } from '../http/index.ts'
+import { ProblemError, problems, sendProblem } from '../http/index.ts'
 import type { Forwarded, Network, Problem } from '../http/index.ts'
 import type { AccessOutcome } from '../log.ts'
 import type { Budget, Limiter } from '../ratelimit/index.ts'
 import { StoreUnavailableError } from '../store/index.ts'
 import type { RateSpec } from '../units/index.ts'
 import { readFormBody, requiredField } from './body.ts'
+import { createBrowserRequests } from './browser-origin.ts'
 import type { FormBody } from './body.ts'
 import type { AccountEndpoint } from './paths.ts'
 import { clearedSessionCookie, sessionCookie } from './session-cookie.ts'
@@ -47,29 +47,9 @@ const CROSS_SITE = problems.forbidden('Sign-in and sign-out with a cookie are ac
  */
 export function createAccountsDoor(deps: AccountsDoorDeps): AccountsDoor {
   const { directory, limiter, loginFailures } = deps
-  const forwardedFor = createForwardedHeaders(deps.trustProxy)
+  const { forwardedOf, sameOrigin } = createBrowserRequests(deps.trustProxy)
   const cookie: SessionCookie = { name: deps.session.cookie, maxAgeSeconds: Math.floor(deps.session.durationMs / 1000) }
   const tokenMinutes = Math.max(1, Math.floor(deps.session.durationMs / 60_000))
-
-  function forwardedOf(req: IncomingMessage): Forwarded {
-    const inbound = checkInboundHeaders(req.rawHeaders, req.httpVersion)
-    const header = (name: string) => {
-      const value = req.headers[name]
-      return Array.isArray(value) ? value.join(', ') : value
-    }
-    return forwardedFor({
-      remoteAddress: req.socket.remoteAddress,
-      host: inbound.host,
-      xForwardedFor: header('x-forwarded-for'),
-      xForwardedProto: header('x-forwarded-proto'),
-      xForwardedHost: header('x-forwarded-host'),
-      xForwardedPort: header('x-forwarded-port'),
-      requestId: header('x-request-id'),
-    })
-  }
-
-  const sameOrigin = (req: IncomingMessage, forwarded: Forwarded) =>
-    isSameOriginOrSafe(req.method ?? 'POST', readBrowserFacts(req.rawHeaders), forwarded.host)
 
   function failureBudgets(email: string, forwarded: Forwarded): Budget[] {
     return [

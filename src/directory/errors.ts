@@ -75,3 +75,11 @@ export class LinkRefusedError extends Error {
     this.name = 'LinkRefusedError'
   }
 }
+
+/** The caller may not do this to this record (a key that is neither theirs nor of an org they manage). */
+export class NotPermittedError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'NotPermittedError'
+  }
+}

@@ -6,6 +6,7 @@ export type { AccessTokenIssuer, ApiKeySettings, AuditEvent, DirectoryChange, Si
 export { MAGIC_LINK_PATH } from './magic-links.ts'
 export type { NewMagicLinkInput } from './magic-links.ts'
 export { EXPIRATION_DAYS } from './api-keys.ts'
+export type { AccountKeyInput, AccountKeys, ManagedOrgKeys } from './account-keys.ts'
 export type { ApiKeyListQuery, KeyPatchInput, NewKeyInput, ValidatedKey, ValidationKind } from './api-keys.ts'
 export {
   ApiKeyRateLimitedError,
@@ -15,6 +16,7 @@ export {
   LinkRefusedError,
   LoginRefusedError,
   NotFoundError,
+  NotPermittedError,
 } from './errors.ts'
 export type { ApiKeyRefusal, LinkRefusal, LoginRefusal } from './errors.ts'
 export type { NewUserInput } from './users.ts'

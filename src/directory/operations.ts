@@ -3,6 +3,7 @@ import { createRoleTable } from '../identity/index.ts'
 import type { RoleTable } from '../identity/index.ts'
 import type { ValidationMeter } from '../apikeys/index.ts'
 import type { Store } from '../store/index.ts'
+import { accountKeyOperations } from './account-keys.ts'
 import { apiKeyOperations } from './api-keys.ts'
 import type { AccessTokenIssuer, ApiKeySettings, AuditEvent, DirectoryChange, DirectoryContext, SignInSettings } from './context.ts'
 import { magicLinkOperations } from './magic-links.ts'
@@ -20,6 +21,7 @@ export type DirectoryOperations = {
   users: ReturnType<typeof userOperations>
   orgs: ReturnType<typeof orgOperations>
   apiKeys: ReturnType<typeof apiKeyOperations>
+  accountKeys: ReturnType<typeof accountKeyOperations>
   tokens: ReturnType<typeof tokenOperations>
   magicLinks: ReturnType<typeof magicLinkOperations>
 }
@@ -58,12 +60,14 @@ export function createDirectoryOperations(options: DirectoryOperationsOptions): 
     meter: options.meter,
     signIn: options.signIn ?? { redirectOrigins: new Set() },
   }
+  const apiKeys = apiKeyOperations(ctx)
   return {
     store: ctx.store,
     roles: ctx.roles,
     users: userOperations(ctx),
     orgs: orgOperations(ctx),
-    apiKeys: apiKeyOperations(ctx),
+    apiKeys,
+    accountKeys: accountKeyOperations(ctx, apiKeys),
     tokens: tokenOperations(ctx),
     magicLinks: magicLinkOperations(ctx),
   }
