@@ -22,7 +22,7 @@ th, td { text-align: left; padding: 8px 6px; border-bottom: 1px solid var(--line
 th { font-size: 12px; text-transform: uppercase; letter-spacing: .04em; color: var(--muted); }
 code { font: 13px ui-monospace, SFMono-Regular, Menlo, monospace; }
 .secret { border: 2px solid var(--accent); background: #eef3ff; }
-.secret input { width: 100%; font: 14px ui-monospace, SFMono-Regular, Menlo, monospace; }
+.secret input { width: 100%; padding: 8px; font: 14px/1.6 ui-monospace, SFMono-Regular, Menlo, monospace; }
 .secret .row { display: flex; gap: 10px; }
 .notice { border-color: #7fb17f; background: #f1f9f1; }
 `
