@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { fileURLToPath } from 'node:url'
 import { after, before, describe, it } from 'node:test'
 import { chromium } from 'playwright-core'
-import type { Browser, BrowserContext, Page } from 'playwright-core'
+import type { Browser, BrowserContext, Locator, Page } from 'playwright-core'
 import { adminClient } from '../support/admin.ts'
 import type { AdminClient } from '../support/admin.ts'
 import { startGateway } from '../support/gateway.ts'
@@ -25,6 +25,10 @@ const COOKIE = 'gh_session'
 const PASSWORD = 'correct horse battery staple'
 const SCREENSHOTS = process.env.GATEHOUSE_SCREENSHOTS === '1'
 const BAD_CSRF_DETAIL = 'The form is missing its CSRF token, or it is not this session’s; reload the page'
+const CREATE_KEY_PATH = '/.gatehouse/account/keys'
+/** The few DOM members the tampering uses (the suite is type-checked without the DOM library). */
+type FormField = { value: string; remove(): void; ownerDocument: { createElement(tag: 'option'): FormField } }
+type OwnerSelect = FormField & { append(option: FormField): void }
 const screenshotPath = (name: string) => fileURLToPath(new URL(`../../docs/images/${name}.png`, import.meta.url))
 
 describe('the account page in a real browser', { skip: chromiumBinary.skip }, () => {
@@ -103,19 +107,17 @@ describe('the account page in a real browser', { skip: chromiumBinary.skip }, ()
 
   /**
    * Submits the page's create form as the browser would, after `tamper` changed it in the page:
-   * the status and media type of the answer the browser navigated to.
+   * the status, media type and detail of the problem the browser navigated to.
    */
-  async function submitCreateForm<A>(
+  async function submitCreateForm(
     page: Page,
     name: string,
-    tamper: (form: HTMLFormElement, arg: A) => void,
-    arg?: A,
+    tamper: (form: Locator) => Promise<void>,
   ): Promise<{ status: number; type: string | undefined; detail: string }> {
     await page.fill('input[name=name]', name)
-    const form = page.locator('form[action="/.gatehouse/account/keys"]')
-    await form.evaluate(tamper as (form: HTMLFormElement, arg: A | undefined) => void, arg)
+    await tamper(page.locator(`form[action="${CREATE_KEY_PATH}"]`))
     const [answer] = await Promise.all([
-      page.waitForResponse((r) => r.url().endsWith('/.gatehouse/account/keys')),
+      page.waitForResponse((r) => r.url().endsWith(CREATE_KEY_PATH)),
       page.click('button:has-text("Create key")'),
     ])
     const { detail } = (await answer.json()) as { detail: string }
@@ -149,7 +151,8 @@ describe('the account page in a real browser', { skip: chromiumBinary.skip }, ()
 
     await page.click('button[data-copy]')
     await page.locator('button[data-copy]', { hasText: 'Copied' }).waitFor()
-    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), secret, 'the copy button copied the secret')
+    // A string: the suite is type-checked without the DOM library.
+    assert.equal(await page.evaluate('navigator.clipboard.readText()'), secret, 'the copy button copied the secret')
 
     const used = await useKey(secret)
     assert.equal(used.status, 200)
@@ -188,16 +191,13 @@ describe('the account page in a real browser', { skip: chromiumBinary.skip }, ()
     assert.equal(await page.locator('h2', { hasText: 'Keys of Acme' }).count(), 0)
     assert.deepEqual(await page.locator('select[name=owner] option').allTextContents(), ['Me'])
     // The page offers no such owner: the crafted form adds it, with the session's own CSRF token.
-    const crafted = await submitCreateForm(
-      page,
-      'sneaky',
-      (form, org) => {
-        const option = document.createElement('option')
+    const crafted = await submitCreateForm(page, 'sneaky', (form) =>
+      form.locator('select[name=owner]').evaluate((select: OwnerSelect, org) => {
+        const option = select.ownerDocument.createElement('option')
         option.value = org
-        form.querySelector('select[name=owner]')!.append(option)
-        ;(form.querySelector('select[name=owner]') as HTMLSelectElement).value = org
-      },
-      orgId,
+        select.append(option)
+        select.value = org
+      }, orgId),
     )
     assert.deepEqual(crafted, { status: 403, type: 'application/problem+json', detail: `You may not manage the API keys of org ${orgId}` })
     const orgKeys = await admin('GET', `/v1/api_keys?org_id=${orgId}`)
@@ -207,13 +207,16 @@ describe('the account page in a real browser', { skip: chromiumBinary.skip }, ()
 
   it('a form post without the CSRF token, or with another session’s, is 403', async () => {
     const { context, page } = await signedIn('ada@example.com')
-    const missing = await submitCreateForm(page, 'forged', (form) => form.querySelector('input[name=csrf_token]')!.remove())
+    const csrfField = (form: Locator) => form.locator('input[name=csrf_token]')
+    const missing = await submitCreateForm(page, 'forged', (form) => csrfField(form).evaluate((input: FormField) => input.remove()))
     const refused = { status: 403, type: 'application/problem+json', detail: BAD_CSRF_DETAIL }
     assert.deepEqual(missing, refused)
     await page.goto(`${gateway.url}/.gatehouse/account`)
-    const wrong = await submitCreateForm(page, 'forged', (form) => {
-      ;(form.querySelector('input[name=csrf_token]') as HTMLInputElement).value = 'A'.repeat(43)
-    })
+    const wrong = await submitCreateForm(page, 'forged', (form) =>
+      csrfField(form).evaluate((input: FormField) => {
+        input.value = 'A'.repeat(43)
+      }),
+    )
     assert.deepEqual(wrong, refused)
     const keys = await admin('GET', `/v1/api_keys?user_id=${adaId}`)
     assert.ok(!(keys.body.api_keys as { name: string }[]).some((k) => k.name === 'forged'), 'no key was made')
