@@ -199,6 +199,14 @@ describe('the account page over HTTP', () => {
     assert.ok(!page.includes('mail me'), 'no sign-in link is offered without mail')
   })
 
+  it('a config reload keeps the sessions and CSRF tokens of the pages (their secrets are built once)', async () => {
+    const ada = await signIn('ada@example.com')
+    assert.equal((await gateway.running.reload()).outcome, 'applied')
+    const created = await createKey(ada, { name: 'after reload' })
+    assert.equal(created.status, 303)
+    assert.match((await shownSecret(created, ada)) ?? '', /^gtu_/)
+  })
+
   it("an invitation's page posts its accept form to its own URL; the secret stays out of the log", async () => {
     const secret = 'aB3-invitation_secret_0123456789'
     const anonymous = await fetch(`${gateway.url}/.gatehouse/invite/${secret}`)
