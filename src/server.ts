@@ -20,9 +20,9 @@ import {
   loadOrCreateAssertionKeys,
 } from './forward/index.ts'
 import type { AssertionKeys, UpstreamProxy } from './forward/index.ts'
-import { createDecider, createSessionReader } from './decide/index.ts'
+import { createDecider, readSession } from './decide/index.ts'
 import type { Decide } from './decide/index.ts'
-import { createDirectoryOperations, openDirectory } from './directory/index.ts'
+import { createDirectoryOperations, openDirectory, signInSettingsOf } from './directory/index.ts'
 import type { Directory, DirectoryChange } from './directory/index.ts'
 import { createRoleTable } from './identity/index.ts'
 import type { RoleTable } from './identity/index.ts'
@@ -31,11 +31,12 @@ import { createPipeline } from './gateway.ts'
 import { answerClientError, createGracefulServer, refuseConnect } from './http/index.ts'
 import type { GracefulServer } from './http/index.ts'
 import { createLogger } from './log.ts'
+import { createMailer } from './mail/index.ts'
 import type { Logger } from './log.ts'
 import { createRedisInvalidationBus, createLocalInvalidationBus, invalidationChannel } from './invalidation/index.ts'
 import type { InvalidationEvent } from './invalidation/index.ts'
 import { createPagesDoor } from './pages/index.ts'
-import type { PagesDoorDeps } from './pages/index.ts'
+import type { PagesDoor } from './pages/index.ts'
 import { createPrometheusMetrics, expositionOf, noMetrics, Registry } from './metrics/index.ts'
 import type { Metrics } from './metrics/index.ts'
 import { createMemoryLimiter, createRedisLimiter } from './ratelimit/index.ts'
@@ -186,18 +187,21 @@ async function build(loaded: LoadedConfig, log: Logger, opened: CloseStack, opti
       )
   }
   const endUsers = config.endUsers
-  // The gateway's own origin is always a redirect target: its paths are.
-  const signIn = {
-    publicUrl: endUsers.publicUrl,
-    redirectOrigins: new Set([...endUsers.redirectOrigins, ...(endUsers.publicUrl ? [endUsers.publicUrl] : [])]),
-  }
+  const signIn = signInSettingsOf(endUsers)
+  const mailer = config.mail && createMailer(config.mail, log)
+  if (mailer) opened.add({ close: async () => mailer.close() })
   const endUserDirectory = createDirectoryOperations({
     store: directory.store,
     roles: directory.roles,
     tokens: directory.localIssuer,
     onChange: announce,
     signIn,
+    mailer,
   })
+  // Who a browser's session cookie signs in, by the running generation's verifier: the same
+  // verification as a route's cookie credential.
+  const sessionOf = (rawHeaders: readonly string[]) =>
+    readSession(live.generations!.current().verifier, endUsers.session.cookie, rawHeaders)
   fixed.accounts = endUsers.enabled
     ? createAccountsDoor({
         directory: endUserDirectory,
@@ -206,23 +210,27 @@ async function build(loaded: LoadedConfig, log: Logger, opened: CloseStack, opti
         session: endUsers.session,
         redirectOrigins: signIn.redirectOrigins,
         trustProxy: config.server.trustProxy,
+        identifyCaller: async (req) => (await sessionOf(req.rawHeaders))?.identity,
+        mailsLinks: mailer !== undefined,
+        log,
       })
     : undefined
   // end_users needs tokens.local_issuer (the config says so), whose key the pages' secrets are derived from.
   const pageSecrets = directory.localIssuer
   fixed.pages =
     endUsers.enabled && pageSecrets
-      ? {
+      ? createPagesDoor({
           directory: endUserDirectory,
+          session: sessionOf,
           sessionCookie: endUsers.session.cookie,
           orgKeysPermission: endUsers.accountPage.orgKeysPermission,
-          mail: false,
+          mail: mailer !== undefined,
           secrets: {
             csrf: pageSecrets.deriveSecret('account page csrf'),
             oneTimeSecret: pageSecrets.deriveSecret('account page one-time secret'),
           },
           trustProxy: config.server.trustProxy,
-        }
+        })
       : undefined
   const generations = createGenerations(await buildGeneration(loaded, fixed), (err) =>
     log.warn({ err: String(err) }, 'closing a replaced config generation failed'),
@@ -299,6 +307,7 @@ async function build(loaded: LoadedConfig, log: Logger, opened: CloseStack, opti
     audit: (event) => log.info({ audit: event }, 'audit'),
     onChange: announce,
     signIn,
+    mailer,
   })
   // Leave the process's global Request/Response alone: gatehouse may be embedded (tests, SDKs).
   const admin = createGracefulServer({ request: getRequestListener(adminApp.fetch, { overrideGlobalObjects: false }) }, listenerTimeouts)
@@ -371,8 +380,8 @@ type FixedParts = {
   log: Logger
   /** The end-user sign-in door (end_users.enabled): built once, as its settings are restart-only. */
   accounts?: AccountsDoor
-  /** What the self-service pages are built from (end_users.enabled); each generation adds its own verifier to read sessions with. */
-  pages?: Omit<PagesDoorDeps, 'session'>
+  /** The self-service pages (end_users.enabled): built once, like the sign-in door. */
+  pages?: PagesDoor
 }
 
 /**
@@ -455,8 +464,7 @@ async function assembleGeneration(
     log,
     metrics: fixed.metrics,
     accounts: fixed.accounts,
-    pages:
-      fixed.pages && createPagesDoor({ ...fixed.pages, session: createSessionReader({ verifier, cookie: fixed.pages.sessionCookie }) }),
+    pages: fixed.pages,
   })
   return {
     loaded,

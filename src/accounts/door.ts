@@ -1,21 +1,24 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { allowedRedirect, LinkRefusedError, LoginRefusedError, MAGIC_LINK_PATH } from '../directory/index.ts'
-import type { DirectoryOperations } from '../directory/index.ts'
-import { ProblemError, problems, sendProblem } from '../http/index.ts'
+import { allowedRedirect, InvalidInputError, InviteRefusedError, LinkRefusedError, LoginRefusedError } from '../directory/index.ts'
+import type { AcceptInput, DirectoryOperations } from '../directory/index.ts'
+import { problem, ProblemError, problems, sendProblem } from '../http/index.ts'
 import type { Forwarded, Network, Problem } from '../http/index.ts'
+import type { Identity } from '../identity/index.ts'
 import type { AccessOutcome } from '../log.ts'
+import { MailDeliveryError } from '../mail/index.ts'
 import type { Budget, Limiter } from '../ratelimit/index.ts'
 import { StoreUnavailableError } from '../store/index.ts'
 import type { RateSpec } from '../units/index.ts'
 import { readFormBody, requiredField } from './body.ts'
 import { createBrowserRequests } from './browser-origin.ts'
 import type { FormBody } from './body.ts'
+import { ACCOUNT_PATH } from './paths.ts'
 import type { AccountEndpoint } from './paths.ts'
 import { clearedSessionCookie, sessionCookie } from './session-cookie.ts'
 import type { SessionCookie } from './session-cookie.ts'
 
 export type AccountsDoorDeps = {
-  directory: Pick<DirectoryOperations, 'users' | 'tokens' | 'magicLinks'>
+  directory: Pick<DirectoryOperations, 'users' | 'tokens' | 'magicLinks' | 'invites'>
   /** The proxy's limiter: failed sign-ins are budgets like any other (GCRA, shared over Redis). */
   limiter: Limiter
   loginFailures: { perAccount: RateSpec; perClient: RateSpec }
@@ -24,6 +27,15 @@ export type AccountsDoorDeps = {
   redirectOrigins: ReadonlySet<string>
   /** `server.trust_proxy`: whose X-Forwarded-For names the client a failure is counted against. */
   trustProxy: readonly Network[]
+  /**
+   * Who the request's session cookie signs in, verified by the decision module's verifier (the
+   * one the routes use); undefined without a valid session.
+   */
+  identifyCaller: (req: IncomingMessage) => Promise<Identity | undefined>
+  /** Whether mail is configured: without it POST /.gatehouse/magic is 404. */
+  mailsLinks: boolean
+  /** Where a mail sent in the background reports its failure (the mailer logs the delivery itself). */
+  log: { warn(details: object, message: string): void }
 }
 
 /** Answers one end-user endpoint (the canonical path's, from accountEndpointOf). */
@@ -31,9 +43,16 @@ export type AccountsDoor = (req: IncomingMessage, res: ServerResponse, endpoint:
 
 const REFUSED_LOGIN = problems.unauthorized('Invalid email or password')
 const REFUSED_LINK = problems.notFound('This link is invalid, used or expired')
-/** A magic link's secret is in its path: the access log gets this instead. */
-const LOGGED_MAGIC_PATH = `${MAGIC_LINK_PATH}…`
+const REFUSED_INVITE = problems.notFound('This invitation is invalid, used, revoked or expired')
 const CROSS_SITE = problems.forbidden('Sign-in and sign-out with a cookie are accepted only from a page of this origin')
+const MAIL_OFF = problems.notFound('Links by mail are off: configure mail')
+const METHOD_OF: Record<AccountEndpoint['kind'], string> = {
+  login: 'POST',
+  logout: 'POST',
+  magic_request: 'POST',
+  magic: 'GET',
+  invite: 'POST',
+}
 
 /**
  * The end-user door on the gateway listener: `POST /.gatehouse/login` (email and password, JSON
@@ -95,7 +114,10 @@ export function createAccountsDoor(deps: AccountsDoorDeps): AccountsDoor {
   }
 
   function redirectSignedIn(res: ServerResponse, token: string, asked: string | null): AccessOutcome {
-    const location = (asked !== null && allowedRedirect(asked, deps.redirectOrigins)) || '/'
+    return seeOther(res, token, (asked !== null && allowedRedirect(asked, deps.redirectOrigins)) || '/')
+  }
+
+  function seeOther(res: ServerResponse, token: string, location: string): AccessOutcome {
     res.writeHead(303, [
       'location',
       location,
@@ -116,10 +138,77 @@ export function createAccountsDoor(deps: AccountsDoorDeps): AccountsDoor {
       followed = await directory.magicLinks.follow(secret)
     } catch (err) {
       if (!(err instanceof LinkRefusedError)) throw err
-      return { ...refuse(res, REFUSED_LINK, [], `magic link refused: ${err.reason}`), loggedPath: LOGGED_MAGIC_PATH }
+      return refuse(res, REFUSED_LINK, [], `magic link refused: ${err.reason}`)
     }
     const token = await directory.tokens.mint({ userId: followed.user.user_id, durationMinutes: tokenMinutes })
-    return { ...redirectSignedIn(res, token, followed.redirectTo), loggedPath: LOGGED_MAGIC_PATH }
+    return redirectSignedIn(res, token, followed.redirectTo)
+  }
+
+  /**
+   * Mails a magic link to an existing user. The answer is the same whether the email is known
+   * or not, and it comes before the link is made and mailed (in the background), so neither the
+   * answer nor its timing tells; every request spends the failed-login budgets, so asking is as
+   * slow as guessing passwords.
+   */
+  async function requestMagicLink(req: IncomingMessage, res: ServerResponse, forwarded: Forwarded): Promise<AccessOutcome> {
+    if (!deps.mailsLinks) return refuse(res, MAIL_OFF)
+    if (!sameOrigin(req, forwarded)) return refuse(res, CROSS_SITE, [], 'cross-site magic-link request')
+    const body = await readFormBody(req)
+    const email = requiredField(body, 'email', 320)
+    const redirectTo = body.fields.get('redirect_to')
+    if (redirectTo !== undefined && allowedRedirect(redirectTo, deps.redirectOrigins) === undefined) {
+      throw new ProblemError(problems.badRequest('redirect_to must be a path on the gateway or a URL on end_users.redirect_origins'))
+    }
+    const budgets = failureBudgets(email, forwarded)
+    const wait = waitOf(await limiter.peekAll(budgets))
+    if (wait !== undefined) return tooMany(res, wait, 'magic-link requests exhausted a budget')
+    await limiter.takeAll(budgets)
+    directory.magicLinks.mail({ email, ...(redirectTo === undefined ? {} : { redirect_to_url: redirectTo }) }).catch((err: unknown) => {
+      if (!(err instanceof MailDeliveryError)) deps.log.warn({ err: String(err) }, 'a requested magic link was not made')
+    })
+    const outcome = { status: body.json ? 202 : 303, requestId: forwarded.requestId }
+    if (body.json) {
+      sendJson(res, 202, { detail: 'If an account has this email, a sign-in link is on its way' })
+      return outcome
+    }
+    res.writeHead(303, ['location', `${ACCOUNT_PATH}?sent=1`, 'content-length', '0', 'cache-control', 'no-store'])
+    res.end()
+    return outcome
+  }
+
+  /**
+   * Accepts an invitation: as the user the session cookie signs in, or else by signing up with a
+   * password for the invite's email. Either way the answer carries a fresh session (its token
+   * lists the new membership).
+   */
+  async function acceptInvite(req: IncomingMessage, res: ServerResponse, forwarded: Forwarded, secret: string): Promise<AccessOutcome> {
+    if (!sameOrigin(req, forwarded)) return refuse(res, CROSS_SITE, [], 'cross-site invitation acceptance')
+    const body = await readFormBody(req)
+    const caller = await deps.identifyCaller(req)
+    const input: AcceptInput =
+      caller?.user !== undefined
+        ? { user_id: caller.user.userId }
+        : {
+            password: requiredField(body, 'password', 4096),
+            ...optionalField(body, 'first_name'),
+            ...optionalField(body, 'last_name'),
+          }
+    let accepted
+    try {
+      accepted = await directory.invites.accept(secret, input)
+    } catch (err) {
+      if (err instanceof InviteRefusedError) return refuse(res, inviteProblem(err), [], `invitation refused: ${err.reason}`)
+      if (err instanceof InvalidInputError) throw new ProblemError(problems.badRequest(`${err.field}: ${err.message}`))
+      throw err
+    }
+    const { user, membership } = accepted
+    const token = await directory.tokens.mint({ userId: user.user_id, durationMinutes: tokenMinutes })
+    if (!body.json) return seeOther(res, token, ACCOUNT_PATH)
+    sendJson(res, 200, { user_id: user.user_id, org_id: membership.org_id, role: membership.role }, [
+      'set-cookie',
+      sessionCookie(cookie, token),
+    ])
+    return { status: 200, requestId: forwarded.requestId }
   }
 
   function logout(req: IncomingMessage, res: ServerResponse, forwarded: Forwarded): AccessOutcome {
@@ -129,16 +218,17 @@ export function createAccountsDoor(deps: AccountsDoorDeps): AccountsDoor {
     return { status: 204, requestId: forwarded.requestId }
   }
 
-  return async (req, res, endpoint) => {
+  async function answer(req: IncomingMessage, res: ServerResponse, endpoint: AccountEndpoint): Promise<AccessOutcome> {
     try {
-      const method = endpoint.kind === 'magic' ? 'GET' : 'POST'
-      if (req.method !== method) {
-        const refused = refuse(res, problems.methodNotAllowed(`${req.method ?? ''} is not allowed here`), ['allow', method])
-        return endpoint.kind === 'magic' ? { ...refused, loggedPath: LOGGED_MAGIC_PATH } : refused
-      }
+      const method = METHOD_OF[endpoint.kind]
+      if (req.method !== method) return refuse(res, problems.methodNotAllowed(`${req.method ?? ''} is not allowed here`), ['allow', method])
       switch (endpoint.kind) {
         case 'magic':
           return await followMagicLink(res, endpoint.secret)
+        case 'invite':
+          return await acceptInvite(req, res, forwardedOf(req), endpoint.secret)
+        case 'magic_request':
+          return await requestMagicLink(req, res, forwardedOf(req))
         case 'login':
           return await login(req, res, forwardedOf(req))
         case 'logout':
@@ -154,6 +244,27 @@ export function createAccountsDoor(deps: AccountsDoorDeps): AccountsDoor {
       throw err
     }
   }
+
+  // A one-time link's secret is in its path: the access log gets the endpoint's loggedPath instead.
+  return async (req, res, endpoint) => {
+    const outcome = await answer(req, res, endpoint)
+    return 'loggedPath' in endpoint ? { ...outcome, loggedPath: endpoint.loggedPath } : outcome
+  }
+}
+
+/** A refused invitation's answer: one 404 for every link that does not work, else what stands in the way. */
+function inviteProblem(err: InviteRefusedError): Problem {
+  if (err.kind === 'gone') return REFUSED_INVITE
+  return err.kind === 'forbidden'
+    ? problem(403, 'invite-refused', 'Forbidden', err.message, { error_code: err.reason })
+    : problem(409, 'invite-refused', 'Conflict', err.message, { error_code: err.reason })
+}
+
+function optionalField(body: FormBody, name: string): Record<string, string> {
+  const value = body.fields.get(name)
+  if (value === undefined || value === '') return {}
+  if (value.length > 255) throw new ProblemError(problems.badRequest(`${name} is longer than 255 characters`))
+  return { [name]: value }
 }
 
 function waitOf(decisions: readonly { allowed: boolean; waitSeconds: number }[]): number | undefined {

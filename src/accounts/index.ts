@@ -1,6 +1,6 @@
 export { createAccountsDoor } from './door.ts'
 export type { AccountsDoor, AccountsDoorDeps } from './door.ts'
-export { accountEndpointOf, LOGIN_PATH, LOGOUT_PATH } from './paths.ts'
+export { ACCOUNT_PATH, accountEndpointOf, LOGIN_PATH, LOGOUT_PATH, MAGIC_REQUEST_PATH } from './paths.ts'
 export type { AccountEndpoint } from './paths.ts'
 export { MAX_FORM_BYTES, readFormBody, requiredField } from './body.ts'
 export type { FormBody } from './body.ts'

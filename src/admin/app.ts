@@ -2,6 +2,7 @@ import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi'
 import type { JSONWebKeySet } from 'jose'
 import type { ValidationMeter } from '../apikeys/index.ts'
 import type { RoleTable } from '../identity/index.ts'
+import type { Mailer } from '../mail/index.ts'
 import type { MetricsExposition } from '../metrics/index.ts'
 import { createDirectoryOperations } from '../directory/index.ts'
 import type { AccessTokenIssuer, ApiKeySettings, AuditEvent, Directory, DirectoryChange, SignInSettings } from '../directory/index.ts'
@@ -13,6 +14,7 @@ import { registerApiKeyRoutes } from './api-keys.ts'
 import { registerExplainRoute } from './explain.ts'
 import type { Explain } from './explain.ts'
 import { respondToError, problemResponse, validationHook } from './errors.ts'
+import { registerInviteRoutes } from './invites.ts'
 import { json } from './openapi.ts'
 import { registerMagicLinkRoutes } from './magic-links.ts'
 import { registerOrgRoutes } from './orgs.ts'
@@ -62,6 +64,8 @@ export type AdminDeps = {
   metrics?: MetricsExposition
   /** The gateway's public URL and redirect origins: magic links are refused without the URL. */
   signIn?: SignInSettings
+  /** Mails invitations; without it an invitation is answered with its URL only. */
+  mailer?: Mailer
 }
 
 /** What the admin API takes from an opened directory; the listener adds the key, probes and change events. */
@@ -107,6 +111,7 @@ export function createAdminApp(deps: AdminDeps): OpenAPIHono {
       now: deps.now,
       meter: deps.meter,
       signIn: deps.signIn,
+      mailer: deps.mailer,
     })
     const ctx = { directory }
     registerUserRoutes(app, ctx)
@@ -116,6 +121,7 @@ export function createAdminApp(deps: AdminDeps): OpenAPIHono {
     registerUsageRoutes(app, ctx)
     if (deps.explain) registerExplainRoute(app, deps.explain)
     registerMagicLinkRoutes(app, ctx)
+    registerInviteRoutes(app, ctx)
     // PropelAuth's SDKs, pointed at this listener: the same directory in PropelAuth's wire format.
     app.route(
       '/',

@@ -2,7 +2,15 @@ import { HTTPException } from 'hono/http-exception'
 import type { z } from '@hono/zod-openapi'
 import { PROBLEM_CONTENT_TYPE, ProblemError, problem, problemBody, problems } from '../http/index.ts'
 import type { Problem } from '../http/index.ts'
-import { ApiKeyRateLimitedError, ApiKeyRefusedError, ConflictError, InvalidInputError, NotFoundError } from '../directory/index.ts'
+import {
+  ApiKeyRateLimitedError,
+  ApiKeyRefusedError,
+  ConflictError,
+  InvalidInputError,
+  InviteRefusedError,
+  NotFoundError,
+} from '../directory/index.ts'
+import { MailDeliveryError } from '../mail/index.ts'
 import { StoreConflictError, StoreLimitError, StoreNotFoundError, StoreUnavailableError } from '../store/index.ts'
 
 /**
@@ -41,6 +49,17 @@ function apiKeyRefused({ code, message }: ApiKeyRefusedError): ProblemError {
     code === 'not_found'
       ? problem(404, 'not-found', 'Not Found', `${field}: ${message}`, extensions)
       : problem(400, 'bad-request', 'Bad Request', `${field}: ${message}`, extensions),
+  )
+}
+
+/** An invitation the org's rules refuse: 404 (no such invite), 403 (domain rule) or 409 (full, already a member), with its reason as error_code. */
+function inviteRefused(err: InviteRefusedError): ProblemError {
+  const extensions = { error_code: err.reason }
+  if (err.kind === 'gone') return new ProblemError(problem(404, 'not-found', 'Not Found', err.message, extensions))
+  return new ProblemError(
+    err.kind === 'forbidden'
+      ? problem(403, 'forbidden', 'Forbidden', err.message, extensions)
+      : problem(409, 'conflict', 'Conflict', err.message, extensions),
   )
 }
 
@@ -87,6 +106,10 @@ function directoryProblem(err: Error): ProblemError | undefined {
   if (err instanceof InvalidInputError) return badRequest([{ field: err.field, message: err.message }])
   if (err instanceof ConflictError) return conflict(err.field, err.message, err.code)
   if (err instanceof ApiKeyRefusedError) return apiKeyRefused(err)
+  if (err instanceof InviteRefusedError) return inviteRefused(err)
+  // The write happened; the mail did not go: the caller may invite again (which replaces the invite).
+  if (err instanceof MailDeliveryError)
+    return new ProblemError(problems.badGateway(`The invitation was stored but not mailed: ${err.message}`))
   if (err instanceof ApiKeyRateLimitedError) {
     return new ProblemError(problems.tooManyRequests(err.waitSeconds), { 'retry-after': String(Math.max(1, Math.ceil(err.waitSeconds))) })
   }

@@ -22,9 +22,11 @@ export function json<T extends z.ZodType>(description: string, schema: T) {
 const ERRORS = {
   400: 'Invalid input; errors[] names each field',
   401: 'Missing or wrong admin API key',
+  403: "The org's domain rule refuses this email",
   404: 'No such record, or the management API is off',
   409: 'Conflicts with an existing record, a limit, or the state of an API key (protected, archived)',
   429: "The API key's owner is over its rate limit; wait_seconds says for how long",
+  502: 'The mail delivery (mail.webhook or mail.smtp) did not take the message',
 } as const
 
 /** Problem responses for the OpenAPI document; 401 and 400 apply to every management route. */

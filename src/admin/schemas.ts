@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi'
-import { EXPIRATION_DAYS, PASSWORD_LENGTH } from '../directory/index.ts'
+import { EXPIRATION_DAYS, INVITE_HOURS, PASSWORD_LENGTH } from '../directory/index.ts'
 import { NO_EFFECT_FIELDS, PROPELAUTH_API_KEY_TYPES } from '../propelauth/index.ts'
 
 /**
@@ -528,6 +528,52 @@ export const createMagicLinkBody = z
   })
   .openapi('CreateMagicLink')
 export const magicLinkResponse = z.object({ url: z.string() }).openapi('MagicLink')
+
+export const createInviteBody = z
+  .strictObject({
+    email,
+    org_id: id,
+    role,
+    expires_in_hours: z
+      .int()
+      .min(1)
+      .max(INVITE_HOURS.max)
+      .default(INVITE_HOURS.default)
+      .openapi({ description: 'How long the link works (default a week, at most 30 days)' }),
+  })
+  .openapi('CreateInvite')
+
+export const pendingInvite = z
+  .object({
+    invitee_email: z.string(),
+    org_id: z.string(),
+    org_name: z.string(),
+    role_in_org: z.string(),
+    additional_roles_in_org: z.array(z.string()),
+    created_at: unixSeconds,
+    expires_at: unixSeconds,
+    inviter_user_id: z.string().optional(),
+    inviter_email: z.string().optional(),
+  })
+  .openapi('PendingInvite')
+
+export const inviteCreated = pendingInvite
+  .extend({
+    url: z.string().openapi({ description: 'The one-time link (on end_users.public_url), to send yourself when mail is not configured' }),
+    mailed: z.boolean().openapi({ description: 'Whether gatehouse mailed the link (mail is configured)' }),
+  })
+  .openapi('InviteCreated')
+
+export const pendingInvitesQuery = z.object({
+  ...paging,
+  org_id: id.optional().openapi({ description: "Only this org's invites" }),
+})
+
+export const pendingInvitesPage = z
+  .object({ total_invites: z.int(), ...pageFields, invites: z.array(pendingInvite) })
+  .openapi('PendingInvitesPage')
+
+export const inviteParam = z.object({ org_id: id, email })
 
 /**
  * A named schema or null. `.nullable()` on a named schema renders as `allOf: [$ref, {type: [object, null]}]`

@@ -3,11 +3,12 @@ import { parseArgs } from 'node:util'
 import { adminDepsOf, createAdminApp } from '../admin/index.ts'
 import type { DirectoryChange } from '../directory/index.ts'
 import type { LoadedConfig } from '../config/index.ts'
-import { openDirectory } from '../directory/index.ts'
+import { openDirectory, signInSettingsOf } from '../directory/index.ts'
+import { createMailer } from '../mail/index.ts'
 import { announceChanges } from './announce.ts'
 
 /**
- * `gatehouse users|orgs|token …`: the admin API's operations from the shell, on the configured
+ * `gatehouse users|orgs|keys|invites|token …`: the admin API's operations from the shell, on the configured
  * store. Each command is one admin API request made in-process, so the CLI validates, enforces
  * the org rules and answers exactly as the API does (JSON on stdout, the problem on stderr).
  */
@@ -309,6 +310,25 @@ const COMMANDS: Record<string, Command> = {
     usage: 'keys validate SECRET',
     request: ([secret]) => ({ method: 'POST', path: '/v1/api_keys/validate', body: { api_key_token: secret ?? '' } }),
   },
+  'invites create': {
+    usage: 'invites create --org ORG_ID --email EMAIL --role ROLE [--expires-in-hours N]',
+    options: { org: { type: 'string' }, email: { type: 'string' }, role: { type: 'string' }, 'expires-in-hours': { type: 'string' } },
+    request: (_, v) => ({
+      method: 'POST',
+      path: '/v1/invites',
+      body: { org_id: str(v.org), email: str(v.email), role: str(v.role), expires_in_hours: int(v['expires-in-hours']) },
+    }),
+  },
+  'invites list': {
+    usage: 'invites list [--org ORG_ID] [--page N] [--page-size N]',
+    options: { org: { type: 'string' }, page: { type: 'string' }, 'page-size': { type: 'string' } },
+    request: (_, v) => ({ method: 'GET', path: listPath('/v1/invites', v, 'org_id', str(v.org)) }),
+  },
+  'invites revoke': {
+    usage: 'invites revoke ORG_ID --email EMAIL',
+    options: { email: { type: 'string' } },
+    request: ([orgId], v) => ({ method: 'DELETE', path: `/v1/orgs/${id(orgId)}/invites/${id(str(v.email))}` }),
+  },
   token: {
     usage: 'token --user USER_ID [--minutes N] [--org ORG_ID]',
     flags: { duration_in_minutes: 'minutes', active_org_id: 'org' },
@@ -397,11 +417,20 @@ export async function runDirectoryCommand(words: string[], loaded: () => LoadedC
   const config = loaded()
   if (!config) return 1
   const directory = await openDirectory(config, { warn: (message) => console.error(`warning: ${message}`) })
+  const { endUsers, mail } = config.config
+  // Invitations made here are mailed as the gateway would mail them; what the mailer logs goes to stderr.
+  const mailer = mail && createMailer(mail, { info: printMailLog, warn: printMailLog })
   try {
     // A key for this one process: the in-process admin API requires one like the listener does.
     const apiKey = randomBytes(24).toString('base64url')
     const changes: DirectoryChange[] = []
-    const app = createAdminApp({ ...adminDepsOf(directory), apiKey, onChange: (change) => changes.push(change) })
+    const app = createAdminApp({
+      ...adminDepsOf(directory),
+      apiKey,
+      onChange: (change) => changes.push(change),
+      signIn: signInSettingsOf(endUsers),
+      mailer,
+    })
     const stdin = command.readsStdin ? await firstLineOfStdin() : ''
     const { method, path, body } = command.request(parsed.positionals, parsed.values, stdin)
     const res = await app.request(path, {
@@ -418,8 +447,13 @@ export async function runDirectoryCommand(words: string[], loaded: () => LoadedC
     await announceChanges(config.config, changes)
     return refused ? 2 : res.ok ? 0 : 1
   } finally {
+    mailer?.close()
     await directory.close()
   }
+}
+
+function printMailLog(details: object, message: string): void {
+  console.error(`${message}: ${JSON.stringify(details)}`)
 }
 
 /** stdin up to its first line break (a password file, or a pipe from a secret manager). */

@@ -8,6 +8,7 @@ import { parseDuration, parseRate } from '../units/index.ts'
 import type { RateSpec } from '../units/index.ts'
 import { parseListen } from './units.ts'
 import type { ListenAddress } from './units.ts'
+import type { MailSettings } from '../mail/index.ts'
 
 /**
  * The config file's schema. Input keys are snake_case as users write them; the parsed
@@ -242,6 +243,52 @@ const endUsers = z.strictObject({
   // The self-service page /.gatehouse/account: an org's keys are shown to, and managed by, members whose role has this permission.
   account_page: z.strictObject({ org_keys_permission: z.string().min(1).default('can_manage_api_keys') }).prefault({}),
 })
+
+const smtpUrl = z.string().transform((text, ctx) => {
+  let url: URL | undefined
+  try {
+    url = new URL(text)
+  } catch {
+    url = undefined
+  }
+  if (!url || (url.protocol !== 'smtp:' && url.protocol !== 'smtps:') || url.hostname === '') {
+    ctx.addIssue({ code: 'custom', message: 'expected smtp://[user:pass@]host[:port] or smtps://[user:pass@]host[:port]' })
+    return z.NEVER
+  }
+  return url
+})
+
+// How gatehouse delivers the links it mails (invitations, magic links): exactly one of the two.
+const mail = z
+  .strictObject({
+    // A signed JSON POST to the team's own mailer.
+    webhook: z
+      .strictObject({
+        url: httpUrl,
+        // The HMAC-SHA256 key of the Gatehouse-Signature header; at least 32 characters.
+        secret: z.string().min(32, 'the webhook secret must be at least 32 characters'),
+        timeout: positiveDuration.default(10_000),
+      })
+      .optional(),
+    // An SMTP relay through nodemailer.
+    smtp: z
+      .strictObject({
+        url: smtpUrl,
+        from: z.string().min(3).max(320),
+        timeout: positiveDuration.default(10_000),
+      })
+      .optional(),
+  })
+  .superRefine((m, ctx) => {
+    if ((m.webhook === undefined) === (m.smtp === undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'set exactly one of mail.webhook and mail.smtp' })
+    }
+  })
+  .transform((m): MailSettings =>
+    m.webhook
+      ? { kind: 'webhook', url: m.webhook.url, secret: m.webhook.secret, timeoutMs: m.webhook.timeout }
+      : { kind: 'smtp', url: m.smtp!.url, from: m.smtp!.from, timeoutMs: m.smtp!.timeout },
+  )
 
 // `local_issuer: true` is this object with its defaults.
 const localIssuer = z.strictObject({
@@ -525,6 +572,7 @@ export const configSchema = z
       })
       .prefault({}),
     end_users: endUsers.prefault({}),
+    mail: mail.optional(),
     routes: z.array(route).min(1, 'at least one route is needed: unmatched requests are denied'),
   })
   .superRefine((c, ctx) => {
@@ -568,6 +616,10 @@ export const configSchema = z
         path: ['forward_auth', 'enabled'],
         message: 'forward_auth answers only trusted proxies: list the ingress address in server.trust_proxy',
       })
+    }
+    // The links are on the gateway's public URL; without it there is nothing to mail.
+    if (c.mail && !c.end_users.public_url) {
+      ctx.addIssue({ code: 'custom', path: ['mail'], message: 'mail sends links on end_users.public_url: set it' })
     }
     // A session is an access token of the local issuer, so sign-in needs it.
     if (c.end_users.enabled && !c.tokens.local_issuer) {
@@ -653,6 +705,7 @@ export const configSchema = z
       redirectOrigins: c.end_users.redirect_origins,
       accountPage: { orgKeysPermission: c.end_users.account_page.org_keys_permission },
     },
+    mail: c.mail,
     routes: c.routes,
   }))
 

@@ -1,6 +1,6 @@
 export { createDecider, isSameOriginOrSafe } from './decide.ts'
 export { readBrowserFacts } from './request-headers.ts'
-export { createSessionReader } from './session.ts'
+export { readSession } from './session.ts'
 export type { Session, SessionReader } from './session.ts'
 export type { BrowserFacts } from './request-headers.ts'
 export type { DeciderDeps } from './decide.ts'

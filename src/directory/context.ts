@@ -1,5 +1,6 @@
 import type { ApiKeyPrefixes, ValidationMeter } from '../apikeys/index.ts'
 import type { RoleTable } from '../identity/index.ts'
+import type { Mailer } from '../mail/index.ts'
 import type { Store } from '../store/index.ts'
 
 /**
@@ -50,4 +51,6 @@ export type DirectoryContext = {
   /** Rate-limits and counts each successful validation; without it validation is free and uncounted. */
   meter: ValidationMeter | undefined
   signIn: SignInSettings
+  /** Delivers the links the directory mails (invitations, magic links asked for by email); absent: nothing is mailed. */
+  mailer: Mailer | undefined
 }

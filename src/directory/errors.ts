@@ -83,3 +83,51 @@ export class NotPermittedError extends Error {
     this.name = 'NotPermittedError'
   }
 }
+
+/**
+ * Why an invitation was refused, made or accepted. An unknown, used, revoked or expired invite is
+ * one answer to the browser (`not_found`-like); the others say what to do about it.
+ */
+export type InviteRefusal =
+  | 'not_found'
+  | 'used'
+  | 'revoked'
+  | 'expired'
+  | 'org_full'
+  | 'domain_not_allowed'
+  | 'email_mismatch'
+  | 'already_member'
+  | 'sign_in_first'
+  | 'user_disabled'
+
+/**
+ * What kind of refusal each reason is, for the front ends' statuses: `gone` (the link does not
+ * work: one answer for all four), `forbidden` (the org's or the invite's rule excludes this
+ * person), `conflict` (the state of the org or the user stands in the way).
+ */
+const INVITE_REFUSAL_KINDS: Record<InviteRefusal, 'gone' | 'forbidden' | 'conflict'> = {
+  not_found: 'gone',
+  used: 'gone',
+  revoked: 'gone',
+  expired: 'gone',
+  domain_not_allowed: 'forbidden',
+  email_mismatch: 'forbidden',
+  user_disabled: 'forbidden',
+  org_full: 'conflict',
+  already_member: 'conflict',
+  sign_in_first: 'conflict',
+}
+
+export class InviteRefusedError extends Error {
+  constructor(
+    readonly reason: InviteRefusal,
+    message: string,
+  ) {
+    super(message)
+    this.name = 'InviteRefusedError'
+  }
+
+  get kind(): 'gone' | 'forbidden' | 'conflict' {
+    return INVITE_REFUSAL_KINDS[this.reason]
+  }
+}

@@ -5,6 +5,8 @@ export type { DirectoryOperations, DirectoryOperationsOptions } from './operatio
 export type { AccessTokenIssuer, ApiKeySettings, AuditEvent, DirectoryChange, SignInSettings } from './context.ts'
 export { MAGIC_LINK_PATH } from './magic-links.ts'
 export type { NewMagicLinkInput } from './magic-links.ts'
+export { INVITE_HOURS, INVITE_PATH } from './invites.ts'
+export type { AcceptInput, NewInviteInput, PendingInvite } from './invites.ts'
 export { EXPIRATION_DAYS } from './api-keys.ts'
 export type { AccountKeyInput, AccountKeys, ManagedOrgKeys } from './account-keys.ts'
 export type { ApiKeyListQuery, KeyPatchInput, NewKeyInput, ValidatedKey, ValidationKind } from './api-keys.ts'
@@ -13,14 +15,15 @@ export {
   ApiKeyRefusedError,
   ConflictError,
   InvalidInputError,
+  InviteRefusedError,
   LinkRefusedError,
   LoginRefusedError,
   NotFoundError,
   NotPermittedError,
 } from './errors.ts'
-export type { ApiKeyRefusal, LinkRefusal, LoginRefusal } from './errors.ts'
+export type { ApiKeyRefusal, InviteRefusal, LinkRefusal, LoginRefusal } from './errors.ts'
 export type { NewUserInput } from './users.ts'
 export { ARGON2ID_PARAMETERS, PASSWORD_LENGTH } from './passwords.ts'
-export { allowedRedirect } from './redirects.ts'
+export { allowedRedirect, signInSettingsOf } from './redirects.ts'
 export { toUserMetadata } from './user-metadata.ts'
 export type { UserMetadata } from './user-metadata.ts'

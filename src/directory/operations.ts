@@ -2,10 +2,12 @@ import { DEFAULT_PREFIXES } from '../config/index.ts'
 import { createRoleTable } from '../identity/index.ts'
 import type { RoleTable } from '../identity/index.ts'
 import type { ValidationMeter } from '../apikeys/index.ts'
+import type { Mailer } from '../mail/index.ts'
 import type { Store } from '../store/index.ts'
 import { accountKeyOperations } from './account-keys.ts'
 import { apiKeyOperations } from './api-keys.ts'
 import type { AccessTokenIssuer, ApiKeySettings, AuditEvent, DirectoryChange, DirectoryContext, SignInSettings } from './context.ts'
+import { inviteOperations } from './invites.ts'
 import { magicLinkOperations } from './magic-links.ts'
 import { orgOperations } from './orgs.ts'
 import { tokenOperations } from './tokens.ts'
@@ -24,6 +26,7 @@ export type DirectoryOperations = {
   accountKeys: ReturnType<typeof accountKeyOperations>
   tokens: ReturnType<typeof tokenOperations>
   magicLinks: ReturnType<typeof magicLinkOperations>
+  invites: ReturnType<typeof inviteOperations>
 }
 
 export type DirectoryOperationsOptions = {
@@ -43,6 +46,8 @@ export type DirectoryOperationsOptions = {
   meter?: ValidationMeter
   /** Without a public URL, magic links are refused as not found; without origins, only gateway paths are redirect targets. */
   signIn?: SignInSettings
+  /** Mails invitations and requested magic links; without it invitations answer their URL only and nothing is mailed. */
+  mailer?: Mailer
 }
 
 export function createDirectoryOperations(options: DirectoryOperationsOptions): DirectoryOperations {
@@ -59,6 +64,7 @@ export function createDirectoryOperations(options: DirectoryOperationsOptions): 
     },
     meter: options.meter,
     signIn: options.signIn ?? { redirectOrigins: new Set() },
+    mailer: options.mailer,
   }
   const apiKeys = apiKeyOperations(ctx)
   return {
@@ -70,5 +76,6 @@ export function createDirectoryOperations(options: DirectoryOperationsOptions): 
     accountKeys: accountKeyOperations(ctx, apiKeys),
     tokens: tokenOperations(ctx),
     magicLinks: magicLinkOperations(ctx),
+    invites: inviteOperations(ctx),
   }
 }

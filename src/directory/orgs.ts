@@ -83,10 +83,18 @@ function checkDomainRules(o: DomainRules): void {
   if (rule !== undefined) throw new InvalidInputError('domain', `${rule} needs a domain`)
 }
 
+const domainOf = (email: string) => email.slice(email.lastIndexOf('@') + 1).toLowerCase()
+
+/** Whether the org's domain rule (members_must_have_matching_domain) admits this email; an org without the rule admits any. */
+export function admitsEmail(o: Org, email: string): boolean {
+  return !o.members_must_have_matching_domain || o.domain === null || domainOf(email) === o.domain.toLowerCase()
+}
+
 function checkMemberDomain(o: Org, user: User): void {
-  if (!o.members_must_have_matching_domain || o.domain === null) return
-  const userDomain = user.email.slice(user.email.lastIndexOf('@') + 1).toLowerCase()
-  if (userDomain !== o.domain.toLowerCase()) {
-    throw new InvalidInputError('user_id', `org ${o.org_id} only admits members with an @${o.domain} email; this user's is @${userDomain}`)
+  if (!admitsEmail(o, user.email)) {
+    throw new InvalidInputError(
+      'user_id',
+      `org ${o.org_id} only admits members with an @${o.domain} email; this user's is @${domainOf(user.email)}`,
+    )
   }
 }

@@ -1,3 +1,5 @@
+import type { SignInSettings } from './context.ts'
+
 /**
  * Where a sign-in (a form post, a magic link, an accepted invitation) may send the browser: a
  * path on the gateway itself, or an absolute http(s) URL whose origin is one of `origins`
@@ -20,4 +22,12 @@ export function allowedRedirect(target: string, origins: ReadonlySet<string>): s
   if (url.protocol !== 'https:' && url.protocol !== 'http:') return undefined
   if (url.username !== '' || url.password !== '') return undefined
   return origins.has(url.origin) ? url.href : undefined
+}
+
+/** The sign-in settings of `end_users`: the gateway's own origin is always a redirect target, as its paths are. */
+export function signInSettingsOf(endUsers: { publicUrl?: string; redirectOrigins: readonly string[] }): SignInSettings {
+  return {
+    publicUrl: endUsers.publicUrl,
+    redirectOrigins: new Set([...endUsers.redirectOrigins, ...(endUsers.publicUrl ? [endUsers.publicUrl] : [])]),
+  }
 }

@@ -1,9 +1,9 @@
 import type { AccountKeys, EXPIRATION_DAYS } from '../directory/index.ts'
 import type { ApiKey, Org } from '../store/index.ts'
-import { LOGIN_PATH } from '../accounts/index.ts'
+import { ACCOUNT_PATH, LOGIN_PATH, MAGIC_REQUEST_PATH } from '../accounts/index.ts'
 import { CsrfField, Layout } from './layout.tsx'
 import type { NewKeySecret } from './one-time-secret.ts'
-import { ACCOUNT_PATH, ARCHIVE_KEY_PATH, CREATE_KEY_PATH, MAGIC_REQUEST_PATH, SIGN_OUT_PATH } from './paths.ts'
+import { ARCHIVE_KEY_PATH, CREATE_KEY_PATH, SIGN_OUT_PATH } from './paths.ts'
 
 /** The account page of a browser that is not signed in: sign-in by password, and by a mailed link when mail is configured. */
 export function SignInPage(props: { mail: boolean; linkSent: boolean }) {

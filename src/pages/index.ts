@@ -1,5 +1,5 @@
 export { createPagesDoor } from './door.tsx'
 export type { PagesDoor, PagesDoorDeps } from './door.tsx'
-export { ACCOUNT_PATH, pageEndpointOf } from './paths.ts'
+export { pageEndpointOf } from './paths.ts'
 export type { PageEndpoint } from './paths.ts'
 export { PAGE_SECURITY_HEADERS } from './answers.ts'

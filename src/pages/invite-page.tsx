@@ -1,5 +1,5 @@
 import { Layout } from './layout.tsx'
-import { ACCOUNT_PATH } from './paths.ts'
+import { ACCOUNT_PATH } from '../accounts/index.ts'
 
 /**
  * An invitation's page: the form that accepts it posts to the same URL (the accounts door checks

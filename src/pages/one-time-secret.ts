@@ -1,6 +1,6 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
 import { cookieValue } from '../authn/index.ts'
-import { ACCOUNT_PATH } from './paths.ts'
+import { ACCOUNT_PATH } from '../accounts/index.ts'
 
 /** A key's secret, just created, on its way from the create form's 303 to the page that shows it once. */
 export type NewKeySecret = { apiKeyId: string; secret: string }

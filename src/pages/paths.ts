@@ -1,14 +1,11 @@
-import { RESERVED_PREFIX } from '../rules/index.ts'
+import { ACCOUNT_PATH } from '../accounts/index.ts'
+import { INVITE_PATH } from '../directory/index.ts'
 import { assetAt } from './assets.ts'
 import type { Asset } from './assets.ts'
 
-export const ACCOUNT_PATH = `${RESERVED_PREFIX}/account`
 export const CREATE_KEY_PATH = `${ACCOUNT_PATH}/keys`
 export const ARCHIVE_KEY_PATH = `${ACCOUNT_PATH}/keys/archive`
 export const SIGN_OUT_PATH = `${ACCOUNT_PATH}/sign-out`
-/** Where the "email me a sign-in link" form posts (the accounts door, when mail is configured). */
-export const MAGIC_REQUEST_PATH = `${RESERVED_PREFIX}/magic`
-export const INVITE_PATH = `${RESERVED_PREFIX}/invite/`
 
 /** Which page, form action or asset a request is for; `post` says the form actions, the rest are read with GET or HEAD. */
 export type PageEndpoint =

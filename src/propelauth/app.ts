@@ -4,6 +4,7 @@ import type { JSONWebKeySet } from 'jose'
 import type { DirectoryOperations } from '../directory/index.ts'
 import { registerApiKeyRoutes } from './api-keys.ts'
 import { notFound, respond } from './errors.ts'
+import { registerInviteRoutes } from './invites.ts'
 import { registerOrgRoutes } from './orgs.ts'
 import { registerTokenRoutes } from './tokens.ts'
 import { registerUnsupportedRoutes } from './unsupported.ts'
@@ -33,6 +34,7 @@ export function createPropelAuthApi(deps: PropelAuthApiDeps): Hono {
   registerUserRoutes(app, ctx)
   registerOrgRoutes(app, ctx)
   registerApiKeyRoutes(app, ctx)
+  registerInviteRoutes(app, ctx)
   registerUnsupportedRoutes(app)
   app.all('/api/*', () => {
     throw notFound('No such PropelAuth endpoint in gatehouse (see docs/PROPELAUTH.md for the functions covered)')

@@ -1,6 +1,14 @@
 import type { z } from 'zod'
 import { AccessTokenError } from '../issuer/index.ts'
-import { ApiKeyRateLimitedError, ApiKeyRefusedError, ConflictError, InvalidInputError, NotFoundError } from '../directory/index.ts'
+import {
+  ApiKeyRateLimitedError,
+  ApiKeyRefusedError,
+  ConflictError,
+  InvalidInputError,
+  InviteRefusedError,
+  NotFoundError,
+} from '../directory/index.ts'
+import { MailDeliveryError } from '../mail/index.ts'
 import { problems, ProblemError, problemBody, PROBLEM_CONTENT_TYPE } from '../http/index.ts'
 import { StoreConflictError, StoreLimitError, StoreNotFoundError, StoreUnavailableError } from '../store/index.ts'
 
@@ -65,6 +73,10 @@ function known(err: Error): PropelAuthError | undefined {
   if (err instanceof NotFoundError) return notFound(err.message)
   if (err instanceof InvalidInputError || err instanceof ConflictError) return fieldError(err.field, err.message)
   if (err instanceof ApiKeyRefusedError) return fieldError('api_key_token', err.message)
+  // PropelAuth's invite functions answer false for a 404 and throw the field errors of a 400.
+  if (err instanceof InviteRefusedError) {
+    return err.kind === 'gone' ? notFound(err.message) : fieldError(err.reason === 'org_full' ? 'org_id' : 'email', err.message)
+  }
   if (err instanceof AccessTokenError) return err.status === 404 ? notFound(err.message) : fieldError(err.field ?? 'user_id', err.message)
   if (err instanceof ApiKeyRateLimitedError) {
     const { wait_seconds, user_facing_error, error_code } = problems.tooManyRequests(err.waitSeconds)
@@ -82,7 +94,9 @@ export function respond(err: Error): Response {
       ? err.problem
       : err instanceof StoreUnavailableError
         ? problems.serviceUnavailable('The store is unavailable; retry later')
-        : problems.internal()
+        : err instanceof MailDeliveryError
+          ? problems.badGateway(`The invitation was stored but not mailed: ${err.message}`)
+          : problems.internal()
   const headers = err instanceof ProblemError ? err.headers : {}
   return new Response(problemBody(p), { status: p.status, headers: { ...headers, 'content-type': PROBLEM_CONTENT_TYPE } })
 }

@@ -138,6 +138,11 @@ const noAdditionalRoles = z.array(role).max(0, 'additional roles are not support
 export const memberBody = z.strictObject({ user_id: id, org_id: id, role, additional_roles: noAdditionalRoles })
 export const removeMemberBody = z.strictObject({ user_id: id, org_id: id })
 
+export const inviteByEmailBody = z.strictObject({ org_id: id, email, role, additional_roles: noAdditionalRoles })
+export const inviteByUserIdBody = z.strictObject({ org_id: id, user_id: id, role, additional_roles: noAdditionalRoles })
+export const pendingInvitesQuery = z.strictObject({ ...paging, org_id: id.optional() })
+export const revokeInviteBody = z.strictObject({ org_id: id, invitee_email: z.string().min(1).max(320) })
+
 export const accessTokenBody = z.strictObject({
   user_id: id,
   duration_in_minutes: z.int().min(1).max(525_600),

@@ -3,15 +3,11 @@ import { notSupported } from './errors.ts'
 
 const V1 = '/api/backend/v1'
 
-/** Functions of PropelAuth's SDKs that need passwords, emails or invitations, which gatehouse does not have yet. */
+/** Functions of PropelAuth's SDKs that need sessions gatehouse does not keep (it signs tokens), 2FA or confirmation emails. */
 const UNSUPPORTED: [method: 'get' | 'post' | 'put' | 'delete', path: string, what: string][] = [
   ['post', '/user/:user_id/logout_all_sessions', 'logoutAllUserSessions'],
   ['post', '/user/:user_id/disable_2fa', 'disableUser2fa'],
   ['post', '/resend_email_confirmation', 'resendEmailConfirmation'],
-  ['post', '/invite_user', 'inviteUserToOrg'],
-  ['post', '/invite_user_by_id', 'inviteUserToOrgByUserId'],
-  ['get', '/pending_org_invites', 'fetchPendingInvites'],
-  ['delete', '/pending_org_invites', 'revokePendingOrgInvite'],
 ]
 
 export function registerUnsupportedRoutes(app: Hono): void {

@@ -1,7 +1,7 @@
 import type { RoleTable } from '../identity/index.ts'
 import { toOrgMemberInfo } from '../issuer/index.ts'
 import { toUserMetadata } from '../directory/index.ts'
-import type { UserMetadata, ValidatedKey } from '../directory/index.ts'
+import type { PendingInvite, UserMetadata, ValidatedKey } from '../directory/index.ts'
 import type { ApiKey, Org, Paging, Store, User } from '../store/index.ts'
 
 /** Records as PropelAuth's backend API shows them; the SDK camel-cases every key but those inside metadata. */
@@ -78,5 +78,20 @@ export async function validationView(store: Store, roles: RoleTable, { key, user
       : {}),
     ...(key.user_id === null ? {} : { user_id: key.user_id }),
     ...(key.org_id === null ? {} : { org_id: key.org_id }),
+  }
+}
+
+/** PropelAuth's PendingInvite (fetchPendingInvites); gatehouse has one role per membership, so no additional roles. */
+export function pendingInviteView(i: PendingInvite) {
+  return {
+    invitee_email: i.email,
+    org_id: i.org_id,
+    org_name: i.org_name,
+    role_in_org: i.role,
+    additional_roles_in_org: [] as string[],
+    created_at: i.created_at,
+    expires_at: i.expires_at,
+    ...(i.inviter_user_id === null ? {} : { inviter_user_id: i.inviter_user_id }),
+    ...(i.inviter_email === null ? {} : { inviter_email: i.inviter_email }),
   }
 }

@@ -21,6 +21,8 @@ const RESTART_ONLY: readonly { key: string; of: (c: GatehouseConfig) => unknown 
   { key: 'rate_limits.websocket_connections', of: (c) => c.rateLimits.websocketConnections },
   { key: 'api_keys.usage_flush', of: (c) => c.apiKeys.usageFlushMs },
   { key: 'end_users', of: (c) => c.endUsers },
+  // The mailer is handed to the directory operations the admin API and the sign-in door are built with, once.
+  { key: 'mail', of: (c) => c.mail },
 ]
 
 /** The restart-only keys whose value differs between the running config and the reloaded one (names only: a value may be a secret). */

@@ -1,4 +1,5 @@
 export type {
+  AcceptedInvite,
   ApiKey,
   ApiKeyPatch,
   ApiKeyQuery,
@@ -7,7 +8,10 @@ export type {
   NewApiKey,
   StoredApiKey,
   JsonObject,
+  Invite,
+  InviteAcceptor,
   Membership,
+  NewInvite,
   NewOrg,
   NewUser,
   Org,

@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto'
 import { sql } from 'kysely'
-import type { Kysely, Selectable, SelectQueryBuilder, Updateable } from 'kysely'
+import type { Kysely, Selectable, SelectQueryBuilder, Transaction, Updateable } from 'kysely'
 import type { EngineAdapter } from './engine.ts'
 import {
   apiKeyPatchRow,
@@ -10,6 +10,7 @@ import {
   orgPatchRow,
   signingKeyRow,
   toApiKey,
+  toInvite,
   toMembership,
   toOrg,
   toSigningKey,
@@ -20,7 +21,7 @@ import {
 import type { Database, OrgsTable, UsersTable } from './schema.ts'
 import { containsIgnoringCase, countOf, nowSeconds, pageWindow } from './sql.ts'
 import { StoreConflictError, StoreLimitError, StoreNotFoundError } from './types.ts'
-import type { OrgOrderBy, Store, SubjectUsage, User, UserOrderBy } from './types.ts'
+import type { Membership, OrgOrderBy, Store, SubjectUsage, User, UserOrderBy } from './types.ts'
 
 /** Keys per IN (…) list in batch lookups, far below SQLite's and PostgreSQL's parameter limits. */
 const BATCH = 500
@@ -82,6 +83,9 @@ export function createKyselyStore(db: Kysely<Database>, engine: EngineAdapter): 
       if (columns?.includes('email_lower')) throw new StoreConflictError('email', 'a user with this email exists')
       if (columns?.includes('username_lower')) throw new StoreConflictError('username', 'a user with this username exists')
       if (columns?.includes('secret_hash')) throw new StoreConflictError('api_key', 'an API key with this secret exists')
+      if (columns?.includes('org_id') && columns.includes('email')) {
+        throw new StoreConflictError('invite', 'another invite for this email was made at the same time')
+      }
       if (columns?.includes('org_id') && columns.includes('user_id')) {
         throw new StoreConflictError('membership', 'the user is already a member of the org')
       }
@@ -110,6 +114,40 @@ export function createKyselyStore(db: Kysely<Database>, engine: EngineAdapter): 
   async function userBy(column: 'user_id' | 'email_lower' | 'username_lower', key: string): Promise<User | undefined> {
     const row = await db.selectFrom('users').selectAll().where(column, '=', key).executeTakeFirst()
     return row && toUser(row)
+  }
+
+  /**
+   * Adds a member inside `trx` with the max_users check. A no-op write on the org row comes
+   * first: in SQLite it takes the database's write lock, in PostgreSQL the row's lock, so a
+   * concurrent add to the same org (from this process or another) waits here instead of
+   * counting members that are about to change.
+   */
+  async function insertMember(trx: Transaction<Database>, orgId: string, userId: string, role: string): Promise<Membership> {
+    const org = await trx
+      .updateTable('orgs')
+      .set((eb) => ({ max_users: eb.ref('max_users') }))
+      .where('org_id', '=', orgId)
+      .returning('max_users')
+      .executeTakeFirst()
+    if (org === undefined) throw new StoreNotFoundError('org', `no org ${orgId}`)
+    const user = await trx.selectFrom('users').select('user_id').where('user_id', '=', userId).executeTakeFirst()
+    if (user === undefined) throw new StoreNotFoundError('user', `no user ${userId}`)
+    if (org.max_users !== null) {
+      // Counting the others only: re-adding a member of a full org is the conflict the insert reports.
+      const others = await trx
+        .selectFrom('memberships')
+        .select((eb) => eb.fn.countAll().as('n'))
+        .where('org_id', '=', orgId)
+        .where('user_id', '!=', userId)
+        .executeTakeFirstOrThrow()
+      if (countOf(others) >= org.max_users) throw new StoreLimitError(`the org has reached its max_users (${org.max_users})`)
+    }
+    const row = await trx
+      .insertInto('memberships')
+      .values({ org_id: orgId, user_id: userId, role, created_at: nowSeconds() })
+      .returningAll()
+      .executeTakeFirstOrThrow()
+    return toMembership(row)
   }
 
   return {
@@ -203,38 +241,7 @@ export function createKyselyStore(db: Kysely<Database>, engine: EngineAdapter): 
     },
 
     addMember(orgId, userId, role) {
-      return mapConflicts(() =>
-        db.transaction().execute(async (trx) => {
-          // A no-op write on the org row comes first: in SQLite it takes the database's write lock,
-          // in PostgreSQL the row's lock, so a concurrent add to the same org (from this process or
-          // another) waits here instead of counting members that are about to change.
-          const org = await trx
-            .updateTable('orgs')
-            .set((eb) => ({ max_users: eb.ref('max_users') }))
-            .where('org_id', '=', orgId)
-            .returning('max_users')
-            .executeTakeFirst()
-          if (org === undefined) throw new StoreNotFoundError('org', `no org ${orgId}`)
-          const user = await trx.selectFrom('users').select('user_id').where('user_id', '=', userId).executeTakeFirst()
-          if (user === undefined) throw new StoreNotFoundError('user', `no user ${userId}`)
-          if (org.max_users !== null) {
-            // Counting the others only: re-adding a member of a full org is the conflict the insert reports.
-            const others = await trx
-              .selectFrom('memberships')
-              .select((eb) => eb.fn.countAll().as('n'))
-              .where('org_id', '=', orgId)
-              .where('user_id', '!=', userId)
-              .executeTakeFirstOrThrow()
-            if (countOf(others) >= org.max_users) throw new StoreLimitError(`the org has reached its max_users (${org.max_users})`)
-          }
-          const row = await trx
-            .insertInto('memberships')
-            .values({ org_id: orgId, user_id: userId, role, created_at: nowSeconds() })
-            .returningAll()
-            .executeTakeFirstOrThrow()
-          return toMembership(row)
-        }),
-      )
+      return mapConflicts(() => db.transaction().execute((trx) => insertMember(trx, orgId, userId, role)))
     },
 
     async changeRole(orgId, userId, role) {
@@ -519,6 +526,107 @@ export function createKyselyStore(db: Kysely<Database>, engine: EngineAdapter): 
       if (row !== undefined) return { used: row, found: true }
       const existing = await db.selectFrom('magic_links').select('token_hash').where('token_hash', '=', tokenHash).executeTakeFirst()
       return { found: existing !== undefined }
+    },
+
+    createInvite(input) {
+      const now = nowSeconds()
+      return mapConflicts(() =>
+        db.transaction().execute(async (trx) => {
+          // Inviting again replaces the pending invite: the old link stops, the new one starts afresh.
+          await trx
+            .updateTable('invites')
+            .set({ revoked_at: now })
+            .where('org_id', '=', input.org_id)
+            .where('email', '=', input.email)
+            .where('accepted_at', 'is', null)
+            .where('revoked_at', 'is', null)
+            .execute()
+          const row = await trx
+            .insertInto('invites')
+            .values({
+              ...input,
+              invite_id: randomBytes(16).toString('hex'),
+              created_at: now,
+              accepted_at: null,
+              accepted_user_id: null,
+              revoked_at: null,
+            })
+            .returningAll()
+            .executeTakeFirstOrThrow()
+          return toInvite(row)
+        }),
+      )
+    },
+
+    async getInviteBySecretHash(secretHash) {
+      const row = await db.selectFrom('invites').selectAll().where('secret_hash', '=', secretHash).executeTakeFirst()
+      return row && toInvite(row)
+    },
+
+    async listPendingInvites(query) {
+      const { limit, offset } = pageWindow(query)
+      let matching = db
+        .selectFrom('invites')
+        .where('accepted_at', 'is', null)
+        .where('revoked_at', 'is', null)
+        .where('expires_at', '>', query.now)
+      if (query.org_id !== undefined) matching = matching.where('org_id', '=', query.org_id)
+      const total = countOf(await matching.select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow())
+      const rows = await matching.selectAll().orderBy('created_at').orderBy('invite_id').limit(limit).offset(offset).execute()
+      return { items: rows.map(toInvite), total }
+    },
+
+    async revokeInvite(orgId, email, now) {
+      const result = await db
+        .updateTable('invites')
+        .set({ revoked_at: now })
+        .where('org_id', '=', orgId)
+        .where('email', '=', email.toLowerCase())
+        .where('accepted_at', 'is', null)
+        .where('revoked_at', 'is', null)
+        .executeTakeFirst()
+      return result.numUpdatedRows > 0n
+    },
+
+    acceptInvite(secretHash, now, acceptor) {
+      return mapConflicts(() =>
+        db.transaction().execute(async (trx) => {
+          const accepted = await trx
+            .updateTable('invites')
+            .set({ accepted_at: now })
+            .where('secret_hash', '=', secretHash)
+            .where('accepted_at', 'is', null)
+            .where('revoked_at', 'is', null)
+            .where('expires_at', '>', now)
+            .returningAll()
+            .executeTakeFirst()
+          if (accepted === undefined) return undefined
+          const user =
+            'new_user' in acceptor
+              ? toUser(
+                  await trx
+                    .insertInto('users')
+                    .values(newUserRow(randomUUID(), acceptor.new_user, nowSeconds(), engine))
+                    .returningAll()
+                    .executeTakeFirstOrThrow(),
+                )
+              : await trx
+                  .selectFrom('users')
+                  .selectAll()
+                  .where('user_id', '=', acceptor.user_id)
+                  .executeTakeFirst()
+                  .then((row) => row && toUser(row))
+          if (user === undefined) throw new StoreNotFoundError('user', `no user ${'user_id' in acceptor ? acceptor.user_id : ''}`)
+          const membership = await insertMember(trx, accepted.org_id, user.user_id, accepted.role)
+          const row = await trx
+            .updateTable('invites')
+            .set({ accepted_user_id: user.user_id })
+            .where('invite_id', '=', accepted.invite_id)
+            .returningAll()
+            .executeTakeFirstOrThrow()
+          return { invite: toInvite(row), user, membership }
+        }),
+      )
     },
 
     async listSigningKeys() {

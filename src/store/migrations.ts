@@ -167,6 +167,37 @@ function migrations(types: ColumnTypes): Record<string, Migration> {
         await db.schema.createIndex('magic_links_user_id').on('magic_links').column('user_id').execute()
       },
     },
+    '0007_invites': {
+      async up(db: Kysely<unknown>) {
+        // Only the link secret's SHA-256 is kept; accepting is one conditional update, so it works once.
+        await db.schema
+          .createTable('invites')
+          .addColumn('invite_id', types.sortedText, (c) => c.primaryKey())
+          .addColumn('org_id', types.sortedText, (c) => c.notNull().references('orgs.org_id').onDelete('cascade'))
+          .addColumn('email', 'text', (c) => c.notNull())
+          .addColumn('role', 'text', (c) => c.notNull())
+          .addColumn('secret_hash', 'text', (c) => c.notNull().unique())
+          // No foreign keys to users: an invite outlives neither its inviter's nor its acceptor's deletion in meaning.
+          .addColumn('inviter_user_id', 'text')
+          .addColumn('created_at', types.seconds, (c) => c.notNull())
+          .addColumn('expires_at', types.seconds, (c) => c.notNull())
+          .addColumn('accepted_at', types.seconds)
+          .addColumn('accepted_user_id', 'text')
+          .addColumn('revoked_at', types.seconds)
+          .execute()
+        // One pending invite per org and email, whichever writer races: a partial unique index.
+        await db.schema
+          .createIndex('invites_pending_org_email')
+          .on('invites')
+          .columns(['org_id', 'email'])
+          .unique()
+          .where(sql.ref('accepted_at'), 'is', null)
+          .where(sql.ref('revoked_at'), 'is', null)
+          .execute()
+        // Pending lists read by org, oldest first.
+        await db.schema.createIndex('invites_org_created_at').on('invites').columns(['org_id', 'created_at', 'invite_id']).execute()
+      },
+    },
   }
 }
 

@@ -1,10 +1,21 @@
 import type { Insertable, Selectable, Updateable } from 'kysely'
 import type { EngineAdapter } from './engine.ts'
-import type { ApiKeysTable, DbBool, DbJson, DbJsonList, MembershipsTable, OrgsTable, SigningKeysTable, UsersTable } from './schema.ts'
+import type {
+  ApiKeysTable,
+  DbBool,
+  DbJson,
+  DbJsonList,
+  InvitesTable,
+  MembershipsTable,
+  OrgsTable,
+  SigningKeysTable,
+  UsersTable,
+} from './schema.ts'
 import type {
   ApiKey,
   ApiKeyPatch,
   ApiKeyType,
+  Invite,
   JsonObject,
   Membership,
   NewApiKey,
@@ -72,6 +83,21 @@ export function toOrg(row: Selectable<OrgsTable>): Org {
 
 export function toMembership(row: Selectable<MembershipsTable>): Membership {
   return { org_id: row.org_id, user_id: row.user_id, role: row.role, created_at: fromSeconds(row.created_at) }
+}
+
+export function toInvite(row: Selectable<InvitesTable>): Invite {
+  return {
+    invite_id: row.invite_id,
+    org_id: row.org_id,
+    email: row.email,
+    role: row.role,
+    inviter_user_id: row.inviter_user_id,
+    created_at: fromSeconds(row.created_at),
+    expires_at: fromSeconds(row.expires_at),
+    accepted_at: fromOptionalSeconds(row.accepted_at),
+    accepted_user_id: row.accepted_user_id,
+    revoked_at: fromOptionalSeconds(row.revoked_at),
+  }
 }
 
 export function toSigningKey(row: Selectable<SigningKeysTable>): StoredSigningKey {

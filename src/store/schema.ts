@@ -139,6 +139,22 @@ export interface MagicLinksTable {
   used_at: DbSeconds | null
 }
 
+/** Org invitations; the secret itself is never stored. */
+export interface InvitesTable {
+  invite_id: string
+  org_id: string
+  /** Lowercased. */
+  email: string
+  role: string
+  secret_hash: string
+  inviter_user_id: string | null
+  created_at: DbSeconds
+  expires_at: DbSeconds
+  accepted_at: DbSeconds | null
+  accepted_user_id: string | null
+  revoked_at: DbSeconds | null
+}
+
 /** Tables by name. */
 export interface Database {
   users: UsersTable
@@ -149,4 +165,5 @@ export interface Database {
   api_key_usage: ApiKeyUsageTable
   subject_usage: SubjectUsageTable
   magic_links: MagicLinksTable
+  invites: InvitesTable
 }

@@ -68,6 +68,34 @@ export type UserPatch = Partial<
 export type NewMagicLink = { token_hash: string; user_id: string; redirect_to: string | null; expires_at: number }
 export type MagicLinkUse = { user_id: string; redirect_to: string | null }
 
+/**
+ * An invitation to an org, as stored: never the secret, only its SHA-256 (hex). The email is kept
+ * lowercased; the role is one the config knows when the invite is made. At most one invite per
+ * (org, email) is pending (neither accepted nor revoked); an expired one still counts until it is
+ * replaced.
+ */
+export type Invite = {
+  invite_id: string
+  org_id: string
+  email: string
+  role: string
+  /** The user who invited, when one did (null: the admin API or the CLI). */
+  inviter_user_id: string | null
+  created_at: number
+  expires_at: number
+  accepted_at: number | null
+  /** The user the acceptance made a member. */
+  accepted_user_id: string | null
+  revoked_at: number | null
+}
+
+export type NewInvite = Pick<Invite, 'org_id' | 'email' | 'role' | 'inviter_user_id' | 'expires_at'> & { secret_hash: string }
+
+/** Who accepts an invite: a user who exists, or a new user the acceptance creates (in the same transaction). */
+export type InviteAcceptor = { user_id: string } | { new_user: NewUser }
+
+export type AcceptedInvite = { invite: Invite; user: User; membership: Membership }
+
 export type PasswordChange = { hash: string | null; update_password_required?: boolean; expected?: string }
 
 export type Org = {
@@ -287,6 +315,22 @@ export interface Store {
    * `found` tells an unknown hash from a used or expired link, for the log.
    */
   useMagicLink(tokenHash: string, now: number): Promise<{ used?: MagicLinkUse; found: boolean }>
+
+  /** Stores the invite, replacing the pending one for the same org and email (its link stops working). */
+  createInvite(input: NewInvite): Promise<Invite>
+  getInviteBySecretHash(secretHash: string): Promise<Invite | undefined>
+  /** Pending invites unexpired at `now`, oldest first; of one org, or of every org. */
+  listPendingInvites(query: Paging & { org_id?: string; now: number }): Promise<Page<Invite>>
+  /** Revokes the pending invite of this org and email; false when there is none. */
+  revokeInvite(orgId: string, email: string, now: number): Promise<boolean>
+  /**
+   * In one transaction: marks the invite with this secret hash accepted, if it is pending and
+   * unexpired at `now` (a conditional update, so two acceptances cannot both win), creates the
+   * new user when asked, and adds the membership with the invite's role and the `max_users` check.
+   * undefined when the invite is not acceptable; StoreLimitError (org full) or StoreConflictError
+   * (already a member, email taken) roll all of it back, leaving the invite pending.
+   */
+  acceptInvite(secretHash: string, now: number, acceptor: InviteAcceptor): Promise<AcceptedInvite | undefined>
 
   listSigningKeys(): Promise<StoredSigningKey[]>
   /** Inserts unless the kid exists; returns whether it inserted. */

@@ -7,6 +7,8 @@ import { adminClient } from '../support/admin.ts'
 import type { AdminClient } from '../support/admin.ts'
 import { startGateway } from '../support/gateway.ts'
 import type { TestGateway } from '../support/gateway.ts'
+import { startWebhookReceiver } from '../support/mail.ts'
+import type { TestWebhookReceiver } from '../support/mail.ts'
 import { installedBinary } from '../support/services.ts'
 import { startUpstream } from '../support/upstream.ts'
 import type { TestUpstream } from '../support/upstream.ts'
@@ -24,6 +26,9 @@ const ADMIN_KEY = 'account-page-admin-key-0123456789'
 const COOKIE = 'gh_session'
 const PASSWORD = 'correct horse battery staple'
 const SCREENSHOTS = process.env.GATEHOUSE_SCREENSHOTS === '1'
+const WEBHOOK_SECRET = 'account-page-webhook-secret-0123'
+/** The origin of the mailed links (end_users.public_url); the browser follows their path on the test's gateway. */
+const PUBLIC_URL = 'https://app.example.com'
 const BAD_CSRF_DETAIL = 'The form is missing its CSRF token, or it is not this session’s; reload the page'
 const CREATE_KEY_PATH = '/.gatehouse/account/keys'
 /** The few DOM members the tampering uses (the suite is type-checked without the DOM library). */
@@ -33,6 +38,7 @@ const screenshotPath = (name: string) => fileURLToPath(new URL(`../../docs/image
 
 describe('the account page in a real browser', { skip: chromiumBinary.skip }, () => {
   let upstream: TestUpstream
+  let mailer: TestWebhookReceiver
   let gateway: TestGateway
   let admin: AdminClient
   let browser: Browser
@@ -43,12 +49,14 @@ describe('the account page in a real browser', { skip: chromiumBinary.skip }, ()
 
   before(async () => {
     upstream = await startUpstream()
+    mailer = await startWebhookReceiver(WEBHOOK_SECRET)
     gateway = await startGateway({
       admin: { listen: '127.0.0.1:0', api_key: ADMIN_KEY },
       upstream: { url: upstream.url },
       store: { url: 'sqlite:./gatehouse.db' },
       tokens: { local_issuer: true },
-      end_users: { enabled: true, session: { cookie: COOKIE, duration: '1h' } },
+      end_users: { enabled: true, public_url: PUBLIC_URL, session: { cookie: COOKIE, duration: '1h' } },
+      mail: { webhook: { url: mailer.url, secret: WEBHOOK_SECRET } },
       routes: [{ path: '/api/*', auth: 'authenticated', credentials_from: ['header', `cookie:${COOKIE}`] }],
     })
     admin = adminClient(() => gateway.adminUrl, ADMIN_KEY)
@@ -79,6 +87,7 @@ describe('the account page in a real browser', { skip: chromiumBinary.skip }, ()
   after(async () => {
     await browser?.close()
     await gateway?.close()
+    await mailer?.close()
     await upstream?.close()
   })
 
@@ -88,13 +97,26 @@ describe('the account page in a real browser', { skip: chromiumBinary.skip }, ()
     return created.body.user_id as string
   }
 
-  /** A fresh context (no cookies) signed in on the page as `email`. */
-  async function signedIn(email: string): Promise<{ context: BrowserContext; page: Page }> {
+  /** A fresh context (no cookies), its console watched for CSP violations. */
+  async function freshPage(): Promise<{ context: BrowserContext; page: Page }> {
     const context = await browser.newContext({ viewport: { width: 1100, height: 760 } })
     const page = await context.newPage()
     page.on('console', (message) => {
       if (/Content[- ]Security[- ]Policy/i.test(message.text())) violations.push(message.text())
     })
+    return { context, page }
+  }
+
+  /** The path of the link mailed to `to` (its origin is the public URL, not the test's gateway). */
+  async function mailedPath(to: string): Promise<string> {
+    const delivery = await mailer.waitFor((d) => d.payload.to === to)
+    assert.ok(delivery.signatureValid)
+    return new URL(String(delivery.payload.url)).pathname
+  }
+
+  /** A fresh context signed in on the page as `email`. */
+  async function signedIn(email: string): Promise<{ context: BrowserContext; page: Page }> {
+    const { context, page } = await freshPage()
     const first = await page.goto(`${gateway.url}/.gatehouse/account`)
     assert.equal(first?.status(), 200)
     assert.equal(await page.locator('h1').textContent(), 'Sign in')
@@ -220,6 +242,33 @@ describe('the account page in a real browser', { skip: chromiumBinary.skip }, ()
     assert.deepEqual(wrong, refused)
     const keys = await admin('GET', `/v1/api_keys?user_id=${adaId}`)
     assert.ok(!(keys.body.api_keys as { name: string }[]).some((k) => k.name === 'forged'), 'no key was made')
+    await context.close()
+  })
+
+  it('signs in by a link mailed from the page', async () => {
+    const { context, page } = await freshPage()
+    await page.goto(`${gateway.url}/.gatehouse/account`)
+    const linkForm = page.locator('form[action="/.gatehouse/magic"]')
+    await linkForm.locator('input[name=email]').fill('ada@example.com')
+    await Promise.all([page.waitForURL(`${gateway.url}/.gatehouse/account?sent=1`), linkForm.locator('button').click()])
+    assert.match((await page.locator('section.notice').textContent()) ?? '', /sign-in link is on its way/)
+    await page.goto(gateway.url + (await mailedPath('ada@example.com')))
+    assert.equal(page.url(), `${gateway.url}/.gatehouse/account`)
+    assert.equal(await page.locator('h1').textContent(), 'API keys')
+    await context.close()
+  })
+
+  it('accepts an invitation on its page by signing up, and lands signed in on the account page', async () => {
+    const invited = await admin('POST', '/v1/invites', { org_id: orgId, email: 'carol@example.com', role: 'Admin' })
+    assert.equal(invited.status, 201, JSON.stringify(invited.body))
+    const { context, page } = await freshPage()
+    const answer = await page.goto(gateway.url + (await mailedPath('carol@example.com')))
+    assert.match(answer!.headers()['content-security-policy'] ?? '', /^default-src 'none'/)
+    await page.fill('input[name=first_name]', 'Carol')
+    await page.fill('input[name=password]', PASSWORD)
+    await Promise.all([page.waitForURL(`${gateway.url}/.gatehouse/account`), page.click('button:has-text("Create my account")')])
+    assert.equal(await page.locator('h1').textContent(), 'API keys')
+    assert.equal(await page.locator('h2', { hasText: 'Keys of Acme' }).count(), 1, 'the new Admin manages the org keys')
     await context.close()
   })
 

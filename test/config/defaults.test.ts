@@ -67,6 +67,7 @@ const DEFAULTS = {
   forwardAuth: { enabled: false },
   configFile: { watch: false },
   metrics: { enabled: true },
+  mail: undefined,
   endUsers: {
     enabled: false,
     publicUrl: undefined,

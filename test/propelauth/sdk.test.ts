@@ -723,14 +723,42 @@ for (const engine of ENGINES) {
           })
         })
 
-        describe('not supported yet (invitations)', () => {
-          it('answers PropelAuth’s feature_gated shape', async () => {
+        describe('invitations', () => {
+          it('inviteUserToOrg and inviteUserToOrgByUserId invite; fetchPendingInvites lists them; revokePendingOrgInvite revokes', async () => {
+            const orgId = await newOrg('invite')
+            const invitee = email('Invitee')
+            assert.equal(await auth.inviteUserToOrg({ orgId, email: invitee, role: 'Member' }), true)
+            const byIdEmail = email('invitee-by-id')
+            const existingId = await newUser('invitee-by-id', { email: byIdEmail })
+            const byId = (auth as Partial<Auth>).inviteUserToOrgByUserId
+            if (byId) assert.equal(await byId({ orgId, userId: existingId, role: 'Admin' }), true)
+            const page = await auth.fetchPendingInvites({ orgId, pageSize: 10 })
+            assert.equal(page.totalInvites, byId ? 2 : 1)
+            assert.equal(page.hasMoreResults, false)
+            // Invites made in the same second are in no particular order.
+            const first = page.invites.find((i) => i.inviteeEmail === invitee.toLowerCase())!
+            assert.deepEqual(
+              [first.inviteeEmail, first.orgId, first.roleInOrg, first.additionalRolesInOrg],
+              [invitee.toLowerCase(), orgId, 'Member', []],
+            )
+            assert.ok(first.orgName.startsWith('invite-'))
+            assert.ok(first.expiresAt - first.createdAt === 7 * 24 * 3600, 'a week, as PropelAuth')
+            if (byId) assert.ok(page.invites.some((i) => i.inviteeEmail === byIdEmail.toLowerCase() && i.roleInOrg === 'Admin'))
+            assert.equal(await auth.revokePendingOrgInvite({ orgId, inviteeEmail: invitee }), true)
+            assert.equal((await auth.fetchPendingInvites({ orgId })).totalInvites, byId ? 1 : 0)
+            assert.equal(await auth.revokePendingOrgInvite({ orgId, inviteeEmail: invitee }), false, 'nothing pending: 404')
+          })
+
+          it('an unknown org is false; an unknown role or additional roles are a BadRequestException naming the field', async () => {
+            assert.equal(await auth.inviteUserToOrg({ orgId: 'no-such-org', email: email('nowhere'), role: 'Member' }), false)
+            const orgId = await newOrg('invite-bad')
             await assert.rejects(
-              auth.inviteUserToOrg({ orgId: await newOrg('invite'), email: email('invitee'), role: 'Member' }),
-              (err: unknown) => {
-                assert.ok(err instanceof sdk.BadRequestException)
-                return (err.fieldToErrors as unknown as Record<string, string>).error_code === 'feature_gated'
-              },
+              auth.inviteUserToOrg({ orgId, email: email('bad-role'), role: 'Emperor' }),
+              (err: unknown) => err instanceof sdk.BadRequestException && 'role' in err.fieldToErrors,
+            )
+            await assert.rejects(
+              auth.inviteUserToOrg({ orgId, email: email('extra'), role: 'Member', additionalRoles: ['Admin'] }),
+              (err: unknown) => err instanceof sdk.BadRequestException && 'additional_roles' in err.fieldToErrors,
             )
           })
         })

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test'
 import type { TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { StoreConflictError, StoreLimitError, StoreNotFoundError } from '../../src/store/index.ts'
-import type { ApiKey, NewApiKey, Store, User, UserOrderBy } from '../../src/store/index.ts'
+import type { ApiKey, NewApiKey, NewInvite, Store, User, UserOrderBy } from '../../src/store/index.ts'
 
 /** 2026-01-01T00:00:00Z in Unix seconds; tests set the clock so stored times are predictable. */
 const T0 = 1_767_225_600
@@ -848,6 +848,105 @@ export function describeStore(name: string, open: () => Promise<Store>): void {
           assert.equal(await usage('user', 'nobody'), 0)
           // Apart from the per-key counts: the key tables see none of it.
           assert.equal(await store.apiKeyUsage({ date: '2026-01-01' }), 0)
+        }))
+    })
+
+    describe('invites', () => {
+      const newInvite = (orgId: string, email: string, extra: Partial<NewInvite> = {}): NewInvite => ({
+        org_id: orgId,
+        email,
+        role: 'Member',
+        inviter_user_id: null,
+        expires_at: T0 + 3600,
+        secret_hash: hash(),
+        ...extra,
+      })
+
+      it('inviting the same email to the same org again replaces the pending invite; lists hold only pending, unexpired ones', (t) =>
+        withStore(async (store) => {
+          const setClock = clockAt(t, T0)
+          const org = await store.createOrg({ name: 'Acme' })
+          const other = await store.createOrg({ name: 'Other' })
+          const first = newInvite(org.org_id, 'a@example.com')
+          const created = await store.createInvite(first)
+          assert.deepEqual(
+            { ...created, invite_id: 'x' },
+            {
+              invite_id: 'x',
+              org_id: org.org_id,
+              email: 'a@example.com',
+              role: 'Member',
+              inviter_user_id: null,
+              created_at: T0,
+              expires_at: T0 + 3600,
+              accepted_at: null,
+              accepted_user_id: null,
+              revoked_at: null,
+            },
+          )
+          setClock(T0 + 1)
+          const again = await store.createInvite(newInvite(org.org_id, 'a@example.com', { role: 'Admin' }))
+          await store.createInvite(newInvite(other.org_id, 'a@example.com'))
+          await store.createInvite(newInvite(org.org_id, 'short@example.com', { expires_at: T0 + 10 }))
+          assert.notEqual((await store.getInviteBySecretHash(first.secret_hash))?.revoked_at, null, 'the first is revoked')
+          const pending = await store.listPendingInvites({ org_id: org.org_id, now: T0 + 20, page_size: 10, page_number: 0 })
+          assert.deepEqual(
+            pending.items.map((i) => [i.invite_id, i.role]),
+            [[again.invite_id, 'Admin']],
+          )
+          assert.equal(pending.total, 1)
+          assert.equal(
+            (await store.listPendingInvites({ now: T0 + 5, page_size: 10, page_number: 0 })).total,
+            3,
+            'every org, expiry not reached',
+          )
+          assert.equal(await store.revokeInvite(org.org_id, 'A@Example.com', T0 + 30), true)
+          assert.equal(await store.revokeInvite(org.org_id, 'a@example.com', T0 + 30), false)
+          assert.equal(await store.getInviteBySecretHash('0'.repeat(64)), undefined)
+        }))
+
+      it('accepts once, by an existing user or a new one; a full org or a member rolls the acceptance back', (t) =>
+        withStore(async (store) => {
+          clockAt(t, T0)
+          const org = await store.createOrg({ name: 'Acme', max_users: 2 })
+          const ada = await store.createUser({ email: 'ada@example.com' })
+          const forAda = newInvite(org.org_id, 'ada@example.com', { role: 'Admin' })
+          await store.createInvite(forAda)
+          const [one, two] = await Promise.all([
+            store.acceptInvite(forAda.secret_hash, T0, { user_id: ada.user_id }),
+            store.acceptInvite(forAda.secret_hash, T0, { user_id: ada.user_id }),
+          ])
+          assert.equal([one, two].filter((a) => a !== undefined).length, 1, 'two racing acceptances: one wins')
+          const won = (one ?? two)!
+          assert.deepEqual([won.membership.role, won.invite.accepted_user_id, won.invite.accepted_at], ['Admin', ada.user_id, T0])
+          assert.equal(await store.acceptInvite(forAda.secret_hash, T0, { user_id: ada.user_id }), undefined)
+
+          const forNew = newInvite(org.org_id, 'new@example.com')
+          await store.createInvite(forNew)
+          const accepted = await store.acceptInvite(forNew.secret_hash, T0, {
+            new_user: { email: 'new@example.com', email_confirmed: true, password_hash: 'phc' },
+          })
+          assert.equal(accepted?.user.email, 'new@example.com')
+          assert.equal(accepted?.user.has_password, true)
+          assert.equal((await store.getMembership(org.org_id, accepted!.user.user_id))?.role, 'Member')
+
+          const late = newInvite(org.org_id, 'late@example.com')
+          await store.createInvite(late)
+          await assert.rejects(
+            store.acceptInvite(late.secret_hash, T0, { new_user: { email: 'late@example.com' } }),
+            (err: unknown) => err instanceof StoreLimitError,
+          )
+          assert.equal(await store.getUserByEmail('late@example.com'), undefined, 'the new user is rolled back with it')
+          assert.equal((await store.getInviteBySecretHash(late.secret_hash))?.accepted_at, null, 'the invite stays pending')
+          const expired = newInvite(org.org_id, 'gone@example.com', { expires_at: T0 })
+          await store.createInvite(expired)
+          assert.equal(await store.acceptInvite(expired.secret_hash, T0, { user_id: ada.user_id }), undefined)
+          const member = newInvite((await store.createOrg({ name: 'Open' })).org_id, 'ada@example.com')
+          await store.createInvite(member)
+          await store.acceptInvite(member.secret_hash, T0, { user_id: ada.user_id })
+          const twice = newInvite(member.org_id, 'ada@example.com')
+          await store.createInvite(twice)
+          await assert.rejects(store.acceptInvite(twice.secret_hash, T0, { user_id: ada.user_id }), conflictOn('membership'))
         }))
     })
 

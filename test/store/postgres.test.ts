@@ -78,7 +78,15 @@ if (unavailable !== undefined) {
           const applied = await client.query<{ name: string }>(`select name from "${schema}".kysely_migration order by name`)
           assert.deepEqual(
             applied.rows.map((r) => r.name),
-            ['0001_directory', '0002_api_keys', '0003_subject_usage', '0004_org_can_setup_saml', '0005_user_passwords', '0006_magic_links'],
+            [
+              '0001_directory',
+              '0002_api_keys',
+              '0003_subject_usage',
+              '0004_org_can_setup_saml',
+              '0005_user_passwords',
+              '0006_magic_links',
+              '0007_invites',
+            ],
           )
         } finally {
           await client.end()

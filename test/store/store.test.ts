@@ -91,6 +91,7 @@ describe('SQLite file store', () => {
         '0004_org_can_setup_saml',
         '0005_user_passwords',
         '0006_magic_links',
+        '0007_invites',
       ])
     } finally {
       raw.close()

@@ -1,0 +1,6 @@
+export { createMailer } from './mailer.ts'
+export type { MailSettings } from './mailer.ts'
+export { SIGNATURE_HEADER, signWebhook } from './signature.ts'
+export { render as renderMail } from './smtp.ts'
+export { MailDeliveryError } from './types.ts'
+export type { Mailer, MailMessage } from './types.ts'
