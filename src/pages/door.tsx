@@ -41,6 +41,7 @@ const CROSS_SITE = problems.forbidden('Forms of the account page are accepted on
 const BAD_CSRF = problems.forbidden('The form is missing its CSRF token, or it is not this session’s; reload the page')
 const SIGNED_OUT = problems.unauthorized('Sign in on the account page first')
 const MAX_SCOPES = 100
+const LOGGED_INVITE_PATH = `${INVITE_PATH}…`
 
 /**
  * The self-service pages on the gateway listener: `GET /.gatehouse/account` (the sign-in forms,
@@ -81,7 +82,7 @@ export function createPagesDoor(deps: PagesDoorDeps): PagesDoor {
     const session = await sessionOf(req.rawHeaders)
     const email = session && (session.identity.user!.email ?? session.identity.user!.userId)
     sendPage(res, await render(<InvitePage action={`${INVITE_PATH}${secret}`} signedInAs={email ?? undefined} />))
-    return { status: 200, loggedPath: `${INVITE_PATH}…` }
+    return { status: 200 }
   }
 
   /** A form post of a signed-in page: same origin, a session, its CSRF token; then the action. */
@@ -135,7 +136,7 @@ export function createPagesDoor(deps: PagesDoorDeps): PagesDoor {
     }
   }
 
-  return async (req, res, endpoint) => {
+  async function answerOrRefuse(req: IncomingMessage, res: ServerResponse, endpoint: PageEndpoint): Promise<AccessOutcome> {
     try {
       const method = req.method ?? 'GET'
       const allowed = methodsOf(endpoint)
@@ -150,6 +151,12 @@ export function createPagesDoor(deps: PagesDoorDeps): PagesDoor {
       if (!req.complete) res.shouldKeepAlive = false
       return refuse(res, known.problem, undefined, Object.entries(known.headers).flat())
     }
+  }
+
+  // An invitation's secret is in its path: the access log gets this instead, whatever the answer.
+  return async (req, res, endpoint) => {
+    const outcome = await answerOrRefuse(req, res, endpoint)
+    return endpoint.kind === 'invite' ? { ...outcome, loggedPath: LOGGED_INVITE_PATH } : outcome
   }
 }
 
