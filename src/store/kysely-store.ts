@@ -589,11 +589,13 @@ export function createKyselyStore(db: Kysely<Database>, engine: EngineAdapter): 
     },
 
     acceptInvite(secretHash, now, acceptor) {
+      // A new user's id is chosen first, so the one conditional update records who accepted.
+      const userId = 'new_user' in acceptor ? randomUUID() : acceptor.user_id
       return mapConflicts(() =>
         db.transaction().execute(async (trx) => {
           const accepted = await trx
             .updateTable('invites')
-            .set({ accepted_at: now })
+            .set({ accepted_at: now, accepted_user_id: userId })
             .where('secret_hash', '=', secretHash)
             .where('accepted_at', 'is', null)
             .where('revoked_at', 'is', null)
@@ -601,30 +603,15 @@ export function createKyselyStore(db: Kysely<Database>, engine: EngineAdapter): 
             .returningAll()
             .executeTakeFirst()
           if (accepted === undefined) return undefined
-          const user =
-            'new_user' in acceptor
-              ? toUser(
-                  await trx
-                    .insertInto('users')
-                    .values(newUserRow(randomUUID(), acceptor.new_user, nowSeconds(), engine))
-                    .returningAll()
-                    .executeTakeFirstOrThrow(),
-                )
-              : await trx
-                  .selectFrom('users')
-                  .selectAll()
-                  .where('user_id', '=', acceptor.user_id)
-                  .executeTakeFirst()
-                  .then((row) => row && toUser(row))
-          if (user === undefined) throw new StoreNotFoundError('user', `no user ${'user_id' in acceptor ? acceptor.user_id : ''}`)
-          const membership = await insertMember(trx, accepted.org_id, user.user_id, accepted.role)
-          const row = await trx
-            .updateTable('invites')
-            .set({ accepted_user_id: user.user_id })
-            .where('invite_id', '=', accepted.invite_id)
-            .returningAll()
-            .executeTakeFirstOrThrow()
-          return { invite: toInvite(row), user, membership }
+          if ('new_user' in acceptor) {
+            await trx
+              .insertInto('users')
+              .values(newUserRow(userId, acceptor.new_user, nowSeconds(), engine))
+              .execute()
+          }
+          const membership = await insertMember(trx, accepted.org_id, userId, accepted.role)
+          const user = await trx.selectFrom('users').selectAll().where('user_id', '=', userId).executeTakeFirstOrThrow()
+          return { invite: toInvite(accepted), user: toUser(user), membership }
         }),
       )
     },

@@ -169,6 +169,8 @@ describe('admin app: probes, admin key, OpenAPI document', () => {
       '/v1/api_keys/{api_key_id}/archive': ['post'],
       '/v1/usage': ['get'],
       '/v1/magic_links': ['post'],
+      '/v1/invites': ['get', 'post'],
+      '/v1/orgs/{org_id}/invites/{email}': ['delete'],
     }
 
     it('is public, OpenAPI 3.1, and lists every path and method', async () => {

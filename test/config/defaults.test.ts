@@ -67,7 +67,6 @@ const DEFAULTS = {
   forwardAuth: { enabled: false },
   configFile: { watch: false },
   metrics: { enabled: true },
-  mail: undefined,
   endUsers: {
     enabled: false,
     publicUrl: undefined,
@@ -79,6 +78,8 @@ const DEFAULTS = {
     redirectOrigins: [],
     accountPage: { orgKeysPermission: 'can_manage_api_keys' },
   },
+  // Nothing is mailed unless a delivery is configured.
+  mail: undefined,
 }
 
 function parsedDefaults(text: string): unknown {

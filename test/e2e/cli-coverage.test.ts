@@ -33,6 +33,8 @@ describe('the CLI covers the admin API', () => {
       roles: TEST_ROLES,
       store: { url: 'sqlite:./cli.db' },
       tokens: { local_issuer: true },
+      // The origin of invitation links; mail is not configured, so the CLI answers each link.
+      end_users: { public_url: 'https://app.example.com' },
       routes: [{ path: '/x', auth: 'none' }],
     }),
   )
@@ -72,6 +74,37 @@ describe('the CLI covers the admin API', () => {
     const keyId = await field('api_key_id', 'keys', 'create', '--user', userId)
     assert.equal(await field('name', 'keys', 'update', keyId, '--name', 'laptop'), 'laptop')
     assert.equal(await field('count', 'keys', 'usage', '--date', '2026-01-01', '--key', keyId), '0')
+  })
+
+  it('invites create, list and revoke', async () => {
+    const orgId = await field('org_id', 'orgs', 'create', '--name', 'Inviting')
+    const url = await field('url', 'invites', 'create', '--org', orgId, '--email', 'Guest@Example.com', '--role', 'Member')
+    assert.match(url, /^https:\/\/app\.example\.com\/\.gatehouse\/invite\/[A-Za-z0-9_-]{43}$/)
+    const listed = JSON.parse(await field('invites', 'invites', 'list', '--org', orgId)) as { invitee_email: string }[]
+    assert.deepEqual(
+      listed.map((i) => i.invitee_email),
+      ['guest@example.com'],
+    )
+    assert.equal((await run('invites', 'revoke', orgId, '--email', 'guest@example.com')).code, 0)
+    assert.equal((await run('invites', 'revoke', orgId, '--email', 'guest@example.com')).code, 1, 'nothing pending: 404')
+    assert.equal(await field('total_invites', 'invites', 'list', '--org', orgId), '0')
+    const badRole = await run('invites', 'create', '--org', orgId, '--email', 'g@example.com', '--role', 'Emperor')
+    assert.equal(badRole.code, 2)
+    assert.match(badRole.err, /^--role: unknown role/m)
+    const badHours = await run(
+      'invites',
+      'create',
+      '--org',
+      orgId,
+      '--email',
+      'g@example.com',
+      '--role',
+      'Member',
+      '--expires-in-hours',
+      '0',
+    )
+    assert.equal(badHours.code, 2)
+    assert.match(badHours.err, /^--expires-in-hours: /m)
   })
 
   it('argument errors name the flag, not the API field, and exit 2', async () => {
@@ -118,6 +151,9 @@ describe('the CLI covers the admin API', () => {
       ['keys', 'archive'],
       ['keys', 'delete'],
       ['keys', 'validate'],
+      ['invites', 'create'],
+      ['invites', 'list'],
+      ['invites', 'revoke'],
       ['token'],
     ]
     for (const words of commands) {
