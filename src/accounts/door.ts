@@ -12,7 +12,8 @@ import type { RateSpec } from '../units/index.ts'
 import { readFormBody, requiredField } from './body.ts'
 import { createBrowserRequests } from './browser-origin.ts'
 import type { FormBody } from './body.ts'
-import { ACCOUNT_PATH } from './paths.ts'
+import { ACCOUNT_PATH, SIGN_IN_REFUSED } from './paths.ts'
+import type { SignInRefusal } from './paths.ts'
 import type { AccountEndpoint } from './paths.ts'
 import { clearedSessionCookie, sessionCookie } from './session-cookie.ts'
 import type { SessionCookie } from './session-cookie.ts'
@@ -85,14 +86,18 @@ export function createAccountsDoor(deps: AccountsDoorDeps): AccountsDoor {
     if (wantsCookie && !sameOrigin(req, forwarded)) return refuse(res, CROSS_SITE, [], 'cross-site sign-in')
     const budgets = failureBudgets(email, forwarded)
     const wait = waitOf(await limiter.peekAll(budgets))
-    if (wait !== undefined) return tooMany(res, wait, 'sign-in failures exhausted a budget')
+    if (wait !== undefined) {
+      const error = 'sign-in failures exhausted a budget'
+      return body.json ? tooMany(res, wait, error) : backToSignIn(res, 'too_many', error)
+    }
     let user
     try {
       user = await directory.users.checkPassword(email, password)
     } catch (err) {
       if (!(err instanceof LoginRefusedError)) throw err
       await limiter.takeAll(budgets)
-      return refuse(res, REFUSED_LOGIN, [], `login refused: ${err.reason}`)
+      const error = `login refused: ${err.reason}`
+      return body.json ? refuse(res, REFUSED_LOGIN, [], error) : backToSignIn(res, 'failed', error)
     }
     const token = await directory.tokens.mint({ userId: user.user_id, durationMinutes: tokenMinutes })
     const outcome = { status: 200, requestId: forwarded.requestId }
@@ -106,6 +111,17 @@ export function createAccountsDoor(deps: AccountsDoorDeps): AccountsDoor {
       return outcome
     }
     return signedInRedirect(res, token, body)
+  }
+
+  /**
+   * A refused form sign-in goes back to gatehouse's sign-in page, which says why (one word for
+   * every refusal of the email and password, as the JSON answer has one 401), rather than
+   * leaving the browser on a JSON problem.
+   */
+  function backToSignIn(res: ServerResponse, why: SignInRefusal, error: string): AccessOutcome {
+    res.writeHead(303, ['location', `${ACCOUNT_PATH}?${SIGN_IN_REFUSED}=${why}`, 'content-length', '0', 'cache-control', 'no-store'])
+    res.end()
+    return { status: 303, error }
   }
 
   /** A form sign-in lands on its `redirect_to` when that is allowed, else on the gateway's root. */

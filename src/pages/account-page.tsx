@@ -1,18 +1,29 @@
 import type { AccountKeys, EXPIRATION_DAYS } from '../directory/index.ts'
 import type { ApiKey, Org } from '../store/index.ts'
 import { ACCOUNT_PATH, LOGIN_PATH, MAGIC_REQUEST_PATH } from '../accounts/index.ts'
+import type { SignInRefusal } from '../accounts/index.ts'
 import { CsrfField, Layout } from './layout.tsx'
 import type { NewKeySecret } from './one-time-secret.ts'
 import { ARCHIVE_KEY_PATH, CREATE_KEY_PATH, SIGN_OUT_PATH } from './paths.ts'
 
+/** What the sign-in page says after a redirect: a link was mailed, or a form sign-in was refused (SignInRefusal). */
+export type SignInNotice = 'link_sent' | SignInRefusal
+
+const NOTICES: Record<SignInNotice, { text: string; refused: boolean }> = {
+  link_sent: { text: 'If that address has an account, a sign-in link is on its way. It works once.', refused: false },
+  failed: { text: 'Invalid email or password.', refused: true },
+  too_many: { text: 'Too many failed sign-ins: try again later.', refused: true },
+}
+
 /** The account page of a browser that is not signed in: sign-in by password, and by a mailed link when mail is configured. */
-export function SignInPage(props: { mail: boolean; linkSent: boolean }) {
+export function SignInPage(props: { mail: boolean; notice?: SignInNotice }) {
+  const notice = props.notice && NOTICES[props.notice]
   return (
     <Layout title="Sign in · gatehouse">
       <h1>Sign in</h1>
-      {props.linkSent && (
-        <section class="notice">
-          <p>If that address has an account, a sign-in link is on its way. It works once.</p>
+      {notice && (
+        <section class={notice.refused ? 'notice refused' : 'notice'}>
+          <p>{notice.text}</p>
         </section>
       )}
       <section>

@@ -1,5 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { ACCOUNT_PATH, clearedSessionCookie, createBrowserRequests, readFormBody, requiredField } from '../accounts/index.ts'
+import {
+  ACCOUNT_PATH,
+  clearedSessionCookie,
+  createBrowserRequests,
+  readFormBody,
+  requiredField,
+  SIGN_IN_REFUSED,
+} from '../accounts/index.ts'
 import type { FormBody } from '../accounts/index.ts'
 import type { Session, SessionReader } from '../decide/index.ts'
 import { ConflictError, EXPIRATION_DAYS, INVITE_PATH, InvalidInputError, NotFoundError, NotPermittedError } from '../directory/index.ts'
@@ -9,6 +16,7 @@ import type { Network, Problem } from '../http/index.ts'
 import type { AccessOutcome } from '../log.ts'
 import { StoreUnavailableError } from '../store/index.ts'
 import { AccountPage, SignInPage } from './account-page.tsx'
+import type { SignInNotice } from './account-page.tsx'
 import { seeOther, sendAsset, sendPage } from './answers.ts'
 import { createCsrfTokens, CSRF_FIELD } from './csrf.ts'
 import { InvitePage } from './invite-page.tsx'
@@ -62,8 +70,8 @@ export function createPagesDoor(deps: PagesDoorDeps): PagesDoor {
   async function accountPage(req: IncomingMessage, res: ServerResponse): Promise<AccessOutcome> {
     const session = await sessionOf(req.rawHeaders)
     if (!session) {
-      const linkSent = new URLSearchParams((req.url ?? '').split('?')[1] ?? '').get('sent') === '1'
-      sendPage(res, await render(<SignInPage mail={deps.mail} linkSent={linkSent} />))
+      const notice = signInNoticeOf(new URLSearchParams((req.url ?? '').split('?')[1] ?? ''))
+      sendPage(res, await render(<SignInPage mail={deps.mail} notice={notice} />))
       return { status: 200 }
     }
     const userId = session.identity.user!.userId
@@ -158,6 +166,13 @@ export function createPagesDoor(deps: PagesDoorDeps): PagesDoor {
     const outcome = await answerOrRefuse(req, res, endpoint)
     return endpoint.kind === 'invite' ? { ...outcome, loggedPath: LOGGED_INVITE_PATH } : outcome
   }
+}
+
+/** What the redirect that led to the sign-in page says: a link was mailed (`sent=1`), or why a form sign-in was refused. */
+function signInNoticeOf(query: URLSearchParams): SignInNotice | undefined {
+  if (query.get('sent') === '1') return 'link_sent'
+  const refused = query.get(SIGN_IN_REFUSED)
+  return refused === 'failed' || refused === 'too_many' ? refused : undefined
 }
 
 /** The create form's fields as the directory's input; 400 naming the field that is wrong. */

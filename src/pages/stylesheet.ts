@@ -25,4 +25,5 @@ code { font: 13px ui-monospace, SFMono-Regular, Menlo, monospace; }
 .secret input { width: 100%; padding: 8px; font: 14px/1.6 ui-monospace, SFMono-Regular, Menlo, monospace; }
 .secret .row { display: flex; gap: 10px; }
 .notice { border-color: #7fb17f; background: #f1f9f1; }
+.notice.refused { border-color: var(--warn); background: #fdf1ee; }
 `

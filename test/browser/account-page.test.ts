@@ -245,6 +245,17 @@ describe('the account page in a real browser', { skip: chromiumBinary.skip }, ()
     await context.close()
   })
 
+  it('a wrong password comes back to the sign-in form with its message', async () => {
+    const { context, page } = await freshPage()
+    await page.goto(`${gateway.url}/.gatehouse/account`)
+    await page.fill('input[name=email]', 'ada@example.com')
+    await page.fill('input[name=password]', 'not the password')
+    await Promise.all([page.waitForURL(`${gateway.url}/.gatehouse/account?sign_in=failed`), page.click('button:has-text("Sign in")')])
+    assert.equal(await page.locator('section.notice.refused').textContent(), 'Invalid email or password.')
+    assert.equal(await page.locator('input[name=password]').count(), 1)
+    await context.close()
+  })
+
   it('signs in by a link mailed from the page', async () => {
     const { context, page } = await freshPage()
     await page.goto(`${gateway.url}/.gatehouse/account`)

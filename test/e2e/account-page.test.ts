@@ -93,6 +93,27 @@ describe('the account page over HTTP', () => {
     return /id="new-key-secret"[^>]*value="([^"]+)"/.exec(html)?.[1]
   }
 
+  it('a refused form sign-in comes back to the page, which says so: one answer for a wrong password and an unknown email', async () => {
+    const refusedAs = async (email: string) => {
+      const res = await post('/.gatehouse/login', { email, password: 'not the password', redirect_to: ACCOUNT })
+      assert.deepEqual(res.headers.getSetCookie(), [])
+      return [res.status, res.headers.get('location')]
+    }
+    const wrongPassword = await refusedAs('ada@example.com')
+    assert.deepEqual(wrongPassword, [303, `${ACCOUNT}?sign_in=failed`])
+    assert.deepEqual(await refusedAs('nobody@example.com'), wrongPassword)
+    const page = await (await fetch(`${gateway.url}${ACCOUNT}?sign_in=failed`)).text()
+    assert.match(page, /Invalid email or password\./)
+    assert.match(await (await fetch(`${gateway.url}${ACCOUNT}?sign_in=too_many`)).text(), /Too many failed sign-ins/)
+    assert.ok(
+      !(await (await fetch(`${gateway.url}${ACCOUNT}?sign_in=other`)).text()).includes('class="notice'),
+      'no notice for anything else',
+    )
+    // The account's budget (login_failures.per_account, 5/15m) spent: the sixth is told to wait.
+    for (let i = 0; i < 5; i++) assert.deepEqual(await refusedAs('locked@example.com'), wrongPassword)
+    assert.deepEqual(await refusedAs('locked@example.com'), [303, `${ACCOUNT}?sign_in=too_many`])
+  })
+
   it('serves its assets versioned and immutable; any other name under the prefix is not found', async () => {
     const page = await (await fetch(gateway.url + ACCOUNT)).text()
     const css = /href="(\/\.gatehouse\/assets\/gatehouse\.[0-9a-f]{16}\.css)"/.exec(page)?.[1]
