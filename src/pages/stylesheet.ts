@@ -26,4 +26,5 @@ code { font: 13px ui-monospace, SFMono-Regular, Menlo, monospace; }
 .secret .row { display: flex; gap: 10px; }
 .notice { border-color: #7fb17f; background: #f1f9f1; }
 .notice.refused { border-color: var(--warn); background: #fdf1ee; }
+.notice p { margin: 0; }
 `
