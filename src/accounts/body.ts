@@ -69,3 +69,11 @@ export function requiredField(body: FormBody, name: string, maxLength: number): 
   if (value.length > maxLength) throw new ProblemError(problems.badRequest(`${name} is longer than ${maxLength} characters`))
   return value
 }
+
+/** An optional short field (a name), bounded; absent or empty leaves it out. */
+export function optionalField(body: FormBody, name: string, maxLength = 255): Record<string, string> {
+  const value = body.fields.get(name)
+  if (value === undefined || value === '') return {}
+  if (value.length > maxLength) throw new ProblemError(problems.badRequest(`${name} is longer than ${maxLength} characters`))
+  return { [name]: value }
+}

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { allowedRedirect, InvalidInputError, InviteRefusedError, LinkRefusedError, LoginRefusedError } from '../directory/index.ts'
 import type { AcceptInput, DirectoryOperations } from '../directory/index.ts'
-import { problem, ProblemError, problems, sendProblem } from '../http/index.ts'
+import { problem, ProblemError, problems } from '../http/index.ts'
 import type { Forwarded, Network, Problem } from '../http/index.ts'
 import type { Identity } from '../identity/index.ts'
 import type { AccessOutcome } from '../log.ts'
@@ -9,7 +9,8 @@ import { MailDeliveryError } from '../mail/index.ts'
 import type { Budget, Limiter } from '../ratelimit/index.ts'
 import { StoreUnavailableError } from '../store/index.ts'
 import type { RateSpec } from '../units/index.ts'
-import { readFormBody, requiredField } from './body.ts'
+import { redirect, refuse, sendJson, tooMany, waitOf } from './answers.ts'
+import { optionalField, readFormBody, requiredField } from './body.ts'
 import { createBrowserRequests } from './browser-origin.ts'
 import type { FormBody } from './body.ts'
 import { ACCOUNT_PATH, SIGN_IN_REFUSED } from './paths.ts'
@@ -118,11 +119,10 @@ export function createAccountsDoor(deps: AccountsDoorDeps): AccountsDoor {
    * every refusal of the email and password, as the JSON answer has one 401), rather than
    * leaving the browser on a JSON problem.
    */
-  function backToSignIn(res: ServerResponse, why: SignInRefusal, error: string): AccessOutcome {
-    res.writeHead(303, ['location', `${ACCOUNT_PATH}?${SIGN_IN_REFUSED}=${why}`, 'content-length', '0', 'cache-control', 'no-store'])
-    res.end()
-    return { status: 303, error }
-  }
+  const backToSignIn = (res: ServerResponse, why: SignInRefusal, error: string): AccessOutcome => ({
+    ...redirect(res, `${ACCOUNT_PATH}?${SIGN_IN_REFUSED}=${why}`),
+    error,
+  })
 
   /** A form sign-in lands on its `redirect_to` when that is allowed, else on the gateway's root. */
   function signedInRedirect(res: ServerResponse, token: string, body: FormBody): AccessOutcome {
@@ -133,20 +133,8 @@ export function createAccountsDoor(deps: AccountsDoorDeps): AccountsDoor {
     return seeOther(res, token, (asked !== null && allowedRedirect(asked, deps.redirectOrigins)) || '/')
   }
 
-  function seeOther(res: ServerResponse, token: string, location: string): AccessOutcome {
-    res.writeHead(303, [
-      'location',
-      location,
-      'set-cookie',
-      sessionCookie(cookie, token),
-      'content-length',
-      '0',
-      'cache-control',
-      'no-store',
-    ])
-    res.end()
-    return { status: 303 }
-  }
+  const seeOther = (res: ServerResponse, token: string, location: string): AccessOutcome =>
+    redirect(res, location, ['set-cookie', sessionCookie(cookie, token)])
 
   async function followMagicLink(res: ServerResponse, secret: string): Promise<AccessOutcome> {
     let followed
@@ -182,14 +170,9 @@ export function createAccountsDoor(deps: AccountsDoorDeps): AccountsDoor {
     directory.magicLinks.mail({ email, ...(redirectTo === undefined ? {} : { redirect_to_url: redirectTo }) }).catch((err: unknown) => {
       if (!(err instanceof MailDeliveryError)) deps.log.warn({ err: String(err) }, 'a requested magic link was not made')
     })
-    const outcome = { status: body.json ? 202 : 303, requestId: forwarded.requestId }
-    if (body.json) {
-      sendJson(res, 202, { detail: 'If an account has this email, a sign-in link is on its way' })
-      return outcome
-    }
-    res.writeHead(303, ['location', `${ACCOUNT_PATH}?sent=1`, 'content-length', '0', 'cache-control', 'no-store'])
-    res.end()
-    return outcome
+    if (!body.json) return { ...redirect(res, `${ACCOUNT_PATH}?sent=1`), requestId: forwarded.requestId }
+    sendJson(res, 202, { detail: 'If an account has this email, a sign-in link is on its way' })
+    return { status: 202, requestId: forwarded.requestId }
   }
 
   /**
@@ -274,41 +257,4 @@ function inviteProblem(err: InviteRefusedError): Problem {
   return err.kind === 'forbidden'
     ? problem(403, 'invite-refused', 'Forbidden', err.message, { error_code: err.reason })
     : problem(409, 'invite-refused', 'Conflict', err.message, { error_code: err.reason })
-}
-
-function optionalField(body: FormBody, name: string): Record<string, string> {
-  const value = body.fields.get(name)
-  if (value === undefined || value === '') return {}
-  if (value.length > 255) throw new ProblemError(problems.badRequest(`${name} is longer than 255 characters`))
-  return { [name]: value }
-}
-
-function waitOf(decisions: readonly { allowed: boolean; waitSeconds: number }[]): number | undefined {
-  let wait: number | undefined
-  for (const d of decisions) if (!d.allowed) wait = Math.max(wait ?? 0, d.waitSeconds)
-  return wait
-}
-
-function tooMany(res: ServerResponse, waitSeconds: number, error: string): AccessOutcome {
-  const problem = problems.tooManyRequests(Math.round(waitSeconds * 1000) / 1000)
-  return refuse(res, problem, ['retry-after', String(Math.max(1, Math.ceil(waitSeconds)))], error)
-}
-
-function refuse(res: ServerResponse, p: Problem, headers: readonly string[] = [], error?: string): AccessOutcome {
-  sendProblem(res, p, headers)
-  return { status: p.status, error }
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown, headers: readonly string[] = []): void {
-  const text = JSON.stringify(body)
-  res.writeHead(status, [
-    ...headers,
-    'content-type',
-    'application/json',
-    'content-length',
-    String(Buffer.byteLength(text)),
-    'cache-control',
-    'no-store',
-  ])
-  res.end(text)
 }

@@ -261,6 +261,14 @@ describe('invitations mailed over SMTP and accepted on the gateway', () => {
     assert.equal(already.body.error_code, 'already_member')
   })
 
+  it('a recipient the SMTP server refuses makes the invite call 502, the refusal logged by its code', async () => {
+    const orgId = await createOrg(s)
+    const made = await invite(s, orgId, 'refused@example.com')
+    assert.equal(made.status, 502)
+    assert.equal(made.body.type, 'urn:gatehouse:problem:bad-gateway')
+    assert.ok(s.gateway.logs.some((l) => l.msg === 'mail not sent' && l.err === 'the SMTP server refused the mail (550)'))
+  })
+
   it('a cross-site acceptance is refused before anything is read', async () => {
     const orgId = await createOrg(s)
     const made = await invite(s, orgId, 'csrf@example.com')
@@ -368,6 +376,20 @@ describe('invitations mailed to a signed webhook', () => {
       assert.ok(!JSON.stringify(made.body).includes(secret))
       assert.ok(!JSON.stringify(s.gateway.logs).includes(secret))
       assert.ok(s.gateway.logs.some((l) => l.msg === 'mail not sent' && l.err === 'the mail webhook answered 500'))
+    } finally {
+      receiver.answerWith(204)
+    }
+  })
+
+  it('a webhook that does not answer within mail.webhook.timeout is a 502 too', async () => {
+    receiver.answerWith(204, 3000)
+    try {
+      const orgId = await createOrg(s)
+      const started = Date.now()
+      const made = await invite(s, orgId, 'slow@example.com')
+      assert.equal(made.status, 502)
+      assert.ok(Date.now() - started < 2900, 'the 2s timeout ends the wait')
+      assert.ok(s.gateway.logs.some((l) => l.msg === 'mail not sent' && l.err === 'the mail webhook did not answer within 2000 ms'))
     } finally {
       receiver.answerWith(204)
     }

@@ -116,8 +116,8 @@ export type WebhookDelivery = { payload: Record<string, unknown>; signature: str
 
 export type TestWebhookReceiver = Inbox<WebhookDelivery> & {
   url: string
-  /** The status the next deliveries are answered with (default 204). */
-  answerWith(status: number): void
+  /** The status the next deliveries are answered with (default 204), after `delayMs` (default 0). */
+  answerWith(status: number, delayMs?: number): void
   close(): Promise<void>
 }
 
@@ -129,6 +129,7 @@ export type TestWebhookReceiver = Inbox<WebhookDelivery> & {
 export async function startWebhookReceiver(secret: string): Promise<TestWebhookReceiver> {
   const inbox = createInbox<WebhookDelivery>()
   let status = 204
+  let delay = 0
   const server = createServer((req, res) => {
     const chunks: Buffer[] = []
     req.on('data', (c: Buffer) => chunks.push(c))
@@ -136,17 +137,22 @@ export async function startWebhookReceiver(secret: string): Promise<TestWebhookR
       const body = Buffer.concat(chunks).toString('utf8')
       const signature = String(req.headers['gatehouse-signature'] ?? '')
       inbox.add({ payload: JSON.parse(body) as Record<string, unknown>, signature, signatureValid: verify(secret, signature, body) })
-      res.writeHead(status).end()
+      setTimeout(() => res.writeHead(status).end(), delay)
     })
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   return {
     ...inbox,
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/mail`,
-    answerWith: (next) => {
+    answerWith: (next, delayMs = 0) => {
       status = next
+      delay = delayMs
     },
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
   }
 }
 

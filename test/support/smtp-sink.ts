@@ -3,12 +3,18 @@ import { SMTPServer } from 'smtp-server'
 /**
  * A real SMTP server in its own process, for tests: it accepts every message on a loopback port
  * (no TLS, no auth) and prints `{"listening":PORT}` and then one JSON line per message received
- * (`{from, to, raw}`) on stdout. test/support/mail.ts starts it and reads those lines.
+ * (`{from, to, raw}`) on stdout. test/support/mail.ts starts it and reads those lines. A
+ * recipient whose address starts with `refused@` is refused with 550, as a real server refuses
+ * an unknown mailbox.
  */
 const server = new SMTPServer({
   authOptional: true,
   disabledCommands: ['STARTTLS'],
   logger: false,
+  onRcptTo(address, _session, done) {
+    if (address.address.startsWith('refused@')) return done(Object.assign(new Error('no such mailbox'), { responseCode: 550 }))
+    done()
+  },
   onData(stream, session, done) {
     const chunks: Buffer[] = []
     stream.on('data', (chunk: Buffer) => chunks.push(chunk))
