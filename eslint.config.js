@@ -13,7 +13,7 @@ const INTO_ANOTHER_FOLDER = {
 // framework adapters are entry points of their own.
 const testFolders = readdirSync('test', { withFileTypes: true }).filter((e) => e.isDirectory())
 const testRules = testFolders.map(({ name }) => ({
-  files: [`test/${name}/**/*.ts`],
+  files: [`test/${name}/**/*.{ts,tsx}`],
   rules: {
     'no-restricted-imports': [
       'error',
@@ -40,7 +40,7 @@ export default tseslint.config(
       'no-console': 'off',
     },
   },
-  { files: ['src/**/*.ts'], rules: { 'no-restricted-imports': ['error', { patterns: [INTO_ANOTHER_FOLDER] }] } },
+  { files: ['src/**/*.{ts,tsx}'], rules: { 'no-restricted-imports': ['error', { patterns: [INTO_ANOTHER_FOLDER] }] } },
   // The benchmark's own folders (bench/targets: programs it launches) are its business; src/ is entered as above.
   {
     files: ['bench/**/*.ts'],

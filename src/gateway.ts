@@ -13,6 +13,8 @@ import type { NormalizedTarget, Problem } from './http/index.ts'
 import { createAccessLogWriter } from './log.ts'
 import type { AccessOutcome, LoggedRequest, Logger } from './log.ts'
 import type { Metrics } from './metrics/index.ts'
+import { pageEndpointOf } from './pages/index.ts'
+import type { PagesDoor } from './pages/index.ts'
 
 export type GatewayDeps = {
   config: GatehouseConfig
@@ -26,19 +28,21 @@ export type GatewayDeps = {
   metrics: Metrics
   /** The end-user endpoints (sign-in, sign-out), when end_users.enabled. */
   accounts?: AccountsDoor
+  /** The self-service pages (/.gatehouse/account, invitations, their assets), when end_users.enabled. */
+  pages?: PagesDoor
 }
 
 /**
  * The gateway listener's request handler, a thin transport around the decision (src/decide):
  * it decides the request, then forwards an allowed one (header filter, identity headers,
  * assertion, 100-continue, usage, proxy) or writes a denied one's problem. The forward-auth
- * endpoint and the end-user endpoints, when enabled, are handed to their doors (src/forward-auth,
- * src/accounts) on the canonical path.
+ * endpoint, the end-user endpoints and pages, when enabled, are handed to their doors
+ * (src/forward-auth, src/pages, src/accounts) on the canonical path.
  * Responses are written to Node's response directly (the proxy streams into it); the returned
  * promise settles once the access-log line is written.
  */
 export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: ServerResponse, expectsContinue?: boolean) => Promise<void> {
-  const { config, decide, identityFields, upstreamHeaders, usage, proxy, log, metrics, accounts } = deps
+  const { config, decide, identityFields, upstreamHeaders, usage, proxy, log, metrics, accounts, pages } = deps
   const accessLog = config.log.accessLog && createAccessLogWriter(log)
 
   const forwardAuth =
@@ -47,6 +51,12 @@ export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: S
   async function run(req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): Promise<AccessOutcome> {
     const target = canonicalOrRaw(req.url ?? '')
     if (forwardAuth && typeof target !== 'string' && isForwardAuthPath(target.path)) return forwardAuth(req, res, target)
+    // Pages first: an invitation's URL is a page for GET and the accounts door's for the POST that accepts it.
+    const page = pages && typeof target !== 'string' ? pageEndpointOf(req.method ?? 'GET', target.path) : undefined
+    if (pages && page) {
+      boundBodyTime(req, res, config.server.requestTimeoutMs)
+      return pages(req, res, page)
+    }
     const endpoint = accounts && typeof target !== 'string' ? accountEndpointOf(target.path) : undefined
     if (accounts && endpoint) {
       boundBodyTime(req, res, config.server.requestTimeoutMs)

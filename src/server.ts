@@ -23,7 +23,7 @@ import {
   loadOrCreateAssertionKeys,
 } from './forward/index.ts'
 import type { AssertionKeys, UpstreamProxy } from './forward/index.ts'
-import { createDecider, identifyByCookie } from './decide/index.ts'
+import { createDecider, readSession } from './decide/index.ts'
 import type { Decide } from './decide/index.ts'
 import { createDirectoryOperations, openDirectory, signInSettingsOf } from './directory/index.ts'
 import type { Directory, DirectoryChange } from './directory/index.ts'
@@ -40,6 +40,8 @@ import type { Logger } from './log.ts'
 import { createRedisInvalidationBus, createLocalInvalidationBus, invalidationChannel } from './invalidation/index.ts'
 import type { InvalidationEvent } from './invalidation/index.ts'
 import { aggregatedExpositionOf, createPrometheusMetrics, expositionOf, noMetrics, Registry } from './metrics/index.ts'
+import { createPagesDoor } from './pages/index.ts'
+import type { PagesDoor } from './pages/index.ts'
 import type { Metrics } from './metrics/index.ts'
 import { createMemoryLimiter, createRedisLimiter } from './ratelimit/index.ts'
 import type { Limiter } from './ratelimit/index.ts'
@@ -222,27 +224,48 @@ async function build(loaded: LoadedConfig, log: Logger, opened: CloseStack, opti
   const signIn = signInSettingsOf(endUsers)
   const mailer = config.mail && createMailer(config.mail, log)
   if (mailer) opened.add({ close: async () => mailer.close() })
+  const endUserDirectory = createDirectoryOperations({
+    store: directory.store,
+    roles: directory.roles,
+    tokens: directory.localIssuer,
+    onChange: announce,
+    signIn,
+    mailer,
+  })
+  // Who a browser's session cookie signs in, by the running generation's verifier: the same
+  // verification as a route's cookie credential.
+  const sessionOf = (rawHeaders: readonly string[]) =>
+    readSession(live.generations!.current().verifier, endUsers.session.cookie, rawHeaders)
   fixed.accounts = endUsers.enabled
     ? createAccountsDoor({
-        directory: createDirectoryOperations({
-          store: directory.store,
-          roles: directory.roles,
-          tokens: directory.localIssuer,
-          onChange: announce,
-          signIn,
-          mailer,
-        }),
+        directory: endUserDirectory,
         limiter,
         loginFailures: endUsers.loginFailures,
         session: endUsers.session,
         redirectOrigins: signIn.redirectOrigins,
         trustProxy: config.server.trustProxy,
-        // The running generation's verifier: the same verification as a route's cookie credential.
-        identifyCaller: (req) => identifyByCookie(live.generations!.current().verifier, endUsers.session.cookie, req.rawHeaders),
+        identifyCaller: async (req) => (await sessionOf(req.rawHeaders))?.identity,
         mailsLinks: mailer !== undefined,
         log,
       })
     : undefined
+  // end_users needs tokens.local_issuer (the config says so), whose key the pages' secrets are derived from.
+  const pageSecrets = directory.localIssuer
+  fixed.pages =
+    endUsers.enabled && pageSecrets
+      ? createPagesDoor({
+          directory: endUserDirectory,
+          session: sessionOf,
+          sessionCookie: endUsers.session.cookie,
+          orgKeysPermission: endUsers.accountPage.orgKeysPermission,
+          mail: mailer !== undefined,
+          secrets: {
+            csrf: pageSecrets.deriveSecret('account page csrf'),
+            oneTimeSecret: pageSecrets.deriveSecret('account page one-time secret'),
+          },
+          trustProxy: config.server.trustProxy,
+        })
+      : undefined
   const generations = createGenerations(await buildGeneration(loaded, fixed), (err) =>
     log.warn({ err: String(err) }, 'closing a replaced config generation failed'),
   )
@@ -431,6 +454,8 @@ type FixedParts = {
   log: Logger
   /** The end-user sign-in door (end_users.enabled): built once, as its settings are restart-only. */
   accounts?: AccountsDoor
+  /** The self-service pages (end_users.enabled): built once, like the sign-in door. */
+  pages?: PagesDoor
 }
 
 /**
@@ -514,6 +539,7 @@ async function assembleGeneration(
     log,
     metrics: fixed.metrics,
     accounts: fixed.accounts,
+    pages: fixed.pages,
   })
   return {
     loaded,

@@ -1,8 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { isSameOriginOrSafe, readBrowserFacts } from '../decide/index.ts'
 import { allowedRedirect, InvalidInputError, InviteRefusedError, LinkRefusedError, LoginRefusedError } from '../directory/index.ts'
 import type { AcceptInput, DirectoryOperations } from '../directory/index.ts'
-import { checkInboundHeaders, createForwardedHeaders, problem, ProblemError, problems } from '../http/index.ts'
+import { problem, ProblemError, problems } from '../http/index.ts'
 import type { Forwarded, Network, Problem } from '../http/index.ts'
 import type { Identity } from '../identity/index.ts'
 import type { AccessOutcome } from '../log.ts'
@@ -12,7 +11,10 @@ import { StoreUnavailableError } from '../store/index.ts'
 import type { RateSpec } from '../units/index.ts'
 import { redirect, refuse, sendJson, tooMany, waitOf } from './answers.ts'
 import { optionalField, readFormBody, requiredField } from './body.ts'
+import { createBrowserRequests } from './browser-origin.ts'
 import type { FormBody } from './body.ts'
+import { ACCOUNT_PATH, SIGN_IN_REFUSED } from './paths.ts'
+import type { SignInRefusal } from './paths.ts'
 import type { AccountEndpoint } from './paths.ts'
 import { clearedSessionCookie, sessionCookie } from './session-cookie.ts'
 import type { SessionCookie } from './session-cookie.ts'
@@ -46,8 +48,6 @@ const REFUSED_LINK = problems.notFound('This link is invalid, used or expired')
 const REFUSED_INVITE = problems.notFound('This invitation is invalid, used, revoked or expired')
 const CROSS_SITE = problems.forbidden('Sign-in and sign-out with a cookie are accepted only from a page of this origin')
 const MAIL_OFF = problems.notFound('Links by mail are off: configure mail')
-/** Where a browser lands once an invitation is accepted. */
-const ACCOUNT_PAGE = '/.gatehouse/account'
 const METHOD_OF: Record<AccountEndpoint['kind'], string> = {
   login: 'POST',
   logout: 'POST',
@@ -68,29 +68,9 @@ const METHOD_OF: Record<AccountEndpoint['kind'], string> = {
  */
 export function createAccountsDoor(deps: AccountsDoorDeps): AccountsDoor {
   const { directory, limiter, loginFailures } = deps
-  const forwardedFor = createForwardedHeaders(deps.trustProxy)
+  const { forwardedOf, sameOrigin } = createBrowserRequests(deps.trustProxy)
   const cookie: SessionCookie = { name: deps.session.cookie, maxAgeSeconds: Math.floor(deps.session.durationMs / 1000) }
   const tokenMinutes = Math.max(1, Math.floor(deps.session.durationMs / 60_000))
-
-  function forwardedOf(req: IncomingMessage): Forwarded {
-    const inbound = checkInboundHeaders(req.rawHeaders, req.httpVersion)
-    const header = (name: string) => {
-      const value = req.headers[name]
-      return Array.isArray(value) ? value.join(', ') : value
-    }
-    return forwardedFor({
-      remoteAddress: req.socket.remoteAddress,
-      host: inbound.host,
-      xForwardedFor: header('x-forwarded-for'),
-      xForwardedProto: header('x-forwarded-proto'),
-      xForwardedHost: header('x-forwarded-host'),
-      xForwardedPort: header('x-forwarded-port'),
-      requestId: header('x-request-id'),
-    })
-  }
-
-  const sameOrigin = (req: IncomingMessage, forwarded: Forwarded) =>
-    isSameOriginOrSafe(req.method ?? 'POST', readBrowserFacts(req.rawHeaders), forwarded.host)
 
   function failureBudgets(email: string, forwarded: Forwarded): Budget[] {
     return [
@@ -107,14 +87,18 @@ export function createAccountsDoor(deps: AccountsDoorDeps): AccountsDoor {
     if (wantsCookie && !sameOrigin(req, forwarded)) return refuse(res, CROSS_SITE, [], 'cross-site sign-in')
     const budgets = failureBudgets(email, forwarded)
     const wait = waitOf(await limiter.peekAll(budgets))
-    if (wait !== undefined) return tooMany(res, wait, 'sign-in failures exhausted a budget')
+    if (wait !== undefined) {
+      const error = 'sign-in failures exhausted a budget'
+      return body.json ? tooMany(res, wait, error) : backToSignIn(res, 'too_many', error)
+    }
     let user
     try {
       user = await directory.users.checkPassword(email, password)
     } catch (err) {
       if (!(err instanceof LoginRefusedError)) throw err
       await limiter.takeAll(budgets)
-      return refuse(res, REFUSED_LOGIN, [], `login refused: ${err.reason}`)
+      const error = `login refused: ${err.reason}`
+      return body.json ? refuse(res, REFUSED_LOGIN, [], error) : backToSignIn(res, 'failed', error)
     }
     const token = await directory.tokens.mint({ userId: user.user_id, durationMinutes: tokenMinutes })
     const outcome = { status: 200, requestId: forwarded.requestId }
@@ -129,6 +113,16 @@ export function createAccountsDoor(deps: AccountsDoorDeps): AccountsDoor {
     }
     return signedInRedirect(res, token, body)
   }
+
+  /**
+   * A refused form sign-in goes back to gatehouse's sign-in page, which says why (one word for
+   * every refusal of the email and password, as the JSON answer has one 401), rather than
+   * leaving the browser on a JSON problem.
+   */
+  const backToSignIn = (res: ServerResponse, why: SignInRefusal, error: string): AccessOutcome => ({
+    ...redirect(res, `${ACCOUNT_PATH}?${SIGN_IN_REFUSED}=${why}`),
+    error,
+  })
 
   /** A form sign-in lands on its `redirect_to` when that is allowed, else on the gateway's root. */
   function signedInRedirect(res: ServerResponse, token: string, body: FormBody): AccessOutcome {
@@ -176,7 +170,7 @@ export function createAccountsDoor(deps: AccountsDoorDeps): AccountsDoor {
     directory.magicLinks.mail({ email, ...(redirectTo === undefined ? {} : { redirect_to_url: redirectTo }) }).catch((err: unknown) => {
       if (!(err instanceof MailDeliveryError)) deps.log.warn({ err: String(err) }, 'a requested magic link was not made')
     })
-    if (!body.json) return { ...redirect(res, `${ACCOUNT_PAGE}?sent=1`), requestId: forwarded.requestId }
+    if (!body.json) return { ...redirect(res, `${ACCOUNT_PATH}?sent=1`), requestId: forwarded.requestId }
     sendJson(res, 202, { detail: 'If an account has this email, a sign-in link is on its way' })
     return { status: 202, requestId: forwarded.requestId }
   }
@@ -208,7 +202,7 @@ export function createAccountsDoor(deps: AccountsDoorDeps): AccountsDoor {
     }
     const { user, membership } = accepted
     const token = await directory.tokens.mint({ userId: user.user_id, durationMinutes: tokenMinutes })
-    if (!body.json) return seeOther(res, token, ACCOUNT_PAGE)
+    if (!body.json) return seeOther(res, token, ACCOUNT_PATH)
     sendJson(res, 200, { user_id: user.user_id, org_id: membership.org_id, role: membership.role }, [
       'set-cookie',
       sessionCookie(cookie, token),

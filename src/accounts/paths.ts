@@ -3,6 +3,12 @@ import { RESERVED_PREFIX } from '../rules/index.ts'
 
 export const LOGIN_PATH = `${RESERVED_PREFIX}/login`
 export const LOGOUT_PATH = `${RESERVED_PREFIX}/logout`
+/** The self-service page (src/pages): where a browser lands after asking for a link or accepting an invitation. */
+export const ACCOUNT_PATH = `${RESERVED_PREFIX}/account`
+/** The account page's query parameter that says why a form sign-in was refused. */
+export const SIGN_IN_REFUSED = 'sign_in'
+/** `failed`: the email and password were refused (whichever way); `too_many`: a failure budget is spent. */
+export type SignInRefusal = 'failed' | 'too_many'
 /** Where an end user asks for a magic link by email (POST; with mail configured). */
 export const MAGIC_REQUEST_PATH = `${RESERVED_PREFIX}/magic`
 

@@ -49,7 +49,7 @@ export function extractHandshakeCredential(
 }
 
 /** The value of one cookie; 400 when the name is sent twice (a browser sends both of two cookies set for different paths). */
-function cookieValue(header: string | undefined, name: string): string | undefined {
+export function cookieValue(header: string | undefined, name: string): string | undefined {
   if (header === undefined) return undefined
   let value: string | undefined
   for (const pair of header.split(';')) {

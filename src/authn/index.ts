@@ -1,6 +1,6 @@
 export { extractCredential } from './credentials.ts'
 export type { Credential } from './credentials.ts'
-export { BEARER_SUBPROTOCOL, extractHandshakeCredential, splitSubprotocols, withoutCookies } from './handshake-credentials.ts'
+export { BEARER_SUBPROTOCOL, cookieValue, extractHandshakeCredential, splitSubprotocols, withoutCookies } from './handshake-credentials.ts'
 export type { HandshakeCarriers, HandshakeSources } from './handshake-credentials.ts'
 export { CredentialError, InvalidTokenError, KeySourceUnavailableError, MalformedCredentialError, NoCredentialError } from './errors.ts'
 export type { CredentialErrorCode } from './errors.ts'

@@ -256,6 +256,8 @@ const endUsers = z.strictObject({
   login_failures: z.strictObject({ per_account: rate.prefault('5/15m'), per_client: rate.prefault('50/15m') }).prefault({}),
   // Where a sign-in may send the browser afterwards: exact origins (public_url is always one).
   redirect_origins: z.array(origin).default([]),
+  // The self-service page /.gatehouse/account: an org's keys are shown to, and managed by, members whose role has this permission.
+  account_page: z.strictObject({ org_keys_permission: z.string().min(1).default('can_manage_api_keys') }).prefault({}),
 })
 
 const smtpUrl = z.string().transform((text, ctx) => {
@@ -720,6 +722,7 @@ export const configSchema = z
       session: { cookie: c.end_users.session.cookie, durationMs: c.end_users.session.duration },
       loginFailures: { perAccount: c.end_users.login_failures.per_account, perClient: c.end_users.login_failures.per_client },
       redirectOrigins: c.end_users.redirect_origins,
+      accountPage: { orgKeysPermission: c.end_users.account_page.org_keys_permission },
     },
     mail: c.mail,
     routes: c.routes,

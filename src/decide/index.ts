@@ -1,6 +1,7 @@
 export { createDecider, isSameOriginOrSafe } from './decide.ts'
-export { identifyByCookie } from './identify.ts'
 export { readBrowserFacts } from './request-headers.ts'
+export { readSession } from './session.ts'
+export type { Session, SessionReader } from './session.ts'
 export type { BrowserFacts } from './request-headers.ts'
 export type { DeciderDeps } from './decide.ts'
 export type { Allow, Decide, DecideOptions, Decision, DecisionRequest, Deny, DenyReason } from './types.ts'

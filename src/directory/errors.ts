@@ -76,6 +76,14 @@ export class LinkRefusedError extends Error {
   }
 }
 
+/** The caller may not do this to this record (a key that is neither theirs nor of an org they manage). */
+export class NotPermittedError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'NotPermittedError'
+  }
+}
+
 /**
  * Why an invitation was refused, made or accepted. An unknown, used, revoked or expired invite is
  * one answer to the browser (`not_found`-like); the others say what to do about it.

@@ -8,6 +8,7 @@ export type { NewMagicLinkInput } from './magic-links.ts'
 export { INVITE_HOURS, INVITE_PATH } from './invites.ts'
 export type { AcceptInput, NewInviteInput, PendingInvite } from './invites.ts'
 export { EXPIRATION_DAYS } from './api-keys.ts'
+export type { AccountKeyInput, AccountKeys, ManagedOrgKeys } from './account-keys.ts'
 export type { ApiKeyListQuery, KeyPatchInput, NewKeyInput, ValidatedKey, ValidationKind } from './api-keys.ts'
 export {
   ApiKeyRateLimitedError,
@@ -18,6 +19,7 @@ export {
   LinkRefusedError,
   LoginRefusedError,
   NotFoundError,
+  NotPermittedError,
 } from './errors.ts'
 export type { ApiKeyRefusal, InviteRefusal, LinkRefusal, LoginRefusal } from './errors.ts'
 export type { NewUserInput } from './users.ts'

@@ -4,6 +4,7 @@ import type { RoleTable } from '../identity/index.ts'
 import type { ValidationMeter } from '../apikeys/index.ts'
 import type { Mailer } from '../mail/index.ts'
 import type { Store } from '../store/index.ts'
+import { accountKeyOperations } from './account-keys.ts'
 import { apiKeyOperations } from './api-keys.ts'
 import type { AccessTokenIssuer, ApiKeySettings, AuditEvent, DirectoryChange, DirectoryContext, SignInSettings } from './context.ts'
 import { inviteOperations } from './invites.ts'
@@ -22,6 +23,7 @@ export type DirectoryOperations = {
   users: ReturnType<typeof userOperations>
   orgs: ReturnType<typeof orgOperations>
   apiKeys: ReturnType<typeof apiKeyOperations>
+  accountKeys: ReturnType<typeof accountKeyOperations>
   tokens: ReturnType<typeof tokenOperations>
   magicLinks: ReturnType<typeof magicLinkOperations>
   invites: ReturnType<typeof inviteOperations>
@@ -64,12 +66,14 @@ export function createDirectoryOperations(options: DirectoryOperationsOptions): 
     signIn: options.signIn ?? { redirectOrigins: new Set() },
     mailer: options.mailer,
   }
+  const apiKeys = apiKeyOperations(ctx)
   return {
     store: ctx.store,
     roles: ctx.roles,
     users: userOperations(ctx),
     orgs: orgOperations(ctx),
-    apiKeys: apiKeyOperations(ctx),
+    apiKeys,
+    accountKeys: accountKeyOperations(ctx, apiKeys),
     tokens: tokenOperations(ctx),
     magicLinks: magicLinkOperations(ctx),
     invites: inviteOperations(ctx),

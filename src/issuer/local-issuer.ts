@@ -1,3 +1,4 @@
+import { hkdfSync } from 'node:crypto'
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, SignJWT } from 'jose'
 import type { CryptoKey, JSONWebKeySet, JWK, JWTVerifyGetKey } from 'jose'
 // The directory's leaf modules, not its index: the directory opens this issuer.
@@ -24,6 +25,12 @@ export type LocalIssuer = {
   verifier: LocalIssuerVerifier
   /** The public signing keys, for anyone else who verifies these tokens. */
   jwks(): JSONWebKeySet
+  /**
+   * A 32-byte secret for one purpose (`purpose` names it), derived from the signing key with
+   * HKDF-SHA256: every replica derives the same one from the shared key, and no purpose's secret
+   * tells anything of the key or of another purpose's.
+   */
+  deriveSecret(purpose: string): Buffer
 }
 
 /**
@@ -77,7 +84,10 @@ export async function createLocalIssuer(options: {
       .sign(privateKey)
   }
 
-  return { issuer, mint, jwks: () => jwks, verifier: { issuer, algorithms: [algorithm], getKey, check } }
+  const keyMaterial = Buffer.from(String(stored.private_jwk.d), 'base64url')
+  const deriveSecret = (purpose: string) => Buffer.from(hkdfSync('sha256', keyMaterial, 'gatehouse local issuer', purpose, 32))
+
+  return { issuer, mint, jwks: () => jwks, deriveSecret, verifier: { issuer, algorithms: [algorithm], getKey, check } }
 }
 
 function unavailable(err: unknown): never {

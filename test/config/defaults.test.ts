@@ -77,6 +77,7 @@ const DEFAULTS = {
       perClient: { limit: 50, windowMs: 900_000, text: '50/15m' },
     },
     redirectOrigins: [],
+    accountPage: { orgKeysPermission: 'can_manage_api_keys' },
   },
   // Nothing is mailed unless a delivery is configured.
   mail: undefined,

@@ -11,13 +11,14 @@ import { adminClient } from '../support/admin.ts'
 import { startGateway } from '../support/gateway.ts'
 import type { TestGateway } from '../support/gateway.ts'
 import { rawRequest } from '../support/http.ts'
-import { ingressBinary, startCaddy, startNginx } from '../support/ingress.ts'
+import { startCaddy, startNginx } from '../support/ingress.ts'
 import type { Ingress } from '../support/ingress.ts'
 import { propelauthClaims, startIssuer } from '../support/issuer.ts'
 import type { TestIssuer } from '../support/issuer.ts'
+import { installedBinary } from '../support/services.ts'
 
-const nginx = ingressBinary('nginx', '/usr/sbin/nginx')
-const caddy = ingressBinary('caddy', '/usr/bin/caddy')
+const nginx = installedBinary('nginx', '/usr/sbin/nginx', 'nginx-light')
+const caddy = installedBinary('caddy', '/usr/bin/caddy')
 
 type Seen = { method: string; url: string; headers: IncomingHttpHeaders; body: string }
 

@@ -4,20 +4,7 @@ import type { ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { test } from 'node:test'
 import { canConnect, freePort } from './services.ts'
-
-/**
- * The binary a suite drives, or why it cannot run: printed as a skip, or (GATEHOUSE_REQUIRE_SERVICES=1)
- * registered as a failing test, as for the other real services.
- */
-export function ingressBinary(name: string, file: string): { file?: string; skip?: string } {
-  if (existsSync(file)) return { file }
-  const reason = `${file} is not installed (apt-get install ${name === 'nginx' ? 'nginx-light' : name})`
-  if (process.env.GATEHOUSE_REQUIRE_SERVICES === '1') test(`${name} is installed (GATEHOUSE_REQUIRE_SERVICES=1)`, () => assert.fail(reason))
-  else console.log(`# skipping the ${name} suite: ${reason}`)
-  return { skip: reason }
-}
 
 export type Ingress = { url: string; log(): string; stop(): Promise<void> }
 

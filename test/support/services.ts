@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import { createServer, connect } from 'node:net'
 import { test } from 'node:test'
 import { Redis } from 'ioredis'
@@ -16,6 +17,18 @@ export function serviceUrl(name: 'POSTGRES' | 'REDIS'): { url?: string; skip?: s
   const reason = `GATEHOUSE_TEST_${name}_URL is not set`
   if (process.env.GATEHOUSE_REQUIRE_SERVICES === '1') throw new Error(`${reason}, and GATEHOUSE_REQUIRE_SERVICES=1 requires it`)
   console.log(`# skipped: ${reason}`)
+  return { skip: reason }
+}
+
+/**
+ * A program a suite drives (an ingress, the browser), or why the suite cannot run: printed as a
+ * skip, or (GATEHOUSE_REQUIRE_SERVICES=1) registered as a failing test, as for the other real services.
+ */
+export function installedBinary(name: string, file: string, debianPackage: string = name): { file?: string; skip?: string } {
+  if (existsSync(file)) return { file }
+  const reason = `${file} is not installed (apt-get install ${debianPackage})`
+  if (process.env.GATEHOUSE_REQUIRE_SERVICES === '1') test(`${name} is installed (GATEHOUSE_REQUIRE_SERVICES=1)`, () => assert.fail(reason))
+  else console.log(`# skipping the ${name} suite: ${reason}`)
   return { skip: reason }
 }
 
