@@ -100,11 +100,25 @@ export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: S
     } catch (err) {
       const requestId = randomUUID()
       log.error({ err: errorSummary(err), method: req.method, request_id: requestId }, 'request failed')
-      outcome = respond(res, problems.internal(), ['x-request-id', requestId], { requestId, reason: 'internal_error' })
+      outcome = respond(res, problems.internal(), ['x-request-id', requestId], {
+        requestId,
+        reason: 'internal_error',
+        loggedPath: oneTimeLinkPathOf(req),
+      })
     }
     metrics.request(outcome.route, req.method ?? 'GET', outcome.status, (performance.now() - started) / 1000)
     if (accessLog) accessLog(req, outcome, started)
   }
+}
+
+/**
+ * What the access log writes instead of a one-time link's path (its secret is the last segment),
+ * for a request whose door failed before it could say so itself.
+ */
+function oneTimeLinkPathOf(req: IncomingMessage): string | undefined {
+  const target = canonicalOrRaw(req.url ?? '')
+  const endpoint = typeof target === 'string' ? undefined : accountEndpointOf(target.path)
+  return endpoint && 'loggedPath' in endpoint ? endpoint.loggedPath : undefined
 }
 
 /** The gateway listener's answers written on the socket itself, for what Node never hands to the request handler. */

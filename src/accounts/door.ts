@@ -48,12 +48,13 @@ const REFUSED_LINK = problems.notFound('This link is invalid, used or expired')
 const REFUSED_INVITE = problems.notFound('This invitation is invalid, used, revoked or expired')
 const CROSS_SITE = problems.forbidden('Sign-in and sign-out with a cookie are accepted only from a page of this origin')
 const MAIL_OFF = problems.notFound('Links by mail are off: configure mail')
-const METHOD_OF: Record<AccountEndpoint['kind'], string> = {
-  login: 'POST',
-  logout: 'POST',
-  magic_request: 'POST',
-  magic: 'GET',
-  invite: 'POST',
+/** The method each endpoint takes, and the Allow its 405 names: an invitation's URL is also the pages' GET (src/pages). */
+const METHOD_OF: Record<AccountEndpoint['kind'], { method: string; allow: string }> = {
+  login: { method: 'POST', allow: 'POST' },
+  logout: { method: 'POST', allow: 'POST' },
+  magic_request: { method: 'POST', allow: 'POST' },
+  magic: { method: 'GET', allow: 'GET' },
+  invite: { method: 'POST', allow: 'GET, HEAD, POST' },
 }
 
 /**
@@ -219,8 +220,8 @@ export function createAccountsDoor(deps: AccountsDoorDeps): AccountsDoor {
 
   async function answer(req: IncomingMessage, res: ServerResponse, endpoint: AccountEndpoint): Promise<AccessOutcome> {
     try {
-      const method = METHOD_OF[endpoint.kind]
-      if (req.method !== method) return refuse(res, problems.methodNotAllowed(`${req.method ?? ''} is not allowed here`), ['allow', method])
+      const { method, allow } = METHOD_OF[endpoint.kind]
+      if (req.method !== method) return refuse(res, problems.methodNotAllowed(`${req.method ?? ''} is not allowed here`), ['allow', allow])
       switch (endpoint.kind) {
         case 'magic':
           return await followMagicLink(res, endpoint.secret)

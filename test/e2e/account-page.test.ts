@@ -138,6 +138,9 @@ describe('the account page over HTTP', () => {
     const getAction = await fetch(`${gateway.url}${ACCOUNT}/keys`)
     assert.deepEqual([getAction.status, getAction.headers.get('allow')], [405, 'POST'])
     assert.equal(getAction.headers.get('content-type'), 'application/problem+json')
+    // An invitation's URL is the page's GET and the sign-in door's POST: its 405 names both.
+    const deleteInvite = await fetch(`${gateway.url}/.gatehouse/invite/${'a'.repeat(43)}`, { method: 'DELETE' })
+    assert.deepEqual([deleteInvite.status, deleteInvite.headers.get('allow')], [405, 'GET, HEAD, POST'])
   })
 
   it('a form post from another site is 403, one without a session 401, either way nothing is made', async () => {
