@@ -34,6 +34,7 @@ const FASTIFY_COLD: RowKey = { target: 'fastify-stack', scenario: 'jwt-cold' }
 const NGINX: RowKey = { target: 'nginx', scenario: 'public' }
 const KEY_HOT: RowKey = { target: 'gatehouse', scenario: 'apikey-hot' }
 const KEY_COLD: RowKey = { target: 'gatehouse', scenario: 'apikey-cold' }
+const KEY_COLD_PG: RowKey = { target: 'gatehouse', scenario: 'apikey-cold-pg' }
 const FORWARD_AUTH: RowKey = { target: 'gatehouse', scenario: 'forward-auth' }
 const NGINX_ANSWER: RowKey = { target: 'nginx', scenario: 'forward-auth' }
 
@@ -81,6 +82,10 @@ export const COMPARISONS: readonly Comparison[] = [
   { numerator: KEY_COLD, denominator: KEY_HOT, metric: 'cpu', threshold: { op: '<=', value: 2.0 } },
   { numerator: KEY_COLD, denominator: KEY_HOT, metric: 'rps' },
   { numerator: KEY_COLD, denominator: COLD, metric: 'cpu' },
+  // `--postgres`: the same scenario on PostgreSQL, beside the cached key and beside SQLite.
+  { numerator: KEY_COLD_PG, denominator: KEY_HOT, metric: 'cpu' },
+  { numerator: KEY_COLD_PG, denominator: KEY_COLD, metric: 'cpu' },
+  { numerator: KEY_COLD_PG, denominator: KEY_COLD, metric: 'p99' },
   // A decision without the proxying, beside nginx answering the same request itself and beside the proxied jwt-hot.
   { numerator: FORWARD_AUTH, denominator: NGINX_ANSWER, metric: 'cpu' },
   { numerator: FORWARD_AUTH, denominator: HOT, metric: 'cpu' },

@@ -61,6 +61,10 @@ const SCENARIOS: ReadonlyArray<[name: string, what: string]> = [
     'apikey-cold',
     '2,000 personal API keys of 100 users in rotation against a 100-entry key cache, so every request validates against the sqlite store',
   ],
+  [
+    'apikey-cold-pg',
+    "apikey-cold with a PostgreSQL store (`npm run bench -- --postgres`, a schema of the run's own in the database of GATEHOUSE_TEST_POSTGRES_URL); the CPU is gatehouse's alone, not the database server's",
+  ],
   ['rate-limited', 'a user over a `1/1h` route budget: every measured request is answered 429 by the limiter'],
   [
     'forward-auth',
@@ -88,7 +92,8 @@ export function renderMarkdown(results: BenchResults, chartFile: string): string
     '',
     '```sh',
     'npm run bench             # full run, a few minutes: this file, the chart and bench/results/latest.json',
-    'npm run bench -- --quick  # under two minutes while developing: bench/results/quick.json only',
+    'npm run bench -- --quick  # a few minutes while developing: bench/results/quick.json only',
+    'npm run bench -- --postgres  # also apikey-cold on PostgreSQL (GATEHOUSE_TEST_POSTGRES_URL)',
     '```',
     '',
     'nginx and HAProxy are measured when installed (`apt-get install nginx-light haproxy`); otherwise their rows are skipped with a printed note.',

@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick]`: gatehouse against node-proxy, fastify-stack and nginx, in one run.
+// `npm run bench [-- --quick] [-- --postgres]`: gatehouse against node-proxy, fastify-stack, nginx and HAProxy, in one run.
 import { spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
@@ -29,7 +29,10 @@ const NO_NGINX = 'nginx is not installed (apt-get install nginx-light): its rows
 const NO_HAPROXY = 'haproxy is not installed (apt-get install haproxy): the haproxy-jwt row and its ratio are skipped.'
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false } } })
+  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, postgres: { type: 'boolean', default: false } } })
+  const postgresUrl = values.postgres ? process.env.GATEHOUSE_TEST_POSTGRES_URL : undefined
+  if (values.postgres && !postgresUrl)
+    throw new Error('--postgres measures on the database of GATEHOUSE_TEST_POSTGRES_URL, which is not set')
   const settings = benchSettings(values.quick)
   const started = Date.now()
   const loadStart = os.loadavg()
@@ -39,7 +42,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(os.tmpdir(), 'gatehouse-bench-'))
   let succeeded = false
   try {
-    const ctx = await prepareContext(settings, dir)
+    const ctx = await prepareContext(settings, dir, postgresUrl)
     const runs = benchRuns(ctx)
     const measurements = await runAll(ctx, runs, 'round 1')
     // Later rounds measure only the rows of the thresholded ratios again, so a noisy moment on a
@@ -79,7 +82,7 @@ function build(): void {
   if (status !== 0) throw new Error(`npm run build failed (exit ${status}): the bench measures the built gateway`)
 }
 
-async function prepareContext(settings: BenchSettings, dir: string): Promise<BenchContext> {
+async function prepareContext(settings: BenchSettings, dir: string, postgresUrl: string | undefined): Promise<BenchContext> {
   const issuer = await createIssuer()
   const publicKeyFile = join(dir, 'issuer-public.pem')
   writeFileSync(publicKeyFile, issuer.publicKeyPem)
@@ -94,7 +97,7 @@ async function prepareContext(settings: BenchSettings, dir: string): Promise<Ben
   if (!haproxy) console.log(`note: ${NO_HAPROXY}`)
   const refusedTokens = await mintRefusedTokens(issuer)
   const upstream = await startNodeServer('upstream', 'upstream.js', [], dir)
-  return { settings, dir, upstream, issuer, publicKeyFile, hotToken: hotToken!, pool, nginx, haproxy, refusedTokens }
+  return { settings, dir, upstream, issuer, publicKeyFile, hotToken: hotToken!, pool, nginx, haproxy, postgresUrl, refusedTokens }
 }
 
 async function runAll(ctx: BenchContext, runs: readonly Run[], round: string): Promise<Measurement[]> {
@@ -118,6 +121,7 @@ async function runAll(ctx: BenchContext, runs: readonly Run[], round: string): P
       )
     } finally {
       await target.stop()
+      await run.cleanUp?.()
     }
   }
   return measurements

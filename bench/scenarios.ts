@@ -1,3 +1,4 @@
+import pg from 'pg'
 import { benchAdminKey, createBenchKeys } from './apikeys.ts'
 import { sendEachOnce } from './load.ts'
 import type { MeasureSpec } from './measure.ts'
@@ -23,6 +24,8 @@ export type BenchContext = {
   pool: readonly string[]
   nginx: string | undefined
   haproxy: string | undefined
+  /** `--postgres`: the PostgreSQL database apikey-cold is measured on too (GATEHOUSE_TEST_POSTGRES_URL). */
+  postgresUrl: string | undefined
   /** Tokens a verifier must refuse, by what is wrong with each (bench/tokens.ts `mintRefusedTokens`). */
   refusedTokens: Record<string, string>
 }
@@ -36,6 +39,8 @@ export type Run = {
   spec: MeasureSpec
   start(): Promise<Target>
   prepare?(target: Target): Promise<Partial<MeasureSpec['load']> | void>
+  /** After the target stopped: what the run made outside its folder (a PostgreSQL schema). */
+  cleanUp?(): Promise<void>
 }
 
 /**
@@ -163,6 +168,31 @@ export function benchRuns(ctx: BenchContext): Run[] {
         return { nextToken: rotation(keys) }
       },
     },
+  )
+  const postgresUrl = ctx.postgresUrl
+  if (postgresUrl) {
+    // Beside apikey-cold on SQLite: the same keys and cache, the store a PostgreSQL schema of this run's own.
+    const schema = `gatehouse_bench_${Date.now().toString(36)}`
+    runs.push({
+      spec: {
+        target: 'gatehouse',
+        variant: 'postgres',
+        scenario: 'apikey-cold-pg',
+        load: get(GATEHOUSE_PATHS.user, { tokenHeader: 'x-api-key' }),
+      },
+      start: gatehouse('apikey-cold-pg', {
+        adminApiKey,
+        apiKeyCacheEntries: settings.coldCacheEntries,
+        storeUrl: withSchema(postgresUrl, schema),
+      }),
+      prepare: async (target) => {
+        const keys = await keysFor(target, settings.coldKeyUsers, settings.coldKeys, 'apikey-cold-pg')
+        return { nextToken: rotation(keys) }
+      },
+      cleanUp: () => dropSchema(postgresUrl, schema),
+    })
+  }
+  runs.push(
     {
       spec: { target: 'gatehouse', scenario: 'jwt-many', load: get(GATEHOUSE_PATHS.user, { nextToken: rotation(manyTokens) }) },
       start: gatehouse('jwt-many'),
@@ -241,5 +271,22 @@ export async function expectRefusals(target: Target, refusedTokens: Record<strin
     const response = await fetch(target.origin + GATEHOUSE_PATHS.user, { headers })
     await response.arrayBuffer()
     if (response.status !== 401) throw new Error(`${target.name} answered ${response.status} to a token with ${what}, expected 401`)
+  }
+}
+
+/** `url` with `?schema=` set (gatehouse creates a missing schema). */
+function withSchema(url: string, schema: string): string {
+  const parsed = new URL(url)
+  parsed.searchParams.set('schema', schema)
+  return parsed.toString()
+}
+
+async function dropSchema(url: string, schema: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    await client.query(`drop schema if exists ${schema} cascade`)
+  } finally {
+    await client.end()
   }
 }
