@@ -51,5 +51,10 @@ export default tseslint.config(
       ],
     },
   },
+  // The bench's baselines are plain JavaScript run by `node` alone: Node's globals are theirs.
+  {
+    files: ['bench/**/*.js'],
+    languageOptions: { globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', URL: 'readonly' } },
+  },
   ...testRules,
 )

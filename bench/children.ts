@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
-import { closeSync, createWriteStream, openSync, readFileSync } from 'node:fs'
-import { connect } from 'node:net'
+import { closeSync, openSync, readFileSync } from 'node:fs'
+import { connect, createServer } from 'node:net'
+import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { processTree } from './proc.ts'
 
@@ -30,14 +31,20 @@ export function spawnChild(
 ): Child {
   const logFile = join(options.dir, `${String(++spawned).padStart(2, '0')}-${name}.log`)
   const out = openSync(logFile, 'ax')
-  // stdoutPipe: stdout is a pipe this process drains into the log file, as a container runtime
-  // collects a container's stdout, so that the cost of logging to a pipe is what is measured.
-  const proc = spawn(command, args, { cwd: options.cwd, stdio: ['ignore', options.stdoutPipe ? 'pipe' : out, out] })
-  if (options.stdoutPipe) proc.stdout!.pipe(createWriteStream(logFile, { flags: 'a' }))
+  // stdoutPipe: stdout is a pipe, as a container runtime collects a container's stdout, so that
+  // the cost of logging to a pipe is what is measured. A process of its own (`cat` into the log
+  // file) drains it, as the runtime's shim would: neither the load generator (this process) nor
+  // the target's process tree pays for the draining.
+  const drain = options.stdoutPipe ? spawn('cat', [], { stdio: ['pipe', out, out] }) : undefined
+  const proc = spawn(command, args, { cwd: options.cwd, stdio: ['ignore', drain ? drain.stdin! : out, out] })
+  // The target holds the pipe's write end now; once it exits, `cat` reads the end and exits too.
+  drain?.stdin!.destroy()
   closeSync(out)
   if (proc.pid === undefined) throw new Error(`${name}: could not start ${command}`)
-  running.add(proc)
-  proc.once('exit', () => running.delete(proc))
+  for (const started of drain ? [proc, drain] : [proc]) {
+    running.add(started)
+    started.once('exit', () => running.delete(started))
+  }
   return {
     name,
     pid: proc.pid,
@@ -111,6 +118,18 @@ export function parseListening(line: string): string | undefined {
   if (!line.startsWith('{"listening"')) return undefined
   const { listening } = JSON.parse(line) as { listening: string }
   return listening
+}
+
+/** For servers that cannot report an ephemeral port (nginx, HAProxy): one the kernel just handed out. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo
+      server.close(() => resolve(port))
+    })
+  })
 }
 
 function canConnect(port: number): Promise<boolean> {

@@ -17,6 +17,7 @@ export type Machine = {
   clockTicksPerSecond: number
   loadAverage: { start: number[]; end: number[] }
   nginx: string | null
+  haproxy: string | null
 }
 
 /** Everything one run measured: the JSON file, and the input of the markdown report. */
@@ -26,7 +27,10 @@ export type BenchResults = {
   totalS: number
   machine: Machine
   settings: Omit<BenchSettings, 'mode'>
+  /** The first round: every row. */
   measurements: Measurement[]
+  /** Later rounds (full runs): the rows of the thresholded ratios, measured again. */
+  repeats: Measurement[][]
   memory: MemoryPhase | null
   ratios: RatioResult[]
   checks: CheckResult[]
@@ -41,8 +45,14 @@ const SCENARIOS: ReadonlyArray<[name: string, what: string]> = [
     'jwt-hot with `identity.assertion.bind_request: true`: the token stays cached, but every request gets an assertion of its own (one ES256 signature)',
   ],
   ['jwt-hot-nometrics', 'jwt-hot with `metrics.enabled: false`: jwt-hot minus this row is what the metrics cost per request'],
-  ['jwt-hot+log', 'jwt-hot with the JSON access log on (one line per request to a file), to show what logging costs'],
-  ['jwt-cold', 'a different valid token on every request, so every request verifies an ES256 signature'],
+  [
+    'jwt-hot+log',
+    'jwt-hot with the JSON access log on (the default as deployed): one line per request to stdout, a pipe drained by a separate process, as in a container',
+  ],
+  [
+    'jwt-cold',
+    'a different valid token on every request, so every request verifies an ES256 signature; haproxy-jwt verifies the same tokens in C',
+  ],
   ['jwt-many', '10,000 distinct users, all cached beforehand, requested round-robin'],
   [
     'apikey-hot',
@@ -51,6 +61,10 @@ const SCENARIOS: ReadonlyArray<[name: string, what: string]> = [
   [
     'apikey-cold',
     '2,000 personal API keys of 100 users in rotation against a 100-entry key cache, so every request validates against the sqlite store',
+  ],
+  [
+    'apikey-cold-pg',
+    "apikey-cold with a PostgreSQL store (`npm run bench -- --postgres`, a schema of the run's own in the database of GATEHOUSE_TEST_POSTGRES_URL); the CPU is gatehouse's alone, not the database server's",
   ],
   ['rate-limited', 'a user over a `1/1h` route budget: every measured request is answered 429 by the limiter'],
   [
@@ -80,10 +94,11 @@ export function renderMarkdown(results: BenchResults, chartFile: string): string
     '',
     '```sh',
     'npm run bench             # full run, a few minutes: this file, the chart and bench/results/latest.json',
-    'npm run bench -- --quick  # under two minutes while developing: bench/results/quick.json only',
+    'npm run bench -- --quick  # a few minutes while developing: bench/results/quick.json only',
+    'npm run bench -- --postgres  # also apikey-cold on PostgreSQL (GATEHOUSE_TEST_POSTGRES_URL)',
     '```',
     '',
-    'nginx is measured when installed (`apt-get install nginx-light`); otherwise its rows are skipped with a printed note.',
+    'nginx and HAProxy are measured when installed (`apt-get install nginx-light haproxy`); otherwise their rows are skipped with a printed note.',
     '',
     '## Machine',
     '',
@@ -94,11 +109,12 @@ export function renderMarkdown(results: BenchResults, chartFile: string): string
     `| OS | ${escapeCell(m.os)} |`,
     `| Node | ${m.node} |`,
     `| nginx | ${m.nginx ?? 'not installed'} |`,
+    `| HAProxy | ${m.haproxy ?? 'not installed'} |`,
     `| load average (1 min) at start / end | ${fmt(m.loadAverage.start[0], 2)} / ${fmt(m.loadAverage.end[0], 2)} |`,
     '',
-    '## Targets (issues 3 and 5)',
+    '## Targets (issues 3, 5, 17 and 18)',
     '',
-    'Ratios are computed between rows of this same run. CPU µs/request is the figure to quote: it varies least on a shared machine. apikey-hot is held to the targets of jwt-hot; apikey-cold has none (its ratios are for information).',
+    `Ratios are computed between rows of this same run. CPU µs/request is the figure to quote: it varies least on a shared machine. apikey-hot is held to the targets of jwt-hot. The rows of every ratio with a target were measured in ${results.repeats.length + 1} round${results.repeats.length === 0 ? '' : 's'}; each such ratio is judged on its median (every round's ratio is listed).`,
     '',
     renderRatioTable(results.ratios),
     '',
@@ -196,10 +212,11 @@ export function renderRatioTable(ratios: readonly RatioResult[]): string {
     METRIC_NAMES[r.metric],
     `${fmt(r.numeratorValue, 2)} ÷ ${fmt(r.denominatorValue, 2)}`,
     r.ratio === null ? '—' : `${fmt(r.ratio, 2)}×`,
+    r.samples.length > 1 ? r.samples.map((v) => `${fmt(v, 2)}×`).join(', ') : '—',
     r.threshold ? thresholdText(r.threshold, '×') : '—',
     statusText(r.status),
   ])
-  return table(['comparison', 'metric', 'values', 'ratio', 'target', 'status'], body)
+  return table(['comparison', 'metric', 'values (round 1)', 'ratio (median)', 'each round', 'target', 'status'], body)
 }
 
 export function renderCheckTable(checks: readonly CheckResult[]): string {
@@ -226,9 +243,10 @@ const METHOD = [
   "Load: autocannon, used programmatically from the harness process, with a fixed number of connections and a fixed duration, after a warm-up run against the same process. Latencies are taken from each response event (hrtime, fractional ms) rather than autocannon's histogram, which rounds to whole milliseconds.",
   "CPU µs/request = (utime + stime of the target's process tree, from /proc/<pid>/stat, read right before and right after the measured window, in clock ticks ÷ `getconf CLK_TCK`) ÷ responses completed in the window. For nginx the tree is the master and its worker. Children that exited are not counted (none do).",
   "RSS is VmRSS of the process tree at the window's start and end, the largest VmRSS seen while polling every 200 ms during it, and VmHWM (the peak over the process's whole life, warm-up included).",
-  'node-proxy and fastify-stack run from TypeScript through `node --import tsx`, whose loader thread adds about 35 MB to their RSS (an idle node:http server: 44 MB plain, 80 MB with tsx); gatehouse runs compiled JavaScript. Compare their RSS with that in mind; CPU is unaffected once modules are loaded.',
+  'Every target runs as plain or compiled JavaScript, by `node` with no loader: the upstream, node-proxy and fastify-stack are `.js` files (bench/targets), gatehouse is `dist/` as built. Only the harness (the load generator) runs through tsx; its CPU is not part of any figure.',
+  'A full run measures every row once (round 1), then the rows of every ratio with a target twice more, in the same order (rounds 2 and 3); a ratio with a target is judged on the median of its three rounds. Tables of rows show round 1.',
   "The load generator, the upstream and the target share the machine's cores, so throughput and latency are capped by the machine and by autocannon itself; the CPU per request of the target is the comparable figure.",
-  'gatehouse runs as deployed: `npm run build`, then `node dist/cli.js start` with a generated config (one issuer with the bench\'s ES256 public key, claims propelauth; rate_limits.user 100000000/1m so the limiter runs but never trips). Logging: `access_log: false`, so nothing is written per request; `log.level` is info rather than warn only because the "gatehouse started" line that carries the ephemeral port is logged at info. The jwt-hot+log row turns the access log on (written to a file).',
+  "gatehouse runs as deployed: `npm run build`, then `node dist/cli.js start` with a generated config (one issuer with the bench's ES256 public key, claims propelauth; rate_limits.user 100000000/1m so the limiter runs but never trips). Logging: `access_log: false`, so nothing is written per request; `log.level` is info rather than warn only because the \"gatehouse started\" line that carries the ephemeral port is logged at info. The jwt-hot+log row turns the access log on. gatehouse's stdout is a pipe (as in a container), drained by a `cat` process of its own into the child's log file, as a container runtime's shim would: neither the target's process tree nor the load generator pays for reading it.",
   'jwt-cold rotates 3,000 distinct valid tokens, one per request, against gatehouse with `tokens.cache.max_entries: 100`: a token comes back only after 2,999 others, by which time the 100-entry LRU has long evicted it, so every request verifies a signature. fastify-stack (no cache) gets the same tokens.',
   "apikey-hot and apikey-cold: the generated config also sets `admin.api_key` (random per run), `api_keys.cache` and a sqlite store of the process's own in the run's folder. Once the gatehouse process is up, the harness creates an org, the users (each a Member of that org, as the bench's JWTs carry one org) and personal keys through its admin API (`POST /v1/orgs`, `/v1/users`, `/v1/orgs/{id}/members`, `/v1/api_keys`), unmeasured; keys are sent as `X-Api-Key`. The usage counter runs as deployed (`usage_flush: 10s`), so its batched writes fall inside the window.",
   'apikey-hot: one user, one key; the first request validates it against the store, every later one hits the key cache (`api_keys.cache.max_entries: 100000`, ttl 5m).',
@@ -238,6 +256,7 @@ const METHOD = [
   'rate-limited: a route with `rate_limit: 1/1h`; one request spends the budget before the warm-up, then every request is a 429, which counts as the expected status, not an error.',
   'The memory phase mints its tokens once per run (jose, ES256) and reuses them; quick runs send 20,000 identities instead of 100,000.',
   'fastify-stack: fastify (logger off) + @fastify/jwt in verify-only mode (`secret: { public }`, `algorithms: [ES256]`, `allowedIss`) called from an onRequest hook + @fastify/http-proxy. "cache on" is fast-jwt\'s `cache: true` (an LRU of 1,000 entries keyed by a hash of the token); "no cache" verifies every request.',
+  "haproxy-jwt: HAProxy (Debian's package, one thread, `http-reuse always` to the same upstream) checking on every request what gatehouse checks of a token: `http_auth_bearer`, `jwt_header_query('$.alg')` pinned to ES256 before `jwt_verify` against the issuer's public key (PEM), `jwt_payload_query('$.iss')` equal to the issuer, and `jwt_payload_query('$.exp','int')` later than `date()`; anything else gets 401. It has no token cache, so it is jwt-cold's peer and gets the same 3,000 tokens. Before its window the harness sends it no token and tokens with a flipped signature byte, a tampered payload, another key, another issuer, an expired exp, alg HS256 keyed with the public key and alg none, and stops the run unless every one is refused with 401.",
   'node-proxy: node:http server + http.request with `new http.Agent({ keepAlive: true, maxSockets: 256 })`, piping both ways, no auth: the floor of a Node proxy. nginx: one worker, access_log off, an upstream block with `keepalive 64`, `proxy_http_version 1.1` and an empty Connection header.',
 ]
 

@@ -1,3 +1,4 @@
+import pg from 'pg'
 import { benchAdminKey, createBenchKeys } from './apikeys.ts'
 import { sendEachOnce } from './load.ts'
 import type { MeasureSpec } from './measure.ts'
@@ -6,6 +7,7 @@ import { GATEHOUSE_PATHS, startGatehouse } from './targets/gatehouse.ts'
 import type { GatehouseOptions } from './targets/gatehouse.ts'
 import { startNodeServer } from './targets/launch.ts'
 import type { Target } from './targets/launch.ts'
+import { startHaproxyJwt } from './targets/haproxy.ts'
 import { nginxAnswerConfig, nginxConfig, startNginx } from './targets/nginx.ts'
 import { rotation } from './tokens.ts'
 import type { BenchIssuer } from './tokens.ts'
@@ -21,6 +23,11 @@ export type BenchContext = {
   /** Tokens of distinct users; jwt-cold, jwt-many and the memory phase take slices of it. */
   pool: readonly string[]
   nginx: string | undefined
+  haproxy: string | undefined
+  /** `--postgres`: the PostgreSQL database apikey-cold is measured on too (GATEHOUSE_TEST_POSTGRES_URL). */
+  postgresUrl: string | undefined
+  /** Tokens a verifier must refuse, by what is wrong with each (bench/tokens.ts `mintRefusedTokens`). */
+  refusedTokens: Record<string, string>
 }
 
 /**
@@ -32,6 +39,8 @@ export type Run = {
   spec: MeasureSpec
   start(): Promise<Target>
   prepare?(target: Target): Promise<Partial<MeasureSpec['load']> | void>
+  /** After the target stopped: what the run made outside its folder (a PostgreSQL schema). */
+  cleanUp?(): Promise<void>
 }
 
 /**
@@ -66,11 +75,11 @@ export function benchRuns(ctx: BenchContext): Run[] {
     )
     return secrets
   }
-  const nodeProxy = () => startNodeServer('node-proxy', 'node-proxy.ts', [ctx.upstream.origin], ctx.dir)
+  const nodeProxy = () => startNodeServer('node-proxy', 'node-proxy.js', [ctx.upstream.origin], ctx.dir)
   const fastify = (cache: boolean) => () =>
     startNodeServer(
       cache ? 'fastify-stack' : 'fastify-stack-nocache',
-      'fastify-stack.ts',
+      'fastify-stack.js',
       [ctx.upstream.origin, ctx.issuer.issuer, cache ? 'cache' : 'nocache', ctx.publicKeyFile],
       ctx.dir,
     )
@@ -86,6 +95,11 @@ export function benchRuns(ctx: BenchContext): Run[] {
   runs.push(
     { spec: { target: 'gatehouse', scenario: 'public', load: get(GATEHOUSE_PATHS.public) }, start: gatehouse('public') },
     { spec: { target: 'gatehouse', scenario: 'jwt-hot', load: get(GATEHOUSE_PATHS.user, { headers: hot }) }, start: gatehouse('jwt-hot') },
+    // Adjacent to jwt-hot: the access log on, written to stdout, a pipe (as in a container).
+    {
+      spec: { target: 'gatehouse', variant: 'access log on', scenario: 'jwt-hot+log', load: get(GATEHOUSE_PATHS.user, { headers: hot }) },
+      start: gatehouse('jwt-hot-log', { accessLog: true }),
+    },
     // Adjacent to jwt-hot: the difference of the two is what metrics cost per request.
     {
       spec: {
@@ -118,13 +132,25 @@ export function benchRuns(ctx: BenchContext): Run[] {
       },
     },
     {
-      spec: { target: 'gatehouse', variant: 'access log on', scenario: 'jwt-hot+log', load: get(GATEHOUSE_PATHS.user, { headers: hot }) },
-      start: gatehouse('jwt-hot-log', { accessLog: true }),
-    },
-    {
       spec: { target: 'gatehouse', scenario: 'jwt-cold', load: get(GATEHOUSE_PATHS.user, { nextToken: rotation(coldTokens) }) },
       start: gatehouse('jwt-cold', { cacheEntries: settings.coldCacheEntries }),
     },
+  )
+  const haproxy = ctx.haproxy
+  if (haproxy) {
+    // Adjacent to jwt-cold: the peer that verifies the same tokens in C, one per request.
+    runs.push({
+      spec: { target: 'haproxy-jwt', scenario: 'jwt-cold', load: get(GATEHOUSE_PATHS.user, { nextToken: rotation(coldTokens) }) },
+      start: () =>
+        startHaproxyJwt(haproxy, ctx.dir, {
+          upstreamPort: Number(new URL(ctx.upstream.origin).port),
+          issuer: ctx.issuer.issuer,
+          publicKeyFile: ctx.publicKeyFile,
+        }),
+      prepare: (target) => expectRefusals(target, ctx.refusedTokens),
+    })
+  }
+  runs.push(
     {
       spec: {
         target: 'fastify-stack',
@@ -142,6 +168,31 @@ export function benchRuns(ctx: BenchContext): Run[] {
         return { nextToken: rotation(keys) }
       },
     },
+  )
+  const postgresUrl = ctx.postgresUrl
+  if (postgresUrl) {
+    // Beside apikey-cold on SQLite: the same keys and cache, the store a PostgreSQL schema of this run's own.
+    const schema = `gatehouse_bench_${Date.now().toString(36)}`
+    runs.push({
+      spec: {
+        target: 'gatehouse',
+        variant: 'postgres',
+        scenario: 'apikey-cold-pg',
+        load: get(GATEHOUSE_PATHS.user, { tokenHeader: 'x-api-key' }),
+      },
+      start: gatehouse('apikey-cold-pg', {
+        adminApiKey,
+        apiKeyCacheEntries: settings.coldCacheEntries,
+        storeUrl: withSchema(postgresUrl, schema),
+      }),
+      prepare: async (target) => {
+        const keys = await keysFor(target, settings.coldKeyUsers, settings.coldKeys, 'apikey-cold-pg')
+        return { nextToken: rotation(keys) }
+      },
+      cleanUp: () => dropSchema(postgresUrl, schema),
+    })
+  }
+  runs.push(
     {
       spec: { target: 'gatehouse', scenario: 'jwt-many', load: get(GATEHOUSE_PATHS.user, { nextToken: rotation(manyTokens) }) },
       start: gatehouse('jwt-many'),
@@ -204,4 +255,38 @@ export function startBenchGatehouse(ctx: BenchContext, name: string, overrides: 
 export function expectAll(statusCounts: Record<string, number>, status: number, count: number, what: string): void {
   const got = statusCounts[status] ?? 0
   if (got !== count) throw new Error(`${what}: ${got} of ${count} responses were ${status} (${JSON.stringify(statusCounts)})`)
+}
+
+/**
+ * A peer measured as a verifier must verify: before its window, every refused token (and no
+ * token at all) must get a 401, or the run stops — a peer that admits them would be fast for
+ * checking less than gatehouse does.
+ */
+export async function expectRefusals(target: Target, refusedTokens: Record<string, string>): Promise<void> {
+  const cases: [string, Record<string, string>][] = [
+    ['no token', {}],
+    ...Object.entries(refusedTokens).map(([what, token]): [string, Record<string, string>] => [what, { authorization: `Bearer ${token}` }]),
+  ]
+  for (const [what, headers] of cases) {
+    const response = await fetch(target.origin + GATEHOUSE_PATHS.user, { headers })
+    await response.arrayBuffer()
+    if (response.status !== 401) throw new Error(`${target.name} answered ${response.status} to a token with ${what}, expected 401`)
+  }
+}
+
+/** `url` with `?schema=` set (gatehouse creates a missing schema). */
+function withSchema(url: string, schema: string): string {
+  const parsed = new URL(url)
+  parsed.searchParams.set('schema', schema)
+  return parsed.toString()
+}
+
+async function dropSchema(url: string, schema: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    await client.query(`drop schema if exists ${schema} cascade`)
+  } finally {
+    await client.end()
+  }
 }

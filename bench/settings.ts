@@ -1,4 +1,4 @@
-/** The knobs of one run; `--quick` shortens every window and the memory phase, nothing else. */
+/** The knobs of one run; `--quick` shortens every window and the memory phase and measures one round. */
 export type BenchSettings = {
   mode: 'full' | 'quick'
   connections: number
@@ -15,6 +15,8 @@ export type BenchSettings = {
   coldKeyUsers: number
   manyUsers: number
   memoryIdentities: number
+  /** How many times the rows of the thresholded ratios are measured: each ratio is judged on its median. */
+  rounds: number
 }
 
 export function benchSettings(quick: boolean): BenchSettings {
@@ -29,6 +31,6 @@ export function benchSettings(quick: boolean): BenchSettings {
     manyUsers: 10_000,
   }
   return quick
-    ? { mode: 'quick', ...common, warmupS: 1, durationS: 3, memoryIdentities: 20_000 }
-    : { mode: 'full', ...common, warmupS: 2, durationS: 10, memoryIdentities: 100_000 }
+    ? { mode: 'quick', ...common, warmupS: 1, durationS: 3, memoryIdentities: 20_000, rounds: 1 }
+    : { mode: 'full', ...common, warmupS: 2, durationS: 10, memoryIdentities: 100_000, rounds: 3 }
 }

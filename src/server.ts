@@ -315,7 +315,6 @@ async function build(loaded: LoadedConfig, log: Logger, opened: CloseStack, opti
         : undefined,
       // A validate call is the key's use, as PropelAuth counts it: the proxy's budgets and usage counter.
       meter: createValidationMeter({
-        store: directory.store,
         roles: directory.roles,
         orgKeyRole: config.apiKeys.orgKeyRole,
         limiter,

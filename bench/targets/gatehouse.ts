@@ -18,6 +18,8 @@ export type GatehouseOptions = {
   adminApiKey?: string
   /** The sqlite store, relative to the config's folder: one per process, so no run sees another's keys. */
   storeFile: string
+  /** A PostgreSQL store URL (with a schema of the run's own) instead of the sqlite file. */
+  storeUrl?: string
   /** identity.assertion.bind_request: an assertion signed for every request instead of one cached per identity. */
   bindRequest?: boolean
   /** forward_auth.enabled, with the bench's own address (the load generator) as the trusted ingress. */
@@ -51,7 +53,7 @@ export function gatehouseConfig(options: GatehouseOptions): Record<string, unkno
       issuers: [{ issuer: options.issuer, public_key: options.publicKeyPem, algorithms: ['ES256'], claims: 'propelauth' }],
     },
     api_keys: { cache: { max_entries: options.apiKeyCacheEntries, ttl: '5m' } },
-    store: { url: `sqlite:./${options.storeFile}` },
+    store: { url: options.storeUrl ?? `sqlite:./${options.storeFile}` },
     // High enough never to trip: the limiter runs on every request but admits.
     rate_limits: options.userBudget === false ? {} : { user: '100000000/1m' },
     identity: { assertion: { key_file: 'assertion-keys.json', bind_request: options.bindRequest ?? false } },

@@ -1,4 +1,5 @@
-import { join } from 'node:path'
+import { existsSync } from 'node:fs'
+import { delimiter, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseListening, spawnChild, waitForLine } from '../children.ts'
 import type { Child } from '../children.ts'
@@ -15,12 +16,15 @@ export type Target = {
 }
 
 const HERE = fileURLToPath(new URL('.', import.meta.url))
-/** The repository: where `--import tsx` and `dist/` are found. */
+/** The repository: where `dist/` and node_modules are found. */
 export const ROOT = join(HERE, '..', '..')
 
-/** Starts one of the bench's own node servers (upstream, node-proxy, fastify-stack) in its own process. */
+/**
+ * Starts one of the bench's own node servers (upstream, node-proxy, fastify-stack: plain `.js`
+ * files) in its own process, by `node` alone: no loader's hooks in a baseline's figures.
+ */
 export async function startNodeServer(name: string, script: string, args: string[], dir: string): Promise<Target> {
-  const child: Child = spawnChild(name, process.execPath, ['--import', 'tsx', join(HERE, script), ...args], {
+  const child: Child = spawnChild(name, process.execPath, [join(HERE, script), ...args], {
     dir,
     cwd: ROOT,
   })
@@ -31,4 +35,10 @@ export async function startNodeServer(name: string, script: string, args: string
     await child.stop()
     throw error
   }
+}
+
+/** A program on PATH or in the sbin folders where Debian's packages (nginx-light, haproxy) put it, if any. */
+export function findSystemBinary(name: string): string | undefined {
+  const dirs = [...(process.env.PATH ?? '').split(delimiter).filter(Boolean), '/usr/sbin', '/usr/local/sbin']
+  return dirs.map((dir) => join(dir, name)).find((file) => existsSync(file))
 }

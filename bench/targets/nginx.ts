@@ -1,15 +1,13 @@
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
-import type { AddressInfo } from 'node:net'
-import { delimiter, join } from 'node:path'
-import { spawnChild, waitForPort } from '../children.ts'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { freePort, spawnChild, waitForPort } from '../children.ts'
+import { findSystemBinary } from './launch.ts'
 import type { Target } from './launch.ts'
 
 /** The nginx binary on PATH or in /usr/sbin (where `apt-get install nginx-light` puts it), if any. */
 export function findNginx(): string | undefined {
-  const dirs = [...(process.env.PATH ?? '').split(delimiter).filter(Boolean), '/usr/sbin', '/usr/local/sbin']
-  return dirs.map((dir) => join(dir, 'nginx')).find((file) => existsSync(file))
+  return findSystemBinary('nginx')
 }
 
 /** e.g. `nginx/1.22.1`; nginx prints it on stderr. */
@@ -68,7 +66,6 @@ export function nginxAnswerConfig(dir: string, port: number): string {
 
 /** Starts nginx with the config `configFor` writes for the port it gets. */
 export async function startNginx(binary: string, dir: string, configFor: (port: number) => string, name = 'nginx'): Promise<Target> {
-  // nginx cannot report an ephemeral port, so take one the kernel just handed out.
   const port = await freePort()
   mkdirSync(join(dir, 'nginx-temp'), { recursive: true })
   const configFile = join(dir, `${name}.conf`)
@@ -84,15 +81,4 @@ export async function startNginx(binary: string, dir: string, configFor: (port: 
     await child.stop()
     throw error
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
 }

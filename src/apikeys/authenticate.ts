@@ -67,7 +67,7 @@ export function createApiKeyAuthenticator(options: {
       onRefused(verdict.status)
       throw new InvalidApiKeyError(verdict.status)
     }
-    return { key: verdict.key, built: await identityOf(verdict, store, roles, options.orgKeyRole).catch(unavailable) }
+    return { key: verdict.key, built: identityOf(verdict, roles, options.orgKeyRole) }
   }
 
   async function lookUp(hash: string): Promise<Identity> {
@@ -128,7 +128,7 @@ function narrow(permissions: readonly string[], scopes: readonly string[]): read
 }
 
 /** The identity a valid key acts as: what the proxy forwards and what its rate limits and usage are counted against. */
-export async function identityOf(verdict: ValidKey, store: Store, roles: RoleTable, orgKeyRole: string | undefined) {
+export function identityOf(verdict: ValidKey, roles: RoleTable, orgKeyRole: string | undefined) {
   const { key } = verdict
   const apiKey = {
     id: key.api_key_id,
@@ -141,7 +141,7 @@ export async function identityOf(verdict: ValidKey, store: Store, roles: RoleTab
   const orgs = emptyOrgs()
   if (key.type === 'personal') {
     const user = verdict.user!
-    for (const { org, membership } of await store.listUserMemberships(user.user_id)) {
+    for (const { org, membership } of verdict.memberships ?? []) {
       const permissions = narrow(roles.permissionsOf(membership.role), key.scopes)
       orgs[org.org_id] = orgMembership(roles, { orgId: org.org_id, orgName: org.name }, membership.role, permissions)
     }

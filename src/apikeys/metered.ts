@@ -1,7 +1,6 @@
 import type { RoleTable } from '../identity/index.ts'
 import { budgetsFor } from '../ratelimit/index.ts'
 import type { Limiter, RateLimits } from '../ratelimit/index.ts'
-import type { Store } from '../store/index.ts'
 import { identityOf } from './authenticate.ts'
 import type { UsageCounter } from './usage.ts'
 import type { ApiKeyVerdict } from './verify.ts'
@@ -22,16 +21,15 @@ const NO_ROUTE = { index: -1, auth: 'authenticated', rateLimit: undefined } as c
  * same budgets of `rate_limits`, the same limiter) and, when admitted, counted as usage.
  */
 export function createValidationMeter(options: {
-  store: Store
   roles: RoleTable
   orgKeyRole?: string
   limiter: Limiter
   limits: RateLimits
   usage: UsageCounter
 }): ValidationMeter {
-  const { store, roles, limiter, limits, usage } = options
+  const { roles, limiter, limits, usage } = options
   return async (valid) => {
-    const { identity } = await identityOf({ status: 'valid', ...valid }, store, roles, options.orgKeyRole)
+    const { identity } = identityOf({ status: 'valid', ...valid }, roles, options.orgKeyRole)
     const decisions = await limiter.takeAll(budgetsFor(NO_ROUTE, identity, '', limits))
     let wait = -1
     for (const d of decisions) if (!d.allowed && d.waitSeconds > wait) wait = d.waitSeconds

@@ -8,8 +8,8 @@ import type { Membership, Org, Store, StoredApiKey, User } from '../store/index.
 export type ApiKeyStatus =
   'valid' | 'not_found' | 'archived' | 'expired' | 'owner_deleted' | 'owner_disabled' | 'org_deleted' | 'creator_left'
 
-/** The few reads the verifier makes, so it can run on anything that answers them. */
-export type ApiKeyLookup = Pick<Store, 'findApiKeyBySecretHash' | 'getUser' | 'getOrg' | 'getMembership'>
+/** The one read the verifier makes, so it can run on anything that answers it. */
+export type ApiKeyLookup = Pick<Store, 'findApiKeyWithOwner'>
 
 export type ApiKeyVerdict =
   | {
@@ -17,9 +17,11 @@ export type ApiKeyVerdict =
       key: StoredApiKey
       /** A personal key's owner. */
       user?: User
+      /** A personal key's owner's orgs, read with the key: what the key's identity is a member of. */
+      memberships?: { org: Org; membership: Membership }[]
       /** An org key's org. */
       org?: Org
-      /** An org key's creator's membership, when revoke_on_creator_leave made the verifier read it. */
+      /** An org key's creator's membership in its org, when the creator is a member. */
       creatorMembership?: Membership
     }
   | { status: Exclude<ApiKeyStatus, 'valid'>; key?: StoredApiKey }
@@ -28,24 +30,24 @@ export type ApiKeyVerdict =
  * Checks the key whose secret hashes to `secretHash` at `now` (Unix seconds, fractions allowed):
  * found, not archived, not expired, then its owner — a personal key's user exists and is enabled;
  * an org key's org exists and, with revoke_on_creator_leave, its creator is still a member.
+ * The key and its owner are read together, in one store query.
  */
 export async function verifyApiKey(lookup: ApiKeyLookup, secretHash: string, now: number): Promise<ApiKeyVerdict> {
-  const key = await lookup.findApiKeyBySecretHash(secretHash, Math.floor(now))
-  if (key === undefined) return { status: 'not_found' }
+  const found = await lookup.findApiKeyWithOwner(secretHash, Math.floor(now))
+  if (found === undefined) return { status: 'not_found' }
+  const { key } = found
   if (key.archived_at !== null) return { status: 'archived', key }
   if (key.expires_at !== null && key.expires_at <= now) return { status: 'expired', key }
   if (key.type === 'personal') {
-    const user = key.user_id === null ? undefined : await lookup.getUser(key.user_id)
-    if (user === undefined) return { status: 'owner_deleted', key }
-    if (!user.enabled) return { status: 'owner_disabled', key }
-    return { status: 'valid', key, user }
+    const owner = found.owner
+    if (owner === undefined) return { status: 'owner_deleted', key }
+    if (!owner.user.enabled) return { status: 'owner_disabled', key }
+    return { status: 'valid', key, user: owner.user, memberships: owner.memberships }
   }
   if (key.type === 'org') {
-    const org = key.org_id === null ? undefined : await lookup.getOrg(key.org_id)
-    if (org === undefined) return { status: 'org_deleted', key }
-    const creator = creatorOf(key)
-    if (!key.revoke_on_creator_leave || creator === null) return { status: 'valid', key, org }
-    const creatorMembership = await lookup.getMembership(org.org_id, creator)
+    if (found.org === undefined) return { status: 'org_deleted', key }
+    const { org, creatorMembership } = found.org
+    if (!key.revoke_on_creator_leave || creatorOf(key) === null) return { status: 'valid', key, org, creatorMembership }
     if (creatorMembership === undefined) return { status: 'creator_left', key }
     return { status: 'valid', key, org, creatorMembership }
   }

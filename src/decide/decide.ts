@@ -5,12 +5,12 @@ import { authorize, requestOrgIdLookup } from '../authz/index.ts'
 import type { ApiKeyAuthenticator } from '../apikeys/index.ts'
 import { isReservedPath, REFUSED_METHODS, RESERVED_PREFIX } from '../rules/index.ts'
 import type { Forwarded, Network, NormalizedTarget, Problem } from '../http/index.ts'
-import { checkInboundHeaders, createForwardedHeaders, normalizeTarget, ProblemError, problems } from '../http/index.ts'
+import { createForwardedHeaders, normalizeTarget, ProblemError, problems } from '../http/index.ts'
 import { budgetsFor, rateLimitHeaders } from '../ratelimit/index.ts'
 import type { LimitDecision, Limiter, RateLimits } from '../ratelimit/index.ts'
 import type { CompiledRoute, RouteTable } from '../rules/index.ts'
 import type { Metrics } from '../metrics/index.ts'
-import { readBrowserFacts, readHandshakeFacts, readRequestFacts } from './request-headers.ts'
+import { readBrowserFacts, readHandshakeFacts, readRequestFacts, readRequestHeaders } from './request-headers.ts'
 import type { BrowserFacts, HandshakeFacts, RequestFacts } from './request-headers.ts'
 import type { Allow, Decide, DecideOptions, Decision, DecisionRequest, Deny, DenyReason } from './types.ts'
 
@@ -180,9 +180,9 @@ export function createDecider(deps: DeciderDeps): Decide {
     const { method, rawHeaders } = request
     if (REFUSED.has(method)) return deny('method_not_allowed', problems.methodNotAllowed(`${method} is never forwarded`))
     let target
-    let inbound
+    let read
     try {
-      inbound = checkInboundHeaders(rawHeaders, request.httpVersion)
+      read = readRequestHeaders(rawHeaders, request.httpVersion, request.remoteAddress)
       target = typeof request.target === 'string' ? normalizeTarget(request.target) : request.target
     } catch (err) {
       return refused(err)
@@ -196,7 +196,7 @@ export function createDecider(deps: DeciderDeps): Decide {
       return deny('method_not_allowed', problems.methodNotAllowed(`${method} is not allowed here`), ['allow', match.allow.join(', ')])
     }
     const { route, params } = match
-    const facts = readRequestFacts(rawHeaders, request.remoteAddress, inbound.host)
+    const { inbound, facts } = read
     const m: Matched = { request, route, params, target, facts, body: inbound.body, spend: options?.spend ?? true }
     let handshake
     if (request.upgrade) {

@@ -1,18 +1,48 @@
-import type { ForwardedInput } from '../http/index.ts'
+import { checkHttpVersion, INBOUND_NAME_LENGTHS, inboundHeadersOf, inboundTally, tallyInboundHeader } from '../http/index.ts'
+import type { ForwardedInput, InboundHeaders, InboundTally } from '../http/index.ts'
 
 /** The request's headers that the decision reads, and the forwarding input they are part of. */
 export type RequestFacts = ForwardedInput & { authorization: string | undefined; xApiKey: string | undefined }
 
+/** Lengths of the names readRequestFacts reads (x-api-key 9, x-request-id 12, authorization 13, x-forwarded-* 15–17). */
+const FACT_NAME_LENGTHS: ReadonlySet<number> = new Set([9, 12, 13, 15, 16, 17])
+/** Either set: the one walk of a request's headers folds only names of these lengths. */
+const WALKED_NAME_LENGTHS: ReadonlySet<number> = new Set([...FACT_NAME_LENGTHS, ...INBOUND_NAME_LENGTHS])
+
 /**
- * One walk over Node's raw header list for the few headers the decision reads, read as Node's
- * `req.headers` would: repeated lines joined with `, `, except Authorization, whose first line
- * counts (repeats are refused by checkInboundHeaders before this is read). Only names of a
- * wanted length are folded, so most headers cost a length comparison.
+ * The header section of a request the decision decides, in ONE walk over Node's raw list: the
+ * inbound checks (src/http `checkInboundHeaders`'s, 400/505 on what two readers could read two
+ * ways) and the facts the decision reads. Most headers cost a length lookup.
+ */
+export function readRequestHeaders(
+  rawHeaders: readonly string[],
+  httpVersion: string,
+  remoteAddress: string | undefined,
+): { inbound: InboundHeaders; facts: RequestFacts } {
+  checkHttpVersion(httpVersion)
+  const tally = inboundTally()
+  const facts = walk(rawHeaders, remoteAddress, tally)
+  const inbound = inboundHeadersOf(tally, httpVersion)
+  facts.host = inbound.host
+  return { inbound, facts }
+}
+
+/**
+ * The facts alone, read as Node's `req.headers` would: repeated lines joined with `, `, except
+ * Authorization, whose first line counts (repeats are refused by the inbound checks). For a
+ * refusal's request id, where the checks may be what refused it.
  */
 export function readRequestFacts(rawHeaders: readonly string[], remoteAddress: string | undefined, host: string | undefined): RequestFacts {
+  const facts = walk(rawHeaders, remoteAddress, undefined)
+  facts.host = host
+  return facts
+}
+
+/** One walk for the facts, feeding `tally` (when given) every line the inbound checks read. */
+function walk(rawHeaders: readonly string[], remoteAddress: string | undefined, tally: InboundTally | undefined): RequestFacts {
   const facts: RequestFacts = {
     remoteAddress,
-    host,
+    host: undefined,
     authorization: undefined,
     xApiKey: undefined,
     xForwardedFor: undefined,
@@ -21,12 +51,14 @@ export function readRequestFacts(rawHeaders: readonly string[], remoteAddress: s
     xForwardedPort: undefined,
     requestId: undefined,
   }
+  const lengths = tally ? WALKED_NAME_LENGTHS : FACT_NAME_LENGTHS
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
     const name = rawHeaders[i] as string
-    const length = name.length
-    if (length !== 9 && length !== 12 && length !== 13 && length !== 15 && length !== 16 && length !== 17) continue
+    if (!lengths.has(name.length)) continue
     const value = rawHeaders[i + 1] as string
-    switch (name.toLowerCase()) {
+    const folded = name.toLowerCase()
+    if (tally && INBOUND_NAME_LENGTHS.has(name.length)) tallyInboundHeader(tally, folded, value)
+    switch (folded) {
       case 'authorization':
         facts.authorization ??= value
         break

@@ -38,44 +38,62 @@ function refuse(detail: string): never {
  * - a Transfer-Encoding other than `chunked`.
  *
  * `rawHeaders` is Node's flat list; it is walked once and nothing is allocated for the usual request.
+ * A walk that reads other headers too (src/decide) feeds the same checks with `inboundTally`.
  */
 export function checkInboundHeaders(rawHeaders: readonly string[], httpVersion: string): InboundHeaders {
-  // Node also parses HTTP/0.9-style and 2.0 version strings; neither is what the upstream will see.
+  checkHttpVersion(httpVersion)
+  const tally = inboundTally()
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] as string
+    if (INBOUND_NAME_LENGTHS.has(name.length)) tallyInboundHeader(tally, name.toLowerCase(), rawHeaders[i + 1] as string)
+  }
+  return inboundHeadersOf(tally, httpVersion)
+}
+
+/** Node also parses HTTP/0.9-style and 2.0 version strings; neither is what the upstream will see. */
+export function checkHttpVersion(httpVersion: string): void {
   if (httpVersion !== '1.1' && httpVersion !== '1.0') {
     throw new ProblemError(problems.httpVersionNotSupported('Only HTTP/1.1 and HTTP/1.0 are accepted'))
   }
-  let host: string | undefined
-  let hosts = 0
-  let authorizations = 0
-  let apiKeys = 0
-  let body = false
-  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
-    const name = rawHeaders[i] as string
-    // Only names of the right length can be one of these; most headers stop here.
-    const length = name.length
-    if (length !== 4 && length !== 9 && length !== 13 && length !== 14 && length !== 17) continue
-    const folded = name.toLowerCase()
-    if (folded === CONTENT_LENGTH) {
-      // Node has refused a malformed or repeated Content-Length already.
-      body ||= (rawHeaders[i + 1] as string).trim() !== '0'
-    } else if (folded === TRANSFER_ENCODING) {
-      body = true
-      // Node decodes chunked and passes `gzip, chunked` on as if it were plain chunked; the body the
-      // upstream would get is not the one the client framed.
-      if ((rawHeaders[i + 1] as string).trim().toLowerCase() !== 'chunked') refuse('Only Transfer-Encoding: chunked is accepted')
-    } else if (folded === HOST) {
-      hosts++
-      host = rawHeaders[i + 1] as string
-    } else if (folded === AUTHORIZATION) {
-      authorizations++
-    } else if (foldName(folded) === X_API_KEY) {
-      if (folded !== X_API_KEY) refuse('Credential headers must be spelled with dashes (X-Api-Key)')
-      apiKeys++
-      if ((rawHeaders[i + 1] as string).includes(',')) refuse('X-Api-Key holds a list; send exactly one key')
-    }
+}
+
+/** What the checks have counted of a header section so far. */
+export type InboundTally = { host: string | undefined; hosts: number; authorizations: number; apiKeys: number; body: boolean }
+
+/** Lengths of the header names the checks read: a walk folds only names of these lengths. */
+export const INBOUND_NAME_LENGTHS: ReadonlySet<number> = new Set([4, 9, 13, 14, 17])
+
+export function inboundTally(): InboundTally {
+  return { host: undefined, hosts: 0, authorizations: 0, apiKeys: 0, body: false }
+}
+
+/** Counts one header line, `folded` its lower-case name; refuses at once what no count can make right. */
+export function tallyInboundHeader(tally: InboundTally, folded: string, value: string): void {
+  if (folded === CONTENT_LENGTH) {
+    // Node has refused a malformed or repeated Content-Length already.
+    tally.body ||= value.trim() !== '0'
+  } else if (folded === TRANSFER_ENCODING) {
+    tally.body = true
+    // Node decodes chunked and passes `gzip, chunked` on as if it were plain chunked; the body the
+    // upstream would get is not the one the client framed.
+    if (value.trim().toLowerCase() !== 'chunked') refuse('Only Transfer-Encoding: chunked is accepted')
+  } else if (folded === HOST) {
+    tally.hosts++
+    tally.host = value
+  } else if (folded === AUTHORIZATION) {
+    tally.authorizations++
+  } else if (folded.length === X_API_KEY.length && foldName(folded) === X_API_KEY) {
+    if (folded !== X_API_KEY) refuse('Credential headers must be spelled with dashes (X-Api-Key)')
+    tally.apiKeys++
+    if (value.includes(',')) refuse('X-Api-Key holds a list; send exactly one key')
   }
-  if (authorizations > 1) refuse('More than one Authorization header was sent; send one')
-  if (apiKeys > 1) refuse('More than one X-Api-Key header was sent; send one')
+}
+
+/** The verdict on a whole header section once every line was tallied. */
+export function inboundHeadersOf(tally: InboundTally, httpVersion: string): InboundHeaders {
+  const { host, hosts, body } = tally
+  if (tally.authorizations > 1) refuse('More than one Authorization header was sent; send one')
+  if (tally.apiKeys > 1) refuse('More than one X-Api-Key header was sent; send one')
   if (hosts > 1) refuse('More than one Host header was sent')
   if (hosts === 0) {
     // Node refuses an HTTP/1.1 request without Host itself; HTTP/1.0 had none.

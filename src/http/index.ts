@@ -1,5 +1,15 @@
-export { checkInboundHeaders, declaresBody, singleHeader, singleQueryParam } from './inbound.ts'
-export type { InboundHeaders } from './inbound.ts'
+export {
+  checkHttpVersion,
+  checkInboundHeaders,
+  declaresBody,
+  INBOUND_NAME_LENGTHS,
+  inboundHeadersOf,
+  inboundTally,
+  singleHeader,
+  singleQueryParam,
+  tallyInboundHeader,
+} from './inbound.ts'
+export type { InboundHeaders, InboundTally } from './inbound.ts'
 export { normalizeTarget } from './normalize.ts'
 export type { NormalizedTarget } from './normalize.ts'
 export { createForwardedHeaders, createInboundHeaderFilter, createTrustedPeerCheck, encodeHeaderValue } from './headers.ts'

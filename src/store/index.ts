@@ -5,6 +5,7 @@ export type {
   ApiKeyQuery,
   ApiKeyType,
   ApiKeyUsage,
+  ApiKeyWithOwner,
   NewApiKey,
   StoredApiKey,
   JsonObject,

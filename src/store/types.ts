@@ -190,6 +190,15 @@ export type ApiKey = {
   updated_at: number
 }
 
+/** A key found by its secret, and what its validity depends on (PropelAuth's automatic invalidations). */
+export type ApiKeyWithOwner = {
+  key: StoredApiKey
+  /** A personal key's owner, when the user exists, with every org they belong to (in join order). */
+  owner?: { user: User; memberships: { org: Org; membership: Membership }[] }
+  /** An org key's org, when it exists, with the membership of the key's creator (created_by, else user_id) if any. */
+  org?: { org: Org; creatorMembership: Membership | undefined }
+}
+
 export type StoredApiKey = ApiKey & {
   /** SHA-256 of the secret, hex. */
   secret_hash: string
@@ -285,6 +294,12 @@ export interface Store {
   getApiKey(apiKeyId: string): Promise<StoredApiKey | undefined>
   /** The key whose current secret, or previous secret still in its grace period at `now`, has this hash. */
   findApiKeyBySecretHash(secretHash: string, now: number): Promise<StoredApiKey | undefined>
+  /**
+   * The same key with everything validating it reads, in one indexed query (a key not in the
+   * proxy's cache costs one round trip, not three): a personal key's owner with the orgs they
+   * belong to, an org key's org with its creator's membership.
+   */
+  findApiKeyWithOwner(secretHash: string, now: number): Promise<ApiKeyWithOwner | undefined>
   /** Current (archived_at null) or archived keys, newest first, with the owner filters. */
   listApiKeys(query: ApiKeyQuery): Promise<Page<ApiKey>>
   updateApiKey(apiKeyId: string, patch: ApiKeyPatch): Promise<ApiKey | undefined>

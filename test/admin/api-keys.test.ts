@@ -601,8 +601,8 @@ describe('POST /v1/api_keys/validate (and _personal, _org)', () => {
 
   it('rejects garbage by the format, without a store lookup', async () => {
     let lookups = 0
-    const find = h.store.findApiKeyBySecretHash.bind(h.store)
-    h.store.findApiKeyBySecretHash = async (...args) => {
+    const find = h.store.findApiKeyWithOwner.bind(h.store)
+    h.store.findApiKeyWithOwner = async (...args) => {
       lookups++
       return find(...args)
     }

@@ -93,7 +93,6 @@ describe('/v1 validation with a meter', () => {
     const store = await createSqliteStore(':memory:')
     const usage = createUsageCounter({ store, flushMs: 60_000, onError: () => {} })
     const meter = createValidationMeter({
-      store,
       roles: ROLES,
       limiter: createMemoryLimiter({ maxTracked: 1000 }),
       limits: { user: { limit: 2, windowMs: 60_000, text: '2/1m' }, org: undefined, generic: undefined, anonymous: undefined },

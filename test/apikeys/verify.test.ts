@@ -42,6 +42,7 @@ describe('verifyApiKey', () => {
     const personal = await verifyApiKey(store, await keyWith({ type: 'personal', user_id: alice }), NOW)
     assert.equal(personal.status, 'valid')
     assert.equal(personal.status === 'valid' && personal.user?.user_id, alice)
+    assert.deepEqual(personal.status === 'valid' && personal.memberships?.map((m) => [m.org.name, m.membership.role]), [['Acme', 'Member']])
     const orgKey = await verifyApiKey(store, await keyWith({ type: 'org', org_id: org }), NOW)
     assert.equal(orgKey.status === 'valid' && orgKey.org?.org_id, org)
     assert.equal(await statusOf(await keyWith({ type: 'generic' })), 'valid')
@@ -99,16 +100,14 @@ describe('verifyApiKey', () => {
     assert.equal(await statusOf(hash), 'creator_left')
   })
 
-  it('reads only through its narrow lookup port', async () => {
-    const hash = await keyWith({ type: 'personal', user_id: alice })
+  it('reads the key and its owner in one store call, through its narrow lookup port', async () => {
     const reads: string[] = []
-    const lookup: ApiKeyLookup = {
-      findApiKeyBySecretHash: (h, now) => (reads.push('key'), store.findApiKeyBySecretHash(h, now)),
-      getUser: (id) => (reads.push('user'), store.getUser(id)),
-      getOrg: (id) => (reads.push('org'), store.getOrg(id)),
-      getMembership: (o, u) => (reads.push('membership'), store.getMembership(o, u)),
-    }
-    assert.equal(await statusOf(hash, lookup), 'valid')
-    assert.deepEqual(reads, ['key', 'user'])
+    const lookup: ApiKeyLookup = { findApiKeyWithOwner: (h, now) => (reads.push('key with owner'), store.findApiKeyWithOwner(h, now)) }
+    assert.equal(await statusOf(await keyWith({ type: 'personal', user_id: alice }), lookup), 'valid')
+    assert.equal(
+      await statusOf(await keyWith({ type: 'org', org_id: org, user_id: alice, revoke_on_creator_leave: true }), lookup),
+      'valid',
+    )
+    assert.deepEqual(reads, ['key with owner', 'key with owner'])
   })
 })

@@ -249,7 +249,7 @@ describe('metrics of the store, Redis and WebSocket tunnels', () => {
           new Proxy(store, {
             get(target, property, receiver) {
               const value: unknown = Reflect.get(target, property, receiver)
-              if (property !== 'findApiKeyBySecretHash' || typeof value !== 'function') return value
+              if (property !== 'findApiKeyWithOwner' || typeof value !== 'function') return value
               return (...args: unknown[]) =>
                 down ? Promise.reject(new StoreUnavailableError(new Error('connect ECONNREFUSED'))) : Reflect.apply(value, target, args)
             },

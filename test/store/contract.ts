@@ -636,6 +636,55 @@ export function describeStore(name: string, open: () => Promise<Store>): void {
           assert.equal(await store.rotateApiKey('0'.repeat(32), { secret_hash: hash(), display: 'x' }, null), undefined)
         }))
 
+      it('finds a key with its owner in one call: a personal key with its user and orgs, an org key with its org and creator membership', (t) =>
+        withStore(async (store) => {
+          const setClock = clockAt(t, T0)
+          const ada = await store.createUser({ email: 'ada@example.com', first_name: 'Ada' })
+          const [acme, zeta] = [await store.createOrg({ name: 'Acme' }), await store.createOrg({ name: 'Zeta' })]
+          await store.addMember(zeta.org_id, ada.user_id, 'Admin')
+          setClock(T0 + 1)
+          await store.addMember(acme.org_id, ada.user_id, 'Member')
+
+          const personalHash = hash()
+          const personalKey = await store.createApiKey(personal(ada.user_id, { secret_hash: personalHash }))
+          const found = await store.findApiKeyWithOwner(personalHash, T0)
+          assert.deepEqual(found?.key, await store.findApiKeyBySecretHash(personalHash, T0))
+          assert.deepEqual(found?.owner?.user, await store.getUser(ada.user_id))
+          assert.deepEqual(found?.owner?.memberships, await store.listUserMemberships(ada.user_id))
+          assert.deepEqual(
+            found?.owner?.memberships.map((m) => [m.org.name, m.membership.role]),
+            [
+              ['Zeta', 'Admin'],
+              ['Acme', 'Member'],
+            ],
+          )
+          assert.equal(found?.org, undefined)
+
+          const orgHash = hash()
+          await store.createApiKey(
+            personal(ada.user_id, { type: 'org', org_id: acme.org_id, created_by: ada.user_id, secret_hash: orgHash }),
+          )
+          const orgKey = await store.findApiKeyWithOwner(orgHash, T0)
+          assert.deepEqual(orgKey?.org, {
+            org: await store.getOrg(acme.org_id),
+            creatorMembership: await store.getMembership(acme.org_id, ada.user_id),
+          })
+          assert.equal(orgKey?.owner, undefined)
+          await store.removeMember(acme.org_id, ada.user_id)
+          assert.equal((await store.findApiKeyWithOwner(orgHash, T0))?.org?.creatorMembership, undefined)
+
+          // The previous secret in its grace period finds the key too; an owner gone leaves the key alone.
+          const newHash = hash()
+          await store.rotateApiKey(personalKey.api_key_id, { secret_hash: newHash, display: 'gh_pk_New1' }, T0 + 100)
+          assert.equal((await store.findApiKeyWithOwner(personalHash, T0 + 99))?.key.api_key_id, personalKey.api_key_id)
+          assert.equal(await store.findApiKeyWithOwner(personalHash, T0 + 100), undefined)
+          assert.equal(await store.findApiKeyWithOwner(hash(), T0), undefined)
+          const orphanHash = hash()
+          await store.createApiKey(personal('no-such-user', { secret_hash: orphanHash }))
+          const orphan = await store.findApiKeyWithOwner(orphanHash, T0)
+          assert.deepEqual([orphan?.key.user_id, orphan?.owner, orphan?.org], ['no-such-user', undefined, undefined])
+        }))
+
       it('still finds archived and expired keys, for the caller to say why they fail', (t) =>
         withStore(async (store) => {
           clockAt(t, T0)

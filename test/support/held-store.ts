@@ -29,7 +29,7 @@ export function createHeldStore(): HeldStore {
           const value: unknown = Reflect.get(target, name, receiver)
           if (typeof value !== 'function') return value
           return async (...args: unknown[]) => {
-            if (name === 'findApiKeyBySecretHash') lookups.set(String(args[0]), (lookups.get(String(args[0])) ?? 0) + 1)
+            if (name === 'findApiKeyWithOwner') lookups.set(String(args[0]), (lookups.get(String(args[0])) ?? 0) + 1)
             const answer: unknown = await (value as (...a: unknown[]) => unknown).apply(target, args)
             const hold = holds.get(String(name))
             if (hold) {

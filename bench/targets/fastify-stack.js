@@ -1,11 +1,11 @@
 // Child process: what a Node team writes by hand instead of gatehouse — fastify, @fastify/jwt
-// checking the same ES256 tokens, @fastify/http-proxy. Run with `node --import tsx`.
+// checking the same ES256 tokens, @fastify/http-proxy. Plain JavaScript, run by `node` alone.
 // Arguments: UPSTREAM_URL ISSUER cache|nocache PUBLIC_KEY_PEM_FILE.
 import { readFileSync } from 'node:fs'
 import proxy from '@fastify/http-proxy'
 import jwt from '@fastify/jwt'
 import Fastify from 'fastify'
-import { announce } from './announce.ts'
+import { announce } from './announce.js'
 
 const [upstream = '', issuer = '', cacheMode = '', publicKeyFile = ''] = process.argv.slice(2)
 

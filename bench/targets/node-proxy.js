@@ -1,6 +1,7 @@
-// Child process: the Node floor, a bare proxy with no auth. Run with `node --import tsx`.
+// Child process: the Node floor, a bare proxy with no auth. Plain JavaScript, run by `node` alone.
+// Argument: UPSTREAM_URL.
 import { Agent, createServer, request } from 'node:http'
-import { announce } from './announce.ts'
+import { announce } from './announce.js'
 
 const upstream = new URL(process.argv[2] ?? '')
 const agent = new Agent({ keepAlive: true, maxSockets: 256 })

@@ -1,6 +1,7 @@
-// Child process: the service every target proxies to. Run with `node --import tsx`.
+// Child process: the service every target proxies to. Plain JavaScript, run by `node` alone (no
+// loader), like every baseline: a loader's hooks would be measured as the baseline's cost.
 import { createServer } from 'node:http'
-import { announce } from './announce.ts'
+import { announce } from './announce.js'
 
 // About 100 bytes, like a small JSON API answer; fixed, so every target moves the same bytes.
 const BODY = Buffer.from(JSON.stringify({ ok: true, service: 'bench-upstream', message: 'hello from the upstream', n: 1234567890 }))
