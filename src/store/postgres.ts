@@ -1,5 +1,6 @@
 import pg from 'pg'
 import { Kysely, PostgresDialect, sql } from 'kysely'
+import type { DatabaseIntrospector, SchemaMetadata, TableMetadata } from 'kysely'
 import type { EngineAdapter } from './engine.ts'
 import { createKyselyStore } from './kysely-store.ts'
 import { migrateToLatest } from './migrations.ts'
@@ -74,7 +75,7 @@ export async function createPostgresStore(url: string, options: PostgresStoreOpt
   }
   // Migrating runs on a connection of its own without the query timeout: a replica waiting on
   // another's migration lock, or a migration over a large table, may rightly take longer.
-  const migrator = new Kysely<Database>({ dialect: new PostgresDialect({ pool: guardedPool(quietPool({ ...connection, max: 1 })) }) })
+  const migrator = new Kysely<Database>({ dialect: new StoreSchemaDialect({ pool: guardedPool(quietPool({ ...connection, max: 1 })) }) })
   try {
     await migrate(migrator, schema)
   } finally {
@@ -84,6 +85,32 @@ export async function createPostgresStore(url: string, options: PostgresStoreOpt
   const pool = quietPool({ ...connection, max: options.poolSize ?? 10, query_timeout: queryTimeout, statement_timeout: queryTimeout })
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: guardedPool(pool) }) })
   return createKyselyStore(db, postgresAdapter)
+}
+
+/**
+ * The migrator's dialect, whose introspection sees the store's own schema only. Kysely's Migrator
+ * asks which tables exist, and PostgresIntrospector answers by reading every schema's columns
+ * through name-based functions (`has_schema_privilege(nspname, …)`): a schema another session
+ * drops during that scan fails it with `schema "…" does not exist` (seen with two processes
+ * opening and dropping schemas on one server), which would stop a replica from starting.
+ */
+class StoreSchemaDialect extends PostgresDialect {
+  override createIntrospector(db: Kysely<unknown>): DatabaseIntrospector {
+    const getSchemas = async (): Promise<SchemaMetadata[]> => {
+      const rows = await sql<SchemaMetadata>`select nspname as name from pg_catalog.pg_namespace where nspname = current_schema()`.execute(
+        db,
+      )
+      return rows.rows
+    }
+    const getTables = async (): Promise<TableMetadata[]> => {
+      const rows = await sql<{ name: string; schema: string; kind: string }>`
+        select c.relname as name, n.nspname as schema, c.relkind as kind
+        from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+        where n.nspname = current_schema() and c.relkind in ('r', 'p', 'v')`.execute(db)
+      return rows.rows.map((r) => ({ name: r.name, schema: r.schema, isView: r.kind === 'v', columns: [] }))
+    }
+    return { getSchemas, getTables, getMetadata: async () => ({ tables: await getTables() }) }
+  }
 }
 
 function quietPool(config: pg.PoolConfig): pg.Pool {

@@ -157,6 +157,30 @@ if (unavailable !== undefined) {
       }
     })
 
+    it('opens fresh schemas while another session creates and drops schemas of its own', async () => {
+      // Another application (or another test run) on the same server: its DDL must not fail our start.
+      const churn = new pg.Client({ connectionString: serverUrl })
+      await churn.connect()
+      let churning = true
+      const churned = (async () => {
+        for (let n = 0; churning; n++) {
+          const other = `gatehouse_churn_${randomBytes(4).toString('hex')}_${n}`
+          await churn.query(`create schema "${other}"; create table "${other}".t (a int, b int, c int)`)
+          await churn.query(`drop schema "${other}" cascade`)
+        }
+      })()
+      try {
+        for (let i = 0; i < 12; i++) {
+          const store = await createPostgresStore(serverUrl, { schema: freshSchema(), poolSize: 1 })
+          await store.close()
+        }
+      } finally {
+        churning = false
+        await churned
+        await churn.end()
+      }
+    })
+
     it('refuses a schema name that is not a plain identifier', async () => {
       await assert.rejects(createPostgresStore(serverUrl, { schema: 'a"; drop table x; --' }), /invalid PostgreSQL schema name/)
     })
