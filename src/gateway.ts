@@ -8,7 +8,16 @@ import type { GatehouseConfig } from './config/index.ts'
 import type { Allow, Decide, Decision, DecisionRequest } from './decide/index.ts'
 import type { IdentityFields, UpstreamHeaders, UpstreamProxy } from './forward/index.ts'
 import { createForwardAuth, isForwardAuthPath } from './forward-auth/index.ts'
-import { answerClientError, answerOnSocket, normalizeTarget, ProblemError, problems, sendProblem, declaresBody } from './http/index.ts'
+import {
+  answerClientError,
+  answerOnSocket,
+  checkInboundHeaders,
+  normalizeTarget,
+  ProblemError,
+  problems,
+  sendProblem,
+  declaresBody,
+} from './http/index.ts'
 import type { NormalizedTarget, Problem } from './http/index.ts'
 import { createAccessLogWriter } from './log.ts'
 import type { AccessOutcome, LoggedRequest, Logger } from './log.ts'
@@ -53,14 +62,13 @@ export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: S
     if (forwardAuth && typeof target !== 'string' && isForwardAuthPath(target.path)) return forwardAuth(req, res, target)
     // Pages first: an invitation's URL is a page for GET and the accounts door's for the POST that accepts it.
     const page = pages && typeof target !== 'string' ? pageEndpointOf(req.method ?? 'GET', target.path) : undefined
-    if (pages && page) {
+    const endpoint = !page && accounts && typeof target !== 'string' ? accountEndpointOf(target.path) : undefined
+    if (page || endpoint) {
+      // The decision's request-line and header checks hold on the doors too (HTTP/0.9, two Hosts).
+      const malformed = inboundRefusalOf(req)
+      if (malformed) return respond(res, malformed, undefined, { reason: 'bad_request', loggedPath: oneTimeLinkPathOf(req) })
       boundBodyTime(req, res, config.server.requestTimeoutMs)
-      return pages(req, res, page)
-    }
-    const endpoint = accounts && typeof target !== 'string' ? accountEndpointOf(target.path) : undefined
-    if (accounts && endpoint) {
-      boundBodyTime(req, res, config.server.requestTimeoutMs)
-      return accounts(req, res, endpoint)
+      return page ? pages!(req, res, page) : accounts!(req, res, endpoint!)
     }
     const decided = decide(decisionRequestOf(req, target))
     const decision: Decision = decided instanceof Promise ? await decided : decided
@@ -119,6 +127,17 @@ function oneTimeLinkPathOf(req: IncomingMessage): string | undefined {
   const target = canonicalOrRaw(req.url ?? '')
   const endpoint = typeof target === 'string' ? undefined : accountEndpointOf(target.path)
   return endpoint && 'loggedPath' in endpoint ? endpoint.loggedPath : undefined
+}
+
+/** The problem of a request whose version or headers the decision would refuse too; undefined when they pass. */
+function inboundRefusalOf(req: IncomingMessage): Problem | undefined {
+  try {
+    checkInboundHeaders(req.rawHeaders, req.httpVersion)
+    return undefined
+  } catch (err) {
+    if (err instanceof ProblemError) return err.problem
+    throw err
+  }
 }
 
 /** The gateway listener's answers written on the socket itself, for what Node never hands to the request handler. */

@@ -525,7 +525,12 @@ async function assembleGeneration(
   })
   const policy = { identityPrefix: config.identity.headerPrefix, assertionHeader: assertion.header }
   const identityFields = createIdentityFields({ ...policy, signer })
-  const upstreamHeaders = createUpstreamHeaders({ ...policy, hideCredentials: config.upstream.hideCredentials, identityFields })
+  const upstreamHeaders = createUpstreamHeaders({
+    ...policy,
+    hideCredentials: config.upstream.hideCredentials,
+    identityFields,
+    ...(config.endUsers.enabled ? { sessionCookie: config.endUsers.session.cookie } : {}),
+  })
   const { usage } = fixed
   const tunnels = createTunnelDoor({ config, decide, upstreamHeaders, usage, log, registry: fixed.tunnels })
   const pipeline = createPipeline({

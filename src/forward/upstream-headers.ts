@@ -10,6 +10,11 @@ export type UpstreamHeadersOptions = {
   hideCredentials: boolean
   /** The identity headers and the assertion of an allowed request (`createIdentityFields`). */
   identityFields: (allowed: Allow, method: string) => string[]
+  /**
+   * `end_users.session.cookie`, when end users are enabled: a credential of gatehouse's own (a
+   * local access token), hidden under hide_credentials on every route, whether it reads it or not.
+   */
+  sessionCookie?: string
 }
 
 export type UpstreamHeaders = {
@@ -34,12 +39,18 @@ export function createUpstreamHeaders(options: UpstreamHeadersOptions): Upstream
     [false, true].map((hide) => createInboundHeaderFilter({ ...policy, fromTrustedProxy, alsoRemove: hide ? CREDENTIAL_HEADERS : [] })),
   )
   const hidesCredentials = (route: CompiledRoute) => options.hideCredentials && !route.passCredentials
+  const sessionCookies: readonly string[] = options.sessionCookie === undefined ? [] : [options.sessionCookie]
+  const credentialCookies = (route: CompiledRoute): readonly string[] => {
+    const read = route.handshakeCredentials.cookies
+    if (sessionCookies.length === 0) return read
+    return read.length === 0 ? sessionCookies : [...read, ...sessionCookies]
+  }
 
   function build(rawHeaders: readonly string[], method: string, allowed: Allow): string[] {
     const { route, identity, forwarded } = allowed
     const hide = hidesCredentials(route)
     const filtered = headerFilters[forwarded.trusted ? 1 : 0]![hide ? 1 : 0]!(rawHeaders)
-    const cookies = route.handshakeCredentials.cookies
+    const cookies = hide ? credentialCookies(route) : []
     const headers = hide && cookies.length > 0 ? withoutCredentialCookies(filtered, cookies) : filtered
     headers.push('x-forwarded-proto', forwarded.proto, 'x-forwarded-port', forwarded.port, 'x-request-id', forwarded.requestId)
     if (forwarded.forwardedFor) headers.push('x-forwarded-for', forwarded.forwardedFor)
