@@ -68,7 +68,8 @@ export async function createSqliteStore(path: string, options: SqliteStoreOption
     await db.destroy()
     throw error
   }
-  return { ...createKyselyStore(db, sqliteAdapter), findApiKeyWithOwner: keyWithOwnerStatement(file, db) }
+  const store = createKyselyStore(db, sqliteAdapter)
+  return { ...store, findApiKeyWithOwner: keyWithOwnerStatement(file, db, store.findApiKeyWithOwner) }
 }
 
 /**
@@ -76,9 +77,16 @@ export async function createSqliteStore(path: string, options: SqliteStoreOption
  * miss, and Kysely's execution around it and better-sqlite3's building an object per joined row
  * cost more than SQLite's own work. The SQL is the Kysely store's, compiled once.
  */
-function keyWithOwnerStatement(file: Sqlite.Database, db: Kysely<Database>): Store['findApiKeyWithOwner'] {
+function keyWithOwnerStatement(
+  file: Sqlite.Database,
+  db: Kysely<Database>,
+  throughKysely: Store['findApiKeyWithOwner'],
+): Store['findApiKeyWithOwner'] {
   const statement = file.prepare<unknown[], unknown[]>(keyWithOwnerQuery('', 0).compile(db).sql).raw(true)
   return async (secretHash, now) => {
+    // The one connection is inside a Kysely transaction, between two of its statements: read past
+    // it and the lookup would see writes that may yet roll back. Kysely's own path waits for it.
+    if (file.inTransaction) return throughKysely(secretHash, now)
     try {
       return keyWithOwnerFromRows(statement.all(secretHash, secretHash, now))
     } catch (error) {
