@@ -20,6 +20,7 @@ import {
 } from './rows.ts'
 import type { Database, OrgsTable, UsersTable } from './schema.ts'
 import { keyWithOwnerFromRows, keyWithOwnerQuery } from './key-with-owner.ts'
+import { addUsageCount, apiKeyUsageWrites, moveLastUsed } from './usage-writes.ts'
 import { containsIgnoringCase, countOf, nowSeconds, pageWindow } from './sql.ts'
 import { StoreConflictError, StoreLimitError, StoreNotFoundError } from './types.ts'
 import type { Membership, OrgOrderBy, Store, SubjectUsage, User, UserOrderBy } from './types.ts'
@@ -420,49 +421,11 @@ export function createKyselyStore(db: Kysely<Database>, engine: EngineAdapter): 
     },
 
     async recordApiKeyUsage(batch) {
-      // One entry per key and date, so each upsert touches a row once.
-      const counts = new Map<string, { api_key_id: string; date: string; count: number }>()
-      const lastUsed = new Map<string, number>()
-      for (const entry of batch) {
-        const slot = `${entry.api_key_id}\u0000${entry.date}`
-        const seen = counts.get(slot)
-        if (seen === undefined) counts.set(slot, { api_key_id: entry.api_key_id, date: entry.date, count: entry.count })
-        else seen.count += entry.count
-        lastUsed.set(entry.api_key_id, Math.max(lastUsed.get(entry.api_key_id) ?? entry.last_used_at, entry.last_used_at))
-      }
-      if (counts.size === 0) return
+      const { counts, lastUsed } = apiKeyUsageWrites(batch)
+      if (counts.length === 0) return
       await db.transaction().execute(async (trx) => {
-        for (const { api_key_id, date, count } of counts.values()) {
-          // Inserting from the key's own row drops counts of a key deleted since they were counted.
-          await trx
-            .insertInto('api_key_usage')
-            .columns(['api_key_id', 'date', 'count'])
-            .expression((eb) =>
-              eb
-                .selectFrom('api_keys')
-                // Cast so PostgreSQL knows the parameters' types inside a SELECT list.
-                .select([
-                  'api_keys.api_key_id',
-                  sql<string>`cast(${date} as text)`.as('date'),
-                  sql<number>`cast(${count} as bigint)`.as('count'),
-                ])
-                .where('api_keys.api_key_id', '=', api_key_id),
-            )
-            .onConflict((oc) =>
-              oc.columns(['api_key_id', 'date']).doUpdateSet((eb) => ({
-                count: eb(eb.ref('api_key_usage.count'), '+', eb.ref('excluded.count')),
-              })),
-            )
-            .execute()
-        }
-        for (const [apiKeyId, at] of lastUsed) {
-          await trx
-            .updateTable('api_keys')
-            .set({ last_used_at: at })
-            .where('api_key_id', '=', apiKeyId)
-            .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<', at)]))
-            .execute()
-        }
+        for (const count of counts) await addUsageCount(trx, count).execute()
+        for (const use of lastUsed) await moveLastUsed(trx, use).execute()
       })
     },
 
