@@ -18,10 +18,12 @@ import {
   toUser,
   userPatchRow,
 } from './rows.ts'
-import type { ApiKeysTable, Database, MembershipsTable, OrgsTable, UsersTable } from './schema.ts'
+import type { Database, OrgsTable, UsersTable } from './schema.ts'
+import { keyWithOwnerFromRows, keyWithOwnerQuery } from './key-with-owner.ts'
+import { addUsageCount, apiKeyUsageWrites, moveLastUsed } from './usage-writes.ts'
 import { containsIgnoringCase, countOf, nowSeconds, pageWindow } from './sql.ts'
 import { StoreConflictError, StoreLimitError, StoreNotFoundError } from './types.ts'
-import type { ApiKeyWithOwner, Membership, OrgOrderBy, Store, SubjectUsage, User, UserOrderBy } from './types.ts'
+import type { Membership, OrgOrderBy, Store, SubjectUsage, User, UserOrderBy } from './types.ts'
 
 /** Keys per IN (…) list in batch lookups, far below SQLite's and PostgreSQL's parameter limits. */
 const BATCH = 500
@@ -68,73 +70,6 @@ function orderOrgs(q: OrgSelect, order: OrgOrderBy): OrgSelect {
 
 /** An org is as recently active as its most recently active member; one without members, as of its creation. */
 const orgLastActiveAt = sql`coalesce((select max(u.last_active_at) from memberships m join users u on u.user_id = m.user_id where m.org_id = orgs.org_id), orgs.created_at)`
-
-/** Every column of a table: the query of a key with its owner selects each joined table's under a prefix. */
-const USER_COLUMNS = Object.keys({
-  user_id: true,
-  email: true,
-  email_lower: true,
-  email_confirmed: true,
-  username: true,
-  username_lower: true,
-  first_name: true,
-  last_name: true,
-  picture_url: true,
-  properties: true,
-  metadata: true,
-  enabled: true,
-  can_create_orgs: true,
-  legacy_user_id: true,
-  password_hash: true,
-  update_password_required: true,
-  created_at: true,
-  last_active_at: true,
-  updated_at: true,
-} satisfies Record<keyof UsersTable, true>)
-const ORG_COLUMNS = Object.keys({
-  org_id: true,
-  name: true,
-  name_lower: true,
-  url_safe_org_name: true,
-  domain: true,
-  enable_auto_joining_by_domain: true,
-  members_must_have_matching_domain: true,
-  max_users: true,
-  metadata: true,
-  can_setup_saml: true,
-  created_at: true,
-  updated_at: true,
-} satisfies Record<keyof OrgsTable, true>)
-const MEMBERSHIP_COLUMNS = Object.keys({ org_id: true, user_id: true, role: true, created_at: true } satisfies Record<
-  keyof MembershipsTable,
-  true
->)
-
-/** A joined table as the query names it: its alias, and each column's name in the result with the column's own. */
-type Joined = { alias: string; names: readonly (readonly [inResult: string, column: string])[] }
-const joined = (alias: string, columns: readonly string[]): Joined => ({ alias, names: columns.map((c) => [`${alias}_${c}`, c] as const) })
-const OWNER = joined('u', USER_COLUMNS)
-const OWNER_MEMBERSHIP = joined('m', MEMBERSHIP_COLUMNS)
-const OWNER_ORG = joined('mo', ORG_COLUMNS)
-const KEY_ORG = joined('ko', ORG_COLUMNS)
-const CREATOR_MEMBERSHIP = joined('cm', MEMBERSHIP_COLUMNS)
-
-/** The key's own columns as they are, then each joined table's as `<alias>_<column>`. */
-const KEY_WITH_OWNER_COLUMNS = sql.raw(
-  [
-    'k.*',
-    ...[OWNER, OWNER_MEMBERSHIP, OWNER_ORG, KEY_ORG, CREATOR_MEMBERSHIP].flatMap(({ alias, names }) =>
-      names.map(([inResult, column]) => `${alias}.${column} as ${inResult}`),
-    ),
-  ].join(', '),
-)
-
-/** One joined table's row out of a result row that holds it under its alias. */
-function columnsUnder<T>(row: Record<string, unknown>, { names }: Joined): Selectable<T> {
-  const picked: Record<string, unknown> = {}
-  for (const [inResult, column] of names) picked[column] = row[inResult]
-  return picked as Selectable<T>
-}
 
 /**
  * The store over any Kysely engine whose schema is migrated. Queries here are engine-neutral;
@@ -399,36 +334,9 @@ export function createKyselyStore(db: Kysely<Database>, engine: EngineAdapter): 
     },
 
     async findApiKeyWithOwner(secretHash, now) {
-      const { rows } = await sql<Record<string, unknown>>`select ${KEY_WITH_OWNER_COLUMNS}
-        from api_keys k
-        left join users u on k.type = 'personal' and u.user_id = k.user_id
-        left join memberships m on m.user_id = u.user_id
-        left join orgs mo on mo.org_id = m.org_id
-        left join orgs ko on k.type = 'org' and ko.org_id = k.org_id
-        left join memberships cm on cm.org_id = ko.org_id and cm.user_id = coalesce(k.created_by, k.user_id)
-        where k.api_key_id = coalesce(
-          (select c.api_key_id from api_keys c where c.secret_hash = ${secretHash}),
-          (select p.api_key_id from api_keys p where p.previous_secret_hash = ${secretHash} and p.previous_valid_until > ${now}
-            order by p.previous_valid_until desc limit 1))
-        order by m.created_at, m.org_id`.execute(db)
-      const [first] = rows
-      if (first === undefined) return undefined
-      const found: ApiKeyWithOwner = { key: toStoredApiKey(first as Selectable<ApiKeysTable>) }
-      if (first.u_user_id !== null) {
-        const memberships = rows
-          .filter((row) => row.m_org_id !== null)
-          .map((row) => ({
-            org: toOrg(columnsUnder<OrgsTable>(row, OWNER_ORG)),
-            membership: toMembership(columnsUnder<MembershipsTable>(row, OWNER_MEMBERSHIP)),
-          }))
-        found.owner = { user: toUser(columnsUnder<UsersTable>(first, OWNER)), memberships }
-      }
-      if (first.ko_org_id !== null) {
-        const creatorMembership =
-          first.cm_org_id === null ? undefined : toMembership(columnsUnder<MembershipsTable>(first, CREATOR_MEMBERSHIP))
-        found.org = { org: toOrg(columnsUnder<OrgsTable>(first, KEY_ORG)), creatorMembership }
-      }
-      return found
+      const { rows } = await keyWithOwnerQuery(secretHash, now).execute(db)
+      // A result object's keys are in select order (none of the aliases is an integer), so its values are the positional row.
+      return keyWithOwnerFromRows(rows.map((row) => Object.values(row)))
     },
 
     async listApiKeys(query) {
@@ -513,49 +421,11 @@ export function createKyselyStore(db: Kysely<Database>, engine: EngineAdapter): 
     },
 
     async recordApiKeyUsage(batch) {
-      // One entry per key and date, so each upsert touches a row once.
-      const counts = new Map<string, { api_key_id: string; date: string; count: number }>()
-      const lastUsed = new Map<string, number>()
-      for (const entry of batch) {
-        const slot = `${entry.api_key_id}\u0000${entry.date}`
-        const seen = counts.get(slot)
-        if (seen === undefined) counts.set(slot, { api_key_id: entry.api_key_id, date: entry.date, count: entry.count })
-        else seen.count += entry.count
-        lastUsed.set(entry.api_key_id, Math.max(lastUsed.get(entry.api_key_id) ?? entry.last_used_at, entry.last_used_at))
-      }
-      if (counts.size === 0) return
+      const { counts, lastUsed } = apiKeyUsageWrites(batch)
+      if (counts.length === 0) return
       await db.transaction().execute(async (trx) => {
-        for (const { api_key_id, date, count } of counts.values()) {
-          // Inserting from the key's own row drops counts of a key deleted since they were counted.
-          await trx
-            .insertInto('api_key_usage')
-            .columns(['api_key_id', 'date', 'count'])
-            .expression((eb) =>
-              eb
-                .selectFrom('api_keys')
-                // Cast so PostgreSQL knows the parameters' types inside a SELECT list.
-                .select([
-                  'api_keys.api_key_id',
-                  sql<string>`cast(${date} as text)`.as('date'),
-                  sql<number>`cast(${count} as bigint)`.as('count'),
-                ])
-                .where('api_keys.api_key_id', '=', api_key_id),
-            )
-            .onConflict((oc) =>
-              oc.columns(['api_key_id', 'date']).doUpdateSet((eb) => ({
-                count: eb(eb.ref('api_key_usage.count'), '+', eb.ref('excluded.count')),
-              })),
-            )
-            .execute()
-        }
-        for (const [apiKeyId, at] of lastUsed) {
-          await trx
-            .updateTable('api_keys')
-            .set({ last_used_at: at })
-            .where('api_key_id', '=', apiKeyId)
-            .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<', at)]))
-            .execute()
-        }
+        for (const count of counts) await addUsageCount(trx, count).execute()
+        for (const use of lastUsed) await moveLastUsed(trx, use).execute()
       })
     },
 

@@ -34,6 +34,12 @@ import type {
  * booleans, JSON and big integers are kept stop here.
  */
 
+/** The columns each record is built from: a table's row without the lowercased copies kept for search. */
+export type UserRow = Omit<Selectable<UsersTable>, 'email_lower' | 'username_lower'>
+export type OrgRow = Omit<Selectable<OrgsTable>, 'name_lower'>
+export type MembershipRow = Selectable<MembershipsTable>
+export type StoredApiKeyRow = Omit<Selectable<ApiKeysTable>, 'name_lower'>
+
 const fromBool = (value: DbBool): boolean => value === true || value === 1
 const fromJson = (value: DbJson): JsonObject => (typeof value === 'string' ? (JSON.parse(value) as JsonObject) : value)
 /** Every engine accepts JSON text: SQLite keeps it as is, PostgreSQL parses it into jsonb. */
@@ -43,7 +49,7 @@ const fromOptionalSeconds = (value: number | string | null): number | null => (v
 const fromJsonList = (value: DbJsonList): string[] => (typeof value === 'string' ? (JSON.parse(value) as string[]) : (value as string[]))
 const toJsonList = (value: readonly string[]): string => JSON.stringify(value)
 
-export function toUser(row: Selectable<UsersTable>): User {
+export function toUser(row: UserRow): User {
   return {
     user_id: row.user_id,
     email: row.email,
@@ -65,7 +71,7 @@ export function toUser(row: Selectable<UsersTable>): User {
   }
 }
 
-export function toOrg(row: Selectable<OrgsTable>): Org {
+export function toOrg(row: OrgRow): Org {
   return {
     org_id: row.org_id,
     name: row.name,
@@ -81,7 +87,7 @@ export function toOrg(row: Selectable<OrgsTable>): Org {
   }
 }
 
-export function toMembership(row: Selectable<MembershipsTable>): Membership {
+export function toMembership(row: MembershipRow): Membership {
   return { org_id: row.org_id, user_id: row.user_id, role: row.role, created_at: fromSeconds(row.created_at) }
 }
 
@@ -212,7 +218,7 @@ export function orgPatchRow(patch: OrgPatch, now: number, db: EngineAdapter): Up
 }
 
 /** The key as the admin API may show it: the secret's hashes are left out, not merely typed away. */
-export function toApiKey(row: Selectable<ApiKeysTable>): ApiKey {
+export function toApiKey(row: StoredApiKeyRow): ApiKey {
   return {
     api_key_id: row.api_key_id,
     type: row.type as ApiKeyType,
@@ -237,7 +243,7 @@ export function toApiKey(row: Selectable<ApiKeysTable>): ApiKey {
   }
 }
 
-export function toStoredApiKey(row: Selectable<ApiKeysTable>): StoredApiKey {
+export function toStoredApiKey(row: StoredApiKeyRow): StoredApiKey {
   return {
     ...toApiKey(row),
     secret_hash: row.secret_hash,

@@ -2,12 +2,15 @@ import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs'
 import { dirname } from 'node:path'
 import Sqlite from 'better-sqlite3'
 import { Kysely, SqliteDialect, sql } from 'kysely'
-import type { SqliteDatabase, SqliteStatement } from 'kysely'
+import type { Compilable, SqliteDatabase, SqliteStatement } from 'kysely'
 import type { EngineAdapter } from './engine.ts'
+import { keyWithOwnerFromRows, keyWithOwnerQuery } from './key-with-owner.ts'
 import { createKyselyStore } from './kysely-store.ts'
 import { migrateToLatest } from './migrations.ts'
 import type { Database } from './schema.ts'
 import type { Store } from './types.ts'
+import { addUsageCount, apiKeyUsageWrites, moveLastUsed } from './usage-writes.ts'
+import type { ApiKeyUsageWrites } from './usage-writes.ts'
 import { asStoreError } from './unavailable.ts'
 
 /** SQLite's side of the engine contract: booleans as 0/1, JSON and times as text and integers. */
@@ -67,7 +70,86 @@ export async function createSqliteStore(path: string, options: SqliteStoreOption
     await db.destroy()
     throw error
   }
-  return createKyselyStore(db, sqliteAdapter)
+  const store = createKyselyStore(db, sqliteAdapter)
+  return {
+    ...store,
+    findApiKeyWithOwner: keyWithOwnerStatement(file, db, store.findApiKeyWithOwner),
+    recordApiKeyUsage: usageTransaction(file, db, store.recordApiKeyUsage),
+  }
+}
+
+/**
+ * A usage flush as one synchronous better-sqlite3 transaction of raw prepared statements. Through
+ * Kysely each of its statements was built and compiled anew, per key, and its transaction held the
+ * one connection across every await, so key lookups queued behind it; this one ends before any
+ * other work runs. The statements are the Kysely store's, compiled once.
+ */
+function usageTransaction(
+  file: Sqlite.Database,
+  db: Kysely<Database>,
+  throughKysely: Store['recordApiKeyUsage'],
+): Store['recordApiKeyUsage'] {
+  const addCount = rawStatement(file, (row) => addUsageCount(db, row), { api_key_id: '\u0000api_key_id', date: '\u0000date', count: -1 })
+  const moveUse = rawStatement(file, (row) => moveLastUsed(db, row), { api_key_id: '\u0000api_key_id', last_used_at: -1 })
+  const write = file.transaction(({ counts, lastUsed }: ApiKeyUsageWrites) => {
+    for (const count of counts) addCount(count)
+    for (const use of lastUsed) moveUse(use)
+  })
+  return async (batch) => {
+    // A transaction cannot start inside another: wait for Kysely's, as its own path does.
+    if (file.inTransaction) return throughKysely(batch)
+    const writes = apiKeyUsageWrites(batch)
+    if (writes.counts.length === 0) return
+    try {
+      write(writes)
+    } catch (error) {
+      throw asStoreError(error)
+    }
+  }
+}
+
+/**
+ * A Kysely query prepared once as a raw statement. It is compiled with a distinct placeholder
+ * value per field of `sample`, which tells in what order the statement takes each row's fields.
+ */
+function rawStatement<Row extends Record<string, string | number>>(
+  file: Sqlite.Database,
+  query: (row: Row) => Compilable,
+  sample: Row,
+): (row: Row) => void {
+  const compiled = query(sample).compile()
+  const fields = compiled.parameters.map((value) => {
+    const field = Object.keys(sample).find((name) => sample[name] === value)
+    if (field === undefined) throw new Error(`a parameter of ${compiled.sql} is none of the row's fields`)
+    return field
+  })
+  const statement = file.prepare(compiled.sql)
+  return (row) => {
+    statement.run(fields.map((field) => row[field]))
+  }
+}
+
+/**
+ * The uncached API key's lookup as one raw prepared statement: the proxy runs it on every cache
+ * miss, and Kysely's execution around it and better-sqlite3's building an object per joined row
+ * cost more than SQLite's own work. The SQL is the Kysely store's, compiled once.
+ */
+function keyWithOwnerStatement(
+  file: Sqlite.Database,
+  db: Kysely<Database>,
+  throughKysely: Store['findApiKeyWithOwner'],
+): Store['findApiKeyWithOwner'] {
+  const statement = file.prepare<unknown[], unknown[]>(keyWithOwnerQuery('', 0).compile(db).sql).raw(true)
+  return async (secretHash, now) => {
+    // The one connection is inside a Kysely transaction, between two of its statements: read past
+    // it and the lookup would see writes that may yet roll back. Kysely's own path waits for it.
+    if (file.inTransaction) return throughKysely(secretHash, now)
+    try {
+      return keyWithOwnerFromRows(statement.all(secretHash, secretHash, now))
+    } catch (error) {
+      throw asStoreError(error)
+    }
+  }
 }
 
 /**

@@ -1,0 +1,55 @@
+import { sql } from 'kysely'
+import type { Kysely } from 'kysely'
+import type { Database } from './schema.ts'
+import type { Store } from './types.ts'
+
+/** What one flush of API-key usage writes: a count per key and date, and the latest use per key. */
+export type ApiKeyUsageWrites = {
+  counts: { api_key_id: string; date: string; count: number }[]
+  lastUsed: { api_key_id: string; last_used_at: number }[]
+}
+
+/** The flush's batch merged so that each statement touches a row once. */
+export function apiKeyUsageWrites(batch: Parameters<Store['recordApiKeyUsage']>[0]): ApiKeyUsageWrites {
+  const counts = new Map<string, { api_key_id: string; date: string; count: number }>()
+  const lastUsed = new Map<string, number>()
+  for (const entry of batch) {
+    const slot = `${entry.api_key_id}\u0000${entry.date}`
+    const seen = counts.get(slot)
+    if (seen === undefined) counts.set(slot, { api_key_id: entry.api_key_id, date: entry.date, count: entry.count })
+    else seen.count += entry.count
+    lastUsed.set(entry.api_key_id, Math.max(lastUsed.get(entry.api_key_id) ?? entry.last_used_at, entry.last_used_at))
+  }
+  return {
+    counts: [...counts.values()],
+    lastUsed: [...lastUsed].map(([api_key_id, last_used_at]) => ({ api_key_id, last_used_at })),
+  }
+}
+
+/** Adds one key's count for a date; inserting from the key's own row drops counts of a key deleted since they were counted. */
+export function addUsageCount(db: Kysely<Database>, { api_key_id, date, count }: ApiKeyUsageWrites['counts'][number]) {
+  return db
+    .insertInto('api_key_usage')
+    .columns(['api_key_id', 'date', 'count'])
+    .expression((eb) =>
+      eb
+        .selectFrom('api_keys')
+        // Cast so PostgreSQL knows the parameters' types inside a SELECT list.
+        .select(['api_keys.api_key_id', sql<string>`cast(${date} as text)`.as('date'), sql<number>`cast(${count} as bigint)`.as('count')])
+        .where('api_keys.api_key_id', '=', api_key_id),
+    )
+    .onConflict((oc) =>
+      oc.columns(['api_key_id', 'date']).doUpdateSet((eb) => ({
+        count: eb(eb.ref('api_key_usage.count'), '+', eb.ref('excluded.count')),
+      })),
+    )
+}
+
+/** Moves a key's last_used_at forward, never back (flushes of several processes may arrive out of order). */
+export function moveLastUsed(db: Kysely<Database>, { api_key_id, last_used_at }: ApiKeyUsageWrites['lastUsed'][number]) {
+  return db
+    .updateTable('api_keys')
+    .set({ last_used_at })
+    .where('api_key_id', '=', api_key_id)
+    .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<', last_used_at)]))
+}
