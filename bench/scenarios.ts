@@ -233,8 +233,13 @@ export function benchRuns(ctx: BenchContext): Run[] {
   return runs
 }
 
+// Each start gets a store file of its own: a scenario measured again in a later round starts empty,
+// as its first round did (its preparation creates the same users again).
+let starts = 0
+
 /** gatehouse in front of the bench's upstream, trusting the bench's issuer; default cache unless overridden. */
 export function startBenchGatehouse(ctx: BenchContext, name: string, overrides: Partial<GatehouseOptions> = {}): Promise<Target> {
+  starts++
   return startGatehouse(
     `gatehouse-${name}`,
     {
@@ -244,7 +249,7 @@ export function startBenchGatehouse(ctx: BenchContext, name: string, overrides: 
       cacheEntries: 100_000,
       apiKeyCacheEntries: 100_000,
       accessLog: false,
-      storeFile: `gatehouse-${name}.db`,
+      storeFile: `gatehouse-${name}-${starts}.db`,
       ...overrides,
     },
     ctx.dir,
