@@ -215,7 +215,9 @@ describe('attacks on the end-user doors', () => {
     })
 
     it('without a token, with another session’s token, with an empty or altered token: 403', async () => {
-      for (const token of [undefined, bob.csrf, '', `${ada.csrf.slice(0, -1)}A`, ada.csrf.toUpperCase(), `${ada.csrf}x`]) {
+      // The altered last character must differ from the real one (a 32-byte token's ends in one of 16).
+      const altered = `${ada.csrf.slice(0, -1)}${ada.csrf.endsWith('A') ? 'E' : 'A'}`
+      for (const token of [undefined, bob.csrf, '', altered, ada.csrf.toUpperCase(), `${ada.csrf}x`]) {
         const res = await createKey({ cookie: ada.cookie }, token === undefined ? {} : { csrf_token: token })
         assert.equal(res.status, 403, String(token))
         assert.match(res.headers.get('content-type') ?? '', /application\/problem\+json/)
