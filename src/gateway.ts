@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { accountEndpointOf } from './accounts/index.ts'
-import type { AccountsDoor } from './accounts/index.ts'
+import type { AccountEndpoint, AccountsDoor } from './accounts/index.ts'
 import type { UsageCounter } from './apikeys/index.ts'
 import type { GatehouseConfig } from './config/index.ts'
 import type { Allow, Decide, Decision, DecisionRequest } from './decide/index.ts'
@@ -23,7 +23,7 @@ import { createAccessLogWriter } from './log.ts'
 import type { AccessOutcome, LoggedRequest, Logger } from './log.ts'
 import type { Metrics } from './metrics/index.ts'
 import { pageEndpointOf } from './pages/index.ts'
-import type { PagesDoor } from './pages/index.ts'
+import type { PageEndpoint, PagesDoor } from './pages/index.ts'
 
 export type GatewayDeps = {
   config: GatehouseConfig
@@ -64,11 +64,10 @@ export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: S
     const page = pages && typeof target !== 'string' ? pageEndpointOf(req.method ?? 'GET', target.path) : undefined
     const endpoint = !page && accounts && typeof target !== 'string' ? accountEndpointOf(target.path) : undefined
     if (page || endpoint) {
-      // The decision's request-line and header checks hold on the doors too (HTTP/0.9, two Hosts).
-      const malformed = inboundRefusalOf(req)
-      if (malformed) return respond(res, malformed, undefined, { reason: 'bad_request', loggedPath: oneTimeLinkPathOf(req) })
-      boundBodyTime(req, res, config.server.requestTimeoutMs)
-      return page ? pages!(req, res, page) : accounts!(req, res, endpoint!)
+      const outcome = await answerAtDoor(req, res, page, endpoint)
+      // Whatever a door answered, its access-log line never carries a one-time link's secret.
+      const hidden = oneTimeLinkPathOf(req)
+      return hidden ? { ...outcome, loggedPath: hidden } : outcome
     }
     const decided = decide(decisionRequestOf(req, target))
     const decision: Decision = decided instanceof Promise ? await decided : decided
@@ -79,6 +78,19 @@ export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: S
       return respond(res, decision.problem, decision.headers, { route, identity, requestId, reason, error: logReason })
     }
     return forward(req, res, decision, expectsContinue)
+  }
+
+  function answerAtDoor(
+    req: IncomingMessage,
+    res: ServerResponse,
+    page: PageEndpoint | undefined,
+    endpoint: AccountEndpoint | undefined,
+  ): AccessOutcome | Promise<AccessOutcome> {
+    // The decision's request-line and header checks hold on the doors too (HTTP/0.9, two Hosts).
+    const malformed = inboundRefusalOf(req)
+    if (malformed) return respond(res, malformed, undefined, { reason: 'bad_request' })
+    boundBodyTime(req, res, config.server.requestTimeoutMs)
+    return page ? pages!(req, res, page) : accounts!(req, res, endpoint!)
   }
 
   async function forward(req: IncomingMessage, res: ServerResponse, allowed: Allow, expectsContinue: boolean): Promise<AccessOutcome> {
@@ -120,8 +132,8 @@ export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: S
 }
 
 /**
- * What the access log writes instead of a one-time link's path (its secret is the last segment),
- * for a request whose door failed before it could say so itself.
+ * What the access log writes instead of a one-time link's path (its secret is the last segment):
+ * for every answer of the end-user doors, a 500 included.
  */
 function oneTimeLinkPathOf(req: IncomingMessage): string | undefined {
   const target = canonicalOrRaw(req.url ?? '')

@@ -49,7 +49,6 @@ const CROSS_SITE = problems.forbidden('Forms of the account page are accepted on
 const BAD_CSRF = problems.forbidden('The form is missing its CSRF token, or it is not this session’s; reload the page')
 const SIGNED_OUT = problems.unauthorized('Sign in on the account page first')
 const MAX_SCOPES = 100
-const LOGGED_INVITE_PATH = `${INVITE_PATH}…`
 
 /**
  * The self-service pages on the gateway listener: `GET /.gatehouse/account` (the sign-in forms,
@@ -161,11 +160,8 @@ export function createPagesDoor(deps: PagesDoorDeps): PagesDoor {
     }
   }
 
-  // An invitation's secret is in its path: the access log gets this instead, whatever the answer.
-  return async (req, res, endpoint) => {
-    const outcome = await answerOrRefuse(req, res, endpoint)
-    return endpoint.kind === 'invite' ? { ...outcome, loggedPath: LOGGED_INVITE_PATH } : outcome
-  }
+  // The pipeline logs an invitation's path without its secret (src/gateway.ts), whatever this answers.
+  return answerOrRefuse
 }
 
 /** What the redirect that led to the sign-in page says: a link was mailed (`sent=1`), or why a form sign-in was refused. */
