@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [-- --postgres]`: gatehouse against node-proxy, fastify-stack, nginx and HAProxy, in one run.
+// `npm run bench [-- --quick] [-- --postgres] [-- --only jwt-cold,memory]`: gatehouse against node-proxy, fastify-stack, nginx and HAProxy, in one run.
 import { spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
@@ -30,11 +30,15 @@ const NO_NGINX = 'nginx is not installed (apt-get install nginx-light): its rows
 const NO_HAPROXY = 'haproxy is not installed (apt-get install haproxy): the haproxy-jwt row and its ratio are skipped.'
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, postgres: { type: 'boolean', default: false } } })
+  const { values } = parseArgs({
+    options: { quick: { type: 'boolean', default: false }, postgres: { type: 'boolean', default: false }, only: { type: 'string' } },
+  })
+  const only = values.only === undefined ? undefined : new Set(values.only.split(',').map((name) => name.trim()))
   const postgresUrl = values.postgres ? process.env.GATEHOUSE_TEST_POSTGRES_URL : undefined
   if (values.postgres && !postgresUrl)
     throw new Error('--postgres measures on the database of GATEHOUSE_TEST_POSTGRES_URL, which is not set')
-  const settings = benchSettings(values.quick)
+  // A partial run is for development: its figures go to bench/results/partial.json, never to docs/.
+  const settings = benchSettings(values.quick, only !== undefined)
   const started = Date.now()
   const loadStart = os.loadavg()
   console.log(`gatehouse bench (${settings.mode}): building dist/`)
@@ -44,7 +48,7 @@ async function main(): Promise<void> {
   let succeeded = false
   try {
     const ctx = await prepareContext(settings, dir, postgresUrl)
-    const runs = [...benchRuns(ctx), ...workerRuns(ctx)]
+    const runs = [...benchRuns(ctx), ...workerRuns(ctx)].filter((run) => !only || only.has(run.spec.scenario))
     const measurements = await runAll(ctx, runs, 'round 1')
     // Later rounds measure only the rows of the thresholded ratios again, so a noisy moment on a
     // shared machine does not decide a PASS: each ratio is judged on its median over the rounds.
@@ -52,7 +56,7 @@ async function main(): Promise<void> {
     const repeated = runs.filter((run) => headline.some((row) => row.target === run.spec.target && row.scenario === run.spec.scenario))
     const repeats: Measurement[][] = []
     for (let round = 2; round <= settings.rounds; round++) repeats.push(await runAll(ctx, repeated, `round ${round}`))
-    const memory = await runMemoryPhase(ctx)
+    const memory = !only || only.has('memory') ? await runMemoryPhase(ctx) : null
     const recorderUs = await metricsRecorderCost()
     console.log(`metrics recorder: ${fmt(recorderUs, 2)} µs CPU per jwt-hot request, in-process`)
     const results: BenchResults = {
@@ -65,7 +69,7 @@ async function main(): Promise<void> {
       repeats,
       memory,
       ratios: evaluateRatios(measurements, COMPARISONS, repeats),
-      checks: evaluateChecks(measurements, memory, recorderUs),
+      checks: evaluateChecks(measurements, memory ?? undefined, recorderUs),
       notes: [...(ctx.nginx ? [] : [NO_NGINX]), ...(ctx.haproxy ? [] : [NO_HAPROXY]), ...workerNotes(measurements)],
     }
     writeOutputs(results)
@@ -143,9 +147,9 @@ async function runMemoryPhase(ctx: BenchContext): Promise<MemoryPhase> {
 
 /** Full runs rewrite the docs; quick runs only leave their JSON, so the published figures stay full ones. */
 function writeOutputs(results: BenchResults): void {
-  if (results.mode === 'quick') {
-    writeJson(join(ROOT, 'bench', 'results', 'quick.json'), results)
-    console.log('\nwrote bench/results/quick.json (quick runs do not touch docs/)')
+  if (results.mode !== 'full') {
+    writeJson(join(ROOT, 'bench', 'results', `${results.mode}.json`), results)
+    console.log(`\nwrote bench/results/${results.mode}.json (quick and partial runs do not touch docs/)`)
     return
   }
   writeJson(join(ROOT, 'bench', 'results', 'latest.json'), results)

@@ -1,6 +1,9 @@
-/** The knobs of one run; `--quick` shortens every window and the memory phase and measures one round. */
+/**
+ * The knobs of one run; `--quick` shortens every window and the memory phase and measures one round;
+ * `--only` (partial) measures the named scenarios with the full run's windows and rounds.
+ */
 export type BenchSettings = {
-  mode: 'full' | 'quick'
+  mode: 'full' | 'quick' | 'partial'
   connections: number
   /** Fewer connections for 10 MB bodies: 4 in flight already saturate loopback. */
   uploadConnections: number
@@ -19,7 +22,7 @@ export type BenchSettings = {
   rounds: number
 }
 
-export function benchSettings(quick: boolean): BenchSettings {
+export function benchSettings(quick: boolean, partial: boolean): BenchSettings {
   const common = {
     connections: 32,
     uploadConnections: 4,
@@ -32,5 +35,5 @@ export function benchSettings(quick: boolean): BenchSettings {
   }
   return quick
     ? { mode: 'quick', ...common, warmupS: 1, durationS: 3, memoryIdentities: 20_000, rounds: 1 }
-    : { mode: 'full', ...common, warmupS: 2, durationS: 10, memoryIdentities: 100_000, rounds: 3 }
+    : { mode: partial ? 'partial' : 'full', ...common, warmupS: 2, durationS: 10, memoryIdentities: 100_000, rounds: 3 }
 }

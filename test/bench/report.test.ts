@@ -16,7 +16,7 @@ function results(): BenchResults {
     measurement({ target: 'gatehouse', scenario: 'apikey-cold', cpu: { ticks: 0, usPerRequest: 95 } }),
   ]
   const memory = { identities: 100_000, elapsedS: 25, rssMB: { start: 70, end: 180.25, peak: 190 } }
-  const { mode: _mode, ...settings } = benchSettings(false)
+  const { mode: _mode, ...settings } = benchSettings(false, false)
   return {
     mode: 'full',
     date: '2025-01-02T03:04:05.000Z',
