@@ -28,8 +28,11 @@ export type RoleClaims = {
   memberWithoutRole?: boolean
 }
 
-// Shared by every identity without properties; identities are frozen once cached.
+// Shared by every identity without properties, and every membership without permissions: a token
+// cache holds one identity per caller, and each empty object or array of its own costs 30–60 bytes.
+// Identities are frozen once cached.
 const NO_PROPERTIES: Record<string, unknown> = Object.freeze({})
+const NO_PERMISSIONS: readonly string[] = Object.freeze([])
 
 export function createClaimsMapper(issuer: ClaimsConfig, roles: RoleTable): ClaimsMapper {
   const isService = serviceTokenRule(issuer.claims, issuer.serviceTokenClaims)
@@ -74,7 +77,8 @@ const PROPELAUTH_OPTIONAL_USER_CLAIMS = [
 export function propelauthIdentity(claims: Claims, roles: RoleTable): Identity {
   const userId = nonEmptyString(claims.user_id)
   if (!userId) throw new InvalidTokenError('the token has no user_id claim')
-  const user: IdentityUser = { userId, properties: isRecord(claims.properties) ? claims.properties : NO_PROPERTIES }
+  const properties = isRecord(claims.properties) && Object.keys(claims.properties).length > 0 ? claims.properties : NO_PROPERTIES
+  const user: IdentityUser = { userId, properties }
   for (const [field, claim] of PROPELAUTH_OPTIONAL_USER_CLAIMS) {
     const value = nonEmptyString(claims[claim])
     if (value) user[field] = value
@@ -107,7 +111,8 @@ function propelauthMembership(info: unknown, roles: RoleTable): OrgMembership | 
   // PropelAuth's own libraries drop entries without a user_role.
   const role = nonEmptyString(info.user_role)
   if (!orgId || !role) return undefined
-  const permissions = Array.isArray(info.user_permissions) ? info.user_permissions.filter((p) => typeof p === 'string') : []
+  const stated = Array.isArray(info.user_permissions) ? info.user_permissions.filter((p) => typeof p === 'string') : []
+  const permissions = stated.length > 0 ? stated : NO_PERMISSIONS
   return orgMembership(roles, { orgId, orgName: nonEmptyString(info.org_name) ?? orgId }, role, permissions)
 }
 

@@ -146,7 +146,10 @@ test('propelauth claims are read defensively', () => {
     },
     ROLES,
   )
-  assert.equal(Object.getPrototypeOf(protoOrg.orgs), null)
+  const inherited = Object.getPrototypeOf(protoOrg.orgs) as object
+  assert.deepEqual(Reflect.ownKeys(inherited), [])
+  assert.equal(Object.getPrototypeOf(inherited), null)
+  assert.ok(Object.isFrozen(inherited))
   assert.equal(protoOrg.orgs.__proto__?.role, 'Admin')
   assert.equal(protoOrg.orgs.orgId, undefined)
 
