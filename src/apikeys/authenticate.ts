@@ -34,11 +34,13 @@ export type ApiKeyAuthenticator = {
 
 type ValidKey = Extract<ApiKeyVerdict, { status: 'valid' }>
 
-type Entry = { identity: Identity; expiresAtMs: number | null } | { refused: string }
+/** `tags`: what evicts the entry (the guarded cache reads them from it). */
+type Entry = { identity: Identity; expiresAtMs: number | null; tags: readonly string[] } | { refused: string; tags: readonly string[] }
 
 // A refusal may turn into a key that works through any change (a key created with an imported
 // secret, a user enabled again), so every eviction drops the refusals too.
 const REFUSALS = 'refused'
+const REFUSAL_TAGS: readonly string[] = Object.freeze([REFUSALS])
 
 /**
  * Checks API keys for the proxy: the format and checksum first (no I/O for garbage), then a
@@ -56,7 +58,7 @@ export function createApiKeyAuthenticator(options: {
   metrics?: Metrics
 }): ApiKeyAuthenticator {
   const { store, roles, prefixes, acceptImported } = options
-  const cache = createGuardedCache<Entry>({ ...options.cache, events: options.metrics?.cache('api_key') })
+  const cache = createGuardedCache<Entry>({ ...options.cache, tagsOf: (entry) => entry.tags, events: options.metrics?.cache('api_key') })
   let storeLookups = 0
 
   /** The store's verdict on a key and, for a valid one, its identity; refusals are thrown after `onRefused`. */
@@ -75,11 +77,11 @@ export function createApiKeyAuthenticator(options: {
     // come after what it read, and then neither its key nor its refusal may be cached.
     const generation = cache.generation()
     const now = Date.now()
-    const { key, built } = await check(hash, (status) => cache.set(hash, { refused: status }, { tags: [REFUSALS], generation }))
+    const { key, built } = await check(hash, (status) => cache.set(hash, { refused: status, tags: REFUSAL_TAGS }, { generation }))
     const expiresAtMs = key.expires_at === null ? null : key.expires_at * 1000
     const ttl = Math.min(options.cache.ttlMs, (expiresAtMs ?? Infinity) - now, graceLeft(key, hash, now))
     const tags = [`key:${key.api_key_id}`, ...built.userIds.map((id) => `user:${id}`), ...(key.org_id ? [`org:${key.org_id}`] : [])]
-    cache.set(hash, { identity: built.identity, expiresAtMs }, { tags, generation, ttlMs: ttl })
+    cache.set(hash, { identity: built.identity, expiresAtMs, tags }, { generation, ttlMs: ttl })
     return built.identity
   }
 

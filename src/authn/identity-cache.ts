@@ -26,21 +26,23 @@ export type IdentityCache = {
 }
 
 export function createIdentityCache(options: { maxEntries: number; ttlMs: number; events?: CacheEvents }): IdentityCache {
-  const cache = createGuardedCache<Identity>(options)
+  const cache = createGuardedCache<Identity>({ ...options, tagsOf: userTags })
   return {
     get: (token) => cache.get(keyOf(token)),
     generation: () => cache.generation(),
     set(token, identity, notAfterMs, generation) {
-      const userId = identity.user?.userId
-      cache.set(keyOf(token), deepFreeze(identity), {
-        tags: userId === undefined ? [] : [userId],
-        generation,
-        ttlMs: notAfterMs - Date.now(),
-      })
+      cache.set(keyOf(token), deepFreeze(identity), { generation, ttlMs: notAfterMs - Date.now() })
     },
     evictUser: (userId) => cache.evict([userId]),
     clear: () => cache.clear(),
   }
+}
+
+const NO_TAGS: readonly string[] = Object.freeze([])
+
+function userTags(identity: Identity): readonly string[] {
+  const userId = identity.user?.userId
+  return userId === undefined ? NO_TAGS : [userId]
 }
 
 function keyOf(token: string): string {

@@ -19,10 +19,10 @@ export type GuardedCache<V> = {
   /** Taken before reading; passed to `set`. */
   generation(): number
   /**
-   * Caches `value` under `key` for `ttlMs` (capped at the cache's ttl), findable by each of
-   * `tags`. Skipped when an eviction happened since `generation` was taken, or when `ttlMs < 1`.
+   * Caches `value` under `key` for `ttlMs` (capped at the cache's ttl), findable by each of its
+   * tags. Skipped when an eviction happened since `generation` was taken, or when `ttlMs < 1`.
    */
-  set(key: string, value: V, options: { tags: readonly string[]; generation: number; ttlMs?: number }): void
+  set(key: string, value: V, options: { generation: number; ttlMs?: number }): void
   delete(key: string): void
   /** Deletes every entry carrying any of `tags`, and makes every read in flight uncacheable. */
   evict(tags: readonly string[]): void
@@ -32,28 +32,33 @@ export type GuardedCache<V> = {
 export function createGuardedCache<V extends object>(options: {
   maxEntries: number
   ttlMs: number
+  /**
+   * The tags an entry is found by, read from its value whenever it is indexed or unindexed: a
+   * value carries them (or what they are made of) already, so the cache keeps no list of its own
+   * per entry (a map entry and an array, ~100 bytes each of 100,000 cached tokens).
+   */
+  tagsOf(value: V): readonly string[]
   /** Told of every lookup and of entries removed before their ttl. */
   events?: CacheEvents
 }): GuardedCache<V> {
+  const { tagsOf } = options
   const events = options.events ?? noMetrics.cache('token')
   // One key for the usual tag held by a single entry (a user's one token), a set only beyond that.
   const keysByTag = new Map<string, string | Set<string>>()
-  const tagsByKey = new Map<string, readonly string[]>()
   let evictions = 0
 
-  function unindex(key: string): void {
-    for (const tag of tagsByKey.get(key) ?? []) {
+  function unindex(key: string, value: V): void {
+    for (const tag of tagsOf(value)) {
       const keys = keysByTag.get(tag)
       if (keys === key || (typeof keys === 'object' && keys.delete(key) && keys.size === 0)) keysByTag.delete(tag)
     }
-    tagsByKey.delete(key)
   }
 
   const cache = new LRUCache<string, V>({
     max: options.maxEntries,
     ttl: options.ttlMs,
-    dispose(_value, key, reason) {
-      unindex(key)
+    dispose(value, key, reason) {
+      unindex(key, value)
       if (reason === 'evict') events.evicted('capacity', 1)
     },
   })
@@ -66,13 +71,12 @@ export function createGuardedCache<V extends object>(options: {
       return value
     },
     generation: () => evictions,
-    set(key, value, { tags, generation, ttlMs = options.ttlMs }) {
+    set(key, value, { generation, ttlMs = options.ttlMs }) {
       const ttl = Math.floor(Math.min(options.ttlMs, ttlMs))
       if (ttl < 1 || generation !== evictions) return
       // Indexed after the set: replacing an entry disposes the old one, which unindexes the key.
       cache.set(key, value, { ttl })
-      tagsByKey.set(key, tags)
-      for (const tag of tags) {
+      for (const tag of tagsOf(value)) {
         const keys = keysByTag.get(tag)
         if (keys === undefined || keys === key) keysByTag.set(tag, key)
         else if (typeof keys === 'string') keysByTag.set(tag, new Set([keys, key]))
