@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis'
+import type { Redis } from 'ioredis'
 import type { Logger } from './log.ts'
 
 type RedisConnections = {
@@ -18,7 +18,8 @@ type RedisConnections = {
  * `commandTimeout`: the limiter bounds its own wait (`redis.timeout`), and a late answer still
  * lands in Redis, so it is charged rather than lost.
  */
-export function connectRedis(config: { url: string }, log: Logger): RedisConnections {
+export async function connectRedis(config: { url: string }, log: Logger): Promise<RedisConnections> {
+  const Redis = await loadRedis()
   const options = {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
@@ -65,9 +66,15 @@ export function connectRedis(config: { url: string }, log: Logger): RedisConnect
  * the connection instead of failing at once, and a Redis that cannot be reached fails them within
  * `connectTimeoutMs` instead of being retried forever.
  */
-export function connectRedisPublisher(config: { url: string }, connectTimeoutMs = 2000): Redis {
+export async function connectRedisPublisher(config: { url: string }, connectTimeoutMs = 2000): Promise<Redis> {
+  const Redis = await loadRedis()
   const client = new Redis(config.url, { connectTimeout: connectTimeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null })
   // The failure reaches the caller through its command; without a listener ioredis would print it too.
   client.on('error', () => {})
   return client
+}
+
+// Loaded only where Redis is configured: a gateway without it never compiles ioredis' modules.
+async function loadRedis(): Promise<typeof Redis> {
+  return (await import('ioredis')).Redis
 }

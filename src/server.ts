@@ -153,7 +153,7 @@ async function build(loaded: LoadedConfig, log: Logger, opened: CloseStack, opti
   })
   // Closed after the listeners and before the store: its last flush writes to the store.
   opened.add(usage)
-  const { shared, redisLimiter, limiter } = openLimiter(config, log, opened, metrics, worker)
+  const { shared, redisLimiter, limiter } = await openLimiter(config, log, opened, metrics, worker)
   const fixed: FixedParts = {
     keys,
     assertionAlgorithm: assertion.algorithm,
@@ -731,8 +731,8 @@ function createGatewayListener(
  * The limiter of a config: budgets shared over Redis when `redis.url` is set (local while it is
  * unreachable), else local — in a cluster's worker, the primary's over IPC.
  */
-function openLimiter(config: GatehouseConfig, log: Logger, opened: CloseStack, metrics: Metrics, worker?: PrimaryLink) {
-  const shared = config.redis ? opened.add(connectRedis(config.redis, log)) : undefined
+async function openLimiter(config: GatehouseConfig, log: Logger, opened: CloseStack, metrics: Metrics, worker?: PrimaryLink) {
+  const shared = config.redis ? opened.add(await connectRedis(config.redis, log)) : undefined
   if (worker && !shared) return { shared, redisLimiter: undefined, limiter: worker.limiter }
   // With Redis, the Redis limiter reports for its fallback too.
   const memoryLimiter = createMemoryLimiter({ maxTracked: config.rateLimits.maxTracked, metrics: shared ? undefined : metrics })
@@ -766,7 +766,7 @@ export async function openDecision(loaded: LoadedConfig, log: Logger): Promise<{
   const opened = createCloseStack(log)
   try {
     const directory = opened.add(await openDirectory(loaded, { warn: (message) => log.warn(message) }))
-    const { shared, limiter } = openLimiter(loaded.config, log, opened, noMetrics)
+    const { shared, limiter } = await openLimiter(loaded.config, log, opened, noMetrics)
     if (shared && loaded.config.redis) await shared.ready(loaded.config.redis.startTimeoutMs)
     const { decide } = await buildDecision(loaded, { directory, limiter, metrics: noMetrics, log }, (part) => opened.add(part))
     return { decide, close: () => opened.closeAll() }

@@ -16,7 +16,7 @@ export async function announceChanges(config: GatehouseConfig, changes: readonly
     console.error(`note: ${cacheDelay(config)}; set redis.url to make changes made with the CLI take effect at once`)
     return
   }
-  const publisher = connectRedisPublisher(config.redis)
+  const publisher = await connectRedisPublisher(config.redis)
   const bus = createRedisInvalidationPublisher({ publisher, channel: invalidationChannel(config.redis.keyPrefix) })
   try {
     for (const change of changes) await bus.publish(change)

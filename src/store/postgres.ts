@@ -1,4 +1,4 @@
-import pg from 'pg'
+import type pg from 'pg'
 import { Kysely, PostgresDialect, sql } from 'kysely'
 import type { DatabaseIntrospector, SchemaMetadata, TableMetadata } from 'kysely'
 import type { EngineAdapter } from './engine.ts'
@@ -73,16 +73,25 @@ export async function createPostgresStore(url: string, options: PostgresStoreOpt
     // Every connection of the pool resolves unqualified names in the store's schema.
     ...(schema === undefined ? {} : { options: `-c search_path=${schema}` }),
   }
+  // Loaded by the one store that uses it: a gateway on SQLite never compiles pg's modules.
+  const { default: driver } = await import('pg')
   // Migrating runs on a connection of its own without the query timeout: a replica waiting on
   // another's migration lock, or a migration over a large table, may rightly take longer.
-  const migrator = new Kysely<Database>({ dialect: new StoreSchemaDialect({ pool: guardedPool(quietPool({ ...connection, max: 1 })) }) })
+  const migrator = new Kysely<Database>({
+    dialect: new StoreSchemaDialect({ pool: guardedPool(quietPool(driver, { ...connection, max: 1 })) }),
+  })
   try {
     await migrate(migrator, schema)
   } finally {
     await migrator.destroy()
   }
   const queryTimeout = options.queryTimeoutMillis ?? 5_000
-  const pool = quietPool({ ...connection, max: options.poolSize ?? 10, query_timeout: queryTimeout, statement_timeout: queryTimeout })
+  const pool = quietPool(driver, {
+    ...connection,
+    max: options.poolSize ?? 10,
+    query_timeout: queryTimeout,
+    statement_timeout: queryTimeout,
+  })
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: guardedPool(pool) }) })
   return createKyselyStore(db, postgresAdapter)
 }
@@ -113,8 +122,8 @@ class StoreSchemaDialect extends PostgresDialect {
   }
 }
 
-function quietPool(config: pg.PoolConfig): pg.Pool {
-  const pool = new pg.Pool(config)
+function quietPool(driver: typeof pg, config: pg.PoolConfig): pg.Pool {
+  const pool = new driver.Pool(config)
   // An idle connection the server drops must not crash the process; the next query reports it.
   pool.on('error', () => {})
   return pool
