@@ -1,5 +1,5 @@
-import { decodeJwt, errors, jwtVerify } from 'jose'
-import type { JWTVerifyGetKey, JWTVerifyOptions } from 'jose'
+import { decodeJwt, errors } from 'jose'
+import type { JWTVerifyGetKey } from 'jose'
 import type { Identity, RoleTable } from '../identity/index.ts'
 import { discoveryBase, LOCAL_ISSUER_NAME } from '../config/index.ts'
 import type { IssuerConfig, TokenAlgorithm } from '../config/index.ts'
@@ -13,6 +13,8 @@ import type { KeySourceUnavailableError } from './errors.ts'
 import { createIdentityCache } from './identity-cache.ts'
 import { VERIFIED_BY } from '../identity/index.ts'
 import { createJwksSource } from './jwks.ts'
+import { createJwtVerifier } from './jwt-verifier.ts'
+import type { VerifiedJwt } from './jwt-verifier.ts'
 import { loadLocalKey } from './local-key.ts'
 import { checkAccessToken, checkIssuedAt } from './token-checks.ts'
 
@@ -66,8 +68,8 @@ export type LocalIssuerVerifier = {
 type IssuerVerifier = {
   /** The issuer's `name:`, which route `issuers:` lists refer to. */
   name?: string
-  getKey: JWTVerifyGetKey
-  verifyOptions: JWTVerifyOptions
+  /** jose's jwtVerify with the issuer's keys and rules (signature, alg pinning, iss, aud, exp, nbf). */
+  verifyJwt: (token: string) => Promise<VerifiedJwt>
   toIdentity: ClaimsMapper
   accessTokensOnly: boolean
   check?: (identity: Identity) => Promise<void>
@@ -109,14 +111,13 @@ export async function createTokenVerifier(options: TokenVerifierOptions): Promis
     issuers.set(issuer.issuer, {
       name: issuer.name,
       // The schema guarantees one key source: a JWKS URL, discovery (an http(s) issuer), or a local key loaded above.
-      getKey: localKeys.get(issuer.issuer) ?? startKeySource(issuer),
-      verifyOptions: {
+      verifyJwt: createJwtVerifier(localKeys.get(issuer.issuer) ?? startKeySource(issuer), {
         algorithms: [...issuer.algorithms],
         issuer: issuer.issuer,
         audience: issuer.audience,
         clockTolerance: leewaySeconds,
         requiredClaims: ['exp'],
-      },
+      }),
       toIdentity: createClaimsMapper(issuer, options.roles),
       accessTokensOnly: issuer.tokenType === 'access',
     })
@@ -127,8 +128,12 @@ export async function createTokenVerifier(options: TokenVerifierOptions): Promis
     if (issuers.has(local.issuer)) throw new Error(`issuer ${local.issuer} is both configured and gatehouse's own`)
     issuers.set(local.issuer, {
       name: LOCAL_ISSUER_NAME,
-      getKey: local.getKey,
-      verifyOptions: { algorithms: local.algorithms, issuer: local.issuer, clockTolerance: leewaySeconds, requiredClaims: ['exp'] },
+      verifyJwt: createJwtVerifier(local.getKey, {
+        algorithms: local.algorithms,
+        issuer: local.issuer,
+        clockTolerance: leewaySeconds,
+        requiredClaims: ['exp'],
+      }),
       toIdentity: createClaimsMapper(LOCAL_CLAIMS, options.roles),
       // Its tokens are minted with typ JWT and never carry a nonce; nothing else is signed with its key.
       accessTokensOnly: false,
@@ -153,7 +158,7 @@ export async function createTokenVerifier(options: TokenVerifierOptions): Promis
     if (!issuer) throw new InvalidTokenError('the token names an issuer that is not configured')
     let verified
     try {
-      verified = await jwtVerify(token, issuer.getKey, issuer.verifyOptions)
+      verified = await issuer.verifyJwt(token)
     } catch (error) {
       throw asAuthnError(error)
     }

@@ -20,10 +20,10 @@ import {
 } from './rows.ts'
 import type { Database, OrgsTable, UsersTable } from './schema.ts'
 import { keyWithOwnerFromRows, keyWithOwnerQuery } from './key-with-owner.ts'
-import { addUsageCount, apiKeyUsageWrites, moveLastUsed } from './usage-writes.ts'
+import { addSubjectCount, addUsageCount, apiKeyUsageWrites, moveLastUsed, subjectUsageWrites } from './usage-writes.ts'
 import { containsIgnoringCase, countOf, nowSeconds, pageWindow } from './sql.ts'
 import { StoreConflictError, StoreLimitError, StoreNotFoundError } from './types.ts'
-import type { Membership, OrgOrderBy, Store, SubjectUsage, User, UserOrderBy } from './types.ts'
+import type { Membership, OrgOrderBy, Store, User, UserOrderBy } from './types.ts'
 
 /** Keys per IN (…) list in batch lookups, far below SQLite's and PostgreSQL's parameter limits. */
 const BATCH = 500
@@ -442,27 +442,10 @@ export function createKyselyStore(db: Kysely<Database>, engine: EngineAdapter): 
     },
 
     async recordSubjectUsage(batch) {
-      // One entry per subject and date, so each upsert touches a row once.
-      const counts = new Map<string, SubjectUsage>()
-      for (const entry of batch) {
-        const slot = `${entry.kind}\u0000${entry.id}\u0000${entry.date}`
-        const seen = counts.get(slot)
-        if (seen === undefined) counts.set(slot, { ...entry })
-        else seen.count += entry.count
-      }
-      if (counts.size === 0) return
+      const counts = subjectUsageWrites(batch)
+      if (counts.length === 0) return
       await db.transaction().execute(async (trx) => {
-        for (const { kind, id, date, count } of counts.values()) {
-          await trx
-            .insertInto('subject_usage')
-            .values({ subject_kind: kind, subject_id: id, date, count })
-            .onConflict((oc) =>
-              oc.columns(['subject_kind', 'subject_id', 'date']).doUpdateSet((eb) => ({
-                count: eb(eb.ref('subject_usage.count'), '+', eb.ref('excluded.count')),
-              })),
-            )
-            .execute()
-        }
+        for (const count of counts) await addSubjectCount(trx, count).execute()
       })
     },
 

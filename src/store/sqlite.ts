@@ -8,8 +8,8 @@ import { keyWithOwnerFromRows, keyWithOwnerQuery } from './key-with-owner.ts'
 import { createKyselyStore } from './kysely-store.ts'
 import { migrateToLatest } from './migrations.ts'
 import type { Database } from './schema.ts'
-import type { Store } from './types.ts'
-import { addUsageCount, apiKeyUsageWrites, moveLastUsed } from './usage-writes.ts'
+import type { Store, SubjectUsage } from './types.ts'
+import { addSubjectCount, addUsageCount, apiKeyUsageWrites, moveLastUsed, subjectUsageWrites } from './usage-writes.ts'
 import type { ApiKeyUsageWrites } from './usage-writes.ts'
 import { asStoreError } from './unavailable.ts'
 
@@ -74,38 +74,82 @@ export async function createSqliteStore(path: string, options: SqliteStoreOption
   return {
     ...store,
     findApiKeyWithOwner: keyWithOwnerStatement(file, db, store.findApiKeyWithOwner),
-    recordApiKeyUsage: usageTransaction(file, db, store.recordApiKeyUsage),
+    recordApiKeyUsage: apiKeyUsageTransaction(file, db, store.recordApiKeyUsage),
+    recordSubjectUsage: subjectUsageTransaction(file, db, store.recordSubjectUsage),
   }
 }
 
 /**
  * A usage flush as one synchronous better-sqlite3 transaction of raw prepared statements. Through
- * Kysely each of its statements was built and compiled anew, per key, and its transaction held the
- * one connection across every await, so key lookups queued behind it; this one ends before any
- * other work runs. The statements are the Kysely store's, compiled once.
+ * Kysely each of its statements was built and compiled anew, per key or user, and its transaction
+ * held the one connection across every await, so key lookups queued behind it; this one ends before
+ * any other work runs. The statements are the Kysely store's, compiled once.
  */
-function usageTransaction(
+function usageTransaction<Batch, Writes>(
+  file: Sqlite.Database,
+  throughKysely: (batch: Batch) => Promise<void>,
+  merge: (batch: Batch) => Writes | undefined,
+  write: (writes: Writes) => void,
+): (batch: Batch) => Promise<void> {
+  const transaction = file.transaction(write)
+  return async (batch) => {
+    // A transaction cannot start inside another: wait for Kysely's, as its own path does.
+    if (file.inTransaction) return throughKysely(batch)
+    const writes = merge(batch)
+    if (writes === undefined) return
+    try {
+      transaction(writes)
+    } catch (error) {
+      throw asStoreError(error)
+    }
+  }
+}
+
+function apiKeyUsageTransaction(
   file: Sqlite.Database,
   db: Kysely<Database>,
   throughKysely: Store['recordApiKeyUsage'],
 ): Store['recordApiKeyUsage'] {
   const addCount = rawStatement(file, (row) => addUsageCount(db, row), { api_key_id: '\u0000api_key_id', date: '\u0000date', count: -1 })
   const moveUse = rawStatement(file, (row) => moveLastUsed(db, row), { api_key_id: '\u0000api_key_id', last_used_at: -1 })
-  const write = file.transaction(({ counts, lastUsed }: ApiKeyUsageWrites) => {
-    for (const count of counts) addCount(count)
-    for (const use of lastUsed) moveUse(use)
+  return usageTransaction(
+    file,
+    throughKysely,
+    (batch: Parameters<Store['recordApiKeyUsage']>[0]) => {
+      const writes = apiKeyUsageWrites(batch)
+      return writes.counts.length === 0 ? undefined : writes
+    },
+    ({ counts, lastUsed }: ApiKeyUsageWrites) => {
+      for (const count of counts) addCount(count)
+      for (const use of lastUsed) moveUse(use)
+    },
+  )
+}
+
+/** Per-user and per-org counts: on a cold-token load nearly every request is a user of its own, so one upsert each. */
+function subjectUsageTransaction(
+  file: Sqlite.Database,
+  db: Kysely<Database>,
+  throughKysely: Store['recordSubjectUsage'],
+): Store['recordSubjectUsage'] {
+  const addCount = rawStatement(file, (row: SubjectUsage) => addSubjectCount(db, row), {
+    // A marker that only tells the parameter's position, never a kind written.
+    kind: '\u0000kind' as SubjectUsage['kind'],
+    id: '\u0000id',
+    date: '\u0000date',
+    count: -1,
   })
-  return async (batch) => {
-    // A transaction cannot start inside another: wait for Kysely's, as its own path does.
-    if (file.inTransaction) return throughKysely(batch)
-    const writes = apiKeyUsageWrites(batch)
-    if (writes.counts.length === 0) return
-    try {
-      write(writes)
-    } catch (error) {
-      throw asStoreError(error)
-    }
-  }
+  return usageTransaction(
+    file,
+    throughKysely,
+    (batch: readonly SubjectUsage[]) => {
+      const counts = subjectUsageWrites(batch)
+      return counts.length === 0 ? undefined : counts
+    },
+    (counts: SubjectUsage[]) => {
+      for (const count of counts) addCount(count)
+    },
+  )
 }
 
 /**

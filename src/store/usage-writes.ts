@@ -1,7 +1,7 @@
 import { sql } from 'kysely'
 import type { Kysely } from 'kysely'
 import type { Database } from './schema.ts'
-import type { Store } from './types.ts'
+import type { Store, SubjectUsage } from './types.ts'
 
 /** What one flush of API-key usage writes: a count per key and date, and the latest use per key. */
 export type ApiKeyUsageWrites = {
@@ -52,4 +52,28 @@ export function moveLastUsed(db: Kysely<Database>, { api_key_id, last_used_at }:
     .set({ last_used_at })
     .where('api_key_id', '=', api_key_id)
     .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<', last_used_at)]))
+}
+
+/** A flush's user and org counts merged per subject and date, so each upsert touches a row once. */
+export function subjectUsageWrites(batch: readonly SubjectUsage[]): SubjectUsage[] {
+  const counts = new Map<string, SubjectUsage>()
+  for (const entry of batch) {
+    const slot = `${entry.kind}\u0000${entry.id}\u0000${entry.date}`
+    const seen = counts.get(slot)
+    if (seen === undefined) counts.set(slot, { ...entry })
+    else seen.count += entry.count
+  }
+  return [...counts.values()]
+}
+
+/** Adds one user's or org's count for a date. */
+export function addSubjectCount(db: Kysely<Database>, { kind, id, date, count }: SubjectUsage) {
+  return db
+    .insertInto('subject_usage')
+    .values({ subject_kind: kind, subject_id: id, date, count })
+    .onConflict((oc) =>
+      oc.columns(['subject_kind', 'subject_id', 'date']).doUpdateSet((eb) => ({
+        count: eb(eb.ref('subject_usage.count'), '+', eb.ref('excluded.count')),
+      })),
+    )
 }
