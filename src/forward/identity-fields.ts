@@ -1,4 +1,5 @@
 import type { Allow } from '../decide/index.ts'
+import type { Identity } from '../identity/index.ts'
 import type { AssertionSigner } from './assertion.ts'
 import { createIdentityHeaders } from './identity-headers.ts'
 
@@ -16,10 +17,22 @@ export type IdentityFields = (allowed: Allow, method: string) => string[]
 export function createIdentityFields(options: IdentityFieldsOptions): IdentityFields {
   const { assertionHeader, signer } = options
   const identityHeaders = createIdentityHeaders(options.identityPrefix)
+  // A cached credential's identity is deeply frozen and shared by every request carrying the
+  // credential, so its headers are built (and their values encoded) once and forgotten with it.
+  // A request's own copy (one with an active org) is built each time.
+  const sharedHeaders = new WeakMap<Identity, readonly string[]>()
+  const headersOf = (identity: Identity, shared: boolean): readonly string[] => {
+    let headers = shared ? sharedHeaders.get(identity) : undefined
+    if (headers === undefined) {
+      headers = identityHeaders(identity)
+      if (shared) sharedHeaders.set(identity, headers)
+    }
+    return headers
+  }
   return (allowed, method) => {
     const { identity, target, forwarded } = allowed
     if (!identity) return []
-    const fields = identityHeaders(identity)
+    const fields = headersOf(identity, identity === allowed.authenticated && Object.isFrozen(identity)).slice()
     fields.push(
       assertionHeader,
       signer.bindsRequests

@@ -64,11 +64,26 @@ export function createUpstreamProxy(options: UpstreamOptions): UpstreamProxy {
 }
 
 // Connection-scoped response headers are the proxy's own business on each hop (RFC 9110 §7.6.1).
-const HOP_BY_HOP_RESPONSE = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade'])
+const HOP_BY_HOP_RESPONSE: ReadonlySet<string> = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+])
+const HOP_BY_HOP_LENGTHS: ReadonlySet<number> = new Set([...HOP_BY_HOP_RESPONSE].map((name) => name.length))
+
+/** Folds only names of a hop-by-hop name's length: Content-Type, Content-Length and Date are never lowercased. */
+function isHopByHop(name: string): boolean {
+  return HOP_BY_HOP_LENGTHS.has(name.length) && HOP_BY_HOP_RESPONSE.has(name.toLowerCase())
+}
 
 /** Writes one upstream response into Node's response, honouring backpressure and client aborts. */
 class ResponseWriter implements Dispatcher.DispatchHandler {
   private abort: ((err?: Error) => void) | undefined
+  private resume: (() => void) | undefined
   private settled = false
 
   constructor(
@@ -76,7 +91,9 @@ class ResponseWriter implements Dispatcher.DispatchHandler {
     private readonly extraHeaders: readonly string[],
     private readonly done: (outcome: ForwardOutcome) => void,
   ) {
-    res.once('close', this.onClientClose)
+    // `on`, not `once`, and never removed: the response closes once, and after the exchange settled
+    // the listener does nothing; a once-wrapper and a removal per request cost more than that.
+    res.on('close', this.onClientClose)
   }
 
   // Also when gatehouse itself answered (a body that timed out): the upstream exchange still
@@ -99,16 +116,19 @@ class ResponseWriter implements Dispatcher.DispatchHandler {
     const headers: string[] = []
     for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
       const name = rawHeaders[i]!.toString('latin1')
-      if (!HOP_BY_HOP_RESPONSE.has(name.toLowerCase())) headers.push(name, rawHeaders[i + 1]!.toString('latin1'))
+      if (!isHopByHop(name)) headers.push(name, rawHeaders[i + 1]!.toString('latin1'))
     }
     for (const value of this.extraHeaders) headers.push(value)
     this.res.writeHead(statusCode, headers)
-    this.res.on('drain', resume)
+    this.resume = resume
     return true
   }
 
+  // Listened for only when the client falls behind: undici delivers no more data until `resume`.
   onData(chunk: Buffer): boolean {
-    return this.res.write(chunk)
+    if (this.res.write(chunk)) return true
+    this.res.once('drain', this.resume!)
+    return false
   }
 
   onComplete(): void {
@@ -135,7 +155,6 @@ class ResponseWriter implements Dispatcher.DispatchHandler {
   private finish(outcome: ForwardOutcome): void {
     if (this.settled) return
     this.settled = true
-    this.res.off('close', this.onClientClose)
     this.done(outcome)
   }
 }

@@ -115,6 +115,9 @@ export function createInboundHeaderFilter(policy: HeaderPolicy): (rawHeaders: re
     const folded = foldName(name)
     return folded === 'connection' ? CONNECTION : isRemoved(folded) ? DROP : KEEP
   }, 1024)
+  // Clients repeat one Connection value (`keep-alive`) on every request, and it names nothing that
+  // is kept: that answer is remembered instead of splitting and folding the value each time.
+  const namesKeptHeader = remembered((value) => connectionOptions(value, isRemoved, undefined) !== undefined, 1024)
 
   return (rawHeaders) => {
     const kept: string[] = []
@@ -123,7 +126,9 @@ export function createInboundHeaderFilter(policy: HeaderPolicy): (rawHeaders: re
       const name = rawHeaders[i] as string
       const kind = classify(name)
       if (kind === KEEP) kept.push(name, rawHeaders[i + 1] as string)
-      else if (kind === CONNECTION) listed = connectionOptions(rawHeaders[i + 1] as string, isRemoved, listed)
+      else if (kind === CONNECTION && namesKeptHeader(rawHeaders[i + 1] as string)) {
+        listed = connectionOptions(rawHeaders[i + 1] as string, isRemoved, listed)
+      }
     }
     // `Connection` may come after the headers it names, so those go in a second pass; the usual
     // `Connection: keep-alive` or `close` names nothing that is not already removed and skips it.

@@ -61,10 +61,7 @@ export function createGracefulServer(handlers: ListenerHandlers, timeouts: Liste
       const state = connections.get(req.socket)
       if (state) {
         state.busy++
-        res.once('close', () => {
-          state.busy--
-          state.idleSince = performance.now()
-        })
+        res.on('close', responseClosed)
       }
       if (draining) res.shouldKeepAlive = false
       handler(req, res)
@@ -89,6 +86,14 @@ export function createGracefulServer(handlers: ListenerHandlers, timeouts: Liste
       connections.delete(socket as Socket)
       upgrades.handle(req, socket, head)
     })
+  }
+  // One function for every response rather than a closure each: a response closes once, and its
+  // request still holds the socket (the response has let go of it by then).
+  function responseClosed(this: ServerResponse): void {
+    const state = connections.get(this.req.socket)
+    if (!state) return
+    state.busy--
+    state.idleSince = performance.now()
   }
   server.on('connection', (socket: Socket) => {
     connections.set(socket, { busy: 0, idleSince: performance.now() })

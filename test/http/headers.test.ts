@@ -133,6 +133,16 @@ describe('createInboundHeaderFilter', () => {
     assert.deepEqual(filter(['Connection', 'keep-alive, Upgrade', 'Upgrade', 'websocket', 'Accept', '*/*']), ['Accept', '*/*'])
   })
 
+  it('reads each Connection value afresh, however often the same one came before', () => {
+    // The filter is shared by every request: an answer it remembered for one value holds for that value only.
+    for (let i = 0; i < 3; i++) {
+      assert.deepEqual(names(['Connection', 'keep-alive', 'X-Debug', '1']), ['X-Debug'])
+      assert.deepEqual(names(['Connection', 'keep-alive, X-Debug', 'X-Debug', '1', 'Accept', '*/*']), ['Accept'])
+    }
+    for (let i = 0; i < 3000; i++) filter(['Connection', `x-noise-${i}`, 'X-Debug', '1'])
+    assert.deepEqual(names(['Connection', 'X-Debug', 'X-Debug', '1', 'Accept', '*/*']), ['Accept'])
+  })
+
   it('can be made to drop an end-to-end header only by the client itself', () => {
     // RFC 9110: a header the client lists in Connection is not forwarded, whatever it is.
     assert.deepEqual(names(['Connection', 'cookie', 'Cookie', 'a=1', 'Accept', '*/*']), ['Accept'])
