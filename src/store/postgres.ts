@@ -2,9 +2,10 @@ import type pg from 'pg'
 import { Kysely, PostgresDialect, sql } from 'kysely'
 import type { DatabaseIntrospector, SchemaMetadata, TableMetadata } from 'kysely'
 import type { EngineAdapter } from './engine.ts'
+import { keyWithOwnerFromRows, keyWithOwnerQuery } from './key-with-owner.ts'
 import { createKyselyStore } from './kysely-store.ts'
 import { migrateToLatest } from './migrations.ts'
-import { guardedPool } from './pg-pool.ts'
+import { guardedPool, namedStatement } from './pg-pool.ts'
 import type { Database } from './schema.ts'
 import type { Store } from './types.ts'
 
@@ -93,7 +94,12 @@ export async function createPostgresStore(url: string, options: PostgresStoreOpt
     statement_timeout: queryTimeout,
   })
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: guardedPool(pool) }) })
-  return createKyselyStore(db, postgresAdapter)
+  // The uncached API key's lookup: the SQL is the Kysely store's, compiled once and prepared per connection.
+  const keyWithOwner = namedStatement(pool, 'gatehouse_key_with_owner', keyWithOwnerQuery('', 0).compile(db).sql)
+  return {
+    ...createKyselyStore(db, postgresAdapter),
+    findApiKeyWithOwner: async (secretHash, now) => keyWithOwnerFromRows(await keyWithOwner([secretHash, secretHash, now])),
+  }
 }
 
 /**
