@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises'
 import type { Identity } from '../identity/index.ts'
 import type { Store, SubjectUsage } from '../store/index.ts'
 
@@ -25,7 +26,7 @@ export type UsageCounter = {
   close(): Promise<void>
 }
 
-/** Tallies per store write: a few milliseconds of the store's one SQLite connection. */
+/** Tallies per store write: a few milliseconds of the store's one SQLite connection, most of it the commit's fsync. */
 export const FLUSH_CHUNK = 100
 
 /**
@@ -59,11 +60,15 @@ export function createUsageCounter(options: { store: UsageSink; flushMs: number;
   /**
    * Writes one table's tallies in chunks of FLUSH_CHUNK, each its own store call (one short
    * transaction): SQLite has one connection, and a key lookup waiting behind the whole flush's
-   * transaction is what made an uncached key's p99.9 hundreds of milliseconds. On a failure, that
-   * chunk's tallies and the rest go back for the next flush; the chunks written before it stay written.
+   * transaction is what made an uncached key's p99.9 hundreds of milliseconds. Before each chunk
+   * the flush yields to the event loop: SQLite's chunks are synchronous writes (a commit's fsync
+   * included), and without the yield they ran back to back, holding every request as one long
+   * write. On a failure, that chunk's tallies and the rest go back for the next flush; the chunks
+   * written before it stay written.
    */
   async function write<T>(tallies: T[], record: (batch: T[]) => Promise<void>, putBack: (tally: T) => void): Promise<void> {
     for (let start = 0; start < tallies.length; start += FLUSH_CHUNK) {
+      await nextTurn()
       const chunk = tallies.slice(start, start + FLUSH_CHUNK)
       try {
         await record(chunk)

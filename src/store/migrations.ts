@@ -198,6 +198,25 @@ function migrations(types: ColumnTypes): Record<string, Migration> {
         await db.schema.createIndex('invites_org_created_at').on('invites').columns(['org_id', 'created_at', 'invite_id']).execute()
       },
     },
+    '0008_key_lookup_indexes': {
+      async up(db: Kysely<unknown>) {
+        // An uncached API key's lookup reads its owner's memberships oldest first and a rotated
+        // key's previous secret newest grace first: in these orders, neither engine sorts. Each
+        // replaced index is a prefix of its successor, which serves its lookups (the user cascade) too.
+        await db.schema
+          .createIndex('memberships_user_id_created_at')
+          .on('memberships')
+          .columns(['user_id', 'created_at', 'org_id'])
+          .execute()
+        await db.schema.dropIndex('memberships_user_id').execute()
+        await db.schema
+          .createIndex('api_keys_previous_secret_hash_valid_until')
+          .on('api_keys')
+          .columns(['previous_secret_hash', 'previous_valid_until'])
+          .execute()
+        await db.schema.dropIndex('api_keys_previous_secret_hash').execute()
+      },
+    },
   }
 }
 

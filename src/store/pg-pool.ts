@@ -14,14 +14,33 @@ import { StoreUnavailableError, asStoreError } from './unavailable.ts'
  */
 export function guardedPool(pool: pg.Pool): PostgresPool {
   return {
-    connect: async () => {
-      try {
-        return new GuardedClient(await pool.connect())
-      } catch (error) {
-        throw asStoreError(error)
-      }
-    },
+    connect: () => lend(pool),
     end: () => pool.end(),
+  }
+}
+
+async function lend(pool: pg.Pool): Promise<GuardedClient> {
+  try {
+    return new GuardedClient(await pool.connect())
+  } catch (error) {
+    throw asStoreError(error)
+  }
+}
+
+/**
+ * A named statement with positional rows, run on a connection lent as `guardedPool` lends them.
+ * pg parses a named statement once per connection and then only binds it, which Kysely's
+ * unnamed queries (parsed and planned anew on every run) never do: for a query the proxy runs on
+ * every cache miss, with other parameters only.
+ */
+export function namedStatement(pool: pg.Pool, name: string, text: string): (values: unknown[]) => Promise<unknown[][]> {
+  return async (values) => {
+    const client = await lend(pool)
+    try {
+      return (await client.run<unknown[]>({ name, text, values, rowMode: 'array' })).rows
+    } finally {
+      client.release()
+    }
   }
 }
 
@@ -44,16 +63,17 @@ class GuardedClient implements PostgresPoolClient {
     parameters?: ReadonlyArray<unknown>,
   ): Promise<PostgresQueryResult<R>> | PostgresCursor<R> {
     if (typeof statement !== 'string') return this.#client.query(statement as unknown as pg.Submittable) as unknown as PostgresCursor<R>
+    return this.run({ text: statement, values: parameters as unknown[] }) as unknown as Promise<PostgresQueryResult<R>>
+  }
+
+  run<R extends pg.QueryResultRow | unknown[]>(config: pg.QueryConfig | pg.QueryArrayConfig): Promise<pg.QueryResult<R>> {
     // A broken connection fails at once: a transaction's ROLLBACK must not wait out a second timeout.
     if (this.#broken !== undefined) return Promise.reject(new StoreUnavailableError(this.#broken))
-    return this.#client.query(statement, parameters as unknown[]).then(
-      (result) => result as unknown as PostgresQueryResult<R>,
-      (error: unknown) => {
-        const reported = asStoreError(error)
-        if (reported instanceof StoreUnavailableError) this.#broken ??= error as Error
-        throw reported
-      },
-    )
+    return (this.#client.query(config) as Promise<pg.QueryResult<R>>).catch((error: unknown) => {
+      const reported = asStoreError(error)
+      if (reported instanceof StoreUnavailableError) this.#broken ??= error as Error
+      throw reported
+    })
   }
 
   release(): void {

@@ -75,3 +75,30 @@ describe('usage counter flush', () => {
     await store.close()
   })
 })
+
+describe('usage counter flush and the requests beside it', () => {
+  it('lets the event loop run between chunks, so a flush of synchronous writes never holds a request for more than one chunk', async () => {
+    const { store, watched } = await watchedStore()
+    const keys = await createKeys(store, FLUSH_CHUNK * 3)
+    const events: string[] = []
+    const sink: Store = {
+      ...watched,
+      async recordApiKeyUsage(batch) {
+        events.push(`chunk of ${batch.length}`)
+        return watched.recordApiKeyUsage(batch)
+      },
+    }
+    const usage = createUsageCounter({ store: sink, flushMs: 3_600_000, onError: (err) => assert.fail(String(err)) })
+    for (const id of keys) usage.count(keyIdentity(id), NOW)
+    const flushed = usage.flush()
+    // A request arriving while the flush runs: its callback waits for the event loop's next turn.
+    const request = () => setImmediate(() => events.push('request'))
+    request()
+    setImmediate(request)
+    await flushed
+    assert.deepEqual(events, ['request', `chunk of ${FLUSH_CHUNK}`, 'request', `chunk of ${FLUSH_CHUNK}`, `chunk of ${FLUSH_CHUNK}`])
+    assert.equal(await store.apiKeyUsage({ date: DAY }), keys.length)
+    await usage.close()
+    await store.close()
+  })
+})

@@ -86,6 +86,7 @@ if (unavailable !== undefined) {
               '0005_user_passwords',
               '0006_magic_links',
               '0007_invites',
+              '0008_key_lookup_indexes',
             ],
           )
         } finally {

@@ -92,6 +92,7 @@ describe('SQLite file store', () => {
         '0005_user_passwords',
         '0006_magic_links',
         '0007_invites',
+        '0008_key_lookup_indexes',
       ])
     } finally {
       raw.close()
