@@ -73,7 +73,10 @@ export function gatehouseConfig(options: GatehouseOptions): Record<string, unkno
 export async function startGatehouse(name: string, options: GatehouseOptions, dir: string): Promise<Target> {
   const configFile = join(dir, `${name}.yaml`)
   writeFileSync(configFile, stringify(gatehouseConfig(options)))
-  const child = spawnChild(name, process.execPath, [join(ROOT, 'dist', 'cli.js'), 'start', '--config', configFile], {
+  // GATEHOUSE_BENCH_NODE_ARGS: flags for each gatehouse process's node (`--cpu-prof --cpu-prof-dir=/tmp/p`,
+  // `--heapsnapshot-signal=SIGUSR2`), for profiling a scenario; NODE_OPTIONS refuses most of them.
+  const nodeArgs = process.env.GATEHOUSE_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []
+  const child = spawnChild(name, process.execPath, [...nodeArgs, join(ROOT, 'dist', 'cli.js'), 'start', '--config', configFile], {
     dir,
     cwd: ROOT,
     // The access log goes to stdout, which in a container is a pipe.

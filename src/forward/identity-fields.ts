@@ -3,15 +3,17 @@ import type { Identity } from '../identity/index.ts'
 import type { AssertionSigner } from './assertion.ts'
 import { createIdentityHeaders } from './identity-headers.ts'
 
+/** Marks an identity whose headers were built once and not kept. */
+const SEEN_ONCE = null
+
 export type IdentityFieldsOptions = { identityPrefix: string; assertionHeader: string; signer: AssertionSigner }
 
 /**
  * What tells the upstream who an allowed request is from: the identity headers and the signed
- * assertion, as a flat [name, value, ...] list (empty for an anonymous request). The proxy sends
- * them upstream itself; forward-auth answers them for the ingress to copy. `method` is the
- * request's own method, which a bound assertion (`htm`) names.
+ * assertion, as a flat [name, value, ...] list of the request's own (empty for an anonymous
+ * request). The proxy sends them upstream itself; forward-auth answers them for the ingress to
+ * copy. `method` is the request's own method, which a bound assertion (`htm`) names.
  */
-/** The identity headers and the assertion for an allowed request, as a flat [name, value, ...] list. */
 export type IdentityFields = (allowed: Allow, method: string) => string[]
 
 export function createIdentityFields(options: IdentityFieldsOptions): IdentityFields {
@@ -19,20 +21,24 @@ export function createIdentityFields(options: IdentityFieldsOptions): IdentityFi
   const identityHeaders = createIdentityHeaders(options.identityPrefix)
   // A cached credential's identity is deeply frozen and shared by every request carrying the
   // credential, so its headers are built (and their values encoded) once and forgotten with it.
-  // A request's own copy (one with an active org) is built each time.
-  const sharedHeaders = new WeakMap<Identity, readonly string[]>()
-  const headersOf = (identity: Identity, shared: boolean): readonly string[] => {
-    let headers = shared ? sharedHeaders.get(identity) : undefined
-    if (headers === undefined) {
-      headers = identityHeaders(identity)
-      if (shared) sharedHeaders.set(identity, headers)
-    }
+  // They are kept from the identity's second request on, as assertions are: a cache full of
+  // one-time callers (a script, a webhook) would otherwise hold a list per caller, a quarter of a
+  // kilobyte each (25 MB at 100,000), that no request ever reads again. A request's own copy (one
+  // with an active org) is built each time.
+  const sharedHeaders = new WeakMap<Identity, readonly string[] | typeof SEEN_ONCE>()
+  // Always a list of the request's own, which the caller extends.
+  const headersOf = (identity: Identity, shared: boolean): string[] => {
+    const kept = shared ? sharedHeaders.get(identity) : undefined
+    if (kept) return kept.slice()
+    const headers = identityHeaders(identity)
+    // An exact-length copy: the list grew by pushes and has room for twice its entries.
+    if (shared) sharedHeaders.set(identity, kept === undefined ? SEEN_ONCE : headers.slice())
     return headers
   }
   return (allowed, method) => {
     const { identity, target, forwarded } = allowed
     if (!identity) return []
-    const fields = headersOf(identity, identity === allowed.authenticated && Object.isFrozen(identity)).slice()
+    const fields = headersOf(identity, identity === allowed.authenticated && Object.isFrozen(identity))
     fields.push(
       assertionHeader,
       signer.bindsRequests
