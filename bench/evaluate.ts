@@ -29,6 +29,8 @@ const HOT_LOG: RowKey = { target: 'gatehouse', scenario: 'jwt-hot+log' }
 const COLD: RowKey = { target: 'gatehouse', scenario: 'jwt-cold' }
 const HAPROXY_JWT: RowKey = { target: 'haproxy-jwt', scenario: 'jwt-cold' }
 const NODE: RowKey = { target: 'node-proxy', scenario: 'public' }
+const UNDICI: RowKey = { target: 'undici-proxy', scenario: 'public' }
+const PUBLIC: RowKey = { target: 'gatehouse', scenario: 'public' }
 const FASTIFY_HOT: RowKey = { target: 'fastify-stack', scenario: 'jwt-hot' }
 const FASTIFY_COLD: RowKey = { target: 'fastify-stack', scenario: 'jwt-cold' }
 const NGINX: RowKey = { target: 'nginx', scenario: 'public' }
@@ -47,6 +49,7 @@ function hotTargets(hot: RowKey): Comparison[] {
     { numerator: hot, denominator: NODE, metric: 'cpu', threshold: { op: '<=', value: 0.8 } },
     { numerator: hot, denominator: NODE, metric: 'rps' },
     { numerator: hot, denominator: NODE, metric: 'p99', threshold: { op: '<=', value: 1.5 } },
+    { numerator: hot, denominator: UNDICI, metric: 'cpu' },
     { numerator: hot, denominator: FASTIFY_HOT, metric: 'cpu', threshold: { op: '<=', value: 0.7 } },
     { numerator: hot, denominator: FASTIFY_HOT, metric: 'rps', threshold: { op: '>=', value: 1.3 } },
     { numerator: hot, denominator: FASTIFY_HOT, metric: 'p99' },
@@ -63,6 +66,10 @@ function hotTargets(hot: RowKey): Comparison[] {
  */
 export const COMPARISONS: readonly Comparison[] = [
   ...hotTargets(HOT),
+  // The floor of gatehouse's own stack (node:http + an undici Pool, no auth): what node-proxy's
+  // http.request costs beyond it, and what gatehouse adds to it without a credential (with one: above).
+  { numerator: NODE, denominator: UNDICI, metric: 'cpu' },
+  { numerator: PUBLIC, denominator: UNDICI, metric: 'cpu' },
   // What binding the assertion to each request costs: a signature per request instead of a cache hit.
   { numerator: HOT_BIND, denominator: HOT, metric: 'cpu' },
   // Issue 17: the access log is on by default, written to stdout as a pipe; it may cost at most 15%.

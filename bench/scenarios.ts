@@ -84,7 +84,13 @@ export function benchRuns(ctx: BenchContext): Run[] {
       ctx.dir,
     )
 
-  const runs: Run[] = [{ spec: { target: 'node-proxy', scenario: 'public', load: get(GATEHOUSE_PATHS.public) }, start: nodeProxy }]
+  const runs: Run[] = [
+    { spec: { target: 'node-proxy', scenario: 'public', load: get(GATEHOUSE_PATHS.public) }, start: nodeProxy },
+    {
+      spec: { target: 'undici-proxy', scenario: 'public', load: get(GATEHOUSE_PATHS.public) },
+      start: () => startNodeServer('undici-proxy', 'undici-proxy.js', [ctx.upstream.origin], ctx.dir),
+    },
+  ]
   const nginx = ctx.nginx
   if (nginx) {
     runs.push({

@@ -36,6 +36,20 @@ describe('meets', () => {
 })
 
 describe('evaluateRatios', () => {
+  it('reports node-proxy, gatehouse public and jwt-hot beside the undici floor, for information only', () => {
+    const floor = measurement({ target: 'undici-proxy', scenario: 'public', cpu: { ticks: 0, usPerRequest: 25 } })
+    const publicRow = measurement({ target: 'gatehouse', scenario: 'public', cpu: { ticks: 0, usPerRequest: 28 } })
+    const beside = evaluateRatios([hot, node, floor, publicRow]).filter((r) => r.denominator.target === 'undici-proxy' && r.ratio !== null)
+    assert.deepEqual(
+      beside.map((r) => [`${r.numerator.target} ${r.numerator.scenario}`, r.ratio, r.status]),
+      [
+        ['gatehouse jwt-hot', 30 / 25, 'info'],
+        ['node-proxy public', 40 / 25, 'info'],
+        ['gatehouse public', 28 / 25, 'info'],
+      ],
+    )
+  })
+
   it('divides the two rows of the same run and judges against the threshold', () => {
     const [cpu, rps, p99] = evaluateRatios([hot, node], COMPARISONS.slice(0, 3))
     assert.equal(cpu!.ratio, 30 / 40)
