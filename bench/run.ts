@@ -69,7 +69,7 @@ async function main(): Promise<void> {
       repeats,
       memory,
       ratios: evaluateRatios(measurements, COMPARISONS, repeats),
-      checks: evaluateChecks(measurements, memory ?? undefined, recorderUs),
+      checks: evaluateChecks(measurements, memory ?? undefined, recorderUs, repeats),
       notes: [...(ctx.nginx ? [] : [NO_NGINX]), ...(ctx.haproxy ? [] : [NO_HAPROXY]), ...workerNotes(measurements)],
     }
     writeOutputs(results)
