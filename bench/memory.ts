@@ -9,6 +9,19 @@ export type MemoryPhase = {
   identities: number
   elapsedS: number
   rssMB: { start: number; end: number; peak: number }
+  /** A full run repeats the phase in fresh processes and reports the median round: every round's RSS at its end, in order. */
+  endEachRoundMB?: number[]
+}
+
+/**
+ * The round whose end RSS is the median, with every round's end beside it: RSS one second after a
+ * burst depends on when V8 last collected, and one round on a busy machine measured 445 MB where
+ * the next two measured 223 and 238.
+ */
+export function medianRound(rounds: readonly MemoryPhase[]): MemoryPhase {
+  if (rounds.length === 0) throw new Error('no memory round was measured')
+  const sorted = [...rounds].sort((a, b) => a.rssMB.end - b.rssMB.end)
+  return { ...sorted[Math.floor((sorted.length - 1) / 2)]!, endEachRoundMB: rounds.map((r) => r.rssMB.end) }
 }
 
 // Lets buffers of the last responses be released before RSS is read; the GC is not forced.

@@ -236,7 +236,10 @@ function renderMemory(memory: MemoryPhase, mode: BenchSettings['mode']): string 
   return (
     `A fresh gatehouse (default cache, 100,000 entries) was sent ${memory.identities.toLocaleString('en-US')} distinct valid tokens, ` +
     `one request each, in ${fmt(memory.elapsedS, 1)} s${quick}. RSS: ${fmt(memory.rssMB.start, 1)} MB at start, ` +
-    `**${fmt(memory.rssMB.end, 1)} MB** one second after the last response, VmHWM ${fmt(memory.rssMB.peak, 1)} MB.`
+    `**${fmt(memory.rssMB.end, 1)} MB** one second after the last response, VmHWM ${fmt(memory.rssMB.peak, 1)} MB.` +
+    (memory.endEachRoundMB && memory.endEachRoundMB.length > 1
+      ? ` The median of ${memory.endEachRoundMB.length} rounds, each in a fresh process (each round's RSS at its end: ${memory.endEachRoundMB.map((mb) => `${fmt(mb, 1)} MB`).join(', ')}).`
+      : '')
   )
 }
 
@@ -256,7 +259,7 @@ const METHOD = [
   "jwt-many sends each of 10,000 distinct users' tokens once (unmeasured) to fill the cache, then requests them round-robin: every request hits the cache.",
   'forward-auth: gatehouse with `forward_auth.enabled` and `server.trust_proxy: [127.0.0.1]` (the load generator stands in for the ingress); the CPU is the decision alone, since the ingress proxies the request itself. nginx (return 200): one worker, access_log off, `location / { return 200; }`, the same request: what nginx spends to read a request and write an empty answer.',
   'rate-limited: a route with `rate_limit: 1/1h`; one request spends the budget before the warm-up, then every request is a 429, which counts as the expected status, not an error.',
-  'The memory phase mints its tokens once per run (jose, ES256) and reuses them; quick runs send 20,000 identities instead of 100,000.',
+  'The memory phase mints its tokens once per run (jose, ES256) and reuses them; quick runs send 20,000 identities instead of 100,000. A full run repeats it in a fresh process per round and reports the round with the median RSS.',
   'fastify-stack: fastify (logger off) + @fastify/jwt in verify-only mode (`secret: { public }`, `algorithms: [ES256]`, `allowedIss`) called from an onRequest hook + @fastify/http-proxy. "cache on" is fast-jwt\'s `cache: true` (an LRU of 1,000 entries keyed by a hash of the token); "no cache" verifies every request.',
   "haproxy-jwt: HAProxy (Debian's package, one thread, `http-reuse always` to the same upstream) checking on every request what gatehouse checks of a token: `http_auth_bearer`, `jwt_header_query('$.alg')` pinned to ES256 before `jwt_verify` against the issuer's public key (PEM), `jwt_payload_query('$.iss')` equal to the issuer, and `jwt_payload_query('$.exp','int')` later than `date()`; anything else gets 401. It has no token cache, so it is jwt-cold's peer and gets the same 3,000 tokens. Before its window the harness sends it no token and tokens with a flipped signature byte, a tampered payload, another key, another issuer, an expired exp, alg HS256 keyed with the public key and alg none, and stops the run unless every one is refused with 401.",
   'node-proxy: node:http server + http.request with `new http.Agent({ keepAlive: true, maxSockets: 256 })`, piping both ways, no auth: the floor of a Node proxy. undici-proxy: node:http server + an undici Pool (256 connections, as `upstream.connections` defaults to) driven by a dispatch handler, the way src/forward/proxy.ts proxies, hop-by-hop names dropped and nothing else: the floor of the stack gatehouse is built on, before any decision, header work or metrics. nginx: one worker, access_log off, an upstream block with `keepalive 64`, `proxy_http_version 1.1` and an empty Connection header.',

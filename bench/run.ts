@@ -8,7 +8,7 @@ import { killAllChildrenNow, stopAllChildren } from './children.ts'
 import { COMPARISONS, evaluateChecks, evaluateRatios, headlineRows } from './evaluate.ts'
 import { measure } from './measure.ts'
 import type { Measurement } from './measure.ts'
-import { memoryPhase } from './memory.ts'
+import { medianRound, memoryPhase } from './memory.ts'
 import { metricsRecorderCost } from './metrics-cost.ts'
 import type { MemoryPhase } from './memory.ts'
 import { clockTicksPerSecond } from './proc.ts'
@@ -134,15 +134,19 @@ async function runAll(ctx: BenchContext, runs: readonly Run[], round: string): P
 
 async function runMemoryPhase(ctx: BenchContext): Promise<MemoryPhase> {
   const tokens = ctx.pool.slice(0, ctx.settings.memoryIdentities)
-  process.stdout.write(`memory phase: ${tokens.length.toLocaleString('en-US')} distinct identities: `)
-  const target = await startBenchGatehouse(ctx, 'memory')
-  try {
-    const memory = await memoryPhase(target, GATEHOUSE_PATHS.user, tokens, ctx.settings.connections)
-    console.log(`RSS ${fmt(memory.rssMB.start, 1)} → ${fmt(memory.rssMB.end, 1)} MB (VmHWM ${fmt(memory.rssMB.peak, 1)} MB)`)
-    return memory
-  } finally {
-    await target.stop()
+  const rounds: MemoryPhase[] = []
+  for (let round = 1; round <= ctx.settings.rounds; round++) {
+    process.stdout.write(`memory phase, round ${round}: ${tokens.length.toLocaleString('en-US')} distinct identities: `)
+    const target = await startBenchGatehouse(ctx, `memory-${round}`)
+    try {
+      const memory = await memoryPhase(target, GATEHOUSE_PATHS.user, tokens, ctx.settings.connections)
+      console.log(`RSS ${fmt(memory.rssMB.start, 1)} → ${fmt(memory.rssMB.end, 1)} MB (VmHWM ${fmt(memory.rssMB.peak, 1)} MB)`)
+      rounds.push(memory)
+    } finally {
+      await target.stop()
+    }
   }
+  return medianRound(rounds)
 }
 
 /** Full runs rewrite the docs; quick runs only leave their JSON, so the published figures stay full ones. */
