@@ -172,8 +172,8 @@ export function median(values: readonly number[]): number | null {
 export const REPEATED_ROWS: readonly RowKey[] = [HOT_NO_METRICS, UNDICI, PUBLIC]
 
 /** The rows a thresholded ratio compares, and {@link REPEATED_ROWS}: those a full run measures again in its later rounds. */
-export function headlineRows(comparisons: readonly Comparison[] = COMPARISONS, extra: readonly RowKey[] = REPEATED_ROWS): RowKey[] {
-  const rows = [...comparisons.filter((c) => c.threshold).flatMap((c) => [c.numerator, c.denominator]), ...extra]
+export function headlineRows(comparisons: readonly Comparison[] = COMPARISONS): RowKey[] {
+  const rows = [...comparisons.filter((c) => c.threshold).flatMap((c) => [c.numerator, c.denominator]), ...REPEATED_ROWS]
   return rows.filter((row, i) => rows.findIndex((r) => r.target === row.target && r.scenario === row.scenario) === i)
 }
 

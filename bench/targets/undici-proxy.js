@@ -52,4 +52,7 @@ const server = createServer((req, res) => {
 server.keepAliveTimeout = 120_000
 server.listen(0, '127.0.0.1', () => announce(server))
 // A stop's SIGTERM exits normally, so that `node --cpu-prof` writes its profile.
-process.on('SIGTERM', () => server.close(() => process.exit(0)) && pool.close())
+process.on('SIGTERM', () => {
+  void pool.close()
+  server.close(() => process.exit(0))
+})

@@ -1,6 +1,7 @@
 import { createHmac, sign as signBytes } from 'node:crypto'
 import type { KeyObject } from 'node:crypto'
 import { LRUCache } from 'lru-cache'
+import { createSecondUseMap } from '../cache/index.ts'
 import { subjectOf } from '../identity/index.ts'
 import type { Identity } from '../identity/index.ts'
 import type { AssertionAlgorithm, AssertionKeys } from './assertion-keys.ts'
@@ -54,9 +55,6 @@ export type AssertionSigner = {
 
 type Cached = { jwt: string; refreshAt: number }
 
-/** Marks an owner that has had one assertion signed and not kept. */
-const SEEN_ONCE = null
-
 /**
  * Signs the identity assertion, a compact JWS:
  *
@@ -85,7 +83,7 @@ export function createAssertionSigner(options: AssertionSignerOptions): Assertio
   const encodedHeader = base64url(JSON.stringify({ alg: algorithm, kid: current.kid, typ: 'JWT' }))
   const signature = signatureFunction(algorithm, current.privateKey)
   const claimsPrefix = `{"iss":${JSON.stringify(issuer)},"aud":${JSON.stringify(audience)},`
-  const byOwner = new WeakMap<object, Cached | typeof SEEN_ONCE>()
+  const byOwner = createSecondUseMap<object, Cached>()
   const recentMax = options.recentMax ?? 10_000
   const byContent = new LRUCache<string, Cached>({ max: recentMax })
   // Subjects signed for once: an identity's content is kept only when its subject comes back, so
@@ -117,8 +115,9 @@ export function createAssertionSigner(options: AssertionSignerOptions): Assertio
       if (seenSubjects.has(subject)) byContent.set(content, entry)
       else seenSubjects.set(subject, true)
     }
-    if (slot) byOwner.set(slot, kept === undefined ? SEEN_ONCE : entry)
-    return entry.jwt
+    const signed = entry
+    if (slot) byOwner.offer(slot, () => signed)
+    return signed.jwt
   }
 
   function signBound(identity: Identity, binding: RequestBinding, now = Date.now()): string {

@@ -1,10 +1,8 @@
+import { createSecondUseMap } from '../cache/index.ts'
 import type { Allow } from '../decide/index.ts'
 import type { Identity } from '../identity/index.ts'
 import type { AssertionSigner } from './assertion.ts'
 import { createIdentityHeaders } from './identity-headers.ts'
-
-/** Marks an identity whose headers were built once and not kept. */
-const SEEN_ONCE = null
 
 export type IdentityFieldsOptions = { identityPrefix: string; assertionHeader: string; signer: AssertionSigner }
 
@@ -25,14 +23,14 @@ export function createIdentityFields(options: IdentityFieldsOptions): IdentityFi
   // one-time callers (a script, a webhook) would otherwise hold a list per caller, a quarter of a
   // kilobyte each (25 MB at 100,000), that no request ever reads again. A request's own copy (one
   // with an active org) is built each time.
-  const sharedHeaders = new WeakMap<Identity, readonly string[] | typeof SEEN_ONCE>()
+  const sharedHeaders = createSecondUseMap<Identity, readonly string[]>()
   // Always a list of the request's own, which the caller extends.
   const headersOf = (identity: Identity, shared: boolean): string[] => {
     const kept = shared ? sharedHeaders.get(identity) : undefined
     if (kept) return kept.slice()
     const headers = identityHeaders(identity)
     // An exact-length copy: the list grew by pushes and has room for twice its entries.
-    if (shared) sharedHeaders.set(identity, kept === undefined ? SEEN_ONCE : headers.slice())
+    if (shared) sharedHeaders.offer(identity, () => headers.slice())
     return headers
   }
   return (allowed, method) => {
