@@ -11,8 +11,10 @@ import type { CacheEvents } from '../metrics/index.ts'
  * cached caller (about 55 MB at 100,000) for under a microsecond of hashing per request.
  */
 export type IdentityCache = {
+  /** The token's cache key, computed once per request for both `get` and `set`. */
+  keyOf(token: string): string
   /** The cached identity; it is deeply frozen because every request carrying the token shares it. */
-  get(token: string): Identity | undefined
+  get(key: string): Identity | undefined
   /** Taken before verifying; passed to `set`. */
   generation(): number
   /**
@@ -20,7 +22,7 @@ export type IdentityCache = {
    * Skipped when an eviction happened since `generation` was taken: a verification that raced a
    * revocation must not put the revoked user back.
    */
-  set(token: string, identity: Identity, notAfterMs: number, generation: number): void
+  set(key: string, identity: Identity, notAfterMs: number, generation: number): void
   evictUser(userId: string): void
   clear(): void
 }
@@ -28,10 +30,11 @@ export type IdentityCache = {
 export function createIdentityCache(options: { maxEntries: number; ttlMs: number; events?: CacheEvents }): IdentityCache {
   const cache = createGuardedCache<Identity>({ ...options, tagsOf: userTags })
   return {
-    get: (token) => cache.get(keyOf(token)),
+    keyOf,
+    get: (key) => cache.get(key),
     generation: () => cache.generation(),
-    set(token, identity, notAfterMs, generation) {
-      cache.set(keyOf(token), deepFreeze(identity), { generation, ttlMs: notAfterMs - Date.now() })
+    set(key, identity, notAfterMs, generation) {
+      cache.set(key, deepFreeze(identity), { generation, ttlMs: notAfterMs - Date.now() })
     },
     evictUser: (userId) => cache.evict([userId]),
     clear: () => cache.clear(),

@@ -1,7 +1,8 @@
 import nodeCrypto, { constants, KeyObject } from 'node:crypto'
-import { errors, jwtVerify, UnsecuredJWT } from 'jose'
+import { errors, jwtVerify } from 'jose'
 import type { CryptoKey, JWTHeaderParameters, JWTPayload, JWTVerifyGetKey, JWTVerifyOptions } from 'jose'
 import type { TokenAlgorithm } from '../config/index.ts'
+import { createRegisteredClaimsCheck } from './registered-claims.ts'
 
 export type VerifiedJwt = { payload: JWTPayload; protectedHeader: JWTHeaderParameters }
 
@@ -9,17 +10,20 @@ export type VerifiedJwt = { payload: JWTPayload; protectedHeader: JWTHeaderParam
  * jose's jwtVerify with the signature checked by synchronous `node:crypto.verify` instead of
  * WebCrypto's round trip through the threadpool, which cost about as much CPU as the ES256 check
  * itself. Both run the same OpenSSL call in Node's SignJob, one in the calling thread, one queued
- * on the threadpool. jose stays the verifier of record: the issuer's key function (JWKS selection
- * by kid and alg, key import) resolves the key, and jose validates the claims with the same
- * options; the header checks jwtVerify makes before them (alg pinned, crit, b64, the key's type,
- * curve, hash and size fitting the alg) are mirrored here. Whatever this path does not mirror
- * exactly (an unusual header, a key that is not a CryptoKey or does not fit, a compact form jose
- * would have to decode leniently) goes to jwtVerify itself, so such a token gets jose's answer.
+ * on the threadpool. jose stays the verifier of record for keys: the issuer's key function (JWKS
+ * selection by kid and alg, key import) resolves the key. The header checks jwtVerify makes
+ * before it (alg pinned, crit, b64, the key's type, curve, hash and size fitting the alg) and its
+ * registered-claims checks (registered-claims.ts) are mirrored here, with jose's errors; the
+ * corpus in test/authn/jwt-verifier.test.ts holds both paths to the same answers. Whatever this
+ * path does not mirror exactly (an option, an unusual header, a key that is not a CryptoKey or
+ * does not fit, a compact form jose would have to decode leniently) goes to jwtVerify itself, so
+ * such a token gets jose's answer.
  */
 export function createJwtVerifier(getKey: JWTVerifyGetKey, options: JWTVerifyOptions): (token: string) => Promise<VerifiedJwt> {
   const viaJose = (token: string, key: JWTVerifyGetKey = getKey) => jwtVerify(token, key, options)
-  // Options that change jwtVerify's header checks are not mirrored.
-  if (options.typ !== undefined || options.crit !== undefined || !options.algorithms) return viaJose
+  // Options that change jwtVerify's header or claims checks are not mirrored.
+  const claimsOf = createRegisteredClaimsCheck(options)
+  if (!claimsOf || !options.algorithms) return viaJose
   const allowed = new Set(options.algorithms)
 
   return async (token) => {
@@ -31,14 +35,9 @@ export function createJwtVerifier(getKey: JWTVerifyGetKey, options: JWTVerifyOpt
     const keyObject = fittingKey(key, scheme)
     if (!keyObject) return viaJose(token, () => key)
     if (!signatureValid(scheme, keyObject, parts)) throw new errors.JWSSignatureVerificationFailed()
-    // The claims as jwtVerify checks them, and with its errors: the signature is settled, so
-    // jose is handed the payload alone.
-    const { payload } = UnsecuredJWT.decode(`${NONE_HEADER}.${parts.payload}.`, options)
-    return { payload, protectedHeader: header }
+    return { payload: claimsOf(parts.payload), protectedHeader: header }
   }
 }
-
-const NONE_HEADER = Buffer.from('{"alg":"none"}').toString('base64url')
 
 type CompactParts = { header: string; payload: string; signature: string; signingInput: string }
 

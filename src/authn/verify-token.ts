@@ -144,10 +144,10 @@ export async function createTokenVerifier(options: TokenVerifierOptions): Promis
   const only = issuers.size === 1 ? [...issuers.values()][0] : undefined
   const cache = createIdentityCache({ ...options.cache, events: options.metrics?.cache('token') })
 
-  async function verifyUncached(token: string): Promise<Identity> {
+  async function verifyUncached(token: string, key: string): Promise<Identity> {
     const generation = cache.generation()
     const { identity, notAfterMs } = await verifyToken(token)
-    cache.set(token, identity, notAfterMs, generation)
+    cache.set(key, identity, notAfterMs, generation)
     return identity
   }
 
@@ -172,7 +172,10 @@ export async function createTokenVerifier(options: TokenVerifierOptions): Promis
   }
 
   return {
-    verify: (token) => cache.get(token) ?? verifyUncached(token),
+    verify(token) {
+      const key = cache.keyOf(token)
+      return cache.get(key) ?? verifyUncached(token, key)
+    },
     verifyAfresh: async (token) => (await verifyToken(token)).identity,
     ready: () => keySources.every(({ source }) => source.ready()),
     unready: () =>
