@@ -10,3 +10,15 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
 export function nonEmptyString(value: unknown): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined
 }
+
+// As jose decodes JOSE segments: fatal on invalid UTF-8, a leading BOM dropped.
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true })
+
+/**
+ * A compact JWS segment's JSON, decoded as jose decodes it. The segment must be unpadded
+ * base64url already (the caller checks), which Buffer decodes as jose does; throws on invalid
+ * UTF-8 or JSON.
+ */
+export function parseJsonSegment(segment: string): unknown {
+  return JSON.parse(strictUtf8.decode(Buffer.from(segment, 'base64url')))
+}

@@ -2,6 +2,7 @@ import nodeCrypto, { constants, KeyObject } from 'node:crypto'
 import { errors, jwtVerify } from 'jose'
 import type { CryptoKey, JWTHeaderParameters, JWTPayload, JWTVerifyGetKey, JWTVerifyOptions } from 'jose'
 import type { TokenAlgorithm } from '../config/index.ts'
+import { isRecord, parseJsonSegment } from './json.ts'
 import { createRegisteredClaimsCheck } from './registered-claims.ts'
 
 export type VerifiedJwt = { payload: JWTPayload; protectedHeader: JWTHeaderParameters }
@@ -59,17 +60,14 @@ function compactParts(token: string): CompactParts | undefined {
   return wellFormed(parts.header) && wellFormed(parts.payload) && wellFormed(parts.signature) ? parts : undefined
 }
 
-// As jose decodes headers: fatal on invalid UTF-8, a leading BOM dropped.
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true })
-
 function decodeHeader(encoded: string): JWTHeaderParameters | undefined {
   let header: unknown
   try {
-    header = JSON.parse(strictUtf8.decode(Buffer.from(encoded, 'base64url')))
+    header = parseJsonSegment(encoded)
   } catch {
     return undefined
   }
-  return typeof header === 'object' && header !== null && !Array.isArray(header) ? (header as JWTHeaderParameters) : undefined
+  return isRecord(header) ? (header as JWTHeaderParameters) : undefined
 }
 
 type Scheme = {

@@ -1,5 +1,6 @@
 import { errors } from 'jose'
 import type { JWTPayload, JWTVerifyOptions } from 'jose'
+import { isRecord, parseJsonSegment } from './json.ts'
 
 /**
  * Decodes a JWT's payload segment and checks its registered claims as jose's jwtVerify does,
@@ -49,21 +50,15 @@ export function createRegisteredClaimsCheck(options: JWTVerifyOptions): Register
   }
 }
 
-// As jose decodes: fatal on invalid UTF-8, a leading BOM dropped.
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true })
-
-/** The segment is unpadded base64url already (the caller checked), which Buffer decodes as jose does. */
 function decodeClaimsSet(segment: string): JWTPayload {
   let claims: unknown
   try {
-    claims = JSON.parse(strictUtf8.decode(Buffer.from(segment, 'base64url')))
+    claims = parseJsonSegment(segment)
   } catch (cause) {
     throw new errors.JWTInvalid('JWT Claims Set must be a top-level JSON object', { cause })
   }
   // JSON.parse makes plain objects only, so this is jose's isObject.
-  if (typeof claims !== 'object' || claims === null || Array.isArray(claims)) {
-    throw new errors.JWTInvalid('JWT Claims Set must be a top-level JSON object')
-  }
+  if (!isRecord(claims)) throw new errors.JWTInvalid('JWT Claims Set must be a top-level JSON object')
   return claims as JWTPayload
 }
 
