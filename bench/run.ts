@@ -5,7 +5,7 @@ import os from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { killAllChildrenNow, stopAllChildren } from './children.ts'
-import { COMPARISONS, evaluateChecks, evaluateRatios, headlineRows } from './evaluate.ts'
+import { COMPARISONS, evaluateChecks, evaluateRatios, headlineRows, signatureCostNotes } from './evaluate.ts'
 import { measure } from './measure.ts'
 import type { Measurement } from './measure.ts'
 import { medianRound, memoryPhase } from './memory.ts'
@@ -70,7 +70,12 @@ async function main(): Promise<void> {
       memory,
       ratios: evaluateRatios(measurements, COMPARISONS, repeats),
       checks: evaluateChecks(measurements, memory ?? undefined, recorderUs, repeats),
-      notes: [...(ctx.nginx ? [] : [NO_NGINX]), ...(ctx.haproxy ? [] : [NO_HAPROXY]), ...workerNotes(measurements)],
+      notes: [
+        ...(ctx.nginx ? [] : [NO_NGINX]),
+        ...(ctx.haproxy ? [] : [NO_HAPROXY]),
+        ...workerNotes(measurements),
+        ...signatureCostNotes([measurements, ...repeats]),
+      ],
     }
     writeOutputs(results)
     console.log('\n' + renderSummary(results))

@@ -7,7 +7,7 @@ import { GATEHOUSE_PATHS, startGatehouse } from './targets/gatehouse.ts'
 import type { GatehouseOptions } from './targets/gatehouse.ts'
 import { startNodeServer } from './targets/launch.ts'
 import type { Target } from './targets/launch.ts'
-import { startHaproxyJwt } from './targets/haproxy.ts'
+import { startHaproxy } from './targets/haproxy.ts'
 import { nginxAnswerConfig, nginxConfig, startNginx } from './targets/nginx.ts'
 import { rotation } from './tokens.ts'
 import type { BenchIssuer } from './tokens.ts'
@@ -144,17 +144,20 @@ export function benchRuns(ctx: BenchContext): Run[] {
   )
   const haproxy = ctx.haproxy
   if (haproxy) {
-    // Adjacent to jwt-cold: the peer that verifies the same tokens in C, one per request.
-    runs.push({
-      spec: { target: 'haproxy-jwt', scenario: 'jwt-cold', load: get(GATEHOUSE_PATHS.user, { nextToken: rotation(coldTokens) }) },
-      start: () =>
-        startHaproxyJwt(haproxy, ctx.dir, {
-          upstreamPort: Number(new URL(ctx.upstream.origin).port),
-          issuer: ctx.issuer.issuer,
-          publicKeyFile: ctx.publicKeyFile,
-        }),
-      prepare: (target) => expectRefusals(target, ctx.refusedTokens),
-    })
+    const upstreamPort = Number(new URL(ctx.upstream.origin).port)
+    // Adjacent to jwt-cold: the peer that verifies the same tokens in C, one per request; then the
+    // same HAProxy with no check, so that the run measures what the check itself costs it.
+    runs.push(
+      {
+        spec: { target: 'haproxy-jwt', scenario: 'jwt-cold', load: get(GATEHOUSE_PATHS.user, { nextToken: rotation(coldTokens) }) },
+        start: () => startHaproxy(haproxy, ctx.dir, upstreamPort, { issuer: ctx.issuer.issuer, publicKeyFile: ctx.publicKeyFile }),
+        prepare: (target) => expectRefusals(target, ctx.refusedTokens),
+      },
+      {
+        spec: { target: 'haproxy', scenario: 'public', load: get(GATEHOUSE_PATHS.public) },
+        start: () => startHaproxy(haproxy, ctx.dir, upstreamPort),
+      },
+    )
   }
   runs.push(
     {

@@ -17,7 +17,8 @@ export function haproxyVersion(binary: string): string {
   return version ? `HAProxy ${version}` : 'HAProxy (unknown version)'
 }
 
-export type HaproxyJwtOptions = { port: number; upstreamPort: number; issuer: string; publicKeyFile: string }
+export type HaproxyOptions = { port: number; upstreamPort: number }
+export type HaproxyJwtOptions = HaproxyOptions & { issuer: string; publicKeyFile: string }
 
 /**
  * HAProxy as the JWT-checking proxy a performance-minded team would deploy instead: one thread
@@ -25,9 +26,22 @@ export type HaproxyJwtOptions = { port: number; upstreamPort: number; issuer: st
  * request the checks gatehouse makes of a token — a Bearer token, its alg pinned to ES256 before
  * the signature is checked against the issuer's public key (no alg confusion), the issuer, and an
  * exp still ahead. Anything else is refused with 401. HAProxy has no verified-token cache, so
- * every request verifies a signature: the peer of gatehouse's jwt-cold.
+ * every request verifies a signature: the peer of gatehouse's jwt-cold. Without `jwt`, the same
+ * proxy with no check at all: the difference of the two is what HAProxy's token check costs.
  */
-export function haproxyJwtConfig(o: HaproxyJwtOptions): string {
+export function haproxyConfig(o: HaproxyOptions, jwt?: Omit<HaproxyJwtOptions, keyof HaproxyOptions>): string {
+  const checks = jwt
+    ? `  http-request set-var(txn.bearer) http_auth_bearer
+  http-request set-var(txn.alg) var(txn.bearer),jwt_header_query('$.alg')
+  http-request deny deny_status 401 unless { var(txn.alg) -m str ES256 }
+  http-request deny deny_status 401 unless { var(txn.bearer),jwt_verify(txn.alg,"${jwt.publicKeyFile}") -m int 1 }
+  http-request set-var(txn.iss) var(txn.bearer),jwt_payload_query('$.iss')
+  http-request deny deny_status 401 unless { var(txn.iss) -m str ${jwt.issuer} }
+  http-request set-var(txn.now) date()
+  http-request set-var(txn.exp) var(txn.bearer),jwt_payload_query('$.exp','int')
+  http-request deny deny_status 401 unless { var(txn.exp),sub(txn.now) -m int gt 0 }
+`
+    : ''
   return `global
   nbthread 1
   maxconn 4096
@@ -39,30 +53,30 @@ defaults
   http-reuse always
 frontend bench
   bind 127.0.0.1:${o.port}
-  http-request set-var(txn.bearer) http_auth_bearer
-  http-request set-var(txn.alg) var(txn.bearer),jwt_header_query('$.alg')
-  http-request deny deny_status 401 unless { var(txn.alg) -m str ES256 }
-  http-request deny deny_status 401 unless { var(txn.bearer),jwt_verify(txn.alg,"${o.publicKeyFile}") -m int 1 }
-  http-request set-var(txn.iss) var(txn.bearer),jwt_payload_query('$.iss')
-  http-request deny deny_status 401 unless { var(txn.iss) -m str ${o.issuer} }
-  http-request set-var(txn.now) date()
-  http-request set-var(txn.exp) var(txn.bearer),jwt_payload_query('$.exp','int')
-  http-request deny deny_status 401 unless { var(txn.exp),sub(txn.now) -m int gt 0 }
-  default_backend app
+${checks}  default_backend app
 backend app
   server upstream 127.0.0.1:${o.upstreamPort}
 `
 }
 
-/** Starts HAProxy in the foreground (`-db`) with the JWT config, on a port it is handed. */
-export async function startHaproxyJwt(binary: string, dir: string, options: Omit<HaproxyJwtOptions, 'port'>): Promise<Target> {
+/**
+ * Starts HAProxy in the foreground (`-db`) on a port it is handed: `haproxy-jwt` with the token
+ * checks when `jwt` is given, plain `haproxy` otherwise.
+ */
+export async function startHaproxy(
+  binary: string,
+  dir: string,
+  upstreamPort: number,
+  jwt?: Omit<HaproxyJwtOptions, keyof HaproxyOptions>,
+): Promise<Target> {
+  const name = jwt ? 'haproxy-jwt' : 'haproxy'
   const port = await freePort()
-  const configFile = join(dir, 'haproxy-jwt.cfg')
-  writeFileSync(configFile, haproxyJwtConfig({ ...options, port }))
-  const child = spawnChild('haproxy-jwt', binary, ['-db', '-f', configFile], { dir })
+  const configFile = join(dir, `${name}.cfg`)
+  writeFileSync(configFile, haproxyConfig({ port, upstreamPort }, jwt))
+  const child = spawnChild(name, binary, ['-db', '-f', configFile], { dir })
   try {
     await waitForPort(child, port)
-    return { name: 'haproxy-jwt', pid: child.pid, origin: `http://127.0.0.1:${port}`, exited: child.exited, stop: child.stop }
+    return { name, pid: child.pid, origin: `http://127.0.0.1:${port}`, exited: child.exited, stop: child.stop }
   } catch (error) {
     await child.stop()
     throw error

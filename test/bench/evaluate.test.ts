@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { COMPARISONS, evaluateChecks, evaluateRatios, headlineRows, median, meets } from '../../bench/evaluate.ts'
+import { COMPARISONS, evaluateChecks, evaluateRatios, headlineRows, median, meets, signatureCostNotes } from '../../bench/evaluate.ts'
 import type { Comparison } from '../../bench/evaluate.ts'
 import { measurement } from './fixtures.ts'
 
@@ -131,9 +131,11 @@ describe('headlineRows', () => {
     assert.ok(!rows.includes('gatehouse jwt-hot+bind'))
   })
 
-  it('also repeats the rows of the metrics-cost difference and the undici floor', () => {
+  it('also repeats the rows of the metrics-cost difference, the undici floor and HAProxy without its token check', () => {
     const rows = headlineRows().map((r) => `${r.target} ${r.scenario}`)
-    for (const row of ['gatehouse jwt-hot-nometrics', 'undici-proxy public', 'gatehouse public']) assert.ok(rows.includes(row), row)
+    for (const row of ['gatehouse jwt-hot-nometrics', 'undici-proxy public', 'gatehouse public', 'haproxy public']) {
+      assert.ok(rows.includes(row), row)
+    }
     assert.equal(new Set(rows).size, rows.length)
   })
 })
@@ -253,5 +255,26 @@ describe('evaluateChecks', () => {
     )!
     assert.equal(cost.value, 2)
     assert.equal(cost.status, 'PASS')
+  })
+})
+
+describe('signatureCostNotes', () => {
+  const row = (target: string, scenario: string, usPerRequest: number) => measurement({ target, scenario, cpu: { ticks: 0, usPerRequest } })
+  const round = (cold: number, hot: number, peer: number, plain: number) => [
+    row('gatehouse', 'jwt-cold', cold),
+    row('gatehouse', 'jwt-hot', hot),
+    row('haproxy-jwt', 'jwt-cold', peer),
+    row('haproxy', 'public', plain),
+  ]
+
+  it("sets each stack's signature cost and the floor it makes beside haproxy-jwt, medians of the rounds", () => {
+    const [note] = signatureCostNotes([round(230, 80, 120, 40), round(260, 70, 130, 30), round(250, 90, 110, 50)])
+    assert.match(note!, /adds 160\.0 µs CPU per request to gatehouse .* and 80\.0 µs to HAProxy/)
+    // jwt-hot's median 80 + HAProxy's check 80 = 160, over haproxy-jwt's median 120.
+    assert.match(note!, /is 160\.0 µs, 1\.33× haproxy-jwt \(120\.0 µs\)/)
+  })
+
+  it('says nothing when a round lacks a row (HAProxy not installed)', () => {
+    assert.deepEqual(signatureCostNotes([round(230, 80, 120, 40).slice(0, 3)]), [])
   })
 })
