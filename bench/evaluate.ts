@@ -87,7 +87,7 @@ export const COMPARISONS: readonly Comparison[] = [
   { numerator: COLD, denominator: HAPROXY_JWT, metric: 'p99' },
   // What a signature check costs each stack on top of its own cheapest request: gatehouse's
   // jwt-cold over its cached jwt-hot, HAProxy's token check over HAProxy proxying with none, and
-  // the two proxies side by side without a token (see "Reading jwt-cold ÷ haproxy-jwt").
+  // the two proxies side by side without a token (the run's note: signatureCostNotes).
   { numerator: COLD, denominator: HOT, metric: 'cpu' },
   { numerator: HAPROXY_JWT, denominator: HAPROXY, metric: 'cpu' },
   { numerator: PUBLIC, denominator: HAPROXY, metric: 'cpu' },
@@ -184,13 +184,22 @@ export function headlineRows(comparisons: readonly Comparison[] = COMPARISONS): 
   return rows.filter((row, i) => rows.findIndex((r) => r.target === row.target && r.scenario === row.scenario) === i)
 }
 
+function cpuOf(round: readonly Measurement[], key: RowKey): number | undefined {
+  return findRow(round, key)?.cpu.usPerRequest
+}
+
+/** The median over the rounds of `key`'s CPU per request. */
+function medianCpu(rounds: readonly (readonly Measurement[])[], key: RowKey): number | null {
+  return median(rounds.flatMap((round) => cpuOf(round, key) ?? []))
+}
+
 /** The median over the rounds of `a`'s CPU per request minus `b`'s, where a round measured both. */
 function medianCpuDifference(rounds: readonly (readonly Measurement[])[], a: RowKey, b: RowKey): number | null {
   return median(
     rounds.flatMap((round) => {
-      const first = findRow(round, a)
-      const second = findRow(round, b)
-      return first && second ? [first.cpu.usPerRequest - second.cpu.usPerRequest] : []
+      const first = cpuOf(round, a)
+      const second = cpuOf(round, b)
+      return first !== undefined && second !== undefined ? [first - second] : []
     }),
   )
 }
@@ -203,8 +212,8 @@ function medianCpuDifference(rounds: readonly (readonly Measurement[])[], a: Row
 export function signatureCostNotes(rounds: readonly (readonly Measurement[])[]): string[] {
   const gatehouse = medianCpuDifference(rounds, COLD, HOT)
   const haproxy = medianCpuDifference(rounds, HAPROXY_JWT, HAPROXY)
-  const hot = median(rounds.flatMap((round) => cpuOf(round, HOT)))
-  const peer = median(rounds.flatMap((round) => cpuOf(round, HAPROXY_JWT)))
+  const hot = medianCpu(rounds, HOT)
+  const peer = medianCpu(rounds, HAPROXY_JWT)
   if (gatehouse === null || haproxy === null || hot === null || peer === null) return []
   const us = (value: number) => `${value.toFixed(1)} µs`
   return [
@@ -212,11 +221,6 @@ export function signatureCostNotes(rounds: readonly (readonly Measurement[])[]):
       `(haproxy-jwt minus haproxy), medians of the rounds. jwt-hot plus HAProxy's own check is ${us(hot + haproxy)}, ` +
       `${((hot + haproxy) / peer).toFixed(2)}× haproxy-jwt (${us(peer)}), against the 1.3× target.`,
   ]
-}
-
-function cpuOf(round: readonly Measurement[], key: RowKey): number[] {
-  const row = findRow(round, key)
-  return row ? [row.cpu.usPerRequest] : []
 }
 
 /** The absolute targets: memory with many cached identities, and RSS growth while streaming uploads. */

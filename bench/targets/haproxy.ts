@@ -18,7 +18,8 @@ export function haproxyVersion(binary: string): string {
 }
 
 export type HaproxyOptions = { port: number; upstreamPort: number }
-export type HaproxyJwtOptions = HaproxyOptions & { issuer: string; publicKeyFile: string }
+/** What haproxy-jwt checks a token against. */
+export type HaproxyJwtChecks = { issuer: string; publicKeyFile: string }
 
 /**
  * HAProxy as the JWT-checking proxy a performance-minded team would deploy instead: one thread
@@ -29,7 +30,7 @@ export type HaproxyJwtOptions = HaproxyOptions & { issuer: string; publicKeyFile
  * every request verifies a signature: the peer of gatehouse's jwt-cold. Without `jwt`, the same
  * proxy with no check at all: the difference of the two is what HAProxy's token check costs.
  */
-export function haproxyConfig(o: HaproxyOptions, jwt?: Omit<HaproxyJwtOptions, keyof HaproxyOptions>): string {
+export function haproxyConfig(o: HaproxyOptions, jwt?: HaproxyJwtChecks): string {
   const checks = jwt
     ? `  http-request set-var(txn.bearer) http_auth_bearer
   http-request set-var(txn.alg) var(txn.bearer),jwt_header_query('$.alg')
@@ -63,12 +64,7 @@ backend app
  * Starts HAProxy in the foreground (`-db`) on a port it is handed: `haproxy-jwt` with the token
  * checks when `jwt` is given, plain `haproxy` otherwise.
  */
-export async function startHaproxy(
-  binary: string,
-  dir: string,
-  upstreamPort: number,
-  jwt?: Omit<HaproxyJwtOptions, keyof HaproxyOptions>,
-): Promise<Target> {
+export async function startHaproxy(binary: string, dir: string, upstreamPort: number, jwt?: HaproxyJwtChecks): Promise<Target> {
   const name = jwt ? 'haproxy-jwt' : 'haproxy'
   const port = await freePort()
   const configFile = join(dir, `${name}.cfg`)
