@@ -1,6 +1,8 @@
-import { AggregatorRegistry, Counter, Gauge, Histogram } from 'prom-client'
+import { AggregatorRegistry, Gauge } from 'prom-client'
 import type { Registry } from 'prom-client'
 import type { CompiledRoute } from '../rules/index.ts'
+import { observe, slotCounter, slotHistogram } from './slots.ts'
+import type { HistogramSlot, Slot } from './slots.ts'
 import type { CacheEvents, CacheName, KeyFetchSource, LimiterSource, Metrics, ReloadResult, UpstreamErrorKind } from './recorder.ts'
 
 /** The label values a method is counted under: the usual ones by name, anything else as `other`. */
@@ -28,43 +30,11 @@ const UPSTREAM_ERRORS: readonly UpstreamErrorKind[] = ['connect', 'timeout', 'up
 /** Few buckets: each is one more number per route to keep and to scrape. From 1 ms (a cached decision) to 10 s (a slow upstream). */
 const SECONDS_BUCKETS = [0.001, 0.005, 0.025, 0.1, 0.5, 2.5, 10]
 
-/**
- * A count kept as a plain number on the hot path and handed to prom-client when it is scraped:
- * a prom-client `inc` hashes its labels on every call (about 0.35 µs, measured), a property
- * increment costs nothing worth measuring.
- */
-type Slot = { n: number; readonly labels: Record<string, string> }
-
-/** A prom-client counter whose series are slots, created once per label set and flushed at each scrape. */
-function slotCounter(registry: Registry, name: string, help: string, labelNames: readonly string[]) {
-  const slots: Slot[] = []
-  const counter = new Counter({
-    name,
-    help,
-    labelNames,
-    registers: [registry],
-    collect() {
-      for (const slot of slots) {
-        if (slot.n === 0) continue
-        this.inc(slot.labels, slot.n)
-        slot.n = 0
-      }
-    },
-  })
-  return (labels: Record<string, string>): Slot => {
-    const slot = { n: 0, labels }
-    // At 0 from the start: a series that appears only with its first event breaks rate() over it.
-    counter.inc(labels, 0)
-    slots.push(slot)
-    return slot
-  }
-}
-
 /** The series of one route pattern: its requests by method class and status, and its two latency histograms. */
 type RouteSeries = {
   requests: Map<number, Slot>
-  duration: Histogram.Internal<string>
-  upstream: Histogram.Internal<string>
+  duration: HistogramSlot
+  upstream: HistogramSlot
 }
 
 /** Builds the recorder over `registry`; nothing is registered anywhere else. */
@@ -74,20 +44,18 @@ export function createPrometheusMetrics(registry: Registry): Metrics {
     'method',
     'status',
   ])
-  const duration = new Histogram({
-    name: 'gatehouse_request_duration_seconds',
-    help: 'Time from the request to its answer, the upstream included',
-    labelNames: ['route'],
-    buckets: SECONDS_BUCKETS,
-    registers: [registry],
-  })
-  const upstreamDuration = new Histogram({
-    name: 'gatehouse_upstream_duration_seconds',
-    help: 'Time the upstream took, from forwarding the request to the end of its response',
-    labelNames: ['route'],
-    buckets: SECONDS_BUCKETS,
-    registers: [registry],
-  })
+  const duration = slotHistogram(
+    registry,
+    'gatehouse_request_duration_seconds',
+    'Time from the request to its answer, the upstream included',
+    SECONDS_BUCKETS,
+  )
+  const upstreamDuration = slotHistogram(
+    registry,
+    'gatehouse_upstream_duration_seconds',
+    'Time the upstream took, from forwarding the request to the end of its response',
+    SECONDS_BUCKETS,
+  )
 
   // By route object, so the hot path makes no string; by pattern underneath, so routes sharing a
   // pattern (and a reloaded table's routes) share series.
@@ -96,7 +64,7 @@ export function createPrometheusMetrics(registry: Registry): Metrics {
   const seriesOf = (pattern: string): RouteSeries => {
     let series = byPattern.get(pattern)
     if (!series) {
-      series = { requests: new Map(), duration: duration.labels(pattern), upstream: upstreamDuration.labels(pattern) }
+      series = { requests: new Map(), duration: duration({ route: pattern }), upstream: upstreamDuration({ route: pattern }) }
       byPattern.set(pattern, series)
     }
     return series
@@ -206,10 +174,10 @@ export function createPrometheusMetrics(registry: Registry): Metrics {
         series.requests.set(key, slot)
       }
       slot.n++
-      series.duration.observe(seconds)
+      observe(series.duration, seconds)
     },
     upstream(route, seconds, error) {
-      routeSeries(route).upstream.observe(seconds)
+      observe(routeSeries(route).upstream, seconds)
       if (error !== undefined) upstreamErrors[error].n++
     },
     decision(reason) {

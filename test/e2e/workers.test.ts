@@ -170,6 +170,7 @@ describe('server.workers: 2 through gatehouse start', { timeout: 180_000 }, () =
     // The primary's scrape sums both workers' counts; its readiness names them.
     const scrape = await (await fetch(`http://127.0.0.1:${cluster.adminPort}/metrics`)).text()
     assert.match(scrape, /^gatehouse_requests_total\{route="\/api\/\*",method="GET",status="200"\} 6$/m)
+    assert.match(scrape, /^gatehouse_request_duration_seconds_count\{route="\/api\/\*"\} 6$/m)
     const ready = await fetch(`http://127.0.0.1:${cluster.adminPort}/readyz`)
     assert.equal(ready.status, 200)
     const { checks } = (await ready.json()) as { checks: Record<string, { detail?: unknown }> }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import type { DenyReason } from '../../src/decide/index.ts'
-import { createPrometheusMetrics, DECISION_REASONS, expositionOf, Registry } from '../../src/metrics/index.ts'
+import { aggregatedExpositionOf, createPrometheusMetrics, DECISION_REASONS, expositionOf, Registry } from '../../src/metrics/index.ts'
 import type { CompiledRoute } from '../../src/rules/index.ts'
 import { parseExposition } from '../support/prometheus.ts'
 
@@ -33,6 +33,48 @@ describe('the Prometheus recorder', () => {
     assert.equal(scrape.value('gatehouse_requests_total', { route: '/users/:id', method: 'GET', status: '200' }), 3)
     scrape = parseExposition(await exposition.scrape())
     assert.equal(scrape.value('gatehouse_requests_total', { route: '/users/:id', method: 'GET', status: '200' }), 3)
+  })
+
+  it('exposes a latency histogram in the Prometheus format: cumulative buckets by le, +Inf, sum and count', async () => {
+    const registry = new Registry()
+    const metrics = createPrometheusMetrics(registry)
+    const users = route('/users/:id')
+    // On a bound counts in that bucket (le is "less than or equal"); above the last, only in +Inf.
+    for (const seconds of [0.001, 0.004, 0.03, 11]) metrics.upstream(users, seconds, undefined)
+    const scrape = parseExposition(await registry.metrics())
+    assert.equal(scrape.families.get('gatehouse_upstream_duration_seconds'), 'histogram')
+    const buckets = scrape.samples
+      .filter((s) => s.name === 'gatehouse_upstream_duration_seconds_bucket' && s.labels.route === '/users/:id')
+      .map((s) => [s.labels.le, s.value])
+    assert.deepEqual(buckets, [
+      ['0.001', 1],
+      ['0.005', 2],
+      ['0.025', 2],
+      ['0.1', 3],
+      ['0.5', 3],
+      ['2.5', 3],
+      ['10', 3],
+      ['+Inf', 4],
+    ])
+    assert.equal(scrape.value('gatehouse_upstream_duration_seconds_count', { route: '/users/:id' }), 4)
+    assert.ok(Math.abs(scrape.value('gatehouse_upstream_duration_seconds_sum', { route: '/users/:id' })! - 11.035) < 1e-9)
+    // The whole request was never timed for this route, so it has no series yet.
+    assert.equal(scrape.value('gatehouse_request_duration_seconds_count', { route: '/users/:id' }), undefined)
+  })
+
+  it("sums histograms over processes as a workers' scrape does", async () => {
+    const processes = [new Registry(), new Registry()]
+    const [primary, worker] = processes.map((registry) => ({ registry, metrics: createPrometheusMetrics(registry) }))
+    primary!.metrics.request(route('/a'), 'GET', 200, 0.002)
+    worker!.metrics.request(route('/a'), 'GET', 200, 0.02)
+    worker!.metrics.request(route('/a'), 'GET', 200, 0.2)
+    const exposition = aggregatedExpositionOf(primary!.registry, async () => [await worker!.registry.getMetricsAsJSON()])
+    const scrape = parseExposition(await exposition.scrape())
+    assert.equal(scrape.value('gatehouse_request_duration_seconds_bucket', { route: '/a', le: '0.005' }), 1)
+    assert.equal(scrape.value('gatehouse_request_duration_seconds_bucket', { route: '/a', le: '0.025' }), 2)
+    assert.equal(scrape.value('gatehouse_request_duration_seconds_bucket', { route: '/a', le: '+Inf' }), 3)
+    assert.equal(scrape.value('gatehouse_request_duration_seconds_count', { route: '/a' }), 3)
+    assert.equal(scrape.value('gatehouse_requests_total', { route: '/a', method: 'GET', status: '200' }), 3)
   })
 
   it('routes sharing a pattern share series, and a request without a route is `none`', async () => {
