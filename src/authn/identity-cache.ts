@@ -1,5 +1,5 @@
 import { hash } from 'node:crypto'
-import { createGuardedCache } from '../cache/index.ts'
+import { createGuardedCache, memoizeRecent } from '../cache/index.ts'
 import { deepFreeze } from '../identity/index.ts'
 import type { Identity } from '../identity/index.ts'
 import type { CacheEvents } from '../metrics/index.ts'
@@ -8,7 +8,10 @@ import type { CacheEvents } from '../metrics/index.ts'
  * Verified identities by a SHA-256 digest of the full token. Only the whole token is a safe key:
  * keyed on the signature alone, a forged payload carrying a known signature would hit the cache.
  * The 43-character digest instead of the ~600-character token saves over half a kilobyte per
- * cached caller (about 55 MB at 100,000) for under a microsecond of hashing per request.
+ * cached caller (about 55 MB at 100,000). The digests of the most recent tokens are remembered by
+ * the token itself (a Map lookup instead of SHA-256 over ten blocks: about 20,000 of a hot
+ * request's 290,000 instructions, counted by callgrind), a bounded memo of a pure function that
+ * holds no identity and so needs no invalidation.
  */
 export type IdentityCache = {
   /** The token's cache key, computed once per request for both `get` and `set`. */
@@ -30,7 +33,7 @@ export type IdentityCache = {
 export function createIdentityCache(options: { maxEntries: number; ttlMs: number; events?: CacheEvents }): IdentityCache {
   const cache = createGuardedCache<Identity>({ ...options, tagsOf: userTags })
   return {
-    keyOf,
+    keyOf: memoizeRecent(digestOf, RECENT_TOKENS),
     get: (key) => cache.get(key),
     generation: () => cache.generation(),
     set(key, identity, notAfterMs, generation) {
@@ -48,6 +51,9 @@ function userTags(identity: Identity): readonly string[] {
   return userId === undefined ? NO_TAGS : [userId]
 }
 
-function keyOf(token: string): string {
+/** Tokens whose digests are remembered: 2 × 1,024 at most, about 1.5 MB of token strings. */
+const RECENT_TOKENS = 1024
+
+function digestOf(token: string): string {
   return hash('sha256', token, 'base64url')
 }
