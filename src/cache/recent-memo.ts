@@ -4,9 +4,9 @@
  * dropped whole when the newer fills (an answer found in the older one moves to the newer). No
  * bookkeeping per lookup beyond the Map's own, and at most 2 × `capacity` entries held.
  */
-export function memoizeRecent(compute: (input: string) => string, capacity: number): (input: string) => string {
-  let current = new Map<string, string>()
-  let previous = new Map<string, string>()
+export function memoizeRecent<V extends NonNullable<unknown>>(compute: (input: string) => V, capacity: number): (input: string) => V {
+  let current = new Map<string, V>()
+  let previous = new Map<string, V>()
   return (input) => {
     const known = current.get(input)
     if (known !== undefined) return known
