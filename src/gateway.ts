@@ -47,30 +47,41 @@ export type GatewayDeps = {
  * assertion, 100-continue, usage, proxy) or writes a denied one's problem. The forward-auth
  * endpoint, the end-user endpoints and pages, when enabled, are handed to their doors
  * (src/forward-auth, src/pages, src/accounts) on the canonical path.
- * Responses are written to Node's response directly (the proxy streams into it); the returned
- * promise settles once the access-log line is written.
+ * Responses are written to Node's response directly (the proxy streams into it); a request
+ * answered synchronously (a refusal) is logged before the call returns, any other returns a
+ * promise that settles once its access-log line is written.
  */
-export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: ServerResponse, expectsContinue?: boolean) => Promise<void> {
+export function createPipeline(
+  deps: GatewayDeps,
+): (req: IncomingMessage, res: ServerResponse, expectsContinue?: boolean) => void | Promise<void> {
   const { config, decide, identityFields, upstreamHeaders, usage, proxy, log, metrics, accounts, pages } = deps
   const accessLog = config.log.accessLog && createAccessLogWriter(log)
 
   const forwardAuth =
     config.forwardAuth.enabled && createForwardAuth({ decide, trustProxy: config.server.trustProxy, identityFields, usage, metrics })
 
-  async function run(req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): Promise<AccessOutcome> {
+  // Plain functions that return a promise only where one is under way (the proxy, a door, a
+  // decision that had to wait), rather than async functions awaiting each other: each async
+  // layer is a promise and microtask hops per request on the hot path.
+  function run(req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): AccessOutcome | Promise<AccessOutcome> {
     const target = canonicalOrRaw(req.url ?? '')
     if (forwardAuth && typeof target !== 'string' && isForwardAuthPath(target.path)) return forwardAuth(req, res, target)
     // Pages first: an invitation's URL is a page for GET and the accounts door's for the POST that accepts it.
     const page = pages && typeof target !== 'string' ? pageEndpointOf(req.method ?? 'GET', target.path) : undefined
     const endpoint = !page && accounts && typeof target !== 'string' ? accountEndpointOf(target.path) : undefined
-    if (page || endpoint) {
-      const outcome = await answerAtDoor(req, res, page, endpoint)
-      // Whatever a door answered, its access-log line never carries a one-time link's secret.
-      const hidden = oneTimeLinkPathOf(req)
-      return hidden ? { ...outcome, loggedPath: hidden } : outcome
-    }
+    if (page || endpoint) return answerAtDoor(req, res, page, endpoint)
     const decided = decide(decisionRequestOf(req, target))
-    const decision: Decision = decided instanceof Promise ? await decided : decided
+    return decided instanceof Promise
+      ? decided.then((decision) => carryOut(req, res, decision, expectsContinue))
+      : carryOut(req, res, decided, expectsContinue)
+  }
+
+  function carryOut(
+    req: IncomingMessage,
+    res: ServerResponse,
+    decision: Decision,
+    expectsContinue: boolean,
+  ): AccessOutcome | Promise<AccessOutcome> {
     const body = decision.kind === 'allow' ? decision.body : declaresBody(req)
     if (decision.route && body) boundBodyTime(req, res, decision.route.requestTimeoutMs ?? config.server.requestTimeoutMs)
     if (decision.kind === 'deny') {
@@ -80,20 +91,26 @@ export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: S
     return forward(req, res, decision, expectsContinue)
   }
 
-  function answerAtDoor(
+  async function answerAtDoor(
     req: IncomingMessage,
     res: ServerResponse,
     page: PageEndpoint | undefined,
     endpoint: AccountEndpoint | undefined,
-  ): AccessOutcome | Promise<AccessOutcome> {
+  ): Promise<AccessOutcome> {
     // The decision's request-line and header checks hold on the doors too (HTTP/0.9, two Hosts).
     const malformed = inboundRefusalOf(req)
-    if (malformed) return respond(res, malformed, undefined, { reason: 'bad_request' })
-    boundBodyTime(req, res, config.server.requestTimeoutMs)
-    return page ? pages!(req, res, page) : accounts!(req, res, endpoint!)
+    let outcome: AccessOutcome
+    if (malformed) outcome = respond(res, malformed, undefined, { reason: 'bad_request' })
+    else {
+      boundBodyTime(req, res, config.server.requestTimeoutMs)
+      outcome = await (page ? pages!(req, res, page) : accounts!(req, res, endpoint!))
+    }
+    // Whatever a door answered, its access-log line never carries a one-time link's secret.
+    const hidden = oneTimeLinkPathOf(req)
+    return hidden ? { ...outcome, loggedPath: hidden } : outcome
   }
 
-  async function forward(req: IncomingMessage, res: ServerResponse, allowed: Allow, expectsContinue: boolean): Promise<AccessOutcome> {
+  function forward(req: IncomingMessage, res: ServerResponse, allowed: Allow, expectsContinue: boolean): Promise<AccessOutcome> {
     const { route, target, identity, forwarded } = allowed
     const headers = upstreamHeaders.build(req.rawHeaders, req.method ?? 'GET', allowed)
     // `Expect: 100-continue`: the client holds its body until told to send it, which is only once
@@ -102,32 +119,42 @@ export function createPipeline(deps: GatewayDeps): (req: IncomingMessage, res: S
     // Only now: a request refused by a limit (or before) is no usage.
     if (identity) usage.count(identity)
     const upstreamStarted = performance.now()
-    const outcome = await proxy.forward(req, res, {
+    const forwarding = proxy.forward(req, res, {
       path: target.path + target.query,
       headers,
       body: allowed.body,
       responseHeaders: allowed.responseHeaders,
     })
-    metrics.upstream(route, (performance.now() - upstreamStarted) / 1000, outcome.error)
-    return { status: outcome.status, route, identity, requestId: forwarded.requestId, error: outcome.error }
+    return forwarding.then((outcome) => {
+      metrics.upstream(route, (performance.now() - upstreamStarted) / 1000, outcome.error)
+      return { status: outcome.status, route, identity, requestId: forwarded.requestId, error: outcome.error }
+    })
   }
 
-  return async (req, res, expectsContinue = false) => {
+  function failed(req: IncomingMessage, res: ServerResponse, err: unknown): AccessOutcome {
+    const requestId = randomUUID()
+    log.error({ err: errorSummary(err), method: req.method, request_id: requestId }, 'request failed')
+    return respond(res, problems.internal(), ['x-request-id', requestId], {
+      requestId,
+      reason: 'internal_error',
+      loggedPath: oneTimeLinkPathOf(req),
+    })
+  }
+
+  return (req, res, expectsContinue = false) => {
     const started = performance.now()
-    let outcome: AccessOutcome
-    try {
-      outcome = await run(req, res, expectsContinue)
-    } catch (err) {
-      const requestId = randomUUID()
-      log.error({ err: errorSummary(err), method: req.method, request_id: requestId }, 'request failed')
-      outcome = respond(res, problems.internal(), ['x-request-id', requestId], {
-        requestId,
-        reason: 'internal_error',
-        loggedPath: oneTimeLinkPathOf(req),
-      })
+    const record = (outcome: AccessOutcome): void => {
+      metrics.request(outcome.route, req.method ?? 'GET', outcome.status, (performance.now() - started) / 1000)
+      if (accessLog) accessLog(req, outcome, started)
     }
-    metrics.request(outcome.route, req.method ?? 'GET', outcome.status, (performance.now() - started) / 1000)
-    if (accessLog) accessLog(req, outcome, started)
+    let running: AccessOutcome | Promise<AccessOutcome>
+    try {
+      running = run(req, res, expectsContinue)
+    } catch (err) {
+      return record(failed(req, res, err))
+    }
+    if (!(running instanceof Promise)) return record(running)
+    return running.then(record, (err: unknown) => record(failed(req, res, err)))
   }
 }
 

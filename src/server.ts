@@ -706,7 +706,10 @@ function createGatewayListener(
 ): GracefulServer {
   const serve = (req: IncomingMessage, res: ServerResponse, expectsContinue?: boolean) => {
     const generation = generations.acquire()
-    void generation.pipeline(req, res, expectsContinue).finally(() => generations.release(generation))
+    const release = () => generations.release(generation)
+    const handled = generation.pipeline(req, res, expectsContinue)
+    if (handled) void handled.finally(release)
+    else release()
   }
   const gateway = createGracefulServer(
     {
