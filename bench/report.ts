@@ -99,6 +99,7 @@ export function renderMarkdown(results: BenchResults, chartFile: string): string
     'npm run bench -- --only jwt-cold,memory  # some scenarios, full windows: bench/results/partial.json only',
     "GATEHOUSE_BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' npm run bench -- --only jwt-hot  # a V8 profile per gatehouse process",
     'npm run bench:verify-cost  # token verification in-process, no HTTP: the signature alone, a cache miss, a cache hit',
+    'npm run bench:instructions  # instructions per request (valgrind callgrind, main thread): node-proxy, undici-proxy, gatehouse public and jwt-hot; -- --cold adds jwt-cold',
     '```',
     '',
     'nginx and HAProxy are measured when installed (`apt-get install nginx-light haproxy`); otherwise their rows are skipped with a printed note.',

@@ -2,8 +2,8 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { stringify } from 'yaml'
 import { spawnChild, waitForLine } from '../children.ts'
-import { ROOT } from './launch.ts'
-import type { Target } from './launch.ts'
+import { nodeCommand, ROOT } from './launch.ts'
+import type { Target, Wrapper } from './launch.ts'
 
 export type GatehouseOptions = {
   upstream: string
@@ -70,20 +70,20 @@ export function gatehouseConfig(options: GatehouseOptions): Record<string, unkno
 }
 
 /** `node dist/cli.js start` (the built gateway, as deployed) with a config written into `dir`. */
-export async function startGatehouse(name: string, options: GatehouseOptions, dir: string): Promise<Target> {
+export async function startGatehouse(name: string, options: GatehouseOptions, dir: string, wrapper?: Wrapper): Promise<Target> {
   const configFile = join(dir, `${name}.yaml`)
   writeFileSync(configFile, stringify(gatehouseConfig(options)))
   // GATEHOUSE_BENCH_NODE_ARGS: flags for each gatehouse process's node (`--cpu-prof --cpu-prof-dir=/tmp/p`,
   // `--heapsnapshot-signal=SIGUSR2`), for profiling a scenario; NODE_OPTIONS refuses most of them.
   const nodeArgs = process.env.GATEHOUSE_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []
-  const child = spawnChild(name, process.execPath, [...nodeArgs, join(ROOT, 'dist', 'cli.js'), 'start', '--config', configFile], {
+  const child = spawnChild(name, ...nodeCommand([...nodeArgs, join(ROOT, 'dist', 'cli.js'), 'start', '--config', configFile], wrapper), {
     dir,
     cwd: ROOT,
     // The access log goes to stdout, which in a container is a pipe.
     stdoutPipe: true,
   })
   try {
-    const { gateway, admin } = await waitForLine(child, parseStarted)
+    const { gateway, admin } = await waitForLine(child, parseStarted, wrapper?.readyTimeoutMs)
     return { name, pid: child.pid, origin: `http://${gateway}`, adminOrigin: `http://${admin}`, exited: child.exited, stop: child.stop }
   } catch (error) {
     await child.stop()

@@ -20,16 +20,29 @@ const HERE = fileURLToPath(new URL('.', import.meta.url))
 export const ROOT = join(HERE, '..', '..')
 
 /**
+ * A program a target's `node` runs under (`valgrind --tool=callgrind …` for bench/instructions.ts),
+ * and how long the target may then take to be ready.
+ */
+export type Wrapper = { command: readonly string[]; readyTimeoutMs: number }
+
+/** `node` with its arguments, under the wrapper when there is one. */
+export function nodeCommand(args: readonly string[], wrapper?: Wrapper): [string, string[]] {
+  if (!wrapper) return [process.execPath, [...args]]
+  const [command, ...wrapperArgs] = wrapper.command
+  return [command!, [...wrapperArgs, process.execPath, ...args]]
+}
+
+/**
  * Starts one of the bench's own node servers (upstream, node-proxy, fastify-stack: plain `.js`
  * files) in its own process, by `node` alone: no loader's hooks in a baseline's figures.
  */
-export async function startNodeServer(name: string, script: string, args: string[], dir: string): Promise<Target> {
-  const child: Child = spawnChild(name, process.execPath, [join(HERE, script), ...args], {
+export async function startNodeServer(name: string, script: string, args: string[], dir: string, wrapper?: Wrapper): Promise<Target> {
+  const child: Child = spawnChild(name, ...nodeCommand([join(HERE, script), ...args], wrapper), {
     dir,
     cwd: ROOT,
   })
   try {
-    const address = await waitForLine(child, parseListening)
+    const address = await waitForLine(child, parseListening, wrapper?.readyTimeoutMs)
     return { name, pid: child.pid, origin: `http://${address}`, exited: child.exited, stop: child.stop }
   } catch (error) {
     await child.stop()
