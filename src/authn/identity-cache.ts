@@ -51,7 +51,7 @@ function userTags(identity: Identity): readonly string[] {
   return userId === undefined ? NO_TAGS : [userId]
 }
 
-/** Tokens whose digests are remembered: 2 × 1,024 at most, about 1.5 MB of token strings. */
+/** Tokens whose digests are remembered (from a token's second request on): 2 × 1,024 at most, about 1.5 MB of token strings. */
 const RECENT_TOKENS = 1024
 
 function digestOf(token: string): string {

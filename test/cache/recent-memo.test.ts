@@ -12,24 +12,56 @@ function counted(capacity: number) {
   return { memo, computed }
 }
 
+/** Inputs long enough that their fingerprints (the last 12 characters) differ. */
+const input = (name: string) => `input-${name.padStart(12, '.')}`
+
 describe('memoizeRecent', () => {
-  it('computes an input once while it stays recent, and answers what the function answers', () => {
-    const { memo, computed } = counted(2)
-    assert.deepEqual(['a', 'b', 'a', 'a', 'b'].map(memo), ['A', 'B', 'A', 'A', 'B'])
-    assert.deepEqual(computed, ['a', 'b'])
+  it('remembers an input from its second sighting on, and answers what the function answers', () => {
+    const { memo, computed } = counted(4)
+    const [a, b] = [input('a'), input('b')]
+    assert.deepEqual(
+      [a, b, a, a, a, b, b].map(memo),
+      [a, b, a, a, a, b, b].map((s) => s.toUpperCase()),
+    )
+    // Seen once: computed and only noted; seen again: computed and kept; then answered from memory.
+    assert.deepEqual(computed, [a, b, a, b])
   })
 
-  it('holds at most two generations: an input not asked for in them is computed again', () => {
-    const { memo, computed } = counted(2)
-    for (const input of ['a', 'b', 'c', 'd', 'e']) memo(input)
-    // 'a' and 'b' filled the first generation, 'c' and 'd' the second; 'e' dropped the first.
-    memo('a')
-    assert.deepEqual(computed, ['a', 'b', 'c', 'd', 'e', 'a'])
+  it('keeps nothing of an input asked for once', () => {
+    const { memo, computed } = counted(4)
+    const once = Array.from({ length: 3 }, (_, i) => `once-${i}-${'z'.repeat(12)}${i}`)
+    once.forEach(memo)
+    memo(once[0]!)
+    memo(once[0]!)
+    // The second call computed again (it was only noted), the third was remembered.
+    assert.deepEqual(computed, [...once, once[0]])
   })
 
-  it('moves an input found in the older generation to the newer one, so a hot input survives', () => {
+  it('holds at most two generations: an input not asked for in them is noted afresh', () => {
     const { memo, computed } = counted(2)
-    for (const input of ['hot', 'x', 'y', 'hot', 'z', 'w', 'hot']) memo(input)
-    assert.equal(computed.filter((input) => input === 'hot').length, 1)
+    const [hot, ...others] = ['hot', 'c', 'd', 'e', 'f', 'g'].map(input)
+    memo(hot!)
+    memo(hot!)
+    // Four more inputs twice each fill both generations of answers and push `hot` out.
+    for (const other of others.slice(0, 4)) {
+      memo(other)
+      memo(other)
+    }
+    computed.length = 0
+    memo(hot!)
+    assert.deepEqual(computed, [hot])
+  })
+
+  it('moves an answer found in the older generation to the newer one, so a hot input stays', () => {
+    const { memo, computed } = counted(2)
+    const [hot, x, y, z] = ['hot', 'x', 'y', 'z'].map(input)
+    for (const next of [hot, hot, x, x, hot, y, y, hot, z, z, hot]) memo(next!)
+    assert.equal(computed.filter((c) => c === hot).length, 2)
+  })
+
+  it('answers each input for itself when two share a fingerprint', () => {
+    const { memo } = counted(4)
+    const [p, q] = ['p-same-tail-abcd', 'q-same-tail-abcd']
+    assert.deepEqual([p, q, q, p].map(memo), ['P-SAME-TAIL-ABCD', 'Q-SAME-TAIL-ABCD', 'Q-SAME-TAIL-ABCD', 'P-SAME-TAIL-ABCD'])
   })
 })
