@@ -104,26 +104,11 @@ async function main(): Promise<void> {
     )
     const rows: Row[] = []
     const measure = async (row: Promise<Row>) => void rows.push(await row)
-    await measure(
-      count(
-        dir,
-        await startNodeServer('node-proxy', 'node-proxy.js', [upstream.origin], dir, wrapper),
-        'public',
-        publicPath,
-        WARM_UP,
-        COUNTED,
-      ),
-    )
-    await measure(
-      count(
-        dir,
-        await startNodeServer('undici-proxy', 'undici-proxy.js', [upstream.origin], dir, wrapper),
-        'public',
-        publicPath,
-        WARM_UP,
-        COUNTED,
-      ),
-    )
+    // The two floors: node:http's own client, and the node:http + undici core gatehouse is built on.
+    for (const baseline of ['node-proxy', 'undici-proxy']) {
+      const target = await startNodeServer(baseline, `${baseline}.js`, [upstream.origin], dir, wrapper)
+      await measure(count(dir, target, 'public', publicPath, WARM_UP, COUNTED))
+    }
     await measure(count(dir, await gatehouse('gatehouse'), 'public', publicPath, WARM_UP, COUNTED))
     const hot = { path: GATEHOUSE_PATHS.user, headers: { authorization: `Bearer ${hotToken}` } }
     await measure(count(dir, await gatehouse('gatehouse-hot'), 'jwt-hot', hot, WARM_UP, COUNTED))
