@@ -25,7 +25,7 @@ const COLD_WARM_UP = 8_000
 const COLD_COUNTED = 3_000
 const CONNECTIONS = 8
 
-type Row = { target: string; scenario: string; mainThread: number; otherThreads: number }
+type Row = { target: string; scenario: string; mainThread: number }
 
 function callgrindWrapper(dir: string): Wrapper {
   return {
@@ -35,13 +35,11 @@ function callgrindWrapper(dir: string): Wrapper {
   }
 }
 
-/** The summary line of each thread's file of a process's `part`-th dump, main thread first. */
-function dumpTotals(dir: string, pid: number, part: number): { main: number; others: number } {
-  const files = readdirSync(dir).filter((f) => f.startsWith(`cg.${pid}.${part}-`))
-  const total = (file: string) => Number(/^(?:summary|totals): (\d+)/m.exec(readFileSync(join(dir, file), 'utf8'))?.[1] ?? 0)
-  const main = files.find((f) => f.endsWith('-01'))
-  if (!main) throw new Error(`no callgrind dump ${part} of process ${pid} in ${dir}`)
-  return { main: total(main), others: files.filter((f) => f !== main).reduce((sum, f) => sum + total(f), 0) }
+/** The instructions of a process's main thread (its thread 01) in its second dump, the counted one. */
+function countedOnMainThread(dir: string, pid: number): number {
+  const file = `cg.${pid}.2-01`
+  if (!readdirSync(dir).includes(file)) throw new Error(`no callgrind dump ${file} in ${dir}`)
+  return Number(/^(?:summary|totals): (\d+)/m.exec(readFileSync(join(dir, file), 'utf8'))?.[1] ?? 0)
 }
 
 async function count(
@@ -62,8 +60,7 @@ async function count(
     execFileSync('callgrind_control', ['--dump', String(target.pid)], { stdio: 'ignore' })
     await send(counted)
     execFileSync('callgrind_control', ['--dump', String(target.pid)], { stdio: 'ignore' })
-    const { main, others } = dumpTotals(dir, target.pid, 2)
-    const row = { target: target.name, scenario, mainThread: main / counted, otherThreads: others / counted }
+    const row = { target: target.name, scenario, mainThread: countedOnMainThread(dir, target.pid) / counted }
     console.log(`${row.target.padEnd(22)} ${scenario.padEnd(9)} ${Math.round(row.mainThread).toLocaleString('en-US').padStart(10)}`)
     return row
   } finally {

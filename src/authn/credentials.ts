@@ -9,10 +9,10 @@ export type Credential = { kind: 'none' } | { kind: 'token'; token: string } | {
 const JWS_COMPACT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/
 
 /**
- * The pattern's answer for the most recent credentials: over a ~600-character token it costs
- * about 7,800 instructions (callgrind), a Map lookup a fraction of that, and the string's hash
- * it computes is kept on the string for the token cache's own lookup. A memo of a pure test:
- * memory only (2 × 1,024 credentials at most), nothing any caller could observe.
+ * The pattern's answer for recurring credentials (from a credential's second request on): over a
+ * ~600-character token it costs about 7,800 instructions (callgrind), a Map lookup a fraction of
+ * that, and the string's hash it computes is kept on the string for the token cache's own lookup.
+ * A memo of a pure test: memory only (2 × 1,024 credentials at most), nothing any caller could observe.
  */
 const isCompactJws = memoizeRecent((value) => JWS_COMPACT.test(value), 1024)
 

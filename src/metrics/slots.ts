@@ -66,19 +66,8 @@ type ExportedValue = { labels: Record<string, string | number>; value: number; m
  */
 export function slotHistogram(registry: Registry, name: string, help: string, bounds: readonly number[]) {
   const slots: HistogramSlot[] = []
-  const metric = {
-    name,
-    help,
-    type: 'histogram' as const,
-    aggregator: 'sum' as const,
-    get: async () => ({
-      name,
-      help,
-      type: 'histogram' as const,
-      aggregator: 'sum' as const,
-      values: slots.filter((slot) => slot.count > 0).flatMap(exported),
-    }),
-  }
+  const described = { name, help, type: 'histogram', aggregator: 'sum' } as const
+  const metric = { ...described, get: async () => ({ ...described, values: slots.filter((slot) => slot.count > 0).flatMap(exported) }) }
   const exported = (slot: HistogramSlot): ExportedValue[] => {
     const values: ExportedValue[] = []
     let cumulative = 0
