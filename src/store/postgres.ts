@@ -121,17 +121,28 @@ export async function createPostgresStore(url: string, options: PostgresStoreOpt
  * compiled anew), which cost an uncached-key workload a fifth of its CPU. It writes what
  * `addUsageCount` and `moveLastUsed` write: counts only for keys that still exist, added to the
  * day's; last_used_at moved forward, never back. A statement is atomic, as their transaction was.
+ * Its rows are written and locked in key order whatever plan PostgreSQL picks (the insert's ORDER
+ * BY, `locked`'s ordered FOR NO KEY UPDATE), as apiKeyUsageWrites orders them, so that replicas
+ * flushing overlapping keys queue instead of deadlocking.
  */
 const API_KEY_USAGE = `with counted as (
     insert into api_key_usage (api_key_id, date, count)
     select k.api_key_id, u.date, u.count
     from unnest($1::text[], $2::text[], $3::bigint[]) as u(api_key_id, date, count)
     join api_keys k on k.api_key_id = u.api_key_id collate "C"
+    order by k.api_key_id collate "C", u.date collate "C"
     on conflict (api_key_id, date) do update set count = api_key_usage.count + excluded.count
+  ),
+  locked as (
+    select k.api_key_id from api_keys k
+    where k.api_key_id collate "C" = any($4::text[])
+    order by k.api_key_id collate "C"
+    for no key update
   )
   update api_keys k set last_used_at = u.last_used_at
-  from unnest($4::text[], $5::bigint[]) as u(api_key_id, last_used_at)
-  where k.api_key_id = u.api_key_id collate "C" and (k.last_used_at is null or k.last_used_at < u.last_used_at)`
+  from unnest($4::text[], $5::bigint[]) as u(api_key_id, last_used_at), locked l
+  where k.api_key_id = u.api_key_id collate "C" and l.api_key_id = k.api_key_id
+    and (k.last_used_at is null or k.last_used_at < u.last_used_at)`
 
 /**
  * The migrator's dialect, whose introspection sees the store's own schema only. Kysely's Migrator

@@ -9,7 +9,12 @@ export type ApiKeyUsageWrites = {
   lastUsed: { api_key_id: string; last_used_at: number }[]
 }
 
-/** The flush's batch merged so that each statement touches a row once. */
+/**
+ * The flush's batch merged so that each statement touches a row once, in the order of the rows'
+ * keys. Every process writes in that one order, so replicas flushing overlapping keys at once
+ * wait on each other instead of deadlocking: in the batch's own order, two transactions holding
+ * rows the other wants next were aborted by PostgreSQL (40P01), their counts retried a flush later.
+ */
 export function apiKeyUsageWrites(batch: Parameters<Store['recordApiKeyUsage']>[0]): ApiKeyUsageWrites {
   const counts = new Map<string, { api_key_id: string; date: string; count: number }>()
   const lastUsed = new Map<string, number>()
@@ -21,8 +26,8 @@ export function apiKeyUsageWrites(batch: Parameters<Store['recordApiKeyUsage']>[
     lastUsed.set(entry.api_key_id, Math.max(lastUsed.get(entry.api_key_id) ?? entry.last_used_at, entry.last_used_at))
   }
   return {
-    counts: [...counts.values()],
-    lastUsed: [...lastUsed].map(([api_key_id, last_used_at]) => ({ api_key_id, last_used_at })),
+    counts: inKeyOrder(counts).map(([, count]) => count),
+    lastUsed: inKeyOrder(lastUsed).map(([api_key_id, last_used_at]) => ({ api_key_id, last_used_at })),
   }
 }
 
@@ -54,7 +59,7 @@ export function moveLastUsed(db: Kysely<Database>, { api_key_id, last_used_at }:
     .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<', last_used_at)]))
 }
 
-/** A flush's user and org counts merged per subject and date, so each upsert touches a row once. */
+/** A flush's user and org counts merged per subject and date, so each upsert touches a row once, in key order (see apiKeyUsageWrites). */
 export function subjectUsageWrites(batch: readonly SubjectUsage[]): SubjectUsage[] {
   const counts = new Map<string, SubjectUsage>()
   for (const entry of batch) {
@@ -63,7 +68,12 @@ export function subjectUsageWrites(batch: readonly SubjectUsage[]): SubjectUsage
     if (seen === undefined) counts.set(slot, { ...entry })
     else seen.count += entry.count
   }
-  return [...counts.values()]
+  return inKeyOrder(counts).map(([, count]) => count)
+}
+
+/** A Map's entries sorted by key, by UTF-16 code units: the same order in every process. */
+function inKeyOrder<V>(map: Map<string, V>): [string, V][] {
+  return [...map].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
 }
 
 /** Adds one user's or org's count for a date. */

@@ -97,6 +97,49 @@ if (unavailable !== undefined) {
       }
     })
 
+    it('lets two replicas flush the same keys and subjects in opposite orders without a deadlock', async () => {
+      const schema = freshSchema()
+      const [a, b] = await Promise.all([
+        createPostgresStore(serverUrl, { schema, poolSize: 2 }),
+        createPostgresStore(serverUrl, { schema, poolSize: 2 }),
+      ])
+      try {
+        const keys: string[] = []
+        for (let i = 0; i < 40; i++) {
+          const key = await a.createApiKey({
+            type: 'personal',
+            user_id: `u${i}`,
+            org_id: null,
+            expires_at: null,
+            secret_hash: i.toString(16).padStart(64, 'e'),
+            display: 'gh_pk_Ab3d',
+          })
+          keys.push(key.api_key_id)
+        }
+        const keyBatch = (order: string[]) =>
+          order.map((api_key_id, i) => ({ api_key_id, date: '2026-12-03', count: 1, last_used_at: 1_800_000_000 + i }))
+        const subjectBatch = (order: string[]) => order.map((id) => ({ kind: 'user' as const, id, date: '2026-12-03', count: 1 }))
+        const reversed = [...keys].reverse()
+        // Each transaction holds the rows it has written until it commits: written in opposite
+        // orders, each would wait on a row the other holds, and PostgreSQL aborts one of them.
+        for (let round = 0; round < 3; round++) {
+          await Promise.all([
+            a.recordApiKeyUsage(keyBatch(keys)),
+            b.recordApiKeyUsage(keyBatch(reversed)),
+            a.recordSubjectUsage(subjectBatch(keys)),
+            b.recordSubjectUsage(subjectBatch(reversed)),
+          ])
+        }
+        for (const id of [keys[0]!, keys[39]!]) {
+          assert.equal(await b.apiKeyUsage({ date: '2026-12-03', api_key_id: id }), 6)
+          assert.equal(await b.subjectUsage({ kind: 'user', id, date: '2026-12-03' }), 6)
+        }
+        assert.equal((await a.getApiKey(keys[0]!))?.last_used_at, 1_800_000_039)
+      } finally {
+        await Promise.all([a.close(), b.close()])
+      }
+    })
+
     it('keeps what it wrote across a restart on the same schema', async () => {
       const schema = freshSchema()
       const first = await createPostgresStore(serverUrl, { schema })
