@@ -59,6 +59,24 @@ describe('memoizeRecent', () => {
     assert.equal(computed.filter((c) => c === hot).length, 2)
   })
 
+  it('answers an input from memory when it comes as another string of the same characters', () => {
+    const { memo, computed } = counted(4)
+    // A request's credential is a new string each time: built at run time, not one literal.
+    const fresh = () => ['token', 'abcdefghijklmnop'].join('.')
+    memo(fresh())
+    memo(fresh())
+    computed.length = 0
+    assert.equal(memo(fresh()), 'TOKEN.ABCDEFGHIJKLMNOP')
+    assert.deepEqual(computed, [])
+  })
+
+  it('never gives an input the answer of another that ends in the same characters', () => {
+    const { memo } = counted(4)
+    // A forged credential that copies a remembered one's last characters gets its own answer.
+    const [victim, forged] = ['victim.payload.SIGNATURE-tail', 'forged.payload.SIGNATURE-tail']
+    for (const next of [victim, victim, victim, forged, forged, victim, forged]) assert.equal(memo(next), next.toUpperCase())
+  })
+
   it('answers each input for itself when two share a fingerprint', () => {
     const { memo } = counted(4)
     const [p, q] = ['p-same-tail-abcd', 'q-same-tail-abcd']
