@@ -67,8 +67,8 @@ function hotTargets(hot: RowKey): Comparison[] {
  */
 export const COMPARISONS: readonly Comparison[] = [
   ...hotTargets(HOT),
-  // The floor of gatehouse's own stack (node:http + an undici Pool, no auth): what node-proxy's
-  // http.request costs beyond it, and what gatehouse adds to it without a credential (with one: above).
+  // node:http + an undici Pool, no auth (the best off-the-shelf Node client): what node-proxy's
+  // http.request costs beyond it, and gatehouse without a credential beside it (with one: above).
   { numerator: NODE, denominator: UNDICI, metric: 'cpu' },
   { numerator: PUBLIC, denominator: UNDICI, metric: 'cpu' },
   // What binding the assertion to each request costs: a signature per request instead of a cache hit.

@@ -101,7 +101,7 @@ async function main(): Promise<void> {
     )
     const rows: Row[] = []
     const measure = async (row: Promise<Row>) => void rows.push(await row)
-    // The two floors: node:http's own client, and the node:http + undici core gatehouse is built on.
+    // The two floors: node:http's own client, and node:http's server with an undici Pool.
     for (const baseline of ['node-proxy', 'undici-proxy']) {
       const target = await startNodeServer(baseline, `${baseline}.js`, [upstream.origin], dir, wrapper)
       await measure(count(dir, target, 'public', publicPath, WARM_UP, COUNTED))

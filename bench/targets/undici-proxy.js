@@ -1,7 +1,7 @@
-// Child process: the core gatehouse proxies with and nothing else — node:http's server and an
-// undici Pool driven by a dispatch handler, as src/forward/proxy.ts does, with no decision, no
-// header filtering beyond hop-by-hop names, no identity, no metrics. What any design on this
-// stack pays per request before it does anything of its own. Plain JavaScript, run by `node` alone.
+// Child process: node:http's server and an undici Pool driven by a dispatch handler (the fastest
+// off-the-shelf Node client, and what src/forward/proxy.ts used before gatehouse's own client),
+// with no decision, no header filtering beyond hop-by-hop names, no identity, no metrics. What a
+// Node proxy on that stack pays per request before it does anything. Plain JavaScript, run by `node` alone.
 // Argument: UPSTREAM_URL.
 import { createServer } from 'node:http'
 import { Pool } from 'undici'

@@ -7,13 +7,17 @@ export type UpstreamReachability = {
   detail(): { reachable: boolean; error?: string }
 }
 
+/** Where a socket to the upstream connects: the host without an IPv6 literal's brackets, the port or the scheme's. */
+export function socketAddressOf(url: URL): { host: string; port: number } {
+  return { host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(url.port || (url.protocol === 'https:' ? 443 : 80)) }
+}
+
 /**
  * Whether the upstream accepts connections. A sidecar's upstream often starts after gatehouse, so
  * an unreachable one is a warning and a readiness detail, not a refusal to start or serve.
  */
 export function createUpstreamReachability(url: URL, timeoutMs: number): UpstreamReachability {
-  const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80))
-  const host = url.hostname.replace(/^\[(.*)\]$/, '$1')
+  const { host, port } = socketAddressOf(url)
   let last: string | undefined
   return {
     probe: () =>
