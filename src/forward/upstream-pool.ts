@@ -77,7 +77,7 @@ const INVALID_PATH = /[^\u0021-\u00ff]/
  * string and its body streamed, each response parsed strictly (src/forward/response-parser.ts)
  * and streamed to its handler with backpressure both ways. One request per connection at a time
  * (no pipelining). Deadlines are checked by one sweep for the whole pool, rather than a timer per
- * request: at most a quarter of the shortest deadline late.
+ * request: at most a quarter of the shortest deadline, and at most a second, late.
  */
 export function createUpstreamPool(options: UpstreamPoolOptions): UpstreamPool {
   const { url, connections: maxConnections } = options
@@ -97,7 +97,7 @@ export function createUpstreamPool(options: UpstreamPoolOptions): UpstreamPool {
   class Connection {
     exchange: ActiveExchange | undefined
     connected = false
-    /** When it began to connect, or became idle. */
+    /** When it began to connect, or last became idle. */
     since = performance.now()
     readonly socket: Socket
 
@@ -176,10 +176,9 @@ export function createUpstreamPool(options: UpstreamPoolOptions): UpstreamPool {
 
     /** Called by the sweep; `now` from performance.now(). */
     check(now: number): void {
-      const exchange = this.exchange
-      if (exchange) return exchange.check(now)
-      if (!this.connected && now - this.since > options.connectTimeoutMs) this.destroy()
-      else if (this.connected && now - this.since > options.keepAliveTimeoutMs) this.destroy()
+      // A connection is opened for an exchange, and closed if that one fails: without one, it is idle.
+      if (this.exchange) this.exchange.check(now)
+      else if (now - this.since > options.keepAliveTimeoutMs) this.destroy()
     }
   }
 
@@ -278,7 +277,6 @@ export function createUpstreamPool(options: UpstreamPoolOptions): UpstreamPool {
     }
 
     onHead(status: number, headers: string[]): void {
-      this.lastRead = performance.now()
       this.handler.onHead(status, headers)
     }
 

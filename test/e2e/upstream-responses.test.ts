@@ -36,6 +36,10 @@ const ANSWERS: Record<string, string | ((socket: Socket) => Promise<void>)> = {
       await delay(20)
     }
   },
+  '/slow': async (socket) => {
+    await delay(150)
+    socket.write('HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nslow')
+  },
   '/cut-short': async (socket) => {
     socket.write('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this much')
     await delay(50)
@@ -43,12 +47,13 @@ const ANSWERS: Record<string, string | ((socket: Socket) => Promise<void>)> = {
   },
 }
 
-/** A raw upstream: answers each request's path from ANSWERS and counts its connections. */
+/** A raw upstream: answers each request's path from ANSWERS and counts the connections requests came on. */
 async function startScriptedUpstream(): Promise<{ url: string; connections: () => number; close(): Promise<void> }> {
   let connections = 0
   const sockets = new Set<Socket>()
   const server: Server = createServer((socket) => {
-    connections++
+    // Counted once a request arrives on it: gatehouse's reachability probe only connects.
+    socket.once('data', () => connections++)
     sockets.add(socket)
     socket.on('close', () => sockets.delete(socket))
     socket.on('error', () => socket.destroy())
@@ -149,6 +154,53 @@ describe("the upstream's responses, parsed strictly", () => {
     const before = upstream.connections()
     for (let i = 0; i < 5; i++) await get('/ok')
     assert.equal(upstream.connections(), before)
+  })
+})
+
+describe('a pool of one upstream connection', () => {
+  let upstream: Awaited<ReturnType<typeof startScriptedUpstream>>
+  let gateway: TestGateway
+
+  before(async () => {
+    upstream = await startScriptedUpstream()
+    gateway = await startGateway({ upstream: { url: upstream.url, connections: 1, timeout: '1s' }, routes: [{ path: '/*', auth: 'none' }] })
+  })
+  after(async () => {
+    await gateway.close()
+    await upstream.close()
+  })
+
+  it('queues the requests beyond it and serves each in turn on the one connection', async () => {
+    const started = performance.now()
+    const answers = await Promise.all(
+      ['/slow', '/slow', '/slow'].map(async (path) => {
+        const res = await request(`${gateway.url}${path}`)
+        return [res.statusCode, await res.body.text()]
+      }),
+    )
+    assert.deepEqual(answers, [
+      [200, 'slow'],
+      [200, 'slow'],
+      [200, 'slow'],
+    ])
+    assert.equal(upstream.connections(), 1)
+    assert.ok(performance.now() - started >= 3 * 150 - 20, 'one request at a time')
+  })
+
+  it('holds a queued request to upstream.timeout, waiting included', async () => {
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, async () => {
+        const res = await request(`${gateway.url}/slow`)
+        await res.body.text()
+        return res.statusCode
+      }),
+    )
+    // 150 ms each, one at a time: those still waiting after a second are answered 504.
+    assert.ok(answers.includes(200) && answers.includes(504), JSON.stringify(answers))
+    assert.deepEqual(
+      answers.filter((s) => s !== 200 && s !== 504),
+      [],
+    )
   })
 })
 
