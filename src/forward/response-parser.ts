@@ -78,29 +78,21 @@ export class ResponseParser {
         case Stage.Head:
           at = this.head(chunk, at)
           break
-        case Stage.Length: {
-          const take = Math.min(this.remaining, chunk.length - at)
-          this.remaining -= take
-          this.events.onBody(at === 0 && take === chunk.length ? chunk : chunk.subarray(at, at + take))
-          at += take
+        case Stage.Length:
+          at = this.deliver(chunk, at)
           if (this.remaining === 0) this.end()
           break
-        }
         case Stage.ChunkLine:
         case Stage.Trailers:
           at = this.chunkLine(chunk, at)
           break
-        case Stage.ChunkData: {
-          const take = Math.min(this.remaining, chunk.length - at)
-          this.remaining -= take
-          this.events.onBody(chunk.subarray(at, at + take))
-          at += take
+        case Stage.ChunkData:
+          at = this.deliver(chunk, at)
           if (this.remaining === 0) {
             this.stage = Stage.ChunkEnd
             this.remaining = 2
           }
           break
-        }
         case Stage.ChunkEnd:
           if (chunk[at] !== (this.remaining === 2 ? CR : LF)) throw new ResponseParseError('a chunk is not followed by CRLF')
           at++
@@ -114,6 +106,14 @@ export class ResponseParser {
           throw new ResponseParseError('the upstream sent bytes after the end of its response')
       }
     }
+  }
+
+  /** Hands on the body's next bytes from `at`, up to `remaining` of them; returns where it stopped. */
+  private deliver(chunk: Buffer, at: number): number {
+    const take = Math.min(this.remaining, chunk.length - at)
+    this.remaining -= take
+    this.events.onBody(at === 0 && take === chunk.length ? chunk : chunk.subarray(at, at + take))
+    return at + take
   }
 
   /** The connection ended: the end of a body delimited by it, else a response cut short. */

@@ -43,8 +43,8 @@ function remembered<T extends boolean | number>(compute: (key: string) => T, lim
 }
 
 const REMOVED = [
-  // Hop-by-hop (RFC 9110 §7.6.1); undici also throws when given connection, keep-alive, upgrade,
-  // transfer-encoding or expect.
+  // Hop-by-hop (RFC 9110 §7.6.1): the upstream client writes its own Connection, and frames the
+  // body itself (Content-Length or chunked).
   'connection',
   'keep-alive',
   'proxy-connection',
@@ -98,7 +98,7 @@ const CONNECTION = 2
  * Builds the filter that gives the inbound headers the forward stage may pass on: everything but
  * the headers gatehouse owns (identity prefix, assertion), method and path overrides, hop-by-hop
  * headers including those the `Connection` header names, and the forwarding headers that gatehouse
- * recomputes. Input and output are Node's flat `rawHeaders` form, which undici accepts as is.
+ * recomputes. Input and output are Node's flat `rawHeaders` form, which the upstream client writes as is.
  */
 export function createInboundHeaderFilter(policy: HeaderPolicy): (rawHeaders: readonly string[]) => string[] {
   const prefix = foldName(policy.identityPrefix)
