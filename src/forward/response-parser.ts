@@ -160,7 +160,7 @@ export class ResponseParser {
     const headers: string[] = []
     let contentLength: string | undefined
     let transferEncoding: string | undefined
-    let connection = status[1] === '0' ? 'close' : ''
+    let connection = ''
     let lineStart = 0
     while (lineStart < block.length) {
       const lineEnd = block.indexOf('\r\n', lineStart)
@@ -185,6 +185,7 @@ export class ResponseParser {
           break
       }
     }
+    // HTTP/1.0 keeps a connection only when asked to; HTTP/1.1 unless told to close it.
     if (status[1] === '0') this.keepAlive = /(?:^|,)\s*keep-alive\s*(?:,|$)/.test(connection)
     else if (connection !== '') this.keepAlive = !/(?:^|,)\s*close\s*(?:,|$)/.test(connection)
     // The framing is decided, or refused, before the head is reported: a refused response is a

@@ -319,9 +319,10 @@ export function createUpstreamPool(options: UpstreamPoolOptions): UpstreamPool {
       this.connection?.socket.resume()
     }
 
+    /** Called by the sweep, also while the exchange waits for a free connection (only the headers deadline runs then). */
     check(now: number): void {
-      const connection = this.connection!
-      if (!connection.connected && now - connection.since > options.connectTimeoutMs) {
+      const connection = this.connection
+      if (connection && !connection.connected && now - connection.since > options.connectTimeoutMs) {
         this.fail(new UpstreamError('UPSTREAM_CONNECT_TIMEOUT', 'the upstream did not accept the connection in time'))
       } else if (!this.parser.headParsed && now - this.started > options.headersTimeoutMs) {
         this.fail(new UpstreamError('UPSTREAM_HEADERS_TIMEOUT', 'the upstream did not answer in time'))
@@ -329,19 +330,12 @@ export function createUpstreamPool(options: UpstreamPoolOptions): UpstreamPool {
         this.fail(new UpstreamError('UPSTREAM_BODY_TIMEOUT', 'the upstream stopped sending its response body'))
       }
     }
-
-    /** Waiting for a free connection: only the headers deadline runs. */
-    checkWaiting(now: number): void {
-      if (now - this.started > options.headersTimeoutMs) {
-        this.fail(new UpstreamError('UPSTREAM_HEADERS_TIMEOUT', 'the upstream did not answer in time'))
-      }
-    }
   }
 
   function checkAll(): void {
     const now = performance.now()
     for (const connection of [...open]) connection.check(now)
-    for (const exchange of [...waiting]) exchange.checkWaiting(now)
+    for (const exchange of [...waiting]) exchange.check(now)
     if (open.size === 0 && waiting.length === 0 && sweep) {
       clearInterval(sweep)
       sweep = undefined
