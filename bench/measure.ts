@@ -22,7 +22,12 @@ export type Measurement = {
   /** Responses with any other status than the expected one. */
   unexpectedStatus: number
   statusCounts: Record<string, number>
-  cpu: { ticks: number; usPerRequest: number }
+  /**
+   * `kernelUsPerRequest` is the part of `usPerRequest` spent in the kernel (stime): the loopback
+   * sockets' reads and writes, and waking the peer process that waits on them. Absent from
+   * results written before it was measured.
+   */
+  cpu: { ticks: number; usPerRequest: number; kernelUsPerRequest?: number }
   /** Resident set of the target's process tree, MB: at the window's start and end, the most seen while
    * polling during it, and VmHWM (the peak over the process's whole life). */
   rssMB: { start: number; end: number; maxInWindow: number; peak: number }
@@ -92,7 +97,11 @@ export function summarize(spec: MeasureSpec, data: WindowData): Measurement {
     expectedStatus,
     unexpectedStatus: result.responses - (result.statusCounts[expectedStatus] ?? 0),
     statusCounts: result.statusCounts,
-    cpu: { ticks, usPerRequest: cpuMicrosPerRequest(ticks, data.ticksPerSecond, result.responses) },
+    cpu: {
+      ticks,
+      usPerRequest: cpuMicrosPerRequest(ticks, data.ticksPerSecond, result.responses),
+      kernelUsPerRequest: cpuMicrosPerRequest(after.kernelTicks - before.kernelTicks, data.ticksPerSecond, result.responses),
+    },
     rssMB: {
       start: mb(before.rssKb),
       end: mb(after.rssKb),

@@ -59,7 +59,8 @@ export function clockTicksPerSecond(): number {
 }
 
 /** CPU and memory of a process together with all of its descendants (nginx's master and workers). */
-export type TreeSample = { pids: number[]; ticks: number; rssKb: number; hwmKb: number }
+/** `ticks` is user and kernel time together; `kernelTicks` the kernel's part of it (stime). */
+export type TreeSample = { pids: number[]; ticks: number; kernelTicks: number; rssKb: number; hwmKb: number }
 
 /** `root` and its live descendants, from the current process table. */
 export function processTree(root: number): number[] {
@@ -69,6 +70,7 @@ export function processTree(root: number): number[] {
 export function sampleTree(root: number): TreeSample {
   const pids = processTree(root)
   let ticks = 0
+  let kernelTicks = 0
   let rssKb = 0
   let hwmKb = 0
   for (const pid of pids) {
@@ -76,10 +78,11 @@ export function sampleTree(root: number): TreeSample {
     const status = readProc(pid, 'status')
     if (!stat || status === undefined) continue
     ticks += stat.utime + stat.stime
+    kernelTicks += stat.stime
     rssKb += parseStatusKb(status, 'VmRSS')
     hwmKb += parseStatusKb(status, 'VmHWM')
   }
-  return { pids, ticks, rssKb, hwmKb }
+  return { pids, ticks, kernelTicks, rssKb, hwmKb }
 }
 
 /** Resident set of the tree only: cheap enough to poll during a measured window. */

@@ -126,7 +126,7 @@ async function runAll(ctx: BenchContext, runs: readonly Run[], round: string): P
       if (m.requests === 0) throw new Error(`${target.name}: no request completed (${m.errors} errors); logs in ${ctx.dir}`)
       measurements.push(m)
       console.log(
-        `${fmt(m.rps, 0)} req/s, p99 ${fmt(m.latencyMs.p99, 2)} ms, ${fmt(m.cpu.usPerRequest, 1)} µs CPU/req, ` +
+        `${fmt(m.rps, 0)} req/s, p99 ${fmt(m.latencyMs.p99, 2)} ms, ${fmt(m.cpu.usPerRequest, 1)} µs CPU/req (kernel ${fmt(m.cpu.kernelUsPerRequest, 1)}), ` +
           `RSS ${fmt(m.rssMB.start, 1)} → ${fmt(m.rssMB.end, 1)} MB, errors ${m.errors}, unexpected ${m.unexpectedStatus}`,
       )
     } finally {

@@ -65,8 +65,8 @@ describe('summarize', () => {
     const m = summarize(
       { target: 'gatehouse', scenario: 'rate-limited', expectedStatus: 429, load: { path: '/x', connections: 4 } },
       {
-        before: { pids: [1], ticks: 1000, rssKb: 102_400, hwmKb: 110_000 },
-        after: { pids: [1], ticks: 1300, rssKb: 104_448, hwmKb: 120_000 },
+        before: { pids: [1], ticks: 1000, kernelTicks: 400, rssKb: 102_400, hwmKb: 110_000 },
+        after: { pids: [1], ticks: 1300, kernelTicks: 500, rssKb: 104_448, hwmKb: 120_000 },
         maxRssKb: 112_640,
         elapsedS: 2,
         result: { responses: 4, errors: 1, statusCounts: { 429: 3, 200: 1 }, latenciesMs: Float64Array.from([1, 2, 3, 4]) },
@@ -75,6 +75,7 @@ describe('summarize', () => {
     )
     assert.equal(m.cpu.ticks, 300)
     assert.equal(m.cpu.usPerRequest, 750_000) // 3 s of CPU over 4 requests
+    assert.equal(m.cpu.kernelUsPerRequest, 250_000) // 1 s of it in the kernel
     assert.equal(m.rps, 2)
     assert.equal(m.unexpectedStatus, 1)
     assert.equal(m.errors, 1)
