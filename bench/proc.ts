@@ -58,8 +58,10 @@ export function clockTicksPerSecond(): number {
   return ticksPerSecond
 }
 
-/** CPU and memory of a process together with all of its descendants (nginx's master and workers). */
-/** `ticks` is user and kernel time together; `kernelTicks` the kernel's part of it (stime). */
+/**
+ * CPU and memory of a process together with all of its descendants (nginx's master and workers).
+ * `ticks` is user and kernel time together; `kernelTicks` the kernel's part of it (stime).
+ */
 export type TreeSample = { pids: number[]; ticks: number; kernelTicks: number; rssKb: number; hwmKb: number }
 
 /** `root` and its live descendants, from the current process table. */

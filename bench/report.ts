@@ -203,7 +203,7 @@ function renderRows(rows: readonly Measurement[], withScenario = false): string 
     fmt(r.latencyMs.p99, 2),
     fmt(r.latencyMs.p999, 2),
     `**${fmt(r.cpu.usPerRequest, 1)}**`,
-    r.cpu.kernelUsPerRequest === undefined ? '—' : fmt(r.cpu.kernelUsPerRequest, 1),
+    fmt(r.cpu.kernelUsPerRequest, 1),
     `${fmt(r.rssMB.start, 1)} → ${fmt(r.rssMB.end, 1)}`,
     `${fmt(r.rssMB.maxInWindow, 1)} / ${fmt(r.rssMB.peak, 1)}`,
     String(r.errors),
