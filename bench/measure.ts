@@ -24,10 +24,9 @@ export type Measurement = {
   statusCounts: Record<string, number>
   /**
    * `kernelUsPerRequest` is the part of `usPerRequest` spent in the kernel (stime): the loopback
-   * sockets' reads and writes, and waking the peer process that waits on them. Absent from
-   * results written before it was measured.
+   * sockets' reads and writes, and waking the peer process that waits on them.
    */
-  cpu: { ticks: number; usPerRequest: number; kernelUsPerRequest?: number }
+  cpu: { ticks: number; usPerRequest: number; kernelUsPerRequest: number }
   /** Resident set of the target's process tree, MB: at the window's start and end, the most seen while
    * polling during it, and VmHWM (the peak over the process's whole life). */
   rssMB: { start: number; end: number; maxInWindow: number; peak: number }
