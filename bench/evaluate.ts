@@ -36,6 +36,7 @@ const FASTIFY_HOT: RowKey = { target: 'fastify-stack', scenario: 'jwt-hot' }
 const FASTIFY_COLD: RowKey = { target: 'fastify-stack', scenario: 'jwt-cold' }
 const NGINX: RowKey = { target: 'nginx', scenario: 'public' }
 const KEY_HOT: RowKey = { target: 'gatehouse', scenario: 'apikey-hot' }
+const KEY_HOT_PACED: RowKey = { target: 'gatehouse', scenario: 'apikey-hot-paced' }
 const KEY_COLD: RowKey = { target: 'gatehouse', scenario: 'apikey-cold' }
 const KEY_COLD_PG: RowKey = { target: 'gatehouse', scenario: 'apikey-cold-pg' }
 const FORWARD_AUTH: RowKey = { target: 'gatehouse', scenario: 'forward-auth' }
@@ -95,6 +96,8 @@ export const COMPARISONS: readonly Comparison[] = [
   // Issue 18: a key not in cache costs one indexed store query on top of the hot path.
   { numerator: KEY_COLD, denominator: KEY_HOT, metric: 'cpu', threshold: { op: '<=', value: 2.0 } },
   { numerator: KEY_COLD, denominator: KEY_HOT, metric: 'rps' },
+  // The same beside the cached key paced to apikey-cold's rate: the uncached key's work at one request rate.
+  { numerator: KEY_COLD, denominator: KEY_HOT_PACED, metric: 'cpu' },
   { numerator: KEY_COLD, denominator: COLD, metric: 'cpu' },
   // `--postgres`: the same scenario on PostgreSQL, beside the cached key and beside SQLite.
   { numerator: KEY_COLD_PG, denominator: KEY_HOT, metric: 'cpu' },
@@ -174,9 +177,10 @@ export function median(values: readonly number[]): number | null {
 /**
  * Rows measured in every round though no thresholded ratio names them: the two whose difference
  * is the metrics-cost check (a difference of single rounds swung 3–20 µs on this machine), the
- * undici floor beside gatehouse public, and HAProxy without its token check beside haproxy-jwt.
+ * undici floor beside gatehouse public, HAProxy without its token check beside haproxy-jwt, and
+ * the cached key paced to apikey-cold's rate (which it takes from apikey-cold's row of the same round).
  */
-export const REPEATED_ROWS: readonly RowKey[] = [HOT_NO_METRICS, UNDICI, PUBLIC, HAPROXY]
+export const REPEATED_ROWS: readonly RowKey[] = [HOT_NO_METRICS, UNDICI, PUBLIC, HAPROXY, KEY_HOT_PACED]
 
 /** The rows a thresholded ratio compares, and {@link REPEATED_ROWS}: those a full run measures again in its later rounds. */
 export function headlineRows(comparisons: readonly Comparison[] = COMPARISONS): RowKey[] {

@@ -17,6 +17,12 @@ export type LoadSpec = {
   nextToken?: () => string
   /** How `nextToken`'s credential is sent: `Authorization: Bearer …` (the default) or `X-Api-Key: …`. */
   tokenHeader?: 'authorization' | 'x-api-key'
+  /**
+   * At most this many requests a second over all connections (autocannon's overallRate): a row
+   * measured at the rate another row reached, so that the two differ in their work and not in how
+   * busy the machine is. Without it, every connection sends its next request as soon as it can.
+   */
+  ratePerSecond?: number
 }
 
 export type LoadResult = {
@@ -46,6 +52,7 @@ export function runLoad(spec: LoadSpec): Promise<LoadResult> {
   }
   if (spec.amount !== undefined) options.amount = spec.amount
   else options.duration = spec.durationS ?? 1
+  if (spec.ratePerSecond !== undefined) options.overallRate = spec.ratePerSecond
   if (spec.nextToken) {
     const nextToken = spec.nextToken
     const credential = credentialHeader(spec.tokenHeader ?? 'authorization')

@@ -63,6 +63,10 @@ const SCENARIOS: ReadonlyArray<[name: string, what: string]> = [
     '2,000 personal API keys of 100 users in rotation against a 100-entry key cache, so every request validates against the sqlite store',
   ],
   [
+    'apikey-hot-paced',
+    "apikey-hot at the rate apikey-cold reached in the same round (autocannon's `overallRate`), measured right after it: apikey-cold ÷ this row is what an uncached key costs at one request rate",
+  ],
+  [
     'apikey-cold-pg',
     "apikey-cold with a PostgreSQL store (`npm run bench -- --postgres`, a schema of the run's own in the database of GATEHOUSE_TEST_POSTGRES_URL); the CPU is gatehouse's alone, not the database server's",
   ],
@@ -250,7 +254,7 @@ function renderMemory(memory: MemoryPhase, mode: BenchSettings['mode']): string 
 const METHOD = [
   'Everything runs on 127.0.0.1 with ephemeral ports. The upstream (node:http, a 100-byte JSON answer, keep-alive) and every target run in their own processes; each measurement starts a fresh target process, so caches and RSS belong to that scenario alone.',
   "Load: autocannon, used programmatically from the harness process, with a fixed number of connections and a fixed duration, after a warm-up run against the same process. Latencies are taken from each response event (hrtime, fractional ms) rather than autocannon's histogram, which rounds to whole milliseconds.",
-  "CPU µs/request = (utime + stime of the target's process tree, from /proc/<pid>/stat, read right before and right after the measured window, in clock ticks ÷ `getconf CLK_TCK`) ÷ responses completed in the window. For nginx the tree is the master and its worker. Children that exited are not counted (none do). \"Of it kernel\" is the stime part: the loopback sockets' work, and waking the process on the other end. On this 2-core machine a write to a peer whose core is idle pays for the wake-up (the kernel's sock_def_readable, an inter-processor interrupt under a hypervisor): a target serving fewer requests per second leaves its peers idle more often and pays it on more of its writes, so a slower scenario's kernel share per request is larger as well.",
+  "CPU µs/request = (utime + stime of the target's process tree, from /proc/<pid>/stat, read right before and right after the measured window, in clock ticks ÷ `getconf CLK_TCK`) ÷ responses completed in the window. For nginx the tree is the master and its worker. Children that exited are not counted (none do). \"Of it kernel\" is the stime part: the loopback sockets' work, and waking the process on the other end (the kernel's sock_def_readable, dear on this 2-core virtual machine when the wake-up has to interrupt the other core). A slower row's figures also hold what serving fewer requests a second costs by itself, such as fewer requests handled per wake-up of the event loop: apikey-hot-paced, the cached key paced to apikey-cold's rate, measures that part for the API-key rows.",
   "RSS is VmRSS of the process tree at the window's start and end, the largest VmRSS seen while polling every 200 ms during it, and VmHWM (the peak over the process's whole life, warm-up included).",
   'Every target runs as plain or compiled JavaScript, by `node` with no loader: the upstream, node-proxy, undici-proxy and fastify-stack are `.js` files (bench/targets), gatehouse is `dist/` as built. Only the harness (the load generator) runs through tsx; its CPU is not part of any figure.',
   "A full run measures every row once (round 1), then the rows of every ratio with a target twice more, in the same order (rounds 2 and 3), with jwt-hot-nometrics (the metrics cost is the median of the three rounds' differences), undici-proxy and gatehouse public; a ratio with a target is judged on the median of its three rounds. Tables of rows show round 1.",

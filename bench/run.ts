@@ -118,7 +118,7 @@ async function runAll(ctx: BenchContext, runs: readonly Run[], round: string): P
     )
     const target = await run.start()
     try {
-      const made = await run.prepare?.(target)
+      const made = await run.prepare?.(target, measurements)
       const spec = made ? { ...run.spec, load: { ...run.spec.load, ...made } } : run.spec
       const m = await measure(target, spec, ctx.settings)
       // A crashed target turns into refused connections: that is a broken run, not a slow target.

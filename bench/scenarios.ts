@@ -1,7 +1,7 @@
 import pg from 'pg'
 import { benchAdminKey, createBenchKeys } from './apikeys.ts'
 import { sendEachOnce } from './load.ts'
-import type { MeasureSpec } from './measure.ts'
+import type { MeasureSpec, Measurement } from './measure.ts'
 import type { BenchSettings } from './settings.ts'
 import { GATEHOUSE_PATHS, startGatehouse } from './targets/gatehouse.ts'
 import type { GatehouseOptions } from './targets/gatehouse.ts'
@@ -33,12 +33,12 @@ export type BenchContext = {
 /**
  * One measurement: a fresh target process, unmeasured preparation, then `measure`. Preparation may
  * return what it made for the load (API keys exist only once their gatehouse runs): merged into
- * `spec.load`.
+ * `spec.load`. It is given the rows its round has measured so far (a paced row takes its rate from one).
  */
 export type Run = {
   spec: MeasureSpec
   start(): Promise<Target>
-  prepare?(target: Target): Promise<Partial<MeasureSpec['load']> | void>
+  prepare?(target: Target, earlier: readonly Measurement[]): Promise<Partial<MeasureSpec['load']> | void>
   /** After the target stopped: what the run made outside its folder (a PostgreSQL schema). */
   cleanUp?(): Promise<void>
 }
@@ -74,6 +74,10 @@ export function benchRuns(ctx: BenchContext): Run[] {
       `(${keys.toLocaleString('en-US')} key${keys === 1 ? '' : 's'} of ${users} user${users === 1 ? '' : 's'} created in ${((Date.now() - created) / 1000).toFixed(1)} s) `,
     )
     return secrets
+  }
+  const oneKey = async (target: Target, label: string) => {
+    const [key] = await keysFor(target, 1, 1, label)
+    return { headers: { 'x-api-key': key! } }
   }
   const nodeProxy = () => startNodeServer('node-proxy', 'node-proxy.js', [ctx.upstream.origin], ctx.dir)
   const fastify = (cache: boolean) => () =>
@@ -132,10 +136,7 @@ export function benchRuns(ctx: BenchContext): Run[] {
     {
       spec: { target: 'gatehouse', scenario: 'apikey-hot', load: get(GATEHOUSE_PATHS.user) },
       start: gatehouse('apikey-hot', { adminApiKey }),
-      prepare: async (target) => {
-        const [key] = await keysFor(target, 1, 1, 'apikey-hot')
-        return { headers: { 'x-api-key': key! } }
-      },
+      prepare: (target) => oneKey(target, 'apikey-hot'),
     },
     {
       spec: { target: 'gatehouse', scenario: 'jwt-cold', load: get(GATEHOUSE_PATHS.user, { nextToken: rotation(coldTokens) }) },
@@ -175,6 +176,17 @@ export function benchRuns(ctx: BenchContext): Run[] {
       prepare: async (target) => {
         const keys = await keysFor(target, settings.coldKeyUsers, settings.coldKeys, 'apikey-cold')
         return { nextToken: rotation(keys) }
+      },
+    },
+    // Right after apikey-cold: the cached key at the rate apikey-cold reached, so that the ratio of
+    // the two is the uncached key's work alone, apart from what serving fewer requests costs by itself.
+    {
+      spec: { target: 'gatehouse', variant: 'paced', scenario: 'apikey-hot-paced', load: get(GATEHOUSE_PATHS.user) },
+      start: gatehouse('apikey-hot-paced', { adminApiKey }),
+      prepare: async (target, earlier) => {
+        const cold = earlier.find((m) => m.target === 'gatehouse' && m.scenario === 'apikey-cold')
+        if (!cold) throw new Error('apikey-hot-paced runs at the rate apikey-cold reached in the same round: measure apikey-cold with it')
+        return { ...(await oneKey(target, 'apikey-hot-paced')), ratePerSecond: Math.round(cold.rps) }
       },
     },
   )

@@ -131,9 +131,15 @@ describe('headlineRows', () => {
     assert.ok(!rows.includes('gatehouse jwt-hot+bind'))
   })
 
-  it('also repeats the rows of the metrics-cost difference, the undici floor and HAProxy without its token check', () => {
+  it('also repeats the rows of the metrics-cost difference, the undici floor, HAProxy without its token check and the paced key', () => {
     const rows = headlineRows().map((r) => `${r.target} ${r.scenario}`)
-    for (const row of ['gatehouse jwt-hot-nometrics', 'undici-proxy public', 'gatehouse public', 'haproxy public']) {
+    for (const row of [
+      'gatehouse jwt-hot-nometrics',
+      'undici-proxy public',
+      'gatehouse public',
+      'haproxy public',
+      'gatehouse apikey-hot-paced',
+    ]) {
       assert.ok(rows.includes(row), row)
     }
     assert.equal(new Set(rows).size, rows.length)
@@ -184,24 +190,27 @@ describe('API-key comparisons', () => {
     assert.ok(ratios.filter((r) => r.denominator.target === 'nginx').every((r) => r.status === 'n/a'))
   })
 
-  it('holds apikey-cold to 2.0× apikey-hot, and reports it beside jwt-cold for information', () => {
+  it('holds apikey-cold to 2.0× apikey-hot, and reports it beside the paced key and jwt-cold for information', () => {
     const cold = COMPARISONS.filter((c) => c.numerator.scenario === 'apikey-cold')
     assert.deepEqual(
       cold.map((c) => `${c.denominator.scenario} ${c.metric}`),
-      ['apikey-hot cpu', 'apikey-hot rps', 'jwt-cold cpu'],
+      ['apikey-hot cpu', 'apikey-hot rps', 'apikey-hot-paced cpu', 'jwt-cold cpu'],
     )
     assert.deepEqual(
       cold.map((c) => c.threshold),
-      [{ op: '<=', value: 2.0 }, undefined, undefined],
+      [{ op: '<=', value: 2.0 }, undefined, undefined, undefined],
     )
     const rows = [
       measurement({ ...keyHot, cpu: { ticks: 0, usPerRequest: 40 } }),
       measurement({ ...keyCold, cpu: { ticks: 0, usPerRequest: 100 } }),
+      measurement({ target: 'gatehouse', scenario: 'apikey-hot-paced', cpu: { ticks: 0, usPerRequest: 50 } }),
       measurement({ target: 'gatehouse', scenario: 'jwt-cold', cpu: { ticks: 0, usPerRequest: 200 } }),
     ]
-    const [vsHot, , vsJwt] = evaluateRatios(rows, cold)
+    const [vsHot, , vsPaced, vsJwt] = evaluateRatios(rows, cold)
     assert.equal(vsHot!.ratio, 2.5)
     assert.equal(vsHot!.status, 'MISS')
+    assert.equal(vsPaced!.ratio, 2)
+    assert.equal(vsPaced!.status, 'info')
     assert.equal(vsJwt!.ratio, 0.5)
   })
 })

@@ -1,6 +1,8 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { credentialHeader, percentile } from '../../bench/load.ts'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { credentialHeader, percentile, runLoad } from '../../bench/load.ts'
 import { rotation } from '../../bench/tokens.ts'
 
 describe('percentile', () => {
@@ -32,5 +34,23 @@ describe('credentialHeader', () => {
   it('sends a token as a bearer credential and an API key in X-Api-Key', () => {
     assert.deepEqual(credentialHeader('authorization')('t0k'), { authorization: 'Bearer t0k' })
     assert.deepEqual(credentialHeader('x-api-key')('gtu_abc'), { 'x-api-key': 'gtu_abc' })
+  })
+})
+
+describe('runLoad', () => {
+  it('paces the load to ratePerSecond over all connections, and without it sends as fast as the server answers', async () => {
+    const server = createServer((_, res) => res.end('ok'))
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    try {
+      const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+      const paced = await runLoad({ origin, path: '/', connections: 8, durationS: 2, ratePerSecond: 50 })
+      const free = await runLoad({ origin, path: '/', connections: 8, durationS: 2 })
+      // Two seconds at 50 a second, whatever the machine: far under what the same server answers unpaced.
+      assert.ok(paced.responses >= 60 && paced.responses <= 110, `paced: ${paced.responses} responses`)
+      assert.ok(free.responses > 1_000, `unpaced: ${free.responses} responses`)
+      assert.deepEqual(Object.keys(paced.statusCounts), ['200'])
+    } finally {
+      await new Promise((resolve) => server.close(resolve))
+    }
   })
 })
