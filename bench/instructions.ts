@@ -4,9 +4,9 @@
 // give the same count to a fraction of a percent), so a change of a few percent in gatehouse's
 // own work shows here where the CPU figures of a shared machine swing by more. It counts user
 // space only: the kernel's share of a request (the loopback sockets' reads and writes, and waking
-// a peer on an idle core, which grows as a target serves fewer requests a second) is the
-// `npm run bench` rows' "of it kernel". Under valgrind OpenSSL, SHA-256 and simdutf detect fewer
-// CPU features and run their generic code, so jwt-cold's counts overstate the signature check.
+// the peer on the other end) is the `npm run bench` rows' "of it kernel". Under valgrind OpenSSL,
+// SHA-256 and simdutf detect fewer CPU features and run their generic code, so jwt-cold's counts
+// overstate the signature check.
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'

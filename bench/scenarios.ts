@@ -1,5 +1,6 @@
 import pg from 'pg'
 import { benchAdminKey, createBenchKeys } from './apikeys.ts'
+import { findRow } from './evaluate.ts'
 import { sendEachOnce } from './load.ts'
 import type { MeasureSpec, Measurement } from './measure.ts'
 import type { BenchSettings } from './settings.ts'
@@ -184,7 +185,7 @@ export function benchRuns(ctx: BenchContext): Run[] {
       spec: { target: 'gatehouse', variant: 'paced', scenario: 'apikey-hot-paced', load: get(GATEHOUSE_PATHS.user) },
       start: gatehouse('apikey-hot-paced', { adminApiKey }),
       prepare: async (target, earlier) => {
-        const cold = earlier.find((m) => m.target === 'gatehouse' && m.scenario === 'apikey-cold')
+        const cold = findRow(earlier, { target: 'gatehouse', scenario: 'apikey-cold' })
         if (!cold) throw new Error('apikey-hot-paced runs at the rate apikey-cold reached in the same round: measure apikey-cold with it')
         return { ...(await oneKey(target, 'apikey-hot-paced')), ratePerSecond: Math.round(cold.rps) }
       },
