@@ -45,8 +45,10 @@ describe('runLoad', () => {
       const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
       const paced = await runLoad({ origin, path: '/', connections: 8, durationS: 2, ratePerSecond: 50 })
       const free = await runLoad({ origin, path: '/', connections: 8, durationS: 2 })
-      // Two seconds at 50 a second, whatever the machine: far under what the same server answers unpaced.
-      assert.ok(paced.responses >= 60 && paced.responses <= 110, `paced: ${paced.responses} responses`)
+      // Two seconds at 50 a second, whatever the machine: far under what the same server answers
+      // unpaced. autocannon splits the rate over the connections and rounds each one's up (a CI
+      // run counted 120), so the bound is twice the 100 asked for.
+      assert.ok(paced.responses >= 60 && paced.responses <= 200, `paced: ${paced.responses} responses`)
       assert.ok(free.responses > 1_000, `unpaced: ${free.responses} responses`)
       assert.deepEqual(Object.keys(paced.statusCounts), ['200'])
     } finally {
